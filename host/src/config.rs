@@ -1,1 +1,25 @@
-//! placeholder: to be written
+//! Configuration: resource limits and per-plugin manifests (and, later, the
+//! daemon's own settings).
+//!
+//! This is a leaf module: it knows nothing of Redis or wasmtime, so every
+//! other module can depend on it, and bad configuration is reported before
+//! anything expensive (compiling a plugin, connecting to Redis) happens.
+//!
+//! * [`Limits`] bounds one task run: fuel, wall-clock time, linear memory and
+//!   output size. The host has defaults; a plugin's manifest may change them.
+//! * [`PluginManifest`] is the optional `<type>.toml` next to `<type>.wasm`.
+//!   It is strict (unknown keys are errors) because a silently ignored typo in
+//!   a limit is exactly the kind of mistake that only shows up in production.
+//! * [`units`] parses human-friendly durations (`"2s"`) and sizes (`"64MiB"`).
+
+mod daemon;
+mod limits;
+mod manifest;
+pub mod units;
+
+pub use daemon::{
+    DaemonConfigError, InvalidSetting, LogFormat, RunConfig, RunOverrides, default_concurrency,
+    parse_socket_addr,
+};
+pub use limits::{InvalidLimit, Limits};
+pub use manifest::{ManifestError, PluginManifest};

@@ -6,5 +6,6 @@
 //! own server in a temp dir and kills it on drop, so suites run in parallel
 //! and fault tests can kill or restart Redis at will.
 
+pub mod browser;
 pub mod plugins;
 pub mod redis;

@@ -1,1 +1,107 @@
-//! placeholder: to be written
+//! The real example plugins, built on demand, and the real `wasmq` binary.
+//!
+//! Tests never use stand-in plugins: they run the compiled examples from
+//! `plugins/dist/`. [`plugin`] runs `plugins/build.sh` once per test process
+//! (cargo makes it a no-op when nothing changed), serialised across
+//! concurrently running test binaries by an exclusive lock on a file under
+//! `target/`, so two suites never race on the same build.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The repository root (the directory holding the workspace `Cargo.toml`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate lives one level below the workspace root")
+        .to_path_buf()
+}
+
+/// The cargo target directory (`CARGO_TARGET_DIR`, else `<root>/target`).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// Runs `work` while holding an exclusive lock on `target/<name>.lock`.
+fn with_lock<T>(name: &str, work: impl FnOnce() -> T) -> T {
+    let dir = target_dir();
+    std::fs::create_dir_all(&dir).expect("create the target directory");
+    let path = dir.join(format!("{name}.lock"));
+    let lock = File::create(&path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+    lock.lock().unwrap_or_else(|e| panic!("lock {}: {e}", path.display()));
+    let result = work();
+    drop(lock);
+    result
+}
+
+fn run(mut command: Command, what: &str) {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Builds every plugin into `plugins/dist/` (once per process).
+pub fn build_plugins() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        with_lock("plugins-build", || {
+            let mut command = Command::new("bash");
+            command.arg(workspace_root().join("plugins/build.sh"));
+            run(command, "plugins/build.sh");
+        });
+    });
+}
+
+/// The path of the built plugin `plugins/dist/<name>.wasm`, building the
+/// plugins first if needed.
+pub fn plugin(name: &str) -> PathBuf {
+    build_plugins();
+    let path = workspace_root().join("plugins/dist").join(format!("{name}.wasm"));
+    assert!(path.is_file(), "plugin {name} was not built: {} is missing", path.display());
+    path
+}
+
+/// The bytes of a built plugin.
+pub fn plugin_bytes(name: &str) -> Vec<u8> {
+    let path = plugin(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+/// Copies the built plugin `name` into `dir` as `<as_name>.wasm` (with no
+/// manifest) and returns the new path.
+pub fn copy_plugin(name: &str, dir: &Path, as_name: &str) -> PathBuf {
+    let dest = dir.join(format!("{as_name}.wasm"));
+    std::fs::copy(plugin(name), &dest).unwrap_or_else(|e| panic!("copy {name} to {}: {e}", dest.display()));
+    dest
+}
+
+/// The `wasmq` binary of this workspace, built (once per process, under the
+/// same kind of lock) with `cargo build -p wasmq --bin wasmq`.
+pub fn wasmq_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        with_lock("wasmq-bin-build", || {
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let mut command = Command::new(cargo);
+            command
+                .current_dir(workspace_root())
+                .args(["build", "--quiet", "-p", "wasmq", "--bin", "wasmq"]);
+            run(command, "cargo build -p wasmq --bin wasmq");
+        });
+        let bin = target_dir().join("debug/wasmq");
+        assert!(bin.is_file(), "{} is missing after the build", bin.display());
+        bin
+    })
+    .clone()
+}

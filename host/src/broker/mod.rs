@@ -1,2 +1,87 @@
-//! placeholder: to be written
-pub struct Client;
+//! The Redis broker: queues, leases, retries, results and stats.
+//!
+//! The broker knows nothing of wasm. Producers enqueue with [`Client`]; hosts
+//! lease tasks, run them, and settle each lease (ack, retry, dead, release).
+//!
+//! # Guarantees
+//!
+//! Every state change is one Lua script (`broker/lua/*.lua`), so a task is always in
+//! exactly one place, whatever the number of hosts:
+//!
+//! * **No loss.** A lease moves tasks from a pending list to the active set
+//!   in the same script (no pop-then-push window); a host that dies leaves
+//!   its tasks in the active set with a deadline, and the reaper that every
+//!   host runs puts them back (or buries them after their last attempt).
+//! * **No duplicates without failures.** Settling requires the lease token; a
+//!   consumer whose lease expired gets [`Settlement::StaleLease`] and changes
+//!   nothing. Promotion reads and removes due tasks in one script, so racing
+//!   promoters never promote twice. (After a failure — a lease that expired
+//!   while its host was merely slow — a task can run again: delivery is
+//!   at-least-once.)
+//! * **Bounded work.** Scripts take at most 1000 tasks; background steps run
+//!   with a LIMIT per tick.
+//!
+//! # Key layout
+//!
+//! All keys of queue `Q` share the hash tag `{Q}`: `<ns>:{Q}:t` (task bodies),
+//! `p0`/`p1`/`p2` (pending ids by priority), `scheduled`, `retry`, `active`
+//! (sorted sets by due time or deadline), `lease` (tokens), `meta` (attempt,
+//! timestamps, last error), `dead`, `cancel`, `stats`, `tp` (per-minute
+//! buckets), `paused`, `wake`, `garbage`, `seq`, plus `r:<id>` (final record
+//! with the result TTL) and `u:<key>` (unique keys). See [`keys`] and
+//! `docs/keys.md` for the formats and the measured cost per task.
+//!
+//! # Connecting
+//!
+//! `redis://host:port` is one server (`rediss://` for TLS; user and password
+//! in the URL). `redis+cluster://host:port`, `?cluster=true`, or several
+//! comma-separated URLs select Redis Cluster. The connection reconnects with
+//! backoff after Redis restarts; calls made meanwhile fail with a
+//! [`BrokerError`] for which [`BrokerError::is_connection`] is true.
+//!
+//! # Consumer loop (sketch)
+//!
+//! ```no_run
+//! # async fn run(client: wasmq::Client) -> Result<(), wasmq::broker::BrokerError> {
+//! use std::time::Duration;
+//! let mut waiter = client.waiter();
+//! loop {
+//!     let tasks = client.lease("email", 50).await?;
+//!     if tasks.is_empty() {
+//!         waiter.wait_for_work(&["email"], Duration::from_secs(1)).await?;
+//!         continue;
+//!     }
+//!     // ... run them, then ack_many / retry / dead ...
+//! }
+//! # }
+//! ```
+
+mod admin;
+mod cancel;
+mod client;
+mod conn;
+mod consumer;
+mod dead;
+mod error;
+mod hosts;
+pub mod keys;
+mod maintenance;
+mod options;
+mod records;
+mod reply;
+mod scripts;
+mod settle;
+mod stats;
+mod waiter;
+
+pub use admin::{CancelOutcome, TaskResult, TaskStatus};
+pub use cancel::CancelSubscription;
+pub use client::Client;
+pub use consumer::{Completion, Failure, LeasedTask, Settlement};
+pub use dead::{BULK_LIMIT, DeadPage, DeadSelector, DeadTask, RequeueReport};
+pub use error::{BrokerError, BrokerResult};
+pub use hosts::HostInfo;
+pub use maintenance::{MaintenanceReport, ReapReport};
+pub use options::{BrokerOptions, MAX_BATCH};
+pub use stats::{Counters, QueueStats, ThroughputPoint};
+pub use waiter::Waiter;

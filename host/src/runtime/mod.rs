@@ -1,1 +1,196 @@
-//! placeholder: to be written
+//! The plugin runtime: compiles plugins once, then runs each task in a
+//! fresh, bounded, capability-free WebAssembly instance.
+//!
+//! This module knows nothing of Redis: it turns bytes and an
+//! [`Invocation`] into an [`Outcome`]. Keeping it that way lets `wasmq call`
+//! run a plugin with no queue at all, and lets the tests drive every sandbox
+//! property directly.
+//!
+//! ```text
+//! Runtime::new(options)          one engine, pool, epoch ticker, disk cache
+//!   └ load(name, path, limits)   read + manifest + compile/cache + checks + link
+//!       └ Plugin::run(inv, &cancel) -> Outcome    per task: fresh Store, instance
+//! ```
+//!
+//! Runs are synchronous: wasm executes on the calling thread, and the WASI
+//! host calls are the synchronous variants. The worker calls [`Plugin::run`]
+//! from `spawn_blocking`; there is no async state machine on the per-task
+//! path. Timeouts and cancellation do not need one either: they are checked
+//! by the epoch callback on every tick.
+//!
+//! Known limit: a guest blocked inside a host call (a WASI sleep or poll)
+//! is only interrupted once that call returns, because epochs are checked in
+//! wasm code. The contract grants no blocking capability beyond clocks.
+
+mod cache;
+mod capture;
+mod classify;
+mod command;
+mod component;
+mod contract;
+mod engine;
+mod error;
+mod invocation;
+mod outcome;
+mod plugin;
+mod run;
+mod sandbox;
+
+pub use command::EXIT_RETRYABLE;
+pub use contract::{CONTRACT_VERSION, HANDLER_INTERFACE, PluginKind};
+pub use engine::{RuntimeOptions, default_cache_dir};
+pub use error::{LoadError, RuntimeError};
+pub use invocation::{CancelToken, Invocation};
+pub use outcome::{Outcome, OutcomeKind};
+pub use plugin::Plugin;
+
+use crate::config::{Limits, PluginManifest};
+use crate::config::units::format_size;
+use cache::{DiskCache, load_or_compile};
+use engine::EpochTicker;
+use plugin::{Code, PluginInner};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+use wasmtime::Engine;
+
+/// What the runtime and every plugin loaded from it share.
+pub(crate) struct RuntimeShared {
+    engine: Engine,
+    cache: Option<DiskCache>,
+    max_memory: u64,
+    _ticker: EpochTicker,
+}
+
+/// The plugin runtime of one host. Cheap to clone; all clones share the
+/// engine, the instance pool and the cache.
+#[derive(Clone)]
+pub struct Runtime {
+    shared: Arc<RuntimeShared>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("cache_dir", &self.cache_dir())
+            .field("max_memory", &self.shared.max_memory)
+            .finish()
+    }
+}
+
+impl Runtime {
+    /// Builds the engine, starts the epoch ticker and opens the disk cache.
+    pub fn new(options: RuntimeOptions) -> Result<Runtime, RuntimeError> {
+        let engine = engine::build_engine(&options)?;
+        let cache = options
+            .resolved_cache_dir()
+            .map(|dir| DiskCache::open(dir, &engine))
+            .transpose()?;
+        let ticker = EpochTicker::start(&engine, options.epoch_tick)?;
+        Ok(Runtime {
+            shared: Arc::new(RuntimeShared {
+                engine,
+                cache,
+                max_memory: options.max_memory,
+                _ticker: ticker,
+            }),
+        })
+    }
+
+    /// The compile cache directory in use, if any.
+    pub fn cache_dir(&self) -> Option<&Path> {
+        self.shared.cache.as_ref().map(DiskCache::dir)
+    }
+
+    /// The wasmtime engine (for tools and tests that compile WAT).
+    pub fn engine(&self) -> &Engine {
+        &self.shared.engine
+    }
+
+    /// Loads the plugin at `path`, applying the manifest `<stem>.toml` next
+    /// to it (if any) over `limits`.
+    pub fn load(&self, name: &str, path: &Path, limits: Limits) -> Result<Plugin, LoadError> {
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let manifest = PluginManifest::load_for(path)?;
+        let limits = manifest.as_ref().map_or(limits, |m| limits.merged(m));
+        self.load_checked(name, &path.display().to_string(), &bytes, limits, manifest)
+    }
+
+    /// Loads a plugin from bytes already read from `origin`, with `limits`
+    /// as final (no manifest is read: the caller has merged it). `origin`
+    /// only names the plugin in errors and logs.
+    pub fn load_bytes(&self, name: &str, origin: &Path, bytes: &[u8], limits: Limits) -> Result<Plugin, LoadError> {
+        self.load_checked(name, &origin.display().to_string(), bytes, limits, None)
+    }
+
+    fn load_checked(
+        &self,
+        name: &str,
+        file: &str,
+        bytes: &[u8],
+        limits: Limits,
+        manifest: Option<PluginManifest>,
+    ) -> Result<Plugin, LoadError> {
+        let started = Instant::now();
+        limits.validate().map_err(|reason| LoadError::InvalidLimits {
+            file: file.to_owned(),
+            reason,
+        })?;
+        if limits.memory > self.shared.max_memory {
+            return Err(LoadError::MemoryAboveEngine {
+                file: file.to_owned(),
+                limit: format_size(limits.memory),
+                max: format_size(self.shared.max_memory),
+            });
+        }
+        let kind = contract::detect(file, bytes)?;
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let engine = &self.shared.engine;
+        let cache = self.shared.cache.as_ref();
+        let corrupt = |kind: &'static str| {
+            move |e: wasmtime::Error| LoadError::Corrupt {
+                file: file.to_owned(),
+                kind,
+                message: format!("{e:#}"),
+            }
+        };
+        let (code, from_cache) = match kind {
+            PluginKind::Component => {
+                let (component, hit) = load_or_compile(cache, engine, name, &sha256, bytes).map_err(corrupt("component"))?;
+                contract::check_component(file, engine, &component)?;
+                (Code::Component(component::Prepared::new(file, engine, &component)?), hit)
+            }
+            PluginKind::Command => {
+                let (module, hit) = load_or_compile(cache, engine, name, &sha256, bytes).map_err(corrupt("module"))?;
+                contract::check_command(file, &module)?;
+                (Code::Command(command::Prepared::new(file, engine, &module)?), hit)
+            }
+        };
+        let plugin = Plugin {
+            inner: Arc::new(PluginInner {
+                name: name.to_owned(),
+                sha256,
+                kind,
+                limits,
+                manifest,
+                from_cache,
+                load_time: started.elapsed(),
+                code,
+                runtime: Arc::clone(&self.shared),
+            }),
+        };
+        tracing::info!(
+            plugin = name,
+            version = plugin.version(),
+            %kind,
+            from_cache,
+            load_ms = plugin.load_time().as_millis() as u64,
+            "plugin loaded"
+        );
+        Ok(plugin)
+    }
+}

@@ -1,0 +1,300 @@
+//! The [`Client`] handle and enqueueing.
+//!
+//! One `Client` holds one shared, reconnecting connection; clones are cheap
+//! and share it, so a producer or a host creates one and hands clones around.
+//! Batch enqueues are split per queue into chunks of
+//! [`BrokerOptions::enqueue_chunk`] tasks, one script call per chunk, and the
+//! chunks are sent concurrently so they pipeline on the connection (and fan
+//! out to the right nodes on Cluster).
+
+use super::conn::{Conn, Target, mask_password};
+use super::error::{BrokerError, BrokerResult};
+use super::keys::{GlobalKeys, QueueKeys};
+use super::options::{BrokerOptions, millis};
+use super::reply::Reply;
+use super::scripts::SCRIPTS;
+use crate::error::{MAX_UNIQUE_KEY_LEN, ValidationError};
+use crate::task::{Schedule, TaskId, TaskRecord, TaskSpec, unix_ms};
+use futures::stream::{self, StreamExt, TryStreamExt};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+use tracing::{debug, instrument};
+
+/// Chunks of one batch enqueue in flight at once.
+const ENQUEUE_CONCURRENCY: usize = 8;
+
+/// Most retries a task may ask for.
+const MAX_RETRIES_LIMIT: u32 = 1000;
+
+/// A handle on the broker: enqueue, inspect and administer queues, and (for
+/// hosts) lease and settle tasks. Cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub target: Target,
+    pub conn: Conn,
+    pub opts: BrokerOptions,
+    pub global: GlobalKeys,
+    keys: Mutex<HashMap<String, Arc<QueueKeys>>>,
+    registered: Mutex<HashSet<String>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("namespace", &self.inner.opts.namespace)
+            .field("cluster", &self.inner.target.is_cluster())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Connects to Redis at `url` (see [`crate::broker`] for the URL
+    /// convention) and loads the scripts.
+    pub async fn connect(url: &str, opts: BrokerOptions) -> BrokerResult<Self> {
+        opts.validate()?;
+        let target = Target::parse(url)?;
+        let conn = target
+            .connect(opts.response_timeout)
+            .await
+            .map_err(|e| BrokerError::redis(format!("connect to {}", mask_password(url)), e))?;
+        let client = Self {
+            inner: Arc::new(Inner {
+                global: GlobalKeys::new(&opts.namespace)?,
+                target,
+                conn,
+                opts,
+                keys: Mutex::new(HashMap::new()),
+                registered: Mutex::new(HashSet::new()),
+            }),
+        };
+        client.load_scripts().await?;
+        Ok(client)
+    }
+
+    /// The options this client was connected with.
+    pub fn options(&self) -> &BrokerOptions {
+        &self.inner.opts
+    }
+
+    /// True when connected to a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.inner.target.is_cluster()
+    }
+
+    /// Loads every script (on every primary, on Cluster), so the first calls
+    /// need no NOSCRIPT round trip. Scripts still reload themselves if Redis
+    /// forgets them later.
+    pub async fn load_scripts(&self) -> BrokerResult<()> {
+        let mut conn = self.conn();
+        for script in SCRIPTS.all() {
+            script
+                .load_async(&mut conn)
+                .await
+                .map_err(|e| BrokerError::redis("load Lua scripts", e))?;
+        }
+        Ok(())
+    }
+
+    /// A handle on the shared connection.
+    pub(crate) fn conn(&self) -> Conn {
+        self.inner.conn.clone()
+    }
+
+    /// The keys of `queue`, validated once and cached.
+    pub(crate) fn keys(&self, queue: &str) -> BrokerResult<Arc<QueueKeys>> {
+        let mut cache = self.inner.keys.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(keys) = cache.get(queue) {
+            return Ok(keys.clone());
+        }
+        let keys = Arc::new(QueueKeys::new(&self.inner.opts.namespace, queue)?);
+        cache.insert(queue.to_owned(), keys.clone());
+        Ok(keys)
+    }
+
+    /// Adds `queue` to the namespace's set of queues (once per client).
+    pub(crate) async fn register_queue(&self, queue: &str) -> BrokerResult<()> {
+        let known = {
+            let set = self.inner.registered.lock().unwrap_or_else(|p| p.into_inner());
+            set.contains(queue)
+        };
+        if known {
+            return Ok(());
+        }
+        redis::cmd("SADD")
+            .arg(&self.inner.global.queues)
+            .arg(queue)
+            .exec_async(&mut self.conn())
+            .await
+            .map_err(|e| BrokerError::redis(format!("register queue {queue:?}"), e))?;
+        self.inner
+            .registered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(queue.to_owned());
+        Ok(())
+    }
+
+    /// Enqueues one task and returns its id. With a unique key that still
+    /// holds, returns the id of the task that took the key instead.
+    #[instrument(skip_all, fields(task_id, kind = %spec.queue))]
+    pub async fn enqueue(&self, spec: TaskSpec) -> BrokerResult<TaskId> {
+        let ids = self.enqueue_many(vec![spec]).await?;
+        let id = ids
+            .into_iter()
+            .next()
+            .ok_or_else(|| BrokerError::reply("enqueue", "no id returned"))?;
+        tracing::Span::current().record("task_id", tracing::field::display(&id));
+        Ok(id)
+    }
+
+    /// Enqueues many tasks (any mix of queues) and returns their ids in
+    /// order. Every task is validated before anything is sent. Each chunk is
+    /// atomic; if a chunk fails, earlier chunks may already be enqueued.
+    pub async fn enqueue_many(&self, specs: Vec<TaskSpec>) -> BrokerResult<Vec<TaskId>> {
+        let enqueued_at_ms = unix_ms(SystemTime::now());
+        let mut by_queue: HashMap<String, Vec<(usize, TaskSpec)>> = HashMap::new();
+        for (index, spec) in specs.into_iter().enumerate() {
+            self.validate(&spec)?;
+            by_queue
+                .entry(spec.queue.clone())
+                .or_default()
+                .push((index, spec));
+        }
+        let mut chunks = Vec::new();
+        for (queue, tasks) in by_queue {
+            self.register_queue(&queue).await?;
+            let keys = self.keys(&queue)?;
+            let mut tasks = tasks.into_iter().peekable();
+            while tasks.peek().is_some() {
+                let chunk: Vec<_> = tasks.by_ref().take(self.inner.opts.enqueue_chunk).collect();
+                chunks.push((keys.clone(), chunk));
+            }
+        }
+        let total: usize = chunks.iter().map(|(_, c)| c.len()).sum();
+        let results: Vec<Vec<(usize, TaskId)>> = stream::iter(chunks)
+            .map(|(keys, chunk)| self.enqueue_chunk(keys, chunk, enqueued_at_ms))
+            .buffer_unordered(ENQUEUE_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut ids: Vec<Option<TaskId>> = vec![None; total];
+        for (index, id) in results.into_iter().flatten() {
+            if let Some(slot) = ids.get_mut(index) {
+                *slot = Some(id);
+            }
+        }
+        ids.into_iter()
+            .map(|id| id.ok_or_else(|| BrokerError::reply("enqueue", "a task got no id")))
+            .collect()
+    }
+
+    async fn enqueue_chunk(
+        &self,
+        keys: Arc<QueueKeys>,
+        chunk: Vec<(usize, TaskSpec)>,
+        enqueued_at_ms: u64,
+    ) -> BrokerResult<Vec<(usize, TaskId)>> {
+        let mut inv = SCRIPTS.enqueue.prepare_invoke();
+        inv.key(&keys.tasks)
+            .key(&keys.pending[..])
+            .key(&keys.scheduled)
+            .key(&keys.seq)
+            .key(&keys.stats)
+            .key(&keys.wake)
+            .arg(chunk.len());
+        let mut unique_keys = 0usize;
+        for (_, spec) in &chunk {
+            let record = TaskRecord {
+                priority: spec.priority,
+                max_retries: spec
+                    .max_retries
+                    .unwrap_or(self.inner.opts.retry.max_retries),
+                timeout_ms: spec.timeout.map(millis).unwrap_or(0),
+                fuel: spec.fuel,
+                enqueued_at_ms,
+                payload: spec.payload.clone(),
+            };
+            let when = match spec.schedule {
+                Schedule::Now => String::new(),
+                Schedule::Delay(d) => format!("+{}", millis(d)),
+                Schedule::At(t) => format!("@{}", unix_ms(t)),
+            };
+            let (unique_index, unique_ttl) = match &spec.unique {
+                Some((key, ttl)) => {
+                    inv.key(keys.unique(key));
+                    unique_keys += 1;
+                    (8 + unique_keys, millis(*ttl))
+                }
+                None => (0, 0),
+            };
+            inv.arg(record.priority.level())
+                .arg(when)
+                .arg(unique_index)
+                .arg(unique_ttl)
+                .arg(record.encode());
+        }
+        let op = format!("enqueue to queue {:?}", keys.queue);
+        let reply = inv
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(|e| BrokerError::redis(&op, e))?;
+        let r = Reply::of(&op);
+        let locals = r.array(reply)?;
+        if locals.len() != chunk.len() {
+            return Err(BrokerError::reply(
+                &op,
+                format!("{} ids for {} tasks", locals.len(), chunk.len()),
+            ));
+        }
+        let mut out = Vec::with_capacity(chunk.len());
+        for ((index, _), local) in chunk.iter().zip(locals) {
+            let local = r.text(local)?;
+            let (local, duplicate) = match local.strip_prefix('=') {
+                Some(existing) => (existing.to_owned(), true),
+                None => (local, false),
+            };
+            if duplicate {
+                debug!(queue = %keys.queue, %local, "unique key held: returning the existing task");
+            }
+            out.push((*index, TaskId::from_parts(&keys.queue, &local)));
+        }
+        metrics::counter!("wasmq_broker_enqueued_total", "queue" => keys.queue.clone())
+            .increment(out.len() as u64);
+        Ok(out)
+    }
+
+    fn validate(&self, spec: &TaskSpec) -> Result<(), ValidationError> {
+        crate::error::validate_queue_name(&spec.queue)?;
+        let limit = self.inner.opts.max_payload_bytes;
+        if spec.payload.len() > limit {
+            return Err(ValidationError::PayloadTooLarge {
+                queue: spec.queue.clone(),
+                size: spec.payload.len(),
+                limit,
+            });
+        }
+        if let Some((key, ttl)) = &spec.unique {
+            let bad = |reason: String| ValidationError::UniqueKey {
+                queue: spec.queue.clone(),
+                reason,
+            };
+            if key.is_empty() || key.len() > MAX_UNIQUE_KEY_LEN {
+                return Err(bad(format!("the key is {} bytes long", key.len())));
+            }
+            if millis(*ttl) == 0 {
+                return Err(bad("the TTL is below 1 ms".into()));
+            }
+        }
+        if spec.max_retries.is_some_and(|r| r > MAX_RETRIES_LIMIT) {
+            return Err(ValidationError::OutOfRange {
+                what: format!("max_retries of a task for queue {:?}", spec.queue),
+                reason: format!("at most {MAX_RETRIES_LIMIT}"),
+            });
+        }
+        Ok(())
+    }
+}

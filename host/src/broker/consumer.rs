@@ -1,0 +1,294 @@
+//! The consumer side: leasing tasks and settling them.
+//!
+//! A lease moves up to K tasks from a queue's pending lists to its active set
+//! in one script call, under a fresh random token and a deadline. Every
+//! settlement (ack, retry, dead, extend, release) presents that token; if the
+//! lease expired and the task went to another consumer meanwhile, the token no
+//! longer matches and the call returns [`Settlement::StaleLease`] without
+//! touching the new owner's lease.
+
+use super::client::Client;
+use super::error::{BrokerError, BrokerResult};
+use super::options::{MAX_BATCH, millis};
+use super::records::ack_tail;
+use super::reply::Reply;
+use super::scripts::SCRIPTS;
+use crate::error::ValidationError;
+use crate::task::{Priority, TaskId, TaskRecord};
+use redis::Value;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{error, instrument};
+
+/// A task leased to this consumer.
+#[derive(Debug, Clone)]
+pub struct LeasedTask {
+    /// The task id.
+    pub id: TaskId,
+    /// 1 on the first run, 2 on the first retry, and so on.
+    pub attempt: u32,
+    /// The attempt after which a failure is final (max retries + 1).
+    pub max_attempts: u32,
+    /// The task's priority.
+    pub priority: Priority,
+    /// Wall-clock limit per attempt, if the producer set one.
+    pub timeout: Option<Duration>,
+    /// Fuel budget per attempt, if the producer set one.
+    pub fuel: Option<u64>,
+    /// When the producer enqueued it (ms since the Unix epoch, its clock).
+    pub enqueued_at_ms: u64,
+    /// When this lease began (ms since the Unix epoch, Redis's clock).
+    pub started_at_ms: u64,
+    /// When the lease runs out unless extended (Redis's clock).
+    pub lease_deadline_ms: u64,
+    /// The payload bytes.
+    pub payload: Vec<u8>,
+    token: Arc<str>,
+}
+
+impl LeasedTask {
+    /// The lease token every settlement must present.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// True if this was the last attempt the task gets.
+    pub fn is_last_attempt(&self) -> bool {
+        self.attempt >= self.max_attempts
+    }
+}
+
+/// A successful run, as the worker reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Completion {
+    /// The output bytes.
+    pub output: Vec<u8>,
+    /// Their content type, for example `application/json`.
+    pub content_type: Option<String>,
+    /// The version of the plugin that ran the task.
+    pub plugin_version: String,
+    /// Fuel consumed, if metered.
+    pub fuel_used: Option<u64>,
+    /// Wall-clock time of the run.
+    pub wall: Duration,
+}
+
+/// A failed run, as the worker reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Failure {
+    /// Short machine-readable reason for dead tasks (`permanent`,
+    /// `malformed`, `trap`, ...); ignored by retries.
+    pub reason: String,
+    /// The error message, kept as the task's last error.
+    pub message: String,
+    /// The version of the plugin that ran the task (may be empty).
+    pub plugin_version: String,
+}
+
+/// What a settlement did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settlement {
+    /// Acked: the task is completed.
+    Completed,
+    /// Waiting in the retry set until `due_at_ms` (Redis's clock).
+    RetryScheduled {
+        /// When the promoter makes it pending again.
+        due_at_ms: u64,
+    },
+    /// Retried with no delay: straight back to the pending list.
+    Requeued,
+    /// In the dead-letter set.
+    Dead,
+    /// Cancellation had been requested while it ran: now cancelled.
+    Cancelled,
+    /// Given back unrun (graceful shutdown).
+    Released,
+    /// The lease had expired and the task was re-delivered (or already
+    /// settled): nothing was changed.
+    StaleLease,
+}
+
+impl Settlement {
+    /// True for [`Settlement::StaleLease`].
+    pub fn is_stale(self) -> bool {
+        self == Settlement::StaleLease
+    }
+}
+
+impl Client {
+    /// Leases up to `max` pending tasks of `queue` (1 to 1000), highest
+    /// priority first. Returns an empty list when nothing is pending or the
+    /// queue is paused. Members that are not valid tasks are set aside in the
+    /// queue's garbage list and dead set, logged, and skipped.
+    #[instrument(skip_all, fields(kind = queue, max))]
+    pub async fn lease(&self, queue: &str, max: usize) -> BrokerResult<Vec<LeasedTask>> {
+        if !(1..=MAX_BATCH).contains(&max) {
+            return Err(ValidationError::OutOfRange {
+                what: "lease count".into(),
+                reason: format!("{max} is not in 1..={MAX_BATCH}"),
+            }
+            .into());
+        }
+        let keys = self.keys(queue)?;
+        let token: Arc<str> = format!("{:016x}", rand::random::<u64>()).into();
+        let lease_ms = millis(self.inner.opts.lease_duration);
+        let op = format!("lease from queue {queue:?}");
+        let reply: Value = SCRIPTS
+            .lease
+            .key(&keys.pending[..])
+            .key(&keys.active)
+            .key(&keys.lease)
+            .key(&keys.meta)
+            .key(&keys.tasks)
+            .key(&keys.paused)
+            .key(&keys.wake)
+            .key(&keys.dead)
+            .key(&keys.garbage)
+            .key(&keys.stats)
+            .arg(max)
+            .arg(&*token)
+            .arg(lease_ms)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(|e| BrokerError::redis(&op, e))?;
+        let r = Reply::of(&op);
+        let mut items = r.array(reply)?.into_iter();
+        let now = match items.next() {
+            Some(v) => r.int(&v)?,
+            None => return Err(BrokerError::reply(&op, "empty reply")),
+        };
+        if now < 0 {
+            return Ok(Vec::new()); // paused
+        }
+        let started = u64::try_from(now).unwrap_or(0);
+        let garbage = items.next().map(|v| r.array(v)).transpose()?.unwrap_or_default();
+        for id in garbage {
+            let id = r.text(id)?;
+            error!(queue, local_id = %id, "set aside a malformed task record (garbage list, dead set)");
+            metrics::counter!("wasmq_broker_garbage_total", "queue" => queue.to_owned()).increment(1);
+        }
+        let mut tasks = Vec::new();
+        while let (Some(id), Some(attempt), Some(body)) = (items.next(), items.next(), items.next()) {
+            let local = r.text(id)?;
+            let attempt = u32::try_from(r.uint(&attempt)?).unwrap_or(u32::MAX);
+            let body = r.bytes(body)?;
+            let id = TaskId::from_parts(queue, &local);
+            match TaskRecord::decode(&body) {
+                Ok(rec) => tasks.push(LeasedTask {
+                    id,
+                    attempt,
+                    max_attempts: rec.max_retries.saturating_add(1),
+                    priority: rec.priority,
+                    timeout: (rec.timeout_ms > 0).then(|| Duration::from_millis(rec.timeout_ms)),
+                    fuel: rec.fuel,
+                    enqueued_at_ms: rec.enqueued_at_ms,
+                    started_at_ms: started,
+                    lease_deadline_ms: started.saturating_add(lease_ms),
+                    payload: rec.payload,
+                    token: token.clone(),
+                }),
+                Err(e) => {
+                    error!(task_id = %id, error = %e, "set aside a malformed task record");
+                    metrics::counter!("wasmq_broker_garbage_total", "queue" => queue.to_owned())
+                        .increment(1);
+                    let failure = Failure {
+                        reason: "malformed".into(),
+                        message: e.to_string(),
+                        plugin_version: String::new(),
+                    };
+                    self.dead_inner(&id, &token, &failure, true).await?;
+                }
+            }
+        }
+        metrics::counter!("wasmq_broker_leased_total", "queue" => queue.to_owned())
+            .increment(tasks.len() as u64);
+        Ok(tasks)
+    }
+
+    /// Acks finished tasks (any mix of queues): one script call per queue
+    /// and chunk. Returns, in order, [`Settlement::Completed`] or
+    /// [`Settlement::StaleLease`] for each.
+    #[instrument(skip_all, fields(n = done.len()))]
+    pub async fn ack_many(&self, done: &[(LeasedTask, Completion)]) -> BrokerResult<Vec<Settlement>> {
+        let mut out = vec![Settlement::StaleLease; done.len()];
+        let ttl = self.inner.opts.result_ttl_ms();
+        for (queue, indices) in group_by_queue(done.iter().map(|(t, _)| &t.id)) {
+            let keys = self.keys(&queue)?;
+            for chunk in indices.chunks(MAX_BATCH) {
+                let mut inv = SCRIPTS.ack.prepare_invoke();
+                inv.key(&keys.active)
+                    .key(&keys.lease)
+                    .key(&keys.meta)
+                    .key(&keys.tasks)
+                    .key(&keys.cancel)
+                    .key(&keys.stats)
+                    .key(&keys.throughput);
+                inv.arg(ttl).arg(chunk.len());
+                for &i in chunk {
+                    let (task, c) = &done[i];
+                    if ttl > 0 {
+                        inv.key(keys.result(task.id.local()));
+                    }
+                    let tail = if ttl > 0 {
+                        ack_tail(
+                            task.attempt,
+                            task.enqueued_at_ms,
+                            task.started_at_ms,
+                            millis(c.wall),
+                            c.fuel_used,
+                            &c.plugin_version,
+                            c.content_type.as_deref(),
+                            &c.output,
+                        )
+                    } else {
+                        Vec::new()
+                    };
+                    inv.arg(task.id.local()).arg(task.token()).arg(tail);
+                }
+                let op = format!("ack tasks of queue {queue:?}");
+                let reply: Value = inv
+                    .invoke_async(&mut self.conn())
+                    .await
+                    .map_err(|e| BrokerError::redis(&op, e))?;
+                let r = Reply::of(&op);
+                let flags = r.array(reply)?;
+                if flags.len() != chunk.len() {
+                    return Err(BrokerError::reply(&op, "one flag per task expected"));
+                }
+                let mut stale = 0u64;
+                for (&i, flag) in chunk.iter().zip(flags) {
+                    out[i] = if r.int(&flag)? == 1 {
+                        Settlement::Completed
+                    } else {
+                        stale += 1;
+                        Settlement::StaleLease
+                    };
+                }
+                metrics::counter!("wasmq_broker_acked_total", "queue" => queue.clone())
+                    .increment(chunk.len() as u64 - stale);
+                metrics::counter!("wasmq_broker_stale_leases_total", "queue" => queue.clone())
+                    .increment(stale);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Acks one finished task.
+    #[instrument(skip_all, fields(task_id = %task.id, kind = task.id.queue()))]
+    pub async fn ack(&self, task: &LeasedTask, completion: Completion) -> BrokerResult<Settlement> {
+        let out = self.ack_many(&[(task.clone(), completion)]).await?;
+        Ok(out.first().copied().unwrap_or(Settlement::StaleLease))
+    }
+}
+
+/// Indices of `ids` grouped by queue, in first-seen order.
+pub(crate) fn group_by_queue<'a>(ids: impl Iterator<Item = &'a TaskId>) -> Vec<(String, Vec<usize>)> {
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, id) in ids.enumerate() {
+        match groups.iter_mut().find(|(q, _)| q == id.queue()) {
+            Some((_, v)) => v.push(i),
+            None => groups.push((id.queue().to_owned(), vec![i])),
+        }
+    }
+    groups
+}

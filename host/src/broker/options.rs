@@ -1,0 +1,148 @@
+//! Broker settings and their defaults.
+//!
+//! Every host and producer of one deployment should use the same namespace,
+//! lease duration and result TTL; the other settings are local choices.
+
+use crate::error::{ValidationError, validate_namespace};
+use crate::task::RetryPolicy;
+use std::time::Duration;
+
+/// Largest number of tasks one lease, ack or extend call may carry: keeps
+/// each Lua script call short, since Redis runs nothing else meanwhile.
+pub const MAX_BATCH: usize = 1000;
+
+/// How the broker behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerOptions {
+    /// Prefix of every key (default `wasmq`).
+    pub namespace: String,
+    /// How long a lease lasts before the reaper takes the task back
+    /// (default 30 s). Workers extend the leases of longer tasks.
+    pub lease_duration: Duration,
+    /// How long completed (and cancelled) tasks keep a final record with
+    /// their result (default 24 h). Zero keeps none: after completion, status
+    /// and result lookups then say "not found".
+    pub result_ttl: Duration,
+    /// Most tasks kept in a queue's dead-letter set (default 10 000).
+    pub dead_max_count: u64,
+    /// Oldest dead task kept (default 7 days).
+    pub dead_max_age: Duration,
+    /// Largest payload accepted at enqueue (default 1 MiB).
+    pub max_payload_bytes: usize,
+    /// Backoff and the default number of retries.
+    pub retry: RetryPolicy,
+    /// How long one Redis command may take before it fails (default 10 s).
+    pub response_timeout: Duration,
+    /// Tasks per enqueue script call in batch enqueues (default 500).
+    pub enqueue_chunk: usize,
+    /// How long per-minute throughput buckets are kept (default 24 h).
+    pub throughput_retention: Duration,
+}
+
+impl Default for BrokerOptions {
+    fn default() -> Self {
+        Self {
+            namespace: "wasmq".into(),
+            lease_duration: Duration::from_secs(30),
+            result_ttl: Duration::from_secs(24 * 3600),
+            dead_max_count: 10_000,
+            dead_max_age: Duration::from_secs(7 * 24 * 3600),
+            max_payload_bytes: 1024 * 1024,
+            retry: RetryPolicy::default(),
+            response_timeout: Duration::from_secs(10),
+            enqueue_chunk: 500,
+            throughput_retention: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+impl BrokerOptions {
+    /// Checks the settings, naming the first one that is out of range.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        validate_namespace(&self.namespace)?;
+        let range = |what: &str, reason: String| ValidationError::OutOfRange {
+            what: format!("broker option `{what}`"),
+            reason,
+        };
+        if self.lease_duration < Duration::from_millis(10) {
+            return Err(range(
+                "lease_duration",
+                format!("{:?} is below the minimum of 10 ms", self.lease_duration),
+            ));
+        }
+        if self.dead_max_count == 0 {
+            return Err(range("dead_max_count", "must be at least 1".into()));
+        }
+        if self.dead_max_age.is_zero() {
+            return Err(range("dead_max_age", "must be above zero".into()));
+        }
+        if self.max_payload_bytes == 0 || self.max_payload_bytes > 512 * 1024 * 1024 {
+            return Err(range(
+                "max_payload_bytes",
+                format!("{} is not in 1..=512 MiB", self.max_payload_bytes),
+            ));
+        }
+        if !(1..=MAX_BATCH).contains(&self.enqueue_chunk) {
+            return Err(range(
+                "enqueue_chunk",
+                format!("{} is not in 1..={MAX_BATCH}", self.enqueue_chunk),
+            ));
+        }
+        if self.throughput_retention < Duration::from_secs(60) {
+            return Err(range(
+                "throughput_retention",
+                "must be at least one minute".into(),
+            ));
+        }
+        if self.retry.base.is_zero() || self.retry.cap < self.retry.base {
+            return Err(range(
+                "retry",
+                format!(
+                    "base {:?} must be above zero and at most cap {:?}",
+                    self.retry.base, self.retry.cap
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The result TTL in ms as the scripts take it (0 = keep no record).
+    pub(crate) fn result_ttl_ms(&self) -> u64 {
+        millis(self.result_ttl)
+    }
+
+    /// The dead-set age bound in ms.
+    pub(crate) fn dead_max_age_ms(&self) -> u64 {
+        millis(self.dead_max_age).max(1)
+    }
+}
+
+/// A duration in whole milliseconds, saturating.
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        BrokerOptions::default().validate().unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_option() {
+        let opts = BrokerOptions {
+            enqueue_chunk: 0,
+            ..Default::default()
+        };
+        let err = opts.validate().unwrap_err().to_string();
+        assert!(err.contains("enqueue_chunk"), "{err}");
+        let opts = BrokerOptions {
+            namespace: "a b".into(),
+            ..Default::default()
+        };
+        assert!(opts.validate().unwrap_err().to_string().contains("namespace"));
+    }
+}

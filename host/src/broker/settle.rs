@@ -1,0 +1,218 @@
+//! Settling leased tasks other than by ack: retry, dead, extend, release.
+//!
+//! Each call is token-checked by its script, so a consumer whose lease ran
+//! out gets [`Settlement::StaleLease`] back and changes nothing.
+
+use super::client::Client;
+use super::consumer::{Failure, LeasedTask, Settlement, group_by_queue};
+use super::error::{BrokerError, BrokerResult};
+use super::options::{MAX_BATCH, millis};
+use super::reply::Reply;
+use super::scripts::SCRIPTS;
+use crate::task::TaskId;
+use redis::Value;
+use std::time::Duration;
+use tracing::{instrument, warn};
+
+impl Client {
+    /// Schedules a retry of a failed task after `delay` (zero: straight back
+    /// to pending). When the task has used its last attempt it goes to the
+    /// dead set instead ([`Settlement::Dead`], reason `retries-exhausted`);
+    /// when its cancellation was requested it becomes cancelled.
+    #[instrument(skip_all, fields(task_id = %task.id, kind = task.id.queue()))]
+    pub async fn retry(
+        &self,
+        task: &LeasedTask,
+        delay: Duration,
+        failure: &Failure,
+    ) -> BrokerResult<Settlement> {
+        let keys = self.keys(task.id.queue())?;
+        let opts = &self.inner.opts;
+        let op = format!("retry task {}", task.id);
+        let reply: Value = SCRIPTS
+            .retry
+            .key(&keys.active)
+            .key(&keys.lease)
+            .key(&keys.meta)
+            .key(&keys.tasks)
+            .key(&keys.retry)
+            .key(&keys.dead)
+            .key(&keys.pending[..])
+            .key(&keys.wake)
+            .key(&keys.cancel)
+            .key(&keys.stats)
+            .key(&keys.throughput)
+            .key(keys.result(task.id.local()))
+            .key(&keys.garbage)
+            .arg(task.id.local())
+            .arg(task.token())
+            .arg(millis(delay))
+            .arg(super::records::sanitize(&failure.plugin_version))
+            .arg(&failure.message)
+            .arg(opts.result_ttl_ms())
+            .arg(opts.dead_max_count)
+            .arg(opts.dead_max_age_ms())
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(|e| BrokerError::redis(&op, e))?;
+        let r = Reply::of(&op);
+        let mut items = r.array(reply)?.into_iter();
+        let code = match items.next() {
+            Some(v) => r.text(v)?,
+            None => return Err(BrokerError::reply(&op, "empty reply")),
+        };
+        let settled = match code.as_str() {
+            "stale" => Settlement::StaleLease,
+            "requeued" => Settlement::Requeued,
+            "dead" => Settlement::Dead,
+            "cancelled" => Settlement::Cancelled,
+            "retry" => Settlement::RetryScheduled {
+                due_at_ms: match items.next() {
+                    Some(v) => r.uint(&v)?,
+                    None => return Err(BrokerError::reply(&op, "retry without due time")),
+                },
+            },
+            other => return Err(BrokerError::reply(&op, format!("unknown outcome {other:?}"))),
+        };
+        if settled.is_stale() {
+            warn!("retry refused: the lease expired and the task was re-delivered");
+        }
+        Ok(settled)
+    }
+
+    /// Moves a failed task to the dead-letter set for good.
+    #[instrument(skip_all, fields(task_id = %task.id, kind = task.id.queue()))]
+    pub async fn dead(&self, task: &LeasedTask, failure: &Failure) -> BrokerResult<Settlement> {
+        self.dead_inner(&task.id, task.token(), failure, false).await
+    }
+
+    pub(crate) async fn dead_inner(
+        &self,
+        id: &TaskId,
+        token: &str,
+        failure: &Failure,
+        malformed: bool,
+    ) -> BrokerResult<Settlement> {
+        let keys = self.keys(id.queue())?;
+        let opts = &self.inner.opts;
+        let op = format!("move task {id} to the dead set");
+        let reason = if failure.reason.is_empty() {
+            "failed".to_owned()
+        } else {
+            super::records::sanitize(&failure.reason)
+        };
+        let reply: Value = SCRIPTS
+            .dead
+            .key(&keys.active)
+            .key(&keys.lease)
+            .key(&keys.meta)
+            .key(&keys.tasks)
+            .key(&keys.dead)
+            .key(&keys.cancel)
+            .key(&keys.stats)
+            .key(&keys.throughput)
+            .key(&keys.garbage)
+            .arg(id.local())
+            .arg(token)
+            .arg(super::records::sanitize(&failure.plugin_version))
+            .arg(reason)
+            .arg(&failure.message)
+            .arg(opts.dead_max_count)
+            .arg(opts.dead_max_age_ms())
+            .arg(if malformed { "1" } else { "0" })
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(|e| BrokerError::redis(&op, e))?;
+        let r = Reply::of(&op);
+        let code = r.array(reply)?.into_iter().next().map(|v| r.text(v)).transpose()?;
+        match code.as_deref() {
+            Some("dead") => Ok(Settlement::Dead),
+            Some("stale") => Ok(Settlement::StaleLease),
+            other => Err(BrokerError::reply(&op, format!("unknown outcome {other:?}"))),
+        }
+    }
+
+    /// Pushes the lease deadline of `tasks` to `duration` from now (Redis's
+    /// clock). Returns, in order, the new deadline in ms, or `None` where the
+    /// lease is stale. Call it well before the deadline for long tasks.
+    pub async fn extend(
+        &self,
+        tasks: &[LeasedTask],
+        duration: Duration,
+    ) -> BrokerResult<Vec<Option<u64>>> {
+        let mut out = vec![None; tasks.len()];
+        for (queue, indices) in group_by_queue(tasks.iter().map(|t| &t.id)) {
+            let keys = self.keys(&queue)?;
+            for chunk in indices.chunks(MAX_BATCH) {
+                let mut inv = SCRIPTS.extend.prepare_invoke();
+                inv.key(&keys.active).key(&keys.lease);
+                inv.arg(millis(duration)).arg(chunk.len());
+                for &i in chunk {
+                    inv.arg(tasks[i].id.local()).arg(tasks[i].token());
+                }
+                let op = format!("extend leases in queue {queue:?}");
+                let reply: Value = inv
+                    .invoke_async(&mut self.conn())
+                    .await
+                    .map_err(|e| BrokerError::redis(&op, e))?;
+                let r = Reply::of(&op);
+                let mut items = r.array(reply)?.into_iter();
+                let deadline = match items.next() {
+                    Some(v) => r.uint(&v)?,
+                    None => return Err(BrokerError::reply(&op, "empty reply")),
+                };
+                for &i in chunk {
+                    let held = items.next().map(|v| r.int(&v)).transpose()? == Some(1);
+                    out[i] = held.then_some(deadline);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Gives leased tasks back unrun, for a graceful shutdown: each returns to
+    /// the front of its priority list and the attempt does not count.
+    /// Returns, in order, [`Settlement::Released`], [`Settlement::Cancelled`]
+    /// (its cancellation was requested) or [`Settlement::StaleLease`].
+    pub async fn release(&self, tasks: &[LeasedTask]) -> BrokerResult<Vec<Settlement>> {
+        let mut out = vec![Settlement::StaleLease; tasks.len()];
+        let ttl = self.inner.opts.result_ttl_ms();
+        for (queue, indices) in group_by_queue(tasks.iter().map(|t| &t.id)) {
+            let keys = self.keys(&queue)?;
+            for chunk in indices.chunks(MAX_BATCH) {
+                let mut inv = SCRIPTS.release.prepare_invoke();
+                inv.key(&keys.active)
+                    .key(&keys.lease)
+                    .key(&keys.meta)
+                    .key(&keys.tasks)
+                    .key(&keys.pending[..])
+                    .key(&keys.wake)
+                    .key(&keys.cancel)
+                    .key(&keys.stats);
+                inv.arg(ttl).arg(chunk.len());
+                for &i in chunk {
+                    inv.key(keys.result(tasks[i].id.local()));
+                    inv.arg(tasks[i].id.local()).arg(tasks[i].token());
+                }
+                let op = format!("release tasks of queue {queue:?}");
+                let reply: Value = inv
+                    .invoke_async(&mut self.conn())
+                    .await
+                    .map_err(|e| BrokerError::redis(&op, e))?;
+                let r = Reply::of(&op);
+                let flags = r.array(reply)?;
+                if flags.len() != chunk.len() {
+                    return Err(BrokerError::reply(&op, "one flag per task expected"));
+                }
+                for (&i, flag) in chunk.iter().zip(flags) {
+                    out[i] = match r.int(&flag)? {
+                        1 => Settlement::Released,
+                        2 => Settlement::Cancelled,
+                        _ => Settlement::StaleLease,
+                    };
+                }
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,81 @@
+//! Log output of the long-running commands (`wasmq run`, `wasmq dev`).
+//!
+//! Humans read the default format in a terminal; log collectors want one JSON
+//! object per line, so `--log-format json` switches the whole output (spans
+//! included: each line carries the task id and type of the task it belongs
+//! to). The filter comes from `--log-level` when given, else `RUST_LOG`, else
+//! `info`, so an operator can turn on `wasmq::worker=debug` without a
+//! rebuild. Logs go to stderr; stdout stays free for what a command prints
+//! for the user (`wasmq dev` prints its instructions there).
+
+use crate::config::LogFormat;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::FmtSpan;
+
+/// Why logging could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum LoggingError {
+    /// The filter text does not parse.
+    #[error(
+        "invalid log filter `{filter}`: {message}; write a level (`info`) or directives such as `wasmq=debug,info`"
+    )]
+    Filter { filter: String, message: String },
+}
+
+/// The filter in force: `level` if given, else `RUST_LOG`, else `info`.
+pub fn filter(level: Option<&str>) -> Result<EnvFilter, LoggingError> {
+    let text = match level {
+        Some(level) => level.to_owned(),
+        None => std::env::var("RUST_LOG")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| "info".to_owned()),
+    };
+    EnvFilter::builder()
+        .parse(&text)
+        .map_err(|e| LoggingError::Filter {
+            filter: text.clone(),
+            message: e.to_string(),
+        })
+}
+
+/// Installs the global subscriber. Calling it again (a test embedding two
+/// hosts, say) keeps the first subscriber and is not an error.
+pub fn init(format: LogFormat, level: Option<&str>) -> Result<(), LoggingError> {
+    let filter = filter(level)?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_span_events(FmtSpan::NONE);
+    // `try_init` only fails when a subscriber is already set: keep that one.
+    let _ = match format {
+        LogFormat::Human => builder.with_target(false).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explicit_level_wins_and_bad_filters_say_how_to_fix_them() {
+        assert!(filter(Some("wasmq=debug,info")).is_ok());
+        assert!(filter(Some("warn")).is_ok());
+        let err = filter(Some("wasmq=loud")).unwrap_err().to_string();
+        assert!(err.contains("`wasmq=loud`"), "{err}");
+        assert!(err.contains("wasmq=debug,info"), "{err}");
+    }
+
+    #[test]
+    fn init_twice_is_harmless() {
+        init(LogFormat::Human, Some("off")).unwrap();
+        init(LogFormat::Json, Some("off")).unwrap();
+    }
+}

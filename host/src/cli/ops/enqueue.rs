@@ -1,0 +1,188 @@
+//! `wasmq enqueue`: put one task in a queue from the shell.
+//!
+//! The payload is bytes. `--payload` is documented as JSON and checked to be
+//! JSON, because a typo in a hand-written payload is the most common mistake
+//! and the plugin would only report it much later; `--payload-file` and `-`
+//! (stdin) take raw bytes for everything else. The payload is stored exactly
+//! as given.
+//!
+//! Enqueueing for a type no live host serves is allowed (hosts may start
+//! later; the task waits), but it is usually a typo in the type, so the
+//! command warns on stderr.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context as _;
+use clap::Args;
+use serde::Serialize;
+
+use super::exit::within;
+use super::input::{file_payload, json_payload, parse_at, schedule};
+use super::{BadInput, Common};
+use crate::Client;
+use crate::config::units::parse_duration;
+use crate::task::{Priority, TaskSpec};
+
+/// Arguments of `wasmq enqueue`.
+#[derive(Debug, Args)]
+pub struct EnqueueArgs {
+    /// The task type: also the queue and the plugin (`<type>.wasm`) that runs it.
+    #[arg(value_name = "TYPE")]
+    pub task_type: String,
+    /// `-` reads the payload (raw bytes) from standard input.
+    #[arg(value_name = "-", value_parser = ["-"], conflicts_with_all = ["payload", "payload_file"])]
+    pub stdin: Option<String>,
+    /// The payload as JSON text (checked to be valid JSON, stored as written).
+    #[arg(long, value_name = "JSON", conflicts_with = "payload_file")]
+    pub payload: Option<String>,
+    /// Read the payload (raw bytes) from a file; `-` for standard input.
+    #[arg(long, value_name = "FILE")]
+    pub payload_file: Option<PathBuf>,
+    /// high, normal or low: higher priorities are always leased first.
+    #[arg(long, value_name = "PRIORITY", default_value = "normal", value_parser = parse_priority)]
+    pub priority: Priority,
+    /// Run after this delay, e.g. `30s`, `5m`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "at")]
+    pub delay: Option<Duration>,
+    /// Run at this time (RFC 3339 with a zone, e.g. `2030-01-31T09:30:00Z`);
+    /// a time in the past runs now.
+    #[arg(long, value_name = "RFC3339")]
+    pub at: Option<String>,
+    /// Retries after a failed attempt before the task goes to the dead set.
+    #[arg(long, value_name = "N")]
+    pub max_retries: Option<u32>,
+    /// Wall-clock limit per attempt, e.g. `10s` (within the plugin's limits).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Fuel budget per attempt (about one unit per instruction).
+    #[arg(long, value_name = "N")]
+    pub fuel: Option<u64>,
+    /// Deduplicate: while a task with this key exists (up to --unique-ttl),
+    /// enqueueing again returns its id instead of a new task.
+    #[arg(long, value_name = "KEY")]
+    pub unique: Option<String>,
+    /// How long the unique key holds, e.g. `1h`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1h", requires = "unique")]
+    pub unique_ttl: Duration,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+fn parse_priority(text: &str) -> Result<Priority, crate::error::ValidationError> {
+    text.parse()
+}
+
+/// What `--json` prints.
+#[derive(Debug, Serialize)]
+struct Enqueued {
+    id: String,
+}
+
+/// Runs `wasmq enqueue`.
+pub async fn run(args: EnqueueArgs) -> anyhow::Result<()> {
+    let spec = build_spec(&args)?;
+    let client = args.common.connect().await?;
+    let id = within(
+        &format!("enqueue a task of type {}", args.task_type),
+        client.enqueue(spec),
+    )
+    .await?;
+    if args.common.json {
+        super::table::print_json(&Enqueued { id: id.to_string() })?;
+    } else {
+        println!("{id}");
+    }
+    warn_if_unserved(&client, &args.task_type).await;
+    Ok(())
+}
+
+/// Turns the flags into a [`TaskSpec`], printing the `--at` note if any.
+fn build_spec(args: &EnqueueArgs) -> anyhow::Result<TaskSpec> {
+    crate::error::validate_queue_name(&args.task_type)
+        .map_err(|e| BadInput(format!("TYPE: {e}")))?;
+    let payload = match (&args.payload, &args.payload_file, &args.stdin) {
+        (Some(json), _, _) => json_payload(json)?,
+        (None, Some(path), _) => file_payload(path)?,
+        (None, None, Some(_)) => file_payload(std::path::Path::new("-"))?,
+        (None, None, None) => Vec::new(),
+    };
+    let at = args.at.as_deref().map(parse_at).transpose()?;
+    let (when, note) = schedule(args.delay, at, SystemTime::now());
+    if let Some(note) = note {
+        eprintln!("{note}");
+    }
+    let mut spec = TaskSpec::new(args.task_type.clone(), payload).priority(args.priority);
+    spec.schedule = when;
+    if let Some(retries) = args.max_retries {
+        spec = spec.max_retries(retries);
+    }
+    if let Some(timeout) = args.timeout {
+        spec = spec.timeout(timeout);
+    }
+    if let Some(fuel) = args.fuel {
+        spec = spec.fuel(fuel);
+    }
+    if let Some(key) = &args.unique {
+        spec = spec.unique(key.clone(), args.unique_ttl);
+    }
+    Ok(spec)
+}
+
+/// Warns on stderr when no live host has a plugin for `task_type`. Never
+/// fails the command: the task is already enqueued.
+async fn warn_if_unserved(client: &Client, task_type: &str) {
+    let hosts = match within("list the live hosts", client.hosts())
+        .await
+        .context("could not check which hosts serve this type")
+    {
+        Ok(hosts) => hosts,
+        Err(e) => {
+            eprintln!("warning: {e:#}");
+            return;
+        }
+    };
+    let served = hosts
+        .iter()
+        .flat_map(|host| &host.plugins)
+        .any(|plugin| plugin_type(plugin) == task_type);
+    if served {
+        return;
+    }
+    let why = if hosts.is_empty() {
+        "no host is running".to_owned()
+    } else {
+        let mut types: Vec<&str> = hosts
+            .iter()
+            .flat_map(|host| &host.plugins)
+            .map(|plugin| plugin_type(plugin))
+            .collect();
+        types.sort_unstable();
+        types.dedup();
+        format!(
+            "{} live host(s) serve: {}",
+            hosts.len(),
+            super::table::list_or_dash(types)
+        )
+    };
+    eprintln!(
+        "warning: no live host serves task type `{task_type}` right now ({why}); the task \
+         waits in its queue until a host with {task_type}.wasm in its plugins directory runs"
+    );
+}
+
+/// The type of a heartbeat's plugin entry (`name@version`).
+pub fn plugin_type(entry: &str) -> &str {
+    entry.split_once('@').map_or(entry, |(name, _)| name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_entries_name_their_type() {
+        assert_eq!(plugin_type("email@1a2b3c"), "email");
+        assert_eq!(plugin_type("echo"), "echo");
+    }
+}

@@ -1,0 +1,248 @@
+//! Exit codes of the operator commands, and the one-line error report.
+//!
+//! Commands fail with an [`anyhow::Error`] carrying context; the exit code is
+//! derived from what is *in* the error chain rather than from where it was
+//! raised: a [`BadInput`], a [`ValidationError`] or a bad Redis URL anywhere
+//! in the chain is a usage error (2), a Redis connection failure (see
+//! [`BrokerError::is_connection`]) is "unreachable" (3), and
+//! anything else, including [`Refused`], is 1. Classifying the chain means a
+//! new failure path cannot forget to pick a code.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::Client;
+use crate::broker::{BrokerError, BrokerOptions};
+use crate::error::ValidationError;
+
+/// Exit code: not found, or the operation was refused.
+pub const FAILURE: u8 = 1;
+/// Exit code: usage error or bad input.
+pub const BAD_INPUT: u8 = 2;
+/// Exit code: Redis is unreachable.
+pub const UNREACHABLE: u8 = 3;
+
+/// The exit codes, as shown at the end of every command's `--help`.
+pub const EXIT_CODES_HELP: &str = "Exit codes: 0 ok, 1 not found or refused, \
+                                   2 usage error or bad input, 3 Redis unreachable";
+
+/// Input the operator got wrong (exit code 2). The message says which flag
+/// or argument, what was wrong, and what to write instead.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
+/// Something that does not exist, or an operation that cannot be done in the
+/// current state (exit code 1). The message says what and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+/// Redis did not answer in time (exit code 3).
+#[derive(Debug, thiserror::Error)]
+#[error("Redis at {url} did not answer within {}s", after.as_secs())]
+pub struct Unreachable {
+    /// The URL, without its password.
+    pub url: String,
+    /// How long we waited.
+    pub after: Duration,
+}
+
+/// Connects to Redis within `deadline`.
+pub async fn connect(url: &str, namespace: &str, deadline: Duration) -> anyhow::Result<Client> {
+    let shown = redact(url);
+    let options = BrokerOptions {
+        namespace: namespace.to_owned(),
+        response_timeout: deadline,
+        ..BrokerOptions::default()
+    };
+    let connecting = Client::connect(url, options);
+    let client = tokio::time::timeout(deadline, connecting)
+        .await
+        .map_err(|_| Unreachable {
+            url: shown.clone(),
+            after: deadline,
+        })
+        .with_context(|| unreachable_hint(&shown))?
+        .with_context(|| format!("cannot connect to Redis at {shown}"))?;
+    Ok(client)
+}
+
+/// Runs one Redis call with the same deadline as the connection, so a Redis
+/// that goes away mid-command is reported instead of hanging.
+pub async fn within<T, E>(
+    what: &str,
+    call: impl Future<Output = Result<T, E>>,
+) -> anyhow::Result<T>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    match tokio::time::timeout(super::REDIS_DEADLINE, call).await {
+        Ok(result) => result.with_context(|| what.to_owned()),
+        Err(_) => Err(anyhow::Error::new(Unreachable {
+            url: "the server".to_owned(),
+            after: super::REDIS_DEADLINE,
+        }))
+        .with_context(|| format!("{what}: Redis stopped answering")),
+    }
+}
+
+fn unreachable_hint(url: &str) -> String {
+    format!(
+        "cannot reach Redis at {url}; check --redis (or WASMQ_REDIS) and that redis-server is \
+         running"
+    )
+}
+
+/// Prints `error` as one line on stderr and returns its exit code.
+pub fn report(error: &anyhow::Error) -> ExitCode {
+    let code = classify(error);
+    let mut line = format!("error: {}", one_line(error));
+    if code == UNREACHABLE && !line.contains("--redis") {
+        line.push_str("; check --redis (or WASMQ_REDIS) and that redis-server is running");
+    }
+    eprintln!("{line}");
+    ExitCode::from(code)
+}
+
+/// The error chain joined with `: `, leaving out causes whose text an outer
+/// message already includes (the broker and the Redis client both repeat
+/// their source in their own message).
+pub fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.replace('\n', " ")
+}
+
+/// The exit code for an error, from the causes in its chain.
+pub fn classify(error: &anyhow::Error) -> u8 {
+    let mut code = FAILURE;
+    for cause in error.chain() {
+        if cause.is::<BadInput>() || cause.is::<ValidationError>() {
+            return BAD_INPUT;
+        }
+        match cause.downcast_ref::<BrokerError>() {
+            Some(BrokerError::Invalid(_) | BrokerError::Url { .. }) => return BAD_INPUT,
+            Some(broker) if broker.is_connection() => code = UNREACHABLE,
+            _ => {}
+        }
+        if cause.is::<Unreachable>() {
+            code = UNREACHABLE;
+        }
+        if let Some(redis) = cause.downcast_ref::<redis::RedisError>()
+            && is_connection_failure(redis)
+        {
+            code = UNREACHABLE;
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && is_connection_io(io.kind())
+        {
+            code = UNREACHABLE;
+        }
+    }
+    code
+}
+
+fn is_connection_failure(error: &redis::RedisError) -> bool {
+    error.is_connection_refusal()
+        || error.is_connection_dropped()
+        || error.is_io_error()
+        || error.is_timeout()
+}
+
+fn is_connection_io(kind: std::io::ErrorKind) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        kind,
+        ConnectionRefused
+            | ConnectionReset
+            | ConnectionAborted
+            | NotConnected
+            | BrokenPipe
+            | TimedOut
+            | HostUnreachable
+            | NetworkUnreachable
+            | AddrNotAvailable
+    )
+}
+
+/// Hides the password in a Redis URL before it goes into a message.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or("", |(user, _)| user);
+            format!("{scheme}://{user}:***@{host}{tail}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn codes_come_from_the_chain() {
+        let bad = anyhow::Error::new(BadInput("x".into())).context("enqueue");
+        assert_eq!(classify(&bad), BAD_INPUT);
+        let refused = anyhow::Error::new(Refused("gone".into()));
+        assert_eq!(classify(&refused), FAILURE);
+        let io = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(classify(&anyhow::Error::new(io).context("ping")), UNREACHABLE);
+        let timeout = Unreachable {
+            url: "redis://h".into(),
+            after: Duration::from_secs(5),
+        };
+        assert_eq!(classify(&anyhow::Error::new(timeout)), UNREACHABLE);
+        let other = anyhow::anyhow!("something else");
+        assert_eq!(classify(&other), FAILURE);
+    }
+
+    #[test]
+    fn repeated_causes_are_printed_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let error = anyhow::Error::new(io)
+            .context("Redis error during ping: refused")
+            .context("cannot reach Redis");
+        assert_eq!(one_line(&error), "cannot reach Redis: Redis error during ping: refused");
+    }
+
+    #[test]
+    fn passwords_are_hidden() {
+        assert_eq!(redact("redis://:hunter2@h:6379/0"), "redis://:***@h:6379/0");
+        assert_eq!(redact("rediss://bob:pw@h"), "rediss://bob:***@h");
+        assert_eq!(redact("redis://h:6379"), "redis://h:6379");
+        assert_eq!(redact("not a url"), "not a url");
+    }
+
+    proptest! {
+        #[test]
+        fn redacted_urls_never_contain_the_password(
+            user in "[a-z]{0,8}", password in "[A-Za-z0-9]{6,16}", host in "[a-z]{1,10}",
+        ) {
+            let url = format!("redis://{user}:{password}@{host}:6379/0");
+            let shown = redact(&url);
+            prop_assert!(!shown.contains(&password), "{}", shown);
+            prop_assert!(shown.contains(&host));
+        }
+    }
+}

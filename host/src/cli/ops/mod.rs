@@ -1,0 +1,151 @@
+//! The operator commands: `enqueue`, `status`, `result`, `cancel`, `queues`,
+//! `stats`, `pause`, `resume`, `dead`, `hosts` and `plugins`.
+//!
+//! They are thin: each parses its flags, makes one or two calls on
+//! [`crate::Client`] (or, for `plugins check`, on the runtime exactly as a
+//! host would load a plugin) and prints a table, or one JSON document with
+//! `--json`. All the queue logic lives in the broker, so what an operator sees
+//! here is what the HTTP API and the dashboard see too.
+//!
+//! # Exit codes
+//!
+//! Scripts branch on these, so they are part of the interface:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | done |
+//! | 1 | not found, or the operation was refused (for example: `plugins check` on a broken file, `cancel` of a finished task) |
+//! | 2 | usage error or bad input (an unknown flag, `--payload` that is not JSON, an invalid queue name or task id) |
+//! | 3 | Redis is unreachable (refused, timed out, dropped) |
+//!
+//! Errors are printed to stderr as one line that says what failed, where, and
+//! what to do; stdout only ever carries the command's result.
+
+mod dead;
+mod enqueue;
+mod exit;
+mod hosts;
+mod input;
+mod plugins;
+mod queues;
+mod table;
+mod tasks;
+
+pub use exit::{BadInput, EXIT_CODES_HELP, Refused};
+
+use clap::{Args, Subcommand};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::Client;
+
+/// How long a command waits for Redis before it reports it unreachable
+/// (exit code 3). Operator commands are interactive: hanging is worse than
+/// failing with a clear message.
+const REDIS_DEADLINE: Duration = Duration::from_secs(5);
+
+/// The operator commands, flattened into the top-level `wasmq` command.
+#[derive(Debug, Subcommand)]
+pub enum OpsCommand {
+    /// Enqueue a task and print its id.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Enqueue(enqueue::EnqueueArgs),
+    /// Show where a task is: state, attempts, last error, timestamps.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Status(tasks::StatusArgs),
+    /// Print the output of a completed task.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Result(tasks::ResultArgs),
+    /// Cancel a task: a waiting one is cancelled, a running one interrupted.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Cancel(tasks::CancelArgs),
+    /// List the queues with their sizes per state and whether they are paused.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Queues(queues::QueuesArgs),
+    /// Show the counters of every queue and the throughput of the last minutes.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Stats(queues::StatsArgs),
+    /// Stop leasing tasks from a queue (running tasks finish).
+    #[command(after_help = EXIT_CODES_HELP)]
+    Pause(queues::PauseArgs),
+    /// Lease tasks from a paused queue again.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Resume(queues::PauseArgs),
+    /// List, re-drive or purge dead tasks.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Dead(dead::DeadArgs),
+    /// List the live hosts, from their heartbeats.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Hosts(hosts::HostsArgs),
+    /// List the plugins live hosts serve, or check a plugin file locally.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Plugins(plugins::PluginsArgs),
+}
+
+/// Where Redis is and how to print: flattened into every command.
+#[derive(Debug, Clone, Args)]
+pub struct Common {
+    /// Redis URL (`redis://[user:password@]host:port[/db]`, `rediss://` for TLS).
+    #[arg(long, value_name = "URL", env = "WASMQ_REDIS", default_value = "redis://127.0.0.1:6379")]
+    pub redis: String,
+    /// Key namespace shared by the hosts and producers of one deployment.
+    #[arg(long, value_name = "NS", env = "WASMQ_NAMESPACE", default_value = "wasmq")]
+    pub namespace: String,
+    /// Print one JSON document on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl Common {
+    /// Connects to Redis, giving up after [`REDIS_DEADLINE`].
+    pub async fn connect(&self) -> anyhow::Result<Client> {
+        exit::connect(&self.redis, &self.namespace, REDIS_DEADLINE).await
+    }
+}
+
+/// Runs an operator command and maps its result to an exit code, printing
+/// any error as one line on stderr.
+pub fn run(command: OpsCommand) -> ExitCode {
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match command {
+            OpsCommand::Enqueue(args) => enqueue::run(args).await,
+            OpsCommand::Status(args) => tasks::status(args).await,
+            OpsCommand::Result(args) => tasks::result(args).await,
+            OpsCommand::Cancel(args) => tasks::cancel(args).await,
+            OpsCommand::Queues(args) => queues::queues(args).await,
+            OpsCommand::Stats(args) => queues::stats(args).await,
+            OpsCommand::Pause(args) => queues::pause(args, true).await,
+            OpsCommand::Resume(args) => queues::pause(args, false).await,
+            OpsCommand::Dead(args) => dead::run(args).await,
+            OpsCommand::Hosts(args) => hosts::run(args).await,
+            OpsCommand::Plugins(args) => plugins::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => exit::report(&error),
+    }
+}
+
+/// Shows warnings of the layers below (an unusable compile cache, say) on
+/// stderr; `RUST_LOG` overrides. Info lines would only clutter a command's
+/// output.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,170 @@
+//! Unit tests of the daemon settings: file parsing, layering and validation.
+
+use super::*;
+use proptest::prelude::*;
+
+fn parse(text: &str) -> Result<RunOverrides, DaemonConfigError> {
+    RunOverrides::parse_file(text, Path::new("/etc/wasmq/wasmq.toml"))
+}
+
+#[test]
+fn defaults_are_valid() {
+    RunConfig::new("redis://127.0.0.1:6379", "plugins")
+        .validate()
+        .unwrap();
+    let resolved = RunOverrides::default().resolve("test").unwrap();
+    assert_eq!(resolved.redis_url, RunConfig::DEFAULT_REDIS);
+    assert_eq!(resolved.concurrency, default_concurrency());
+}
+
+#[test]
+fn full_file_parses_and_paths_are_relative_to_it() {
+    let file = parse(
+        r#"
+        redis = "redis://10.0.0.1:6380"
+        plugins = "dist"
+        concurrency = 8
+        http = "127.0.0.1:8080"
+        namespace = "staging"
+        drain_timeout = "10s"
+        lease = "5s"
+        lease_batch = 32
+        result_ttl = "0s"
+        backoff_base = "200ms"
+        backoff_cap = "1m"
+        heartbeat = "2s"
+        maintenance_tick = "250ms"
+        cache_dir = "/var/cache/wasmq"
+        log_format = "json"
+        log_level = "debug"
+        "#,
+    )
+    .unwrap();
+    let config = file.resolve("wasmq.toml").unwrap();
+    assert_eq!(config.redis_url, "redis://10.0.0.1:6380");
+    assert_eq!(config.plugins_dir, PathBuf::from("/etc/wasmq/dist"));
+    assert_eq!(config.cache_dir, Some(PathBuf::from("/var/cache/wasmq")));
+    assert_eq!(config.concurrency, 8);
+    assert_eq!(config.http, Some("127.0.0.1:8080".parse().unwrap()));
+    assert_eq!(config.namespace, "staging");
+    assert_eq!(config.drain_timeout, Duration::from_secs(10));
+    assert_eq!(config.lease, Duration::from_secs(5));
+    assert_eq!(config.lease_batch, 32);
+    assert_eq!(config.result_ttl, Duration::ZERO);
+    assert_eq!(config.backoff_base, Duration::from_millis(200));
+    assert_eq!(config.backoff_cap, Duration::from_secs(60));
+    assert_eq!(config.heartbeat, Duration::from_secs(2));
+    assert_eq!(config.maintenance_tick, Duration::from_millis(250));
+    assert_eq!(config.log_format, LogFormat::Json);
+    assert_eq!(config.log_level.as_deref(), Some("debug"));
+}
+
+#[test]
+fn unknown_key_names_the_key_the_file_and_the_line() {
+    let err = parse("concurrency = 2\nconsurrency = 8")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("/etc/wasmq/wasmq.toml"), "{err}");
+    assert!(err.contains("consurrency"), "{err}");
+    assert!(err.contains("line 2"), "{err}");
+    assert!(err.contains("allowed keys: redis, plugins"), "{err}");
+}
+
+#[test]
+fn bad_values_name_the_key_and_the_file() {
+    let cases = [
+        ("lease = \"soon\"", "`lease` `soon` is not a duration"),
+        (
+            "http = \"localhost\"",
+            "`http` `localhost` is not an address",
+        ),
+        ("concurrency = -2", "`concurrency` must be positive, got -2"),
+        ("log_format = \"xml\"", "unknown log format `xml`"),
+    ];
+    for (text, expected) in cases {
+        let message = parse(text).unwrap_err().to_string();
+        assert!(message.contains("/etc/wasmq/wasmq.toml"), "{message}");
+        assert!(message.contains(expected), "{text}: {message}");
+    }
+    assert!(matches!(
+        parse("lease = 5").unwrap_err(),
+        DaemonConfigError::Syntax { .. }
+    ));
+}
+
+#[test]
+fn out_of_range_values_are_refused_with_their_origin() {
+    let cases = [
+        (
+            RunOverrides {
+                concurrency: Some(0),
+                ..Default::default()
+            },
+            "`concurrency` must be between 1 and 4096",
+        ),
+        (
+            RunOverrides {
+                lease: Some(Duration::from_millis(5)),
+                ..Default::default()
+            },
+            "`lease` must be between 100ms",
+        ),
+        (
+            RunOverrides {
+                namespace: Some("a b".into()),
+                ..Default::default()
+            },
+            "`namespace` `a b` must be",
+        ),
+        (
+            RunOverrides {
+                backoff_base: Some(Duration::from_secs(10)),
+                backoff_cap: Some(Duration::from_secs(1)),
+                ..Default::default()
+            },
+            "`backoff_cap` must be between 10s",
+        ),
+        (
+            RunOverrides {
+                redis_url: Some(" ".into()),
+                ..Default::default()
+            },
+            "`redis` is empty",
+        ),
+    ];
+    for (overrides, expected) in cases {
+        let message = overrides
+            .resolve("the command line")
+            .unwrap_err()
+            .to_string();
+        assert!(message.starts_with("the command line: "), "{message}");
+        assert!(message.contains(expected), "{message}");
+    }
+}
+
+#[test]
+fn missing_file_is_a_read_error_naming_it() {
+    let err = RunOverrides::from_file(Path::new("/nonexistent/wasmq.toml")).unwrap_err();
+    assert!(matches!(err, DaemonConfigError::Read { .. }));
+    assert!(err.to_string().contains("/nonexistent/wasmq.toml"));
+}
+
+proptest! {
+    /// Flags beat the environment, which beats the file, which beats the default.
+    #[test]
+    fn the_first_source_that_sets_a_value_wins(
+        flag in proptest::option::of(1usize..100),
+        env in proptest::option::of(1usize..100),
+        file in proptest::option::of(1usize..100),
+    ) {
+        let layer = |concurrency| RunOverrides { concurrency, ..Default::default() };
+        let config = layer(flag).or(layer(env)).or(layer(file)).resolve("test").unwrap();
+        let expected = flag.or(env).or(file).unwrap_or_else(default_concurrency);
+        prop_assert_eq!(config.concurrency, expected);
+    }
+
+    #[test]
+    fn file_parser_never_panics(text in ".{0,60}") {
+        let _ = parse(&text);
+    }
+}

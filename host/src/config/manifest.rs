@@ -1,0 +1,239 @@
+//! The plugin manifest: `<type>.toml` next to `<type>.wasm`.
+//!
+//! The manifest lets a plugin author (or operator) change the limits of one
+//! task type and, for the worker, its concurrency and retry policy:
+//!
+//! ```toml
+//! fuel = 5_000_000_000
+//! timeout = "2s"
+//! memory = "128MiB"
+//! max_output = "4MiB"
+//! max_concurrency = 4
+//! max_retries = 5
+//! backoff_base = "1s"
+//! backoff_cap = "5m"
+//!
+//! [grants]   # reserved for capabilities; this host knows none yet
+//! ```
+//!
+//! Parsing is strict: an unknown key or an out-of-range value is an error that
+//! names the file and the key, so a typo cannot silently leave a default in
+//! force.
+
+use super::limits::{InvalidLimit, Limits};
+use super::units::{parse_duration, parse_size};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A parsed and validated plugin manifest. `None` means "not set here".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PluginManifest {
+    /// Fuel budget per run.
+    pub fuel: Option<u64>,
+    /// Wall-clock timeout per run.
+    pub timeout: Option<Duration>,
+    /// Memory cap in bytes.
+    pub memory: Option<u64>,
+    /// Output cap in bytes.
+    pub max_output: Option<u64>,
+    /// How many tasks of this type one host runs at once.
+    pub max_concurrency: Option<u32>,
+    /// How many times a failed task is retried before it is dead-lettered.
+    pub max_retries: Option<u32>,
+    /// First retry delay; doubled on each further retry.
+    pub backoff_base: Option<Duration>,
+    /// Longest retry delay.
+    pub backoff_cap: Option<Duration>,
+    /// Capabilities granted to the plugin. Always empty today: the host
+    /// refuses any grant, because it implements none yet.
+    pub grants: Vec<String>,
+}
+
+/// Why a manifest could not be used. Every message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// The file exists but could not be read.
+    #[error("cannot read plugin manifest {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, or has an unknown key or a wrongly typed value.
+    #[error("{} is not a valid plugin manifest: {message} (allowed keys: {ALLOWED_KEYS})", path.display())]
+    Syntax { path: PathBuf, message: String },
+    /// A value is out of range or malformed.
+    #[error("{}: {reason}; fix the value or remove the key to use the host default", path.display())]
+    Invalid { path: PathBuf, reason: InvalidLimit },
+    /// `[grants]` names a capability the host does not implement.
+    #[error("{}: [grants] names unknown capability `{name}`; this host knows none yet, so remove it", path.display())]
+    UnknownCapability { path: PathBuf, name: String },
+}
+
+const ALLOWED_KEYS: &str = "fuel, timeout, memory, max_output, max_concurrency, max_retries, \
+                            backoff_base, backoff_cap, [grants]";
+
+/// Capabilities this host can grant. None yet; see `wit/wasmq.wit`.
+const KNOWN_CAPABILITIES: &[&str] = &[];
+
+/// A size written either as a byte count or as text such as `"64MiB"`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum SizeValue {
+    Bytes(i64),
+    Text(String),
+}
+
+/// The manifest as written, before validation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    fuel: Option<i64>,
+    timeout: Option<String>,
+    memory: Option<SizeValue>,
+    max_output: Option<SizeValue>,
+    max_concurrency: Option<i64>,
+    max_retries: Option<i64>,
+    backoff_base: Option<String>,
+    backoff_cap: Option<String>,
+    grants: Option<toml::Table>,
+}
+
+impl PluginManifest {
+    /// Where the manifest of `wasm` lives: the same path with `.toml`.
+    pub fn path_for(wasm: &Path) -> PathBuf {
+        wasm.with_extension("toml")
+    }
+
+    /// Loads the manifest next to `wasm`, or `None` when there is none.
+    pub fn load_for(wasm: &Path) -> Result<Option<PluginManifest>, ManifestError> {
+        let path = Self::path_for(wasm);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Self::parse(&text, &path).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(ManifestError::Read { path, source }),
+        }
+    }
+
+    /// Parses and validates manifest text; `path` is only used in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<PluginManifest, ManifestError> {
+        let raw: RawManifest = toml::from_str(text).map_err(|e| ManifestError::Syntax {
+            path: path.to_owned(),
+            message: e.message().trim().to_owned(),
+        })?;
+        let invalid = |reason: InvalidLimit| ManifestError::Invalid {
+            path: path.to_owned(),
+            reason,
+        };
+        let manifest = PluginManifest {
+            fuel: raw
+                .fuel
+                .map(|v| Limits::check_fuel(positive("fuel", v)?))
+                .transpose()
+                .map_err(invalid)?,
+            timeout: raw
+                .timeout
+                .map(|v| Limits::check_timeout(duration("timeout", &v)?))
+                .transpose()
+                .map_err(invalid)?,
+            memory: raw
+                .memory
+                .map(|v| Limits::check_memory(size("memory", v)?))
+                .transpose()
+                .map_err(invalid)?,
+            max_output: raw
+                .max_output
+                .map(|v| Limits::check_max_output(size("max_output", v)?))
+                .transpose()
+                .map_err(invalid)?,
+            max_concurrency: raw
+                .max_concurrency
+                .map(|v| bounded("max_concurrency", v, 1, 1024))
+                .transpose()
+                .map_err(invalid)?,
+            max_retries: raw
+                .max_retries
+                .map(|v| bounded("max_retries", v, 0, 1000))
+                .transpose()
+                .map_err(invalid)?,
+            backoff_base: raw
+                .backoff_base
+                .map(|v| backoff("backoff_base", &v))
+                .transpose()
+                .map_err(invalid)?,
+            backoff_cap: raw
+                .backoff_cap
+                .map(|v| backoff("backoff_cap", &v))
+                .transpose()
+                .map_err(invalid)?,
+            grants: Vec::new(),
+        };
+        if let (Some(base), Some(cap)) = (manifest.backoff_base, manifest.backoff_cap)
+            && base > cap
+        {
+            return Err(invalid(InvalidLimit {
+                key: "backoff_cap",
+                message: format!(
+                    "({}) is shorter than backoff_base ({})",
+                    super::units::format_duration(cap),
+                    super::units::format_duration(base)
+                ),
+            }));
+        }
+        if let Some(name) = raw
+            .grants
+            .iter()
+            .flat_map(|table| table.keys())
+            .find(|name| !KNOWN_CAPABILITIES.contains(&name.as_str()))
+        {
+            return Err(ManifestError::UnknownCapability {
+                path: path.to_owned(),
+                name: name.clone(),
+            });
+        }
+        Ok(manifest)
+    }
+}
+
+fn positive(key: &'static str, value: i64) -> Result<u64, InvalidLimit> {
+    u64::try_from(value).map_err(|_| InvalidLimit {
+        key,
+        message: format!("must be positive, got {value}"),
+    })
+}
+
+fn bounded(key: &'static str, value: i64, min: u32, max: u32) -> Result<u32, InvalidLimit> {
+    u32::try_from(value)
+        .ok()
+        .filter(|v| (min..=max).contains(v))
+        .ok_or_else(|| InvalidLimit {
+            key,
+            message: format!("must be between {min} and {max}, got {value}"),
+        })
+}
+
+fn duration(key: &'static str, text: &str) -> Result<Duration, InvalidLimit> {
+    parse_duration(text).map_err(|message| InvalidLimit { key, message })
+}
+
+fn backoff(key: &'static str, text: &str) -> Result<Duration, InvalidLimit> {
+    let value = duration(key, text)?;
+    if value < Duration::from_millis(1) || value > Duration::from_secs(7 * 86400) {
+        return Err(InvalidLimit {
+            key,
+            message: format!("must be between 1ms and 7 days, got `{text}`"),
+        });
+    }
+    Ok(value)
+}
+
+fn size(key: &'static str, value: SizeValue) -> Result<u64, InvalidLimit> {
+    match value {
+        SizeValue::Bytes(bytes) => positive(key, bytes),
+        SizeValue::Text(text) => parse_size(&text).map_err(|message| InvalidLimit { key, message }),
+    }
+}
+
+#[cfg(test)]
+#[path = "manifest_tests.rs"]
+mod tests;

@@ -1,0 +1,102 @@
+//! Unit tests of manifest parsing: every accepted form and every rejection.
+
+use super::*;
+
+fn parse(text: &str) -> Result<PluginManifest, ManifestError> {
+    PluginManifest::parse(text, Path::new("plugins/email.toml"))
+}
+
+#[test]
+fn empty_manifest_sets_nothing() {
+    assert_eq!(parse("").unwrap(), PluginManifest::default());
+}
+
+#[test]
+fn full_manifest_parses() {
+    let manifest = parse(
+        r#"
+        fuel = 5_000_000
+        timeout = "2s"
+        memory = "128MiB"
+        max_output = 4096
+        max_concurrency = 4
+        max_retries = 0
+        backoff_base = "500ms"
+        backoff_cap = "5m"
+        [grants]
+        "#,
+    )
+    .unwrap();
+    assert_eq!(manifest.fuel, Some(5_000_000));
+    assert_eq!(manifest.timeout, Some(Duration::from_secs(2)));
+    assert_eq!(manifest.memory, Some(128 << 20));
+    assert_eq!(manifest.max_output, Some(4096));
+    assert_eq!(manifest.max_concurrency, Some(4));
+    assert_eq!(manifest.max_retries, Some(0));
+    assert_eq!(manifest.backoff_base, Some(Duration::from_millis(500)));
+    assert_eq!(manifest.backoff_cap, Some(Duration::from_secs(300)));
+    assert!(manifest.grants.is_empty());
+}
+
+#[test]
+fn unknown_key_names_file_key_and_allowed_keys() {
+    let err = parse("fule = 5").unwrap_err().to_string();
+    assert!(err.contains("plugins/email.toml"), "{err}");
+    assert!(err.contains("fule"), "{err}");
+    assert!(err.contains("allowed keys: fuel, timeout"), "{err}");
+}
+
+#[test]
+fn wrong_types_and_syntax_are_reported() {
+    let err = parse("timeout = 2").unwrap_err().to_string();
+    assert!(err.contains("plugins/email.toml") && err.contains("timeout"), "{err}");
+    assert!(matches!(parse("fuel = ").unwrap_err(), ManifestError::Syntax { .. }));
+}
+
+#[test]
+fn bad_values_name_the_key() {
+    let cases = [
+        ("fuel = 0", "`fuel` must be between 1"),
+        ("fuel = -5", "`fuel` must be positive, got -5"),
+        ("timeout = \"soon\"", "`timeout` `soon` is not a duration"),
+        ("timeout = \"0s\"", "`timeout` must be between 1ms"),
+        ("memory = \"1KiB\"", "`memory` must be between 64KiB and 4GiB"),
+        ("memory = \"lots\"", "`memory` `lots` is not a size"),
+        ("memory = \"16GiB\"", "`memory` must be between 64KiB and 4GiB"),
+        ("max_output = 0", "`max_output` must be between 1 byte"),
+        ("max_concurrency = 0", "`max_concurrency` must be between 1 and 1024, got 0"),
+        ("max_retries = -1", "`max_retries` must be between 0 and 1000, got -1"),
+        ("backoff_base = \"0s\"", "`backoff_base` must be between 1ms and 7 days"),
+        (
+            "backoff_base = \"1m\"\nbackoff_cap = \"1s\"",
+            "`backoff_cap` (1s) is shorter than backoff_base (1m)",
+        ),
+    ];
+    for (text, expected) in cases {
+        let err = parse(text).unwrap_err();
+        assert!(matches!(err, ManifestError::Invalid { .. }), "{text}: {err}");
+        let message = err.to_string();
+        assert!(message.contains("plugins/email.toml"), "{message}");
+        assert!(message.contains(expected), "{text}: {message}");
+    }
+}
+
+#[test]
+fn any_grant_is_refused_by_name() {
+    let err = parse("[grants]\nhttp = true").unwrap_err();
+    assert!(matches!(err, ManifestError::UnknownCapability { ref name, .. } if name == "http"));
+    assert!(err.to_string().contains("unknown capability `http`; this host knows none yet"));
+}
+
+#[test]
+fn load_for_finds_the_toml_next_to_the_wasm() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = dir.path().join("echo.wasm");
+    assert_eq!(PluginManifest::load_for(&wasm).unwrap(), None);
+    std::fs::write(dir.path().join("echo.toml"), "fuel = 7").unwrap();
+    let manifest = PluginManifest::load_for(&wasm).unwrap().unwrap();
+    assert_eq!(manifest.fuel, Some(7));
+    std::fs::write(dir.path().join("echo.toml"), "fuel = 0").unwrap();
+    let err = PluginManifest::load_for(&wasm).unwrap_err().to_string();
+    assert!(err.contains("echo.toml"), "{err}");
+}

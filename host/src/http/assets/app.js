@@ -1,0 +1,317 @@
+// wasmq dashboard. Plain JavaScript, no build step, no dependencies: it polls
+// the JSON API every POLL_MS and redraws. Everything that comes from the API
+// (queue names, plugin errors, task ids) is untrusted text, so the DOM is
+// built with textContent only, never innerHTML.
+"use strict";
+
+const POLL_MS = 1500;
+const TOKEN_KEY = "wasmq.token";
+const API = "/api/v1";
+
+const state = { busy: false, authRequired: false, lastThroughput: null };
+
+// ---- tiny DOM helpers ------------------------------------------------------
+
+function $(id) { return document.getElementById(id); }
+
+function el(tag, props, children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value === undefined || value === null) continue;
+    if (key === "text") node.textContent = String(value);
+    else if (key === "class") node.className = value;
+    else if (key === "onclick") node.addEventListener("click", value);
+    else node.setAttribute(key, String(value));
+  }
+  for (const child of children || []) node.append(child);
+  return node;
+}
+
+function num(n) { return el("td", { class: "num", text: (n ?? 0).toLocaleString() }); }
+
+function ago(ms, nowMs) {
+  if (!ms) return "never";
+  const s = Math.max(0, Math.round(((nowMs || Date.now()) - ms) / 1000));
+  if (s < 90) return `${s}s ago`;
+  if (s < 5400) return `${Math.round(s / 60)}m ago`;
+  return `${Math.round(s / 3600)}h ago`;
+}
+
+function showMessage(text, kind) {
+  const box = $("message");
+  box.textContent = text;
+  box.className = "message" + (kind === "info" ? " info" : "");
+  box.hidden = false;
+  clearTimeout(showMessage.timer);
+  showMessage.timer = setTimeout(() => { box.hidden = true; }, kind === "info" ? 4000 : 10000);
+}
+
+// ---- API -------------------------------------------------------------------
+
+function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
+
+async function api(path, options) {
+  const opts = Object.assign({ method: "GET", headers: {} }, options || {});
+  if (opts.body !== undefined) {
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(opts.body);
+  }
+  if (opts.method !== "GET" && token()) opts.headers["Authorization"] = "Bearer " + token();
+  const response = await fetch(path.startsWith("/") ? path : `${API}/${path}`, opts);
+  let body = null;
+  try { body = await response.json(); } catch (_) { body = null; }
+  if (response.status === 401) askForToken();
+  if (!response.ok) {
+    const why = body && body.error ? body.error : `HTTP ${response.status}`;
+    const err = new Error(why);
+    err.status = response.status;
+    throw err;
+  }
+  return body;
+}
+
+// Runs a mutating action and reports its outcome, then refreshes at once.
+async function act(label, path, body) {
+  try {
+    const result = await api(path, { method: "POST", body });
+    showMessage(`${label}: done` + (result && result.count !== undefined ? ` (${result.count})` : ""), "info");
+  } catch (e) {
+    showMessage(`${label} failed: ${e.message}`);
+  }
+  refresh();
+}
+
+function askForToken() {
+  state.authRequired = true;
+  $("token-form").hidden = false;
+  $("token-input").focus();
+}
+
+// ---- rendering -------------------------------------------------------------
+
+function renderQueues(data) {
+  const body = $("queues-table").tBodies[0];
+  const rows = (data.queues || []).map((q) => {
+    const s = q.sizes || {};
+    const c = q.counters || {};
+    const toggle = q.paused
+      ? el("button", { "data-testid": `resume-${q.name}`, text: "Resume",
+          onclick: () => act(`Resume ${q.name}`, `queues/${encodeURIComponent(q.name)}/resume`) })
+      : el("button", { "data-testid": `pause-${q.name}`, class: "danger", text: "Pause",
+          onclick: () => act(`Pause ${q.name}`, `queues/${encodeURIComponent(q.name)}/pause`) });
+    return el("tr", { "data-queue": q.name, "data-testid": `queue-${q.name}` }, [
+      el("td", {}, [el("code", { text: q.name })]),
+      num(s.pending), num(s.scheduled), num(s.active), num(s.retry_wait), num(s.dead),
+      num(c.completed), num(c.failed),
+      el("td", {}, [q.paused
+        ? el("span", { class: "badge warn", "data-testid": `paused-${q.name}`, text: "paused" })
+        : el("span", { class: "badge ok", text: "running" })]),
+      el("td", { class: "actions" }, [toggle]),
+    ]);
+  });
+  body.replaceChildren(...rows);
+  $("queues-empty").hidden = rows.length > 0;
+}
+
+function renderDead(data) {
+  const body = $("dead-table").tBodies[0];
+  const rows = (data.tasks || []).map((t) => el("tr", { "data-task-id": t.id }, [
+    el("td", {}, [el("code", { text: t.id })]),
+    el("td", { class: "error", text: t.error || t.reason || "(no error recorded)" }),
+    num(t.attempts),
+    el("td", { text: ago(t.died_at_ms, data.now_ms), title: new Date(t.died_at_ms).toISOString() }),
+    el("td", { class: "actions" }, [
+      el("button", { "data-testid": `retry-${t.id}`, text: "Retry",
+        onclick: () => act(`Retry ${t.id}`, "dead/retry", { queue: t.queue, id: t.id }) }),
+      el("button", { "data-testid": `purge-${t.id}`, class: "danger", text: "Purge",
+        onclick: () => act(`Purge ${t.id}`, "dead/purge", { queue: t.queue, id: t.id }) }),
+    ]),
+  ]));
+  body.replaceChildren(...rows);
+  $("dead-empty").hidden = rows.length > 0;
+  const total = data.total || 0;
+  $("dead-total").textContent = total > rows.length ? `showing ${rows.length} of ${total}` : `${total}`;
+}
+
+function renderHosts(data) {
+  const body = $("hosts-table").tBodies[0];
+  const rows = (data.hosts || []).map((h) => {
+    const age = (data.now_ms || Date.now()) - (h.last_heartbeat_ms || 0);
+    const badge = age > 30000 ? "badge bad" : "badge ok";
+    return el("tr", { "data-host-id": h.id }, [
+      el("td", {}, [el("code", { text: h.hostname ? `${h.hostname} (${h.id})` : h.id })]),
+      el("td", { text: (h.queues || []).join(", ") || "—" }),
+      num(h.running),
+      el("td", {}, [el("span", { class: badge, text: ago(h.last_heartbeat_ms, data.now_ms) })]),
+    ]);
+  });
+  body.replaceChildren(...rows);
+  $("hosts-empty").hidden = rows.length > 0;
+}
+
+function renderPlugins(data) {
+  const body = $("plugins-table").tBodies[0];
+  const rows = (data.plugins || []).map((p) => {
+    const l = p.limits;
+    const limits = l ? `fuel ${l.fuel.toLocaleString()}, ${l.timeout}, ${l.memory}` : "—";
+    const status = p.error
+      ? el("span", { class: "badge bad", text: p.serving ? "error (old version serves)" : "error" })
+      : el("span", { class: "badge ok", text: "serving" });
+    const cells = [
+      el("td", {}, [el("code", { text: p.task_type })]),
+      el("td", {}, [el("code", { text: p.version || "—" }), el("span", { class: "muted", text: p.kind ? ` ${p.kind}` : "" })]),
+      el("td", { text: limits }),
+      el("td", {}, [status]),
+    ];
+    const row = el("tr", { "data-plugin": p.task_type }, cells);
+    if (!p.error) return [row];
+    return [row, el("tr", { class: "plugin-error" }, [el("td", { class: "error", colspan: 4, text: p.error })])];
+  }).flat();
+  body.replaceChildren(...rows);
+  $("plugins-empty").hidden = rows.length > 0;
+  $("plugins-empty").textContent = data.available === false
+    ? "This API server runs without a plugin directory." : "No plugins loaded.";
+}
+
+function renderThroughput(data) {
+  const minutes = data.minutes || [];
+  state.lastThroughput = minutes;
+  const sum = (key) => minutes.reduce((a, m) => a + (m[key] || 0), 0);
+  $("total-completed").textContent = sum("completed").toLocaleString();
+  $("total-failed").textContent = sum("failed").toLocaleString();
+  drawChart(minutes);
+}
+
+// Draws completed and failed per minute as two lines on a canvas sized to its
+// CSS box (and to the device pixel ratio, so it stays sharp).
+function drawChart(minutes) {
+  const canvas = $("throughput-chart");
+  const ratio = window.devicePixelRatio || 1;
+  const width = canvas.clientWidth || 300;
+  const height = canvas.clientHeight || 180;
+  canvas.width = Math.round(width * ratio);
+  canvas.height = Math.round(height * ratio);
+  const g = canvas.getContext("2d");
+  g.setTransform(ratio, 0, 0, ratio, 0, 0);
+  g.clearRect(0, 0, width, height);
+  const pad = { left: 40, right: 8, top: 8, bottom: 20 };
+  const w = width - pad.left - pad.right;
+  const h = height - pad.top - pad.bottom;
+  const max = Math.max(1, ...minutes.map((m) => Math.max(m.completed || 0, m.failed || 0)));
+  const top = niceCeil(max);
+  g.font = "11px system-ui, sans-serif";
+  g.fillStyle = "#6b7280";
+  g.strokeStyle = "#e3e6eb";
+  g.lineWidth = 1;
+  for (let i = 0; i <= 4; i++) {
+    const y = pad.top + h - (h * i) / 4;
+    g.beginPath(); g.moveTo(pad.left, y); g.lineTo(pad.left + w, y); g.stroke();
+    g.fillText(String(Math.round((top * i) / 4)), 4, y + 4);
+  }
+  if (minutes.length > 0) {
+    const first = new Date(minutes[0].minute_ms);
+    const last = new Date(minutes[minutes.length - 1].minute_ms);
+    const hm = (d) => d.toTimeString().slice(0, 5);
+    g.fillText(hm(first), pad.left, height - 4);
+    const label = hm(last);
+    g.fillText(label, pad.left + w - g.measureText(label).width, height - 4);
+  }
+  const x = (i) => pad.left + (minutes.length <= 1 ? w : (w * i) / (minutes.length - 1));
+  const y = (v) => pad.top + h - (h * v) / top;
+  for (const [key, color] of [["completed", "#1f9d55"], ["failed", "#d64545"]]) {
+    g.strokeStyle = color;
+    g.lineWidth = 2;
+    g.beginPath();
+    minutes.forEach((m, i) => (i === 0 ? g.moveTo(x(i), y(m[key] || 0)) : g.lineTo(x(i), y(m[key] || 0))));
+    g.stroke();
+  }
+}
+
+function niceCeil(n) {
+  const step = Math.pow(10, Math.floor(Math.log10(n)));
+  for (const m of [1, 2, 5, 10]) if (m * step >= n) return m * step;
+  return 10 * step;
+}
+
+async function renderStatus() {
+  const pill = $("status");
+  try {
+    const response = await fetch("/readyz");
+    const body = await response.json();
+    const failing = Object.entries(body.checks || {}).filter(([, c]) => !c.ok);
+    pill.textContent = response.ok ? "ready" : "not ready";
+    pill.className = "pill " + (response.ok ? "ok" : "bad");
+    pill.title = failing.map(([name, c]) => `${name}: ${c.detail}`).join("\n");
+  } catch (e) {
+    pill.textContent = "unreachable";
+    pill.className = "pill bad";
+    pill.title = e.message;
+  }
+}
+
+// ---- polling ---------------------------------------------------------------
+
+async function refresh() {
+  if (state.busy) return;
+  state.busy = true;
+  const parts = [
+    ["queues", renderQueues], ["dead?limit=50", renderDead], ["hosts", renderHosts],
+    ["plugins", renderPlugins], ["stats/throughput?minutes=60", renderThroughput],
+  ];
+  try {
+    const results = await Promise.allSettled(parts.map(([path]) => api(path)));
+    const failures = [];
+    results.forEach((r, i) => {
+      if (r.status === "fulfilled") parts[i][1](r.value);
+      else failures.push(`${parts[i][0]}: ${r.reason.message}`);
+    });
+    if (failures.length) showMessage(failures[0]);
+    await renderStatus();
+    $("updated").textContent = "updated " + new Date().toLocaleTimeString();
+    document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes || 0) + 1);
+  } finally {
+    state.busy = false;
+  }
+}
+
+async function lookup(event) {
+  event.preventDefault();
+  const id = $("lookup-input").value.trim();
+  const out = $("lookup-result");
+  out.hidden = false;
+  if (!id) { out.textContent = "Enter a task id such as email:1a."; return; }
+  try {
+    const status = await api(`tasks/${encodeURIComponent(id)}`);
+    let text = JSON.stringify(status, null, 2);
+    if (status.state === "completed") {
+      const result = await api(`tasks/${encodeURIComponent(id)}/result`);
+      text += "\n\nresult:\n" + JSON.stringify(result, null, 2);
+    }
+    out.textContent = text;
+  } catch (e) {
+    out.textContent = e.message;
+  }
+}
+
+async function init() {
+  $("token-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    sessionStorage.setItem(TOKEN_KEY, $("token-input").value.trim());
+    $("token-input").value = "";
+    $("token-form").hidden = true;
+    showMessage("Token saved for this browser tab.", "info");
+  });
+  $("lookup-form").addEventListener("submit", lookup);
+  window.addEventListener("resize", () => state.lastThroughput && drawChart(state.lastThroughput));
+  try {
+    const info = await api("info");
+    state.authRequired = !!info.auth_required;
+    if (state.authRequired && !token()) $("token-form").hidden = false;
+  } catch (e) {
+    showMessage(`Cannot reach the API: ${e.message}`);
+  }
+  await refresh();
+  setInterval(refresh, POLL_MS);
+}
+
+document.addEventListener("DOMContentLoaded", init);

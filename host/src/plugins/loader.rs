@@ -1,0 +1,346 @@
+//! Loading plugin files into the registry.
+//!
+//! [`PluginDir::sync`] makes the registry agree with the disk for one task
+//! type: it loads `<type>.wasm` with its `<type>.toml` if they changed,
+//! removes the type if the file is gone, and otherwise leaves the serving
+//! version alone. The initial scan and the watcher both go through it, so a
+//! plugin behaves the same whether it was there at start or copied in later.
+//!
+//! Reading, hashing and compiling run on blocking threads: a large module
+//! takes seconds to compile and must not stall the tasks already running.
+//! A failure concerns one file only. It is logged with the file and the
+//! problem, counted in `wasmq_plugin_load_failures_total{type}` and kept in
+//! the registry's entries, and the previous version (if any) keeps serving.
+
+use super::error::{LoadFailure, PluginDirError};
+use super::name::{FileRole, classify, validate_task_type};
+use super::registry::{Fingerprint, LoadedPlugin, PluginPolicy, Registry};
+use crate::config::{Limits, PluginManifest};
+use crate::runtime::{Plugin, Runtime};
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+use tracing::{Span, debug, info, instrument, warn};
+
+/// Largest plugin file accepted by default: 256 MiB.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 256 << 20;
+
+/// The plugins directory: where plugins come from and how they are loaded.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct PluginDir {
+    inner: Arc<DirInner>,
+}
+
+struct DirInner {
+    dir: PathBuf,
+    runtime: Runtime,
+    defaults: Limits,
+    max_file_size: u64,
+}
+
+impl std::fmt::Debug for PluginDir {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginDir")
+            .field("dir", &self.inner.dir)
+            .field("defaults", &self.inner.defaults)
+            .field("max_file_size", &self.inner.max_file_size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`PluginDir::sync`] did for one task type.
+#[derive(Debug)]
+pub enum SyncOutcome {
+    /// A new version was compiled and swapped in.
+    Loaded {
+        /// Its short SHA-256.
+        version: String,
+    },
+    /// The file and manifest match the serving version: nothing to do.
+    Unchanged,
+    /// The file is gone and the type was removed.
+    Removed,
+    /// There is no file and the registry did not know the type.
+    Absent,
+    /// The file could not be loaded; the previous version (if any) serves.
+    Failed(LoadFailure),
+}
+
+/// The result of a full scan, sorted by task type.
+#[derive(Debug, Default)]
+pub struct ScanReport {
+    /// Types whose plugin was (re)loaded.
+    pub loaded: Vec<String>,
+    /// Types whose files had not changed.
+    pub unchanged: Vec<String>,
+    /// Types removed because their file is gone.
+    pub removed: Vec<String>,
+    /// Types that failed, with the error message.
+    pub failed: Vec<(String, String)>,
+}
+
+impl PluginDir {
+    /// Opens `dir`, which must exist and be a listable directory. `defaults`
+    /// are the host limits that manifests override.
+    pub fn open(
+        dir: impl Into<PathBuf>,
+        runtime: Runtime,
+        defaults: Limits,
+    ) -> Result<PluginDir, PluginDirError> {
+        let dir = dir.into();
+        match std::fs::metadata(&dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(PluginDirError::Missing { path: dir });
+            }
+            Err(source) => return Err(PluginDirError::List { path: dir, source }),
+            Ok(meta) if !meta.is_dir() => return Err(PluginDirError::NotADirectory { path: dir }),
+            Ok(_) => {}
+        }
+        Ok(PluginDir {
+            inner: Arc::new(DirInner {
+                dir,
+                runtime,
+                defaults,
+                max_file_size: DEFAULT_MAX_FILE_SIZE,
+            }),
+        })
+    }
+
+    /// Sets the largest plugin file accepted (default 256 MiB). Must be
+    /// called before the directory is shared.
+    pub fn with_max_file_size(mut self, bytes: u64) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.max_file_size = bytes;
+        }
+        self
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The runtime plugins are compiled with.
+    pub fn runtime(&self) -> &Runtime {
+        &self.inner.runtime
+    }
+
+    /// Loads every plugin in the directory, and removes from `registry` the
+    /// types whose file is gone. One broken file does not stop the others:
+    /// it is reported in the result and in the registry's entries.
+    pub async fn scan(&self, registry: &Registry) -> Result<ScanReport, PluginDirError> {
+        let mut stems = self.stems_on_disk().await?;
+        stems.extend(registry.known_types());
+        let parallelism = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+        let mut outcomes: Vec<(String, SyncOutcome)> = futures::stream::iter(stems)
+            .map(|stem| async move {
+                let outcome = self.sync(registry, &stem).await;
+                (stem, outcome)
+            })
+            .buffer_unordered(parallelism)
+            .collect()
+            .await;
+        outcomes.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut report = ScanReport::default();
+        for (stem, outcome) in outcomes {
+            match outcome {
+                SyncOutcome::Loaded { .. } => report.loaded.push(stem),
+                SyncOutcome::Unchanged => report.unchanged.push(stem),
+                SyncOutcome::Removed => report.removed.push(stem),
+                SyncOutcome::Absent => {}
+                SyncOutcome::Failed(failure) => report.failed.push((stem, failure.to_string())),
+            }
+        }
+        Ok(report)
+    }
+
+    /// The stems of every `.wasm` file in the directory, valid or not
+    /// (invalid names are then reported by [`PluginDir::sync`]).
+    pub(crate) async fn stems_on_disk(&self) -> Result<BTreeSet<String>, PluginDirError> {
+        let dir = self.inner.dir.clone();
+        tokio::task::spawn_blocking(move || list_stems(&dir))
+            .await
+            .unwrap_or_else(|e| {
+                Err(PluginDirError::List {
+                    path: self.inner.dir.clone(),
+                    source: std::io::Error::other(e.to_string()),
+                })
+            })
+    }
+
+    /// Makes the registry agree with the disk for `stem`: loads
+    /// `<stem>.wasm` (with its manifest) if it changed, removes the type if
+    /// the file is gone, and records a failure while keeping the serving
+    /// version.
+    #[instrument(skip_all, fields(kind = %stem, version = tracing::field::Empty))]
+    pub async fn sync(&self, registry: &Registry, stem: &str) -> SyncOutcome {
+        let path = self.inner.dir.join(format!("{stem}.wasm"));
+        match self.try_sync(registry, stem, &path).await {
+            Ok(outcome) => outcome,
+            Err(failure) => {
+                let serving = registry.get(stem).map(|p| p.version().to_owned());
+                warn!(
+                    file = %path.display(),
+                    error = %failure,
+                    serving = serving.as_deref().unwrap_or("none"),
+                    "plugin failed to load; the previously loaded version (if any) keeps serving"
+                );
+                metrics::counter!("wasmq_plugin_load_failures_total", "type" => stem.to_owned())
+                    .increment(1);
+                registry.set_error(stem, path, Some(failure.to_string()));
+                SyncOutcome::Failed(failure)
+            }
+        }
+    }
+
+    async fn try_sync(
+        &self,
+        registry: &Registry,
+        stem: &str,
+        path: &Path,
+    ) -> Result<SyncOutcome, LoadFailure> {
+        let inner = Arc::clone(&self.inner);
+        let (stem_owned, path_owned) = (stem.to_owned(), path.to_owned());
+        let fingerprint = run_blocking(path, move || {
+            fingerprint_of(&stem_owned, &path_owned, inner.max_file_size)
+        })
+        .await?;
+        let Some(fingerprint) = fingerprint else {
+            return Ok(if registry.remove(stem) {
+                info!(file = %path.display(), "plugin removed; tasks of this type wait until it is back");
+                SyncOutcome::Removed
+            } else {
+                SyncOutcome::Absent
+            });
+        };
+        if registry.fingerprint(stem).as_ref() == Some(&fingerprint) {
+            debug!(file = %path.display(), "plugin unchanged");
+            registry.set_error(stem, path.to_owned(), None);
+            return Ok(SyncOutcome::Unchanged);
+        }
+        let plugin = self.compile(stem, path).await?;
+        Span::current().record("version", plugin.version());
+        info!(
+            file = %path.display(),
+            version = plugin.version(),
+            limits = %plugin.limits(),
+            "plugin swapped in"
+        );
+        metrics::counter!("wasmq_plugin_reloads_total", "type" => stem.to_owned()).increment(1);
+        let version = plugin.version().to_owned();
+        // What the runtime actually read: the file may have changed since it
+        // was hashed above (a further event then syncs again).
+        let fingerprint = Fingerprint {
+            wasm_sha256: plugin.sha256().to_owned(),
+            manifest: plugin.manifest().cloned(),
+        };
+        let loaded = LoadedPlugin {
+            policy: PluginPolicy::from_manifest(plugin.manifest()),
+            plugin,
+            loaded_at: SystemTime::now(),
+            fingerprint,
+        };
+        registry.install(stem, path.to_owned(), loaded);
+        Ok(SyncOutcome::Loaded { version })
+    }
+
+    /// Compiles `<stem>.wasm` with its manifest over the host defaults.
+    async fn compile(&self, stem: &str, path: &Path) -> Result<Plugin, LoadFailure> {
+        let inner = Arc::clone(&self.inner);
+        let (stem, path_owned) = (stem.to_owned(), path.to_owned());
+        run_blocking(path, move || {
+            inner
+                .runtime
+                .load(&stem, &path_owned, inner.defaults)
+                .map_err(LoadFailure::from)
+        })
+        .await
+    }
+}
+
+/// Runs `work` on a blocking thread; a panic becomes a [`LoadFailure`].
+async fn run_blocking<T: Send + 'static>(
+    path: &Path,
+    work: impl FnOnce() -> Result<T, LoadFailure> + Send + 'static,
+) -> Result<T, LoadFailure> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|e| {
+            Err(LoadFailure::Interrupted {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })
+        })
+}
+
+/// Hashes `<stem>.wasm` and parses its manifest, to tell whether anything
+/// changed; `None` if the file does not exist. Hashing streams the file, so
+/// even a file at the size cap costs no memory.
+fn fingerprint_of(stem: &str, path: &Path, max: u64) -> Result<Option<Fingerprint>, LoadFailure> {
+    let file = match std::fs::File::open(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        other => other,
+    };
+    validate_task_type(stem).map_err(|reason| LoadFailure::InvalidName {
+        path: path.to_owned(),
+        reason,
+    })?;
+    let read_error = |source| LoadFailure::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let file = file.map_err(read_error)?;
+    let meta = file.metadata().map_err(read_error)?;
+    if !meta.is_file() {
+        return Err(LoadFailure::NotAFile {
+            path: path.to_owned(),
+        });
+    }
+    let too_large = |size| LoadFailure::TooLarge {
+        path: path.to_owned(),
+        size,
+        max,
+    };
+    if meta.len() > max {
+        return Err(too_large(meta.len()));
+    }
+    // The file may grow while we read it: never read more than the cap.
+    let mut hasher = Sha256::new();
+    let read = std::io::copy(&mut file.take(max.saturating_add(1)), &mut hasher).map_err(read_error)?;
+    if read > max {
+        return Err(too_large(read));
+    }
+    let manifest = PluginManifest::load_for(path)?;
+    Ok(Some(Fingerprint {
+        wasm_sha256: hex::encode(hasher.finalize()),
+        manifest,
+    }))
+}
+
+/// The stems of the `.wasm` files in `dir`.
+fn list_stems(dir: &Path) -> Result<BTreeSet<String>, PluginDirError> {
+    let list_error = |source| PluginDirError::List {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut stems = BTreeSet::new();
+    for entry in std::fs::read_dir(dir).map_err(list_error)? {
+        let path = entry.map_err(list_error)?.path();
+        match classify(&path) {
+            FileRole::Wasm(stem) => {
+                stems.insert(stem);
+            }
+            FileRole::InvalidName { stem, .. } if path.extension() == Some("wasm".as_ref()) => {
+                stems.insert(stem);
+            }
+            FileRole::Manifest(_) | FileRole::InvalidName { .. } => {}
+            FileRole::Ignored => debug!(file = %path.display(), "ignoring a file that is not <type>.wasm or <type>.toml"),
+        }
+    }
+    Ok(stems)
+}

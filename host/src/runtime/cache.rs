@@ -1,0 +1,161 @@
+//! The on-disk cache of compiled plugins.
+//!
+//! Compiling a plugin with Cranelift takes from tens of milliseconds to
+//! seconds; loading the precompiled artifact takes about a millisecond. A
+//! host that restarts, or a `wasmq call` run twice, should not pay the
+//! compile again.
+//!
+//! An artifact's name is `sha256(plugin bytes)` plus a hash of everything
+//! in the engine that affects compiled code
+//! (`Engine::precompile_compatibility_hash`), so a changed plugin, a new
+//! wasmtime or different engine settings simply miss. Files are written to a
+//! temporary name and renamed into place, so a reader never sees a partial
+//! artifact; an unreadable or corrupt artifact is recompiled and replaced.
+
+use super::error::RuntimeError;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use wasmtime::Engine;
+
+/// A directory of precompiled artifacts for one engine configuration.
+#[derive(Debug)]
+pub(crate) struct DiskCache {
+    dir: PathBuf,
+    engine_hash: String,
+}
+
+impl DiskCache {
+    /// Opens (creating if needed) the cache directory.
+    pub fn open(dir: PathBuf, engine: &Engine) -> Result<Self, RuntimeError> {
+        std::fs::create_dir_all(&dir).map_err(|source| RuntimeError::CacheDir {
+            path: dir.clone(),
+            source,
+        })?;
+        let mut hasher = DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        Ok(DiskCache {
+            dir,
+            engine_hash: format!("{:016x}", hasher.finish()),
+        })
+    }
+
+    /// The directory holding the artifacts.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where the artifact for plugin bytes with this sha256 lives.
+    pub fn artifact_path(&self, sha256_hex: &str, extension: &str) -> PathBuf {
+        self.dir
+            .join(format!("{sha256_hex}-{}.{extension}", self.engine_hash))
+    }
+
+    /// Writes an artifact atomically: to a temp file in the same directory,
+    /// then renamed over the final name.
+    pub fn store(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        let mut temp = tempfile::NamedTempFile::new_in(&self.dir)?;
+        temp.write_all(bytes)?;
+        temp.as_file().sync_data()?;
+        temp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    }
+}
+
+/// Compiled code that can be cached: a component or a core module.
+pub(crate) trait Artifact: Sized {
+    /// The artifact file extension, distinct per kind.
+    const EXTENSION: &'static str;
+    /// "component" or "module", for messages.
+    const KIND: &'static str;
+    fn compile(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Self>;
+    fn to_bytes(&self) -> wasmtime::Result<Vec<u8>>;
+    fn from_artifact(engine: &Engine, path: &Path) -> wasmtime::Result<Self>;
+}
+
+impl Artifact for wasmtime::component::Component {
+    const EXTENSION: &'static str = "component.cwasm";
+    const KIND: &'static str = "component";
+
+    fn compile(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Self> {
+        Self::new(engine, bytes)
+    }
+
+    fn to_bytes(&self) -> wasmtime::Result<Vec<u8>> {
+        self.serialize()
+    }
+
+    #[allow(unsafe_code)]
+    fn from_artifact(engine: &Engine, path: &Path) -> wasmtime::Result<Self> {
+        // SAFETY: deserializing trusts the file to be wasmtime output. This
+        // one was written by `DiskCache::store` from `Component::serialize`,
+        // atomically (temp file + rename), in a directory the host owns;
+        // its name pins the source sha256 and the engine's compatibility
+        // hash, and wasmtime still checks the header, version and engine
+        // settings, failing (not misbehaving) on a mismatch.
+        unsafe { Self::deserialize_file(engine, path) }
+    }
+}
+
+impl Artifact for wasmtime::Module {
+    const EXTENSION: &'static str = "module.cwasm";
+    const KIND: &'static str = "module";
+
+    fn compile(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Self> {
+        Self::new(engine, bytes)
+    }
+
+    fn to_bytes(&self) -> wasmtime::Result<Vec<u8>> {
+        self.serialize()
+    }
+
+    #[allow(unsafe_code)]
+    fn from_artifact(engine: &Engine, path: &Path) -> wasmtime::Result<Self> {
+        // SAFETY: as for components above: our own `Module::serialize`
+        // output, written atomically in a directory we own, named by source
+        // and engine hash, and header-checked by wasmtime.
+        unsafe { Self::deserialize_file(engine, path) }
+    }
+}
+
+/// The artifact for `bytes` from the cache if it is there and loads, else
+/// compiled (and stored). Returns whether it came from the cache.
+///
+/// Cache problems never fail a load: a corrupt artifact is recompiled and
+/// replaced, an unwritable cache only costs the next start a compile.
+pub(crate) fn load_or_compile<A: Artifact>(
+    cache: Option<&DiskCache>,
+    engine: &Engine,
+    name: &str,
+    sha256: &str,
+    bytes: &[u8],
+) -> wasmtime::Result<(A, bool)> {
+    let path = cache.map(|cache| cache.artifact_path(sha256, A::EXTENSION));
+    if let Some(path) = path.as_deref().filter(|path| path.exists()) {
+        match A::from_artifact(engine, path) {
+            Ok(artifact) => {
+                metrics::counter!("wasmq_plugin_cache_hits_total", "plugin" => name.to_owned()).increment(1);
+                tracing::info!(plugin = name, artifact = %path.display(), "loaded compiled plugin from the cache");
+                return Ok((artifact, true));
+            }
+            Err(e) => tracing::warn!(
+                plugin = name,
+                artifact = %path.display(),
+                "cached artifact is unusable, recompiling: {e:#}"
+            ),
+        }
+    }
+    let started = std::time::Instant::now();
+    let artifact = A::compile(engine, bytes)?;
+    metrics::counter!("wasmq_plugin_compiles_total", "plugin" => name.to_owned()).increment(1);
+    metrics::histogram!("wasmq_plugin_compile_seconds", "plugin" => name.to_owned())
+        .record(started.elapsed().as_secs_f64());
+    tracing::info!(plugin = name, kind = A::KIND, elapsed_ms = started.elapsed().as_millis() as u64, "compiled plugin");
+    if let (Some(cache), Some(path)) = (cache, path) {
+        let stored = artifact.to_bytes().map_err(std::io::Error::other).and_then(|b| cache.store(&path, &b));
+        if let Err(e) = stored {
+            tracing::warn!(plugin = name, artifact = %path.display(), "cannot write the compile cache: {e}");
+        }
+    }
+    Ok((artifact, false))
+}

@@ -1,0 +1,146 @@
+//! Turning the error that ended a run into an [`OutcomeKind`].
+//!
+//! wasmtime reports every abnormal end the same way, as an error. What it
+//! means depends on what is inside (a `Trap` code, our own interruption
+//! marker, an overflowing output) and on what the sandbox saw during the run
+//! (a refused memory growth, a panic message on stderr). The order of the
+//! checks matters and is documented on [`classify`].
+
+use super::capture::OutputOverflow;
+use super::outcome::OutcomeKind;
+use super::sandbox::Interruption;
+use std::time::Duration;
+use wasmtime::Trap;
+
+/// What the sandbox observed during the run, beyond the error itself.
+#[derive(Debug, Default)]
+pub(crate) struct RunFacts<'a> {
+    /// The guest's stderr (a Rust panic message lands here).
+    pub stderr: &'a str,
+    /// The memory limit, if a growth past it was refused.
+    pub refused_memory: Option<u64>,
+    /// `(size, limit)` if the output went past its limit.
+    pub output_overflow: Option<(u64, u64)>,
+    /// How long the run took.
+    pub elapsed: Duration,
+}
+
+/// Classifies the error that ended a run. In order:
+///
+/// 1. a host interruption (timeout, cancellation) wins: it is why the run
+///    stopped, whatever the guest was doing;
+/// 2. an output past its limit, even if the guest then panicked on the
+///    failed write;
+/// 3. fuel and stack exhaustion, from the trap code;
+/// 4. a refused memory growth: the trap that follows (usually an abort after
+///    a failed allocation) is a consequence of the missing memory;
+/// 5. a panic message on stderr makes an `unreachable` trap a panic;
+/// 6. anything else is a trap, with wasmtime's message and backtrace.
+pub(crate) fn classify(error: &wasmtime::Error, facts: &RunFacts<'_>) -> OutcomeKind {
+    match error.downcast_ref::<Interruption>() {
+        Some(Interruption::TimedOut) => return OutcomeKind::TimedOut { after: facts.elapsed },
+        Some(Interruption::Cancelled) => return OutcomeKind::Cancelled,
+        None => {}
+    }
+    if let Some((size, limit)) = facts.output_overflow {
+        return OutcomeKind::OutputTooLarge { size, limit };
+    }
+    if let Some(overflow) = error.downcast_ref::<OutputOverflow>() {
+        return OutcomeKind::OutputTooLarge {
+            size: overflow.limit + 1,
+            limit: overflow.limit,
+        };
+    }
+    let trap = error.downcast_ref::<Trap>().copied();
+    match trap {
+        Some(Trap::OutOfFuel) => return OutcomeKind::OutOfFuel,
+        Some(Trap::StackOverflow) => return OutcomeKind::StackOverflow,
+        Some(Trap::Interrupt) => return OutcomeKind::TimedOut { after: facts.elapsed },
+        _ => {}
+    }
+    if let Some(limit) = facts.refused_memory {
+        return OutcomeKind::OutOfMemory { limit };
+    }
+    if let Some(message) = panic_message(facts.stderr) {
+        return OutcomeKind::Panic { message };
+    }
+    OutcomeKind::Trap {
+        message: format!("{error:?}"),
+    }
+}
+
+/// Most bytes of a panic message kept in an outcome.
+const PANIC_KEEP: usize = 4096;
+
+/// Extracts a Rust panic message from stderr: from the `panicked at` line up
+/// to the `note: run with RUST_BACKTRACE` hint, newlines folded to spaces.
+pub(crate) fn panic_message(stderr: &str) -> Option<String> {
+    let start = stderr.find("panicked at")?;
+    let tail = &stderr[start..];
+    let end = tail.find("\nnote: ").unwrap_or(tail.len());
+    let mut message = tail[..end].trim().replace('\n', " ");
+    if message.len() > PANIC_KEEP {
+        let mut cut = PANIC_KEEP;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+        message.push_str(" [...]");
+    }
+    Some(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn trap(trap: Trap) -> wasmtime::Error {
+        wasmtime::Error::from(trap)
+    }
+
+    #[test]
+    fn interruption_wins_over_everything() {
+        let facts = RunFacts {
+            refused_memory: Some(10),
+            output_overflow: Some((2, 1)),
+            ..RunFacts::default()
+        };
+        let error = wasmtime::Error::from(Interruption::Cancelled).context("while calling handle");
+        assert_eq!(classify(&error, &facts), OutcomeKind::Cancelled);
+    }
+
+    #[test]
+    fn trap_codes_and_facts() {
+        let plain = RunFacts::default();
+        assert_eq!(classify(&trap(Trap::OutOfFuel), &plain), OutcomeKind::OutOfFuel);
+        assert_eq!(classify(&trap(Trap::StackOverflow), &plain), OutcomeKind::StackOverflow);
+        let oom = RunFacts { refused_memory: Some(64), ..RunFacts::default() };
+        assert_eq!(
+            classify(&trap(Trap::UnreachableCodeReached), &oom),
+            OutcomeKind::OutOfMemory { limit: 64 }
+        );
+        let panicked = RunFacts {
+            stderr: "\nthread '<unnamed>' panicked at src/lib.rs:3:5:\nboom\nnote: run with `RUST_BACKTRACE=1`\n",
+            ..RunFacts::default()
+        };
+        assert_eq!(
+            classify(&trap(Trap::UnreachableCodeReached), &panicked),
+            OutcomeKind::Panic { message: "panicked at src/lib.rs:3:5: boom".into() }
+        );
+        assert!(matches!(
+            classify(&trap(Trap::MemoryOutOfBounds), &plain),
+            OutcomeKind::Trap { message } if message.contains("out of bounds")
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn panic_message_never_panics_and_is_bounded(stderr in ".{0,200}", filler in 0usize..10_000) {
+            let stderr = format!("{stderr}panicked at {}", "é".repeat(filler));
+            let message = panic_message(&stderr).unwrap();
+            prop_assert!(message.len() <= PANIC_KEEP + 6);
+            prop_assert!(message.starts_with("panicked at"));
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Running component plugins: the `wasmq:plugin/task-handler` world.
+//!
+//! The linker provides the contract's `log` and `progress` imports and the
+//! WASI p2 interfaces a Rust wasip2 component always imports. WASI is linked
+//! so such components instantiate at all, but grants nothing (see
+//! [`deny_all_wasi`]). Everything that can be done once per plugin (type
+//! checking the imports, resolving the export) is done at load time in an
+//! `InstancePre`; a task only instantiates and calls.
+
+use super::capture::Capture;
+use super::classify::{RunFacts, classify};
+use super::error::LoadError;
+use super::invocation::{CancelToken, Invocation};
+use super::outcome::OutcomeKind;
+use super::run::{Finished, RunPlan};
+use super::sandbox::{LOG_KEEP, MemoryLimiter, Sandbox, arm, deny_all_wasi};
+use std::time::Instant;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "task-handler",
+    });
+}
+
+use bindings::TaskHandlerPre;
+use bindings::wasmq::plugin::{log, progress, types};
+
+/// What a component run's store holds.
+pub(crate) struct ComponentState {
+    sandbox: Sandbox,
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for ComponentState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl types::Host for ComponentState {}
+
+impl log::Host for ComponentState {
+    fn log(&mut self, level: log::Level, message: String) {
+        let level = match level {
+            log::Level::Trace => "TRACE",
+            log::Level::Debug => "DEBUG",
+            log::Level::Info => "INFO",
+            log::Level::Warn => "WARN",
+            log::Level::Error => "ERROR",
+        };
+        tracing::debug!(plugin_level = level, "{message}");
+        self.sandbox.log.push(level, &message);
+    }
+}
+
+impl progress::Host for ComponentState {
+    fn report(&mut self, percent: u8, note: String) {
+        let percent = percent.min(100);
+        tracing::debug!(percent, note = %note, "progress");
+        self.sandbox.progress = Some((percent, note));
+    }
+}
+
+/// A component compiled, checked and pre-linked for fast instantiation.
+pub(crate) struct Prepared {
+    pre: TaskHandlerPre<ComponentState>,
+}
+
+impl Prepared {
+    /// Links the component against the host imports. Fails if it imports
+    /// anything the host does not provide, or exports a handler of the
+    /// wrong shape.
+    pub fn new(file: &str, engine: &Engine, component: &Component) -> Result<Self, LoadError> {
+        let mut linker = Linker::<ComponentState>::new(engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .and_then(|()| bindings::TaskHandler::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
+            .map_err(|e| LoadError::Corrupt {
+                file: file.to_owned(),
+                kind: "component",
+                message: format!("the host linker could not be built: {e:#}"),
+            })?;
+        let instance_pre = linker.instantiate_pre(component).map_err(|e| LoadError::UnsatisfiedImports {
+            file: file.to_owned(),
+            what: "an interface".to_owned(),
+            message: format!("{e:#}"),
+        })?;
+        let pre = TaskHandlerPre::new(instance_pre).map_err(|e| LoadError::BadExport {
+            file: file.to_owned(),
+            message: format!("{e:#}"),
+        })?;
+        Ok(Prepared { pre })
+    }
+
+    /// Runs one task in a fresh instance.
+    pub fn run(&self, plan: &RunPlan, invocation: Invocation, cancel: &CancelToken) -> Finished {
+        let stdout = Capture::log(LOG_KEEP);
+        let stderr = Capture::log(LOG_KEEP);
+        let state = ComponentState {
+            sandbox: Sandbox::new(&plan.limits),
+            wasi: deny_all_wasi(&invocation.task_type, &stdout, &stderr).build(),
+            table: ResourceTable::new(),
+        };
+        let mut store = Store::new(self.pre.engine(), state);
+        let started = Instant::now();
+        let limiter: fn(&mut ComponentState) -> &mut MemoryLimiter = |s| &mut s.sandbox.limiter;
+        let result = arm(&mut store, plan.limits.fuel, started + plan.limits.timeout, cancel, limiter)
+            .and_then(|()| self.pre.instantiate(&mut store))
+            .and_then(|handler| {
+                let task = types::Task {
+                    id: invocation.id,
+                    task_type: invocation.task_type,
+                    payload: invocation.payload,
+                    attempt: invocation.attempt,
+                    max_attempts: invocation.max_attempts,
+                    enqueued_at_ms: invocation.enqueued_at_ms,
+                    deadline_ms: plan.deadline_ms,
+                };
+                handler.wasmq_plugin_handler().call_handle(&mut store, &task)
+            });
+        let elapsed = started.elapsed();
+        let stderr = stderr.take().text();
+        let kind = match result {
+            Ok(Ok(output)) if output.data.len() as u64 > plan.limits.max_output => OutcomeKind::OutputTooLarge {
+                size: output.data.len() as u64,
+                limit: plan.limits.max_output,
+            },
+            Ok(Ok(output)) => OutcomeKind::Success {
+                output: output.data,
+                content_type: output.content_type,
+            },
+            Ok(Err(error)) => match error.kind {
+                types::ErrorKind::Retryable => OutcomeKind::Retryable {
+                    message: error.message,
+                    retry_after: error.retry_after_ms.map(std::time::Duration::from_millis),
+                },
+                types::ErrorKind::Permanent => OutcomeKind::Permanent { message: error.message },
+            },
+            Err(error) => classify(
+                &error,
+                &RunFacts {
+                    stderr: &stderr,
+                    refused_memory: store.data().sandbox.limiter.refused.map(|_| plan.limits.memory),
+                    output_overflow: None,
+                    elapsed,
+                },
+            ),
+        };
+        let fuel_used = super::sandbox::fuel_used(&store, plan.limits.fuel);
+        let state = store.into_data();
+        Finished {
+            kind,
+            fuel_used,
+            elapsed,
+            sandbox: state.sandbox,
+            stdout: stdout.take().text(),
+            stderr,
+        }
+    }
+}

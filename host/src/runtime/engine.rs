@@ -1,0 +1,163 @@
+//! The one `wasmtime::Engine` of a host, and the thread that ticks its epoch.
+//!
+//! One engine per host because compiled code, the instance pool and the
+//! epoch counter all belong to an engine: sharing it is what makes a
+//! per-task instantiation cost microseconds instead of a compile.
+//!
+//! * Pooling allocator: instance, memory and table slots are reserved once;
+//!   instantiating a task takes a slot instead of calling `mmap`.
+//! * Copy-on-write memory images: a plugin's data segments are mapped, not
+//!   copied, into each new instance.
+//! * Fuel: a deterministic bound on computation.
+//! * Epoch interruption: a ticker thread bumps the epoch every few
+//!   milliseconds; each store's callback then checks its deadline and its
+//!   cancel flag, so even `loop {}` is stopped by wall-clock time.
+
+use super::error::RuntimeError;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, WasmBacktraceDetails};
+
+/// How to build a [`Runtime`](super::Runtime).
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// Where precompiled plugins are cached; `None` for the default
+    /// (`$XDG_CACHE_HOME/wasmq`, else `~/.cache/wasmq`).
+    pub cache_dir: Option<PathBuf>,
+    /// Whether to use the disk cache at all.
+    pub disk_cache: bool,
+    /// How many plugin instances may be alive at once (the pool size).
+    pub max_instances: u32,
+    /// The largest memory limit any plugin may have, in bytes.
+    pub max_memory: u64,
+    /// How often the epoch advances; the resolution of timeouts and cancellation.
+    pub epoch_tick: Duration,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        RuntimeOptions {
+            cache_dir: None,
+            disk_cache: true,
+            max_instances: 64,
+            max_memory: 1 << 30,
+            epoch_tick: Duration::from_millis(5),
+        }
+    }
+}
+
+impl RuntimeOptions {
+    /// The cache directory these options resolve to, if any.
+    pub fn resolved_cache_dir(&self) -> Option<PathBuf> {
+        if !self.disk_cache {
+            return None;
+        }
+        self.cache_dir.clone().or_else(default_cache_dir)
+    }
+
+    fn validate(&self) -> Result<(), RuntimeError> {
+        if self.max_instances == 0 || self.max_instances > 10_000 {
+            return Err(RuntimeError::Option(format!(
+                "max_instances must be between 1 and 10000, got {}",
+                self.max_instances
+            )));
+        }
+        if !(crate::config::Limits::MIN_MEMORY..=crate::config::Limits::MAX_MEMORY).contains(&self.max_memory) {
+            return Err(RuntimeError::Option(format!(
+                "max_memory must be between 64KiB and 4GiB, got {} bytes",
+                self.max_memory
+            )));
+        }
+        if self.epoch_tick < Duration::from_micros(100) || self.epoch_tick > Duration::from_secs(1) {
+            return Err(RuntimeError::Option(format!(
+                "epoch_tick must be between 100µs and 1s, got {:?}",
+                self.epoch_tick
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// `$XDG_CACHE_HOME/wasmq`, else `$HOME/.cache/wasmq`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    let from = |var: &str| std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from);
+    from("XDG_CACHE_HOME")
+        .or_else(|| from("HOME").map(|home| home.join(".cache")))
+        .map(|dir| dir.join("wasmq"))
+}
+
+/// Core instances, memories and tables a component may need per instance:
+/// a Rust wasip2 component has a few core modules (main, shims, adapters).
+const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
+const MEMORIES_PER_COMPONENT: u32 = 4;
+
+/// Wasm frames kept in a trap's backtrace.
+const BACKTRACE_FRAMES: usize = 32;
+
+/// Builds the engine from validated options.
+pub(crate) fn build_engine(options: &RuntimeOptions) -> Result<Engine, RuntimeError> {
+    options.validate()?;
+    let n = options.max_instances;
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(n)
+        .total_core_instances(n * CORE_INSTANCES_PER_COMPONENT)
+        .total_memories(n * MEMORIES_PER_COMPONENT)
+        .total_tables(n * CORE_INSTANCES_PER_COMPONENT)
+        .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
+        .max_memories_per_component(MEMORIES_PER_COMPONENT)
+        .max_tables_per_component(CORE_INSTANCES_PER_COMPONENT)
+        .max_memory_size(usize::try_from(options.max_memory).unwrap_or(usize::MAX));
+
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .consume_fuel(true)
+        .epoch_interruption(true)
+        .wasm_backtrace_max_frames(NonZeroUsize::new(BACKTRACE_FRAMES))
+        .wasm_backtrace_details(WasmBacktraceDetails::Enable)
+        .memory_init_cow(true)
+        .parallel_compilation(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&config).map_err(|e| RuntimeError::Engine {
+        message: format!("{e:#}"),
+    })
+}
+
+/// Advances the engine's epoch every tick until dropped.
+#[derive(Debug)]
+pub(crate) struct EpochTicker {
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    pub fn start(engine: &Engine, tick: Duration) -> Result<Self, RuntimeError> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let engine = engine.clone();
+        let thread = std::thread::Builder::new()
+            .name("wasmq-epoch".into())
+            .spawn(move || {
+                // Disconnected (the ticker was dropped) ends the loop.
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
+                    engine.increment_epoch();
+                }
+            })
+            .map_err(RuntimeError::Ticker)?;
+        Ok(EpochTicker {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! What both plugin kinds share around a run: the plan going in and the
+//! assembly of the [`Outcome`] coming out.
+
+use super::outcome::{Outcome, OutcomeKind};
+use super::sandbox::Sandbox;
+use crate::config::Limits;
+use std::time::Duration;
+
+/// The effective limits of one run and its deadline for the task record.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RunPlan {
+    pub limits: Limits,
+    pub deadline_ms: u64,
+}
+
+/// The raw result of a run, before it becomes an [`Outcome`].
+#[derive(Debug)]
+pub(crate) struct Finished {
+    pub kind: OutcomeKind,
+    pub fuel_used: u64,
+    pub elapsed: Duration,
+    pub sandbox: Sandbox,
+    /// The guest's stdout as log text (components only; a command's stdout
+    /// is its output).
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Finished {
+    /// The outcome, with the task log assembled: the `log` entries first,
+    /// then stdout and stderr, each line prefixed with its stream.
+    pub fn into_outcome(self) -> Outcome {
+        let Finished {
+            kind,
+            fuel_used,
+            elapsed,
+            sandbox,
+            stdout,
+            stderr,
+        } = self;
+        let mut log = sandbox.log.finish();
+        for (stream, text) in [("stdout", &stdout), ("stderr", &stderr)] {
+            for line in text.lines() {
+                log.push('[');
+                log.push_str(stream);
+                log.push_str("] ");
+                log.push_str(line);
+                log.push('\n');
+            }
+        }
+        Outcome {
+            kind,
+            fuel_used,
+            peak_memory: sandbox.limiter.peak as u64,
+            wall_time: elapsed,
+            log,
+            progress: sandbox.progress,
+        }
+    }
+}

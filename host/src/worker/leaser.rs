@@ -1,0 +1,191 @@
+//! Taking work from Redis: the leaser.
+//!
+//! One loop per host asks the scheduler how much each served queue wants
+//! (free slots plus prefetch), leases that much in one round trip per queue,
+//! and hands the tasks to the executors. When a round leases nothing it does
+//! not poll: it blocks on the broker's wake lists (`BLPOP`, at most
+//! [`IDLE_WAIT`]), and also wakes when a running task finishes (room for
+//! another queue's work) or the plugin set changes.
+//!
+//! The blocking wait runs in a task of its own and is never abandoned
+//! halfway: dropping a `BLPOP` would cost its connection. If the leaser is
+//! woken for another reason first, the wait stays outstanding and its answer
+//! is taken as a hint the next time round.
+//!
+//! The served queues are the registry's task types; a type that disappears
+//! stops being leased and its buffered tasks are released at once. Redis
+//! errors are counted and retried with backoff; the loop never gives up.
+
+use super::Shared;
+use super::execute::Ticket;
+use super::settle::{Action, Verdict};
+use super::stats::{Counted, redis_error};
+use crate::broker::{BrokerResult, LeasedTask, Waiter};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::{self, UnboundedSender};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+/// Longest blocking wait for work before looking again anyway.
+pub const IDLE_WAIT: Duration = Duration::from_secs(1);
+
+/// Leases until `stop`; tasks that cannot be buffered are released.
+pub async fn lease_loop(shared: Arc<Shared>, verdicts: UnboundedSender<Verdict>, stop: CancellationToken) {
+    let mut plugins = shared.registry.subscribe();
+    refresh_queues(&shared, &verdicts);
+    let mut wake = WakeWaiter::spawn(shared.broker.waiter(), shared.clone());
+    let mut error_delay = Duration::from_millis(100);
+    'rounds: while !stop.is_cancelled() {
+        let wants = shared.sched.with(|q| q.wants());
+        let mut idle = Vec::new();
+        let mut leased_any = false;
+        for (queue, n) in wants {
+            let leased = tokio::select! {
+                _ = stop.cancelled() => break 'rounds,
+                leased = shared.broker.lease(&queue, n) => leased,
+            };
+            match leased {
+                Ok(tasks) if tasks.is_empty() => idle.push(queue),
+                Ok(tasks) => {
+                    leased_any = true;
+                    hand_over(&shared, &verdicts, &queue, tasks);
+                }
+                Err(e) => {
+                    redis_error(&shared.stats, "lease", &e);
+                    tokio::select! {
+                        _ = stop.cancelled() => break 'rounds,
+                        _ = tokio::time::sleep(error_delay) => {}
+                    }
+                    error_delay = (error_delay * 2).min(Duration::from_secs(2));
+                    continue 'rounds;
+                }
+            }
+        }
+        error_delay = Duration::from_millis(100);
+        if leased_any {
+            continue;
+        }
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            changed = plugins.changed() => {
+                if changed.is_err() {
+                    // The registry is gone: nothing to serve any more.
+                    stop.cancelled().await;
+                    break;
+                }
+                refresh_queues(&shared, &verdicts);
+            }
+            _ = shared.sched.room() => {}
+            _ = wake.wait(&idle), if !idle.is_empty() => {}
+        }
+    }
+    info!("stopped leasing");
+}
+
+/// Records new leases and passes them to the scheduler.
+fn hand_over(shared: &Shared, verdicts: &UnboundedSender<Verdict>, queue: &str, tasks: Vec<LeasedTask>) {
+    shared.stats.add(Counted::Leased, tasks.len() as u64);
+    let tickets: Vec<Ticket> = tasks
+        .into_iter()
+        .map(|mut lease| {
+            let payload = std::mem::take(&mut lease.payload);
+            let ticket = Ticket {
+                id: lease.id.clone(),
+                attempt: lease.attempt,
+                max_attempts: lease.max_attempts,
+                enqueued_at_ms: lease.enqueued_at_ms,
+                timeout: lease.timeout,
+                fuel: lease.fuel,
+                payload,
+                cancel: Default::default(),
+            };
+            Ticket {
+                cancel: shared.inflight.insert(lease),
+                ..ticket
+            }
+        })
+        .collect();
+    release(verdicts, shared.sched.push(queue, tickets));
+}
+
+/// Re-reads the registry's types and caps; releases what is no longer served.
+fn refresh_queues(shared: &Shared, verdicts: &UnboundedSender<Verdict>) {
+    let served: Vec<(String, Option<usize>)> = shared
+        .registry
+        .types()
+        .into_iter()
+        .map(|ty| {
+            let cap = shared
+                .registry
+                .get_loaded(&ty)
+                .and_then(|l| l.policy.max_concurrency)
+                .map(|c| c as usize);
+            (ty, cap)
+        })
+        .collect();
+    info!(queues = ?served.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>(), "serving queues");
+    let orphans = shared.sched.with(|q| q.set_queues(&served));
+    if !orphans.is_empty() {
+        warn!(n = orphans.len(), "releasing buffered tasks of task types no longer served");
+    }
+    release(verdicts, orphans);
+}
+
+/// Sends release verdicts for tickets that will not run here.
+pub fn release(verdicts: &UnboundedSender<Verdict>, tickets: Vec<Ticket>) {
+    for ticket in tickets {
+        let _ = verdicts.send(Verdict {
+            id: ticket.id,
+            action: Action::Release,
+        });
+    }
+}
+
+/// The blocking wait for work, in a task of its own so it is never dropped
+/// mid-`BLPOP`.
+struct WakeWaiter {
+    requests: mpsc::Sender<Vec<String>>,
+    answers: mpsc::Receiver<()>,
+    outstanding: bool,
+}
+
+impl WakeWaiter {
+    fn spawn(mut waiter: Waiter, shared: Arc<Shared>) -> WakeWaiter {
+        let (requests, mut incoming) = mpsc::channel::<Vec<String>>(1);
+        let (answer, answers) = mpsc::channel(1);
+        tokio::spawn(async move {
+            while let Some(queues) = incoming.recv().await {
+                let names: Vec<&str> = queues.iter().map(String::as_str).collect();
+                let waited: BrokerResult<Option<String>> = waiter.wait_for_work(&names, IDLE_WAIT).await;
+                if let Err(e) = waited {
+                    redis_error(&shared.stats, "wait for work", &e);
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                if answer.send(()).await.is_err() {
+                    break;
+                }
+            }
+        });
+        WakeWaiter {
+            requests,
+            answers,
+            outstanding: false,
+        }
+    }
+
+    /// Waits until one of `queues` may have work (or [`IDLE_WAIT`] passes).
+    /// Cancel-safe: a wait interrupted here stays outstanding.
+    async fn wait(&mut self, queues: &[String]) {
+        if !self.outstanding {
+            if self.requests.send(queues.to_vec()).await.is_err() {
+                return std::future::pending().await;
+            }
+            self.outstanding = true;
+        }
+        if self.answers.recv().await.is_none() {
+            return std::future::pending().await;
+        }
+        self.outstanding = false;
+    }
+}

@@ -1,0 +1,208 @@
+//! Telling Redis how each task ended: batched, and patient with outages.
+//!
+//! Executors do not talk to Redis. They hand a [`Verdict`] to the settler
+//! over a channel and take the next task. The settler collects verdicts for
+//! at most [`BATCH_WAIT`] (or until [`MAX_BATCH`]), then acks the whole batch
+//! with one `ack_many` script call per queue; retries, dead-letters and
+//! releases go out in the same round, concurrently. At a few hundred tasks
+//! per call this is what lets one host settle tens of thousands of short
+//! tasks per second: the round trip is paid per batch, not per task.
+//!
+//! When Redis is unreachable the plugin has already run, so its verdict is
+//! worth keeping: the settler retries with backoff (50 ms doubling to 2 s)
+//! until Redis answers or the host gives up at shutdown. If the lease expired
+//! meanwhile, another host may run the task again; that is the at-least-once
+//! contract, and the late verdict comes back as a stale lease, which is
+//! logged and counted but is not an error. A reply that is not about the
+//! connection (a malformed reply, say) is tried three times and then dropped,
+//! leaving the lease to expire, rather than wedging every later verdict.
+
+use super::inflight::Inflight;
+use super::stats::{Counted, Stats, redis_error};
+use crate::broker::{BrokerResult, Client, Completion, Failure, LeasedTask, Settlement};
+use crate::task::TaskId;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, warn};
+
+/// Most verdicts settled in one round.
+pub const MAX_BATCH: usize = 512;
+
+/// How long the settler waits for more verdicts before a round.
+pub const BATCH_WAIT: Duration = Duration::from_millis(1);
+
+/// What to tell Redis about a task.
+#[derive(Debug)]
+pub enum Action {
+    /// Completed with this output.
+    Ack(Completion),
+    /// Failed; try again after `delay`.
+    Retry {
+        /// The backoff.
+        delay: Duration,
+        /// The error, kept as the task's last error.
+        failure: Failure,
+    },
+    /// Failed for good.
+    Dead(Failure),
+    /// Give the lease back (cancelled, shutdown, plugin removed).
+    Release,
+}
+
+/// The verdict on one leased task.
+#[derive(Debug)]
+pub struct Verdict {
+    /// The task.
+    pub id: TaskId,
+    /// What to do.
+    pub action: Action,
+}
+
+/// Starts the settler. It ends once every sender is dropped and the last
+/// verdicts are settled, or when `abandon` is cancelled (verdicts still
+/// unsettled then are left to lease expiry).
+pub fn spawn_settler(
+    broker: Client,
+    inflight: Arc<Inflight>,
+    stats: Arc<Stats>,
+    abandon: CancellationToken,
+) -> (UnboundedSender<Verdict>, JoinHandle<()>) {
+    let (tx, rx) = unbounded_channel();
+    let settler = Settler {
+        broker,
+        inflight,
+        stats,
+        abandon,
+    };
+    (tx, tokio::spawn(settler.run(rx)))
+}
+
+struct Settler {
+    broker: Client,
+    inflight: Arc<Inflight>,
+    stats: Arc<Stats>,
+    abandon: CancellationToken,
+}
+
+impl Settler {
+    async fn run(self, mut rx: UnboundedReceiver<Verdict>) {
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            let deadline = tokio::time::Instant::now() + BATCH_WAIT;
+            while batch.len() < MAX_BATCH {
+                while batch.len() < MAX_BATCH
+                    && let Ok(verdict) = rx.try_recv()
+                {
+                    batch.push(verdict);
+                }
+                if batch.len() >= MAX_BATCH {
+                    break;
+                }
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(verdict)) => batch.push(verdict),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            self.settle(batch).await;
+        }
+    }
+
+    async fn settle(&self, batch: Vec<Verdict>) {
+        let mut acks = Vec::new();
+        let mut releases = Vec::new();
+        let mut singles = Vec::new();
+        let mut ids = Vec::with_capacity(batch.len());
+        for verdict in batch {
+            let Some(lease) = self.inflight.lease(&verdict.id) else {
+                warn!(task_id = %verdict.id, "a verdict for a lease this host does not hold; ignored");
+                continue;
+            };
+            ids.push(verdict.id);
+            match verdict.action {
+                Action::Ack(completion) => acks.push((lease, completion)),
+                Action::Release => releases.push(lease),
+                other => singles.push((lease, other)),
+            }
+        }
+        let ack_round = async {
+            if acks.is_empty() {
+                return;
+            }
+            let settled = self.persist("ack", || self.broker.ack_many(&acks)).await;
+            self.count(acks.iter().map(|(t, _)| t), settled);
+        };
+        let release_round = async {
+            if releases.is_empty() {
+                return;
+            }
+            let settled = self.persist("release", || self.broker.release(&releases)).await;
+            self.count(releases.iter(), settled);
+        };
+        let singles_round = futures::future::join_all(singles.iter().map(|(lease, action)| async move {
+            let settled = match action {
+                Action::Retry { delay, failure } => {
+                    self.persist("retry", || self.broker.retry(lease, *delay, failure)).await
+                }
+                Action::Dead(failure) => self.persist("dead", || self.broker.dead(lease, failure)).await,
+                Action::Ack(_) | Action::Release => None,
+            };
+            self.count(std::iter::once(lease), settled.map(|s| vec![s]));
+        }));
+        futures::join!(ack_round, release_round, singles_round);
+        self.inflight.remove(ids);
+    }
+
+    fn count<'a>(&self, leases: impl Iterator<Item = &'a LeasedTask>, settled: Option<Vec<Settlement>>) {
+        let Some(settled) = settled else { return };
+        for (lease, settlement) in leases.zip(settled) {
+            let what = match settlement {
+                Settlement::Completed => Counted::Completed,
+                Settlement::RetryScheduled { .. } | Settlement::Requeued => Counted::Retried,
+                Settlement::Dead => Counted::Dead,
+                Settlement::Cancelled => Counted::Cancelled,
+                Settlement::Released => Counted::Released,
+                Settlement::StaleLease => {
+                    warn!(task_id = %lease.id, kind = lease.id.queue(), attempt = lease.attempt,
+                        "stale lease: the task was re-delivered before its verdict arrived; verdict dropped");
+                    Counted::Stale
+                }
+            };
+            self.stats.add(what, 1);
+        }
+    }
+
+    /// Runs `call` until it succeeds, retrying connection errors with
+    /// backoff until `abandon`, other errors three times.
+    async fn persist<T, F, Fut>(&self, op: &'static str, mut call: F) -> Option<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = BrokerResult<T>>,
+    {
+        let mut delay = Duration::from_millis(50);
+        let mut failures = 0;
+        loop {
+            let error = match call().await {
+                Ok(value) => return Some(value),
+                Err(error) => error,
+            };
+            redis_error(&self.stats, op, &error);
+            failures += 1;
+            if !error.is_connection() && failures >= 3 {
+                error!(op, error = %error, "giving up on this verdict; the lease will expire and the task be re-delivered");
+                return None;
+            }
+            tokio::select! {
+                _ = self.abandon.cancelled() => {
+                    warn!(op, "shutting down with verdicts unsettled; their leases will expire and the tasks be re-delivered");
+                    return None;
+                }
+                _ = tokio::time::sleep(delay) => {}
+            }
+            delay = (delay * 2).min(Duration::from_secs(2));
+        }
+    }
+}
