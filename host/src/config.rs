@@ -18,8 +18,8 @@ mod manifest;
 pub mod units;
 
 pub use daemon::{
-    DaemonConfigError, InvalidSetting, LogFormat, RunConfig, RunOverrides, default_concurrency,
-    parse_socket_addr,
+    DaemonConfigError, InvalidSetting, LogFormat, RunConfig, RunOverrides, Secret,
+    default_concurrency, parse_socket_addr,
 };
 pub use limits::{InvalidLimit, Limits};
 pub use manifest::{ManifestError, PluginManifest};

@@ -124,14 +124,47 @@ pub struct RedisCluster {
 
 struct RedisClusterNode {
     port: u16,
-    _dir: TempDir,
-    child: Child,
+    dir: TempDir,
+    aof: bool,
+    child: Option<Child>,
+}
+
+impl RedisClusterNode {
+    fn spawn(&mut self) -> Result<(), String> {
+        let port = self.port.to_string();
+        let mut args = base_args(&port, self.dir.path());
+        args.extend(
+            [
+                "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                "--cluster-node-timeout", "5000", "--appendonly",
+            ]
+            .map(String::from),
+        );
+        args.push(if self.aof { "yes" } else { "no" }.into());
+        if self.aof {
+            args.extend(["--appendfsync".into(), "always".into()]);
+        }
+        self.child = Some(spawn_server(&args, self.dir.path())?);
+        wait_for_ping(self.port, &mut self.child).inspect_err(|_| self.kill())
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 impl RedisCluster {
     /// Starts three cluster-enabled servers, joins them with
     /// `redis-cli --cluster create`, and waits for `cluster_state:ok`.
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// Like [`RedisCluster::start`], with AOF (`appendfsync always`) if `aof`.
+    pub fn start_with(aof: bool) -> Self {
         let mut nodes = Vec::new();
         while nodes.len() < 3 {
             // The cluster bus listens on port + 10000, which must exist and be free.
@@ -139,27 +172,15 @@ impl RedisCluster {
             if port > 55_000 || TcpListener::bind(("127.0.0.1", port + 10_000)).is_err() {
                 continue;
             }
-            let dir = TempDir::new().expect("create a temp dir for a cluster node");
-            let p = port.to_string();
-            let mut args = base_args(&p, dir.path());
-            args.extend(
-                [
-                    "--appendonly", "no", "--cluster-enabled", "yes",
-                    "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000",
-                ]
-                .map(String::from),
-            );
-            let Ok(child) = spawn_server(&args, dir.path()) else { continue };
-            let mut slot = Some(child);
-            if wait_for_ping(port, &mut slot).is_err() {
-                if let Some(mut c) = slot {
-                    let _ = c.kill();
-                    let _ = c.wait();
-                }
-                continue;
+            let mut node = RedisClusterNode {
+                port,
+                dir: TempDir::new().expect("create a temp dir for a cluster node"),
+                aof,
+                child: None,
+            };
+            if node.spawn().is_ok() {
+                nodes.push(node);
             }
-            let child = slot.expect("child still running");
-            nodes.push(RedisClusterNode { port, _dir: dir, child });
         }
         let cluster = Self { nodes };
         let addrs: Vec<String> = cluster.ports().iter().map(|p| format!("127.0.0.1:{p}")).collect();
@@ -176,11 +197,7 @@ impl RedisCluster {
             "redis-cli --cluster create failed: {}",
             String::from_utf8_lossy(&out.stdout)
         );
-        let deadline = Instant::now() + START_TIMEOUT;
-        while !cluster.ports().iter().all(|p| cli(*p, &["CLUSTER", "INFO"]).contains("cluster_state:ok")) {
-            assert!(Instant::now() < deadline, "cluster did not reach cluster_state:ok");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        cluster.wait_ok();
         cluster
     }
 
@@ -200,14 +217,40 @@ impl RedisCluster {
         full.extend(args);
         cli(self.nodes[0].port, &full)
     }
+
+    /// Kills every node with SIGKILL.
+    pub fn kill(&mut self) {
+        for node in &mut self.nodes {
+            node.kill();
+        }
+    }
+
+    /// Starts every node again on its port and data dir (its `nodes.conf`
+    /// and AOF) and waits for `cluster_state:ok`.
+    pub fn restart(&mut self) {
+        self.kill();
+        let deadline = Instant::now() + START_TIMEOUT;
+        for node in &mut self.nodes {
+            while let Err(e) = node.spawn() {
+                assert!(Instant::now() < deadline, "restart cluster node: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        self.wait_ok();
+    }
+
+    fn wait_ok(&self) {
+        let deadline = Instant::now() + START_TIMEOUT;
+        while !self.ports().iter().all(|p| cli(*p, &["CLUSTER", "INFO"]).contains("cluster_state:ok")) {
+            assert!(Instant::now() < deadline, "cluster did not reach cluster_state:ok");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
 
 impl Drop for RedisCluster {
     fn drop(&mut self) {
-        for node in &mut self.nodes {
-            let _ = node.child.kill();
-            let _ = node.child.wait();
-        }
+        self.kill();
     }
 }
 

@@ -29,7 +29,28 @@ use tokio::time::Instant;
 /// Shortest blocking wait Redis accepts with millisecond precision.
 const MIN_WAIT: Duration = Duration::from_millis(10);
 
-type Blpop = JoinHandle<(Conn, redis::RedisResult<Value>)>;
+/// How long past its own timeout a BLPOP may stay unanswered before its
+/// connection is presumed dead (server gone without a reset, or a cluster
+/// client still retrying against a node that restarted) and dropped.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// A blocking call in flight; gives its connection back unless it failed.
+type Blpop = JoinHandle<(Option<Conn>, redis::RedisResult<Value>)>;
+
+/// Runs BLPOP with a hard deadline; the connection is kept only on success.
+async fn blpop(mut conn: Conn, keys: Vec<String>, timeout: Duration) -> (Option<Conn>, redis::RedisResult<Value>) {
+    let mut cmd = redis::cmd("BLPOP");
+    cmd.arg(&keys).arg(timeout.as_secs_f64());
+    let call = cmd.query_async::<Value>(&mut conn);
+    match tokio::time::timeout(timeout + GRACE, call).await {
+        Ok(Ok(reply)) => (Some(conn), Ok(reply)),
+        Ok(Err(e)) => (None, Err(e)),
+        Err(_) => {
+            let e = std::io::Error::new(std::io::ErrorKind::TimedOut, "BLPOP overran its timeout");
+            (None, Err(e.into()))
+        }
+    }
+}
 
 /// Waits for work on a set of queues; create one per consumer loop with
 /// [`Client::waiter`]. Not shared: it owns its blocking connections.
@@ -100,17 +121,13 @@ impl Waiter {
         }
         // Taken out while blocked: if this future is dropped mid-wait, the
         // connection goes with it (and Redis drops the blocked BLPOP).
-        let mut conn = match self.single.take() {
+        let conn = match self.single.take() {
             Some(conn) => conn,
             None => self.connect().await?,
         };
-        let reply: Value = redis::cmd("BLPOP")
-            .arg(&wake_keys)
-            .arg(timeout.as_secs_f64())
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| BrokerError::redis("wait for work (BLPOP)", e))?;
-        self.single = Some(conn);
+        let (conn, reply) = blpop(conn, wake_keys.clone(), timeout).await;
+        self.single = conn;
+        let reply = reply.map_err(|e| BrokerError::redis("wait for work (BLPOP)", e))?;
         self.woken_queue(reply, &wake_keys, queues)
     }
 
@@ -124,19 +141,11 @@ impl Waiter {
             for q in queues {
                 if !self.in_flight.contains_key(*q) {
                     let wake = self.client.keys(q)?.wake.clone();
-                    let mut conn = match self.idle.remove(*q) {
+                    let conn = match self.idle.remove(*q) {
                         Some(conn) => conn,
                         None => self.connect().await?,
                     };
-                    let secs = timeout.as_secs_f64();
-                    let handle = tokio::spawn(async move {
-                        let reply = redis::cmd("BLPOP")
-                            .arg(&wake)
-                            .arg(secs)
-                            .query_async(&mut conn)
-                            .await;
-                        (conn, reply)
-                    });
+                    let handle = tokio::spawn(blpop(conn, vec![wake], timeout));
                     self.in_flight.insert((*q).to_owned(), handle);
                 }
             }
@@ -164,8 +173,10 @@ impl Waiter {
                 BrokerError::reply("wait for work (BLPOP)", format!("waiting task failed: {e}"))
             })?;
             // A connection that failed is dropped; the next wait opens another.
+            if let Some(conn) = conn {
+                self.idle.insert(queue.clone(), conn);
+            }
             let reply = reply.map_err(|e| BrokerError::redis("wait for work (BLPOP)", e))?;
-            self.idle.insert(queue.clone(), conn);
             if !matches!(reply, Value::Nil) {
                 return Ok(Some(queue));
             }

@@ -67,8 +67,12 @@ impl LocalRedis {
     }
 
     fn start_once() -> Result<LocalRedis, LocalRedisError> {
-        let dir = tempfile::Builder::new().prefix("wasmq-dev-redis-").tempdir()?;
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port();
+        let dir = tempfile::Builder::new()
+            .prefix("wasmq-dev-redis-")
+            .tempdir()?;
+        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+            .local_addr()?
+            .port();
         let log_path = dir.path().join("redis.log");
         let spawned = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
@@ -84,7 +88,9 @@ impl LocalRedis {
             .spawn();
         let child = match spawned {
             Ok(child) => child,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(LocalRedisError::NotInstalled),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(LocalRedisError::NotInstalled);
+            }
             Err(e) => return Err(e.into()),
         };
         let mut redis = LocalRedis { child, port, dir };
@@ -157,8 +163,9 @@ mod tests {
     use super::*;
 
     fn installed() -> bool {
-        std::env::var_os("PATH")
-            .is_some_and(|paths| std::env::split_paths(&paths).any(|p| p.join("redis-server").is_file()))
+        std::env::var_os("PATH").is_some_and(|paths| {
+            std::env::split_paths(&paths).any(|p| p.join("redis-server").is_file())
+        })
     }
 
     #[test]
@@ -177,6 +184,9 @@ mod tests {
         assert!(dir.is_dir());
         drop(redis);
         assert!(!dir.exists(), "{} was not removed", dir.display());
-        assert!(TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err(), "the server still answers");
+        assert!(
+            TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err(),
+            "the server still answers"
+        );
     }
 }

@@ -1,8 +1,14 @@
 //! The `wasmq` command line. Each command lives in a file of its own; this
 //! module only parses arguments and dispatches.
 
+pub mod bench;
 pub mod call;
+pub mod dev;
+pub mod host;
+pub mod local_redis;
+pub mod logging;
 pub mod ops;
+pub mod run;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -20,6 +26,12 @@ pub struct Cli {
 pub enum Command {
     /// Run one task through a plugin locally, without Redis.
     Call(call::CallArgs),
+    /// Run a host: lease tasks from Redis and run them in their plugins.
+    Run(run::RunArgs),
+    /// Try wasmq locally: a private Redis, a host and the dashboard in one command.
+    Dev(dev::DevArgs),
+    /// Measure throughput, latency and cost per task against a real Redis.
+    Bench(bench::BenchArgs),
     #[command(flatten)]
     Ops(ops::OpsCommand),
     // Each helper adds its variants here, e.g. `Call(call::CallArgs)`.
@@ -30,6 +42,9 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Call(args) => call::run(args),
+        Command::Run(args) => run::command(args),
+        Command::Dev(args) => dev::command(args),
+        Command::Bench(args) => bench::run(args),
         Command::Ops(command) => ops::run(command),
     }
 }

@@ -65,6 +65,10 @@ pub struct RunConfig {
     pub concurrency: usize,
     /// Address of the HTTP API and dashboard; `None` serves no HTTP.
     pub http: Option<SocketAddr>,
+    /// Bearer token the HTTP API requires for changes (required to bind a
+    /// non-loopback address). Only from the command line or environment
+    /// (`WASMQ_HTTP_TOKEN`): secrets do not belong in config files.
+    pub http_token: Option<Secret>,
     /// Prefix of every Redis key, so several deployments can share a server.
     pub namespace: String,
     /// How long a graceful shutdown waits for running tasks.
@@ -106,6 +110,7 @@ impl RunConfig {
             plugins_dir: plugins_dir.into(),
             concurrency: default_concurrency(),
             http: None,
+            http_token: None,
             namespace: Self::DEFAULT_NAMESPACE.to_owned(),
             drain_timeout: Duration::from_secs(30),
             lease: Duration::from_secs(30),
@@ -201,6 +206,16 @@ impl RunConfig {
     }
 }
 
+/// A secret value whose `Debug` output does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
 /// The host's default concurrency: one task per available core.
 pub fn default_concurrency() -> usize {
     std::thread::available_parallelism()
@@ -250,7 +265,7 @@ pub enum DaemonConfigError {
     /// The config file is not valid TOML, has an unknown key or a mistyped value.
     #[error("{} is not a valid wasmq config file: {message} (allowed keys: {ALLOWED_KEYS})", path.display())]
     Syntax { path: PathBuf, message: String },
-    /// A value (from any source) is out of range; `source_name` says where it came from.
+    /// A value is out of range; `origin` names the source it came from.
     #[error("{origin}: {reason}")]
     Invalid {
         origin: String,
@@ -265,21 +280,39 @@ const ALLOWED_KEYS: &str = "redis, plugins, concurrency, http, namespace, drain_
 /// Settings from one source; `None` means "this source does not set it".
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunOverrides {
+    /// See [`RunConfig::redis_url`].
     pub redis_url: Option<String>,
+    /// See [`RunConfig::plugins_dir`].
     pub plugins_dir: Option<PathBuf>,
+    /// See [`RunConfig::concurrency`].
     pub concurrency: Option<usize>,
+    /// See [`RunConfig::http`].
     pub http: Option<SocketAddr>,
+    /// See [`RunConfig::http_token`].
+    pub http_token: Option<Secret>,
+    /// See [`RunConfig::namespace`].
     pub namespace: Option<String>,
+    /// See [`RunConfig::drain_timeout`].
     pub drain_timeout: Option<Duration>,
+    /// See [`RunConfig::lease`].
     pub lease: Option<Duration>,
+    /// See [`RunConfig::lease_batch`].
     pub lease_batch: Option<usize>,
+    /// See [`RunConfig::result_ttl`].
     pub result_ttl: Option<Duration>,
+    /// See [`RunConfig::backoff_base`].
     pub backoff_base: Option<Duration>,
+    /// See [`RunConfig::backoff_cap`].
     pub backoff_cap: Option<Duration>,
+    /// See [`RunConfig::heartbeat`].
     pub heartbeat: Option<Duration>,
+    /// See [`RunConfig::maintenance_tick`].
     pub maintenance_tick: Option<Duration>,
+    /// See [`RunConfig::cache_dir`].
     pub cache_dir: Option<PathBuf>,
+    /// See [`RunConfig::log_format`].
     pub log_format: Option<LogFormat>,
+    /// See [`RunConfig::log_level`].
     pub log_level: Option<String>,
 }
 
@@ -313,6 +346,7 @@ impl RunOverrides {
             plugins_dir: self.plugins_dir.or(lower.plugins_dir),
             concurrency: self.concurrency.or(lower.concurrency),
             http: self.http.or(lower.http),
+            http_token: self.http_token.or(lower.http_token),
             namespace: self.namespace.or(lower.namespace),
             drain_timeout: self.drain_timeout.or(lower.drain_timeout),
             lease: self.lease.or(lower.lease),
@@ -337,6 +371,7 @@ impl RunOverrides {
             plugins_dir: self.plugins_dir.unwrap_or(defaults.plugins_dir),
             concurrency: self.concurrency.unwrap_or(defaults.concurrency),
             http: self.http.or(defaults.http),
+            http_token: self.http_token.or(defaults.http_token),
             namespace: self.namespace.unwrap_or(defaults.namespace),
             drain_timeout: self.drain_timeout.unwrap_or(defaults.drain_timeout),
             lease: self.lease.unwrap_or(defaults.lease),
@@ -415,6 +450,7 @@ impl RunOverrides {
                     })
                 })
                 .transpose()?,
+            http_token: None,
             namespace: raw.namespace,
             drain_timeout: duration("drain_timeout", raw.drain_timeout)?,
             lease: duration("lease", raw.lease)?,

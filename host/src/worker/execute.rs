@@ -146,7 +146,10 @@ async fn run_task(shared: &Shared, ticket: Ticket) -> Verdict {
         Decision::Ack => {
             debug!(wall_ms, fuel_used = outcome.fuel_used, "task completed");
             let (output, content_type) = match outcome.kind {
-                OutcomeKind::Success { output, content_type } => (output, content_type),
+                OutcomeKind::Success {
+                    output,
+                    content_type,
+                } => (output, content_type),
                 _ => (Vec::new(), None),
             };
             Action::Ack(Completion {
@@ -163,11 +166,14 @@ async fn run_task(shared: &Shared, ticket: Ticket) -> Verdict {
 
 fn record_metrics(task_type: &str, outcome: &Outcome) {
     let ty = task_type.to_owned();
-    metrics::counter!("wasmq_tasks_total", "type" => ty.clone(), "outcome" => outcome.label()).increment(1);
+    metrics::counter!("wasmq_tasks_total", "type" => ty.clone(), "outcome" => outcome.label())
+        .increment(1);
     metrics::histogram!("wasmq_task_duration_seconds", "type" => ty.clone())
         .record(outcome.wall_time.as_secs_f64());
-    metrics::histogram!("wasmq_task_fuel_used", "type" => ty.clone()).record(outcome.fuel_used as f64);
-    metrics::histogram!("wasmq_task_peak_memory_bytes", "type" => ty).record(outcome.peak_memory as f64);
+    metrics::histogram!("wasmq_task_fuel_used", "type" => ty.clone())
+        .record(outcome.fuel_used as f64);
+    metrics::histogram!("wasmq_task_peak_memory_bytes", "type" => ty)
+        .record(outcome.peak_memory as f64);
 }
 
 fn truncate(mut message: String) -> String {

@@ -75,7 +75,11 @@ pub async fn beat(shared: Arc<Shared>, every: Duration, stop: CancellationToken)
             _ = stop.cancelled() => break,
             _ = ticker.tick() => {}
         }
-        if let Err(e) = shared.broker.heartbeat(&host_info(&shared), every * 3).await {
+        if let Err(e) = shared
+            .broker
+            .heartbeat(&host_info(&shared), every * 3)
+            .await
+        {
             redis_error(&shared.stats, "heartbeat", &e);
         }
     }

@@ -70,7 +70,11 @@ impl Inflight {
 
     /// Forgets settled leases.
     pub fn remove(&self, ids: impl IntoIterator<Item = TaskId>) {
-        let removed = self.with(|map| ids.into_iter().filter(|id| map.remove(id).is_some()).count());
+        let removed = self.with(|map| {
+            ids.into_iter()
+                .filter(|id| map.remove(id).is_some())
+                .count()
+        });
         metrics::gauge!("wasmq_leases_in_flight").decrement(removed as f64);
     }
 
@@ -90,11 +94,6 @@ impl Inflight {
     /// How many leases are held.
     pub fn len(&self) -> usize {
         self.with(|map| map.len())
-    }
-
-    /// True when no lease is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Every held lease (without payloads).
@@ -142,10 +141,18 @@ pub async fn keep_leases(
 
 /// The fallback for lost pub/sub messages: asks Redis which held tasks are
 /// flagged for cancellation, one call per queue.
-async fn poll_cancellations(broker: &Client, inflight: &Inflight, stats: &Stats, leases: &[LeasedTask]) {
+async fn poll_cancellations(
+    broker: &Client,
+    inflight: &Inflight,
+    stats: &Stats,
+    leases: &[LeasedTask],
+) {
     let mut by_queue: HashMap<&str, Vec<TaskId>> = HashMap::new();
     for task in leases {
-        by_queue.entry(task.id.queue()).or_default().push(task.id.clone());
+        by_queue
+            .entry(task.id.queue())
+            .or_default()
+            .push(task.id.clone());
     }
     for (queue, ids) in by_queue {
         match broker.cancel_requested(queue, &ids).await {

@@ -31,7 +31,11 @@ use tracing::{info, warn};
 pub const IDLE_WAIT: Duration = Duration::from_secs(1);
 
 /// Leases until `stop`; tasks that cannot be buffered are released.
-pub async fn lease_loop(shared: Arc<Shared>, verdicts: UnboundedSender<Verdict>, stop: CancellationToken) {
+pub async fn lease_loop(
+    shared: Arc<Shared>,
+    verdicts: UnboundedSender<Verdict>,
+    stop: CancellationToken,
+) {
     let mut plugins = shared.registry.subscribe();
     refresh_queues(&shared, &verdicts);
     let mut wake = WakeWaiter::spawn(shared.broker.waiter(), shared.clone());
@@ -84,7 +88,12 @@ pub async fn lease_loop(shared: Arc<Shared>, verdicts: UnboundedSender<Verdict>,
 }
 
 /// Records new leases and passes them to the scheduler.
-fn hand_over(shared: &Shared, verdicts: &UnboundedSender<Verdict>, queue: &str, tasks: Vec<LeasedTask>) {
+fn hand_over(
+    shared: &Shared,
+    verdicts: &UnboundedSender<Verdict>,
+    queue: &str,
+    tasks: Vec<LeasedTask>,
+) {
     shared.stats.add(Counted::Leased, tasks.len() as u64);
     let tickets: Vec<Ticket> = tasks
         .into_iter()
@@ -127,7 +136,10 @@ fn refresh_queues(shared: &Shared, verdicts: &UnboundedSender<Verdict>) {
     info!(queues = ?served.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>(), "serving queues");
     let orphans = shared.sched.with(|q| q.set_queues(&served));
     if !orphans.is_empty() {
-        warn!(n = orphans.len(), "releasing buffered tasks of task types no longer served");
+        warn!(
+            n = orphans.len(),
+            "releasing buffered tasks of task types no longer served"
+        );
     }
     release(verdicts, orphans);
 }
@@ -157,7 +169,8 @@ impl WakeWaiter {
         tokio::spawn(async move {
             while let Some(queues) = incoming.recv().await {
                 let names: Vec<&str> = queues.iter().map(String::as_str).collect();
-                let waited: BrokerResult<Option<String>> = waiter.wait_for_work(&names, IDLE_WAIT).await;
+                let waited: BrokerResult<Option<String>> =
+                    waiter.wait_for_work(&names, IDLE_WAIT).await;
                 if let Err(e) = waited {
                     redis_error(&shared.stats, "wait for work", &e);
                     tokio::time::sleep(Duration::from_millis(200)).await;

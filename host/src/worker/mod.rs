@@ -144,8 +144,16 @@ pub async fn run(
         true => Ok(()),
         false => Err(InvalidSetting { key, message }),
     };
-    check("concurrency", config.concurrency > 0, "must be at least 1".into())?;
-    check("lease_batch", (1..=1000).contains(&config.lease_batch), format!("{} is not in 1..=1000", config.lease_batch))?;
+    check(
+        "concurrency",
+        config.concurrency > 0,
+        "must be at least 1".into(),
+    )?;
+    check(
+        "lease_batch",
+        (1..=1000).contains(&config.lease_batch),
+        format!("{} is not in 1..=1000", config.lease_batch),
+    )?;
     let stats = Arc::new(Stats::default());
     let inflight = Arc::new(Inflight::default());
     let shared = Arc::new(Shared {
@@ -158,22 +166,58 @@ pub async fn run(
         identity: config.identity.clone(),
     });
     let abandon = CancellationToken::new();
-    let (verdicts, mut settler) = settle::spawn_settler(broker.clone(), inflight.clone(), stats.clone(), abandon.clone());
+    let (verdicts, mut settler) = settle::spawn_settler(
+        broker.clone(),
+        inflight.clone(),
+        stats.clone(),
+        abandon.clone(),
+    );
     let executors = TaskTracker::new();
     for _ in 0..config.concurrency {
         executors.spawn(execute::executor(shared.clone(), verdicts.clone()));
     }
     executors.close();
-    let leaser = tokio::spawn(leaser::lease_loop(shared.clone(), verdicts.clone(), shutdown.clone()));
+    let leaser = tokio::spawn(leaser::lease_loop(
+        shared.clone(),
+        verdicts.clone(),
+        shutdown.clone(),
+    ));
     let background = CancellationToken::new();
     let loops: Vec<(&'static str, JoinHandle<()>)> = vec![
-        ("lease keeper", tokio::spawn(inflight::keep_leases(broker.clone(), inflight.clone(), stats.clone(), background.clone()))),
-        ("cancel listener", tokio::spawn(inflight::listen_for_cancellations(broker.clone(), inflight.clone(), stats.clone(), background.clone()))),
-        ("heartbeat", tokio::spawn(heartbeat::beat(shared.clone(), config.heartbeat, background.clone()))),
-        ("maintenance", tokio::spawn({
-            let (broker, stop, tick) = (broker.clone(), background.clone(), config.maintenance_tick);
-            async move { broker.run_maintenance(tick, MAINTENANCE_LIMIT, stop).await }
-        })),
+        (
+            "lease keeper",
+            tokio::spawn(inflight::keep_leases(
+                broker.clone(),
+                inflight.clone(),
+                stats.clone(),
+                background.clone(),
+            )),
+        ),
+        (
+            "cancel listener",
+            tokio::spawn(inflight::listen_for_cancellations(
+                broker.clone(),
+                inflight.clone(),
+                stats.clone(),
+                background.clone(),
+            )),
+        ),
+        (
+            "heartbeat",
+            tokio::spawn(heartbeat::beat(
+                shared.clone(),
+                config.heartbeat,
+                background.clone(),
+            )),
+        ),
+        (
+            "maintenance",
+            tokio::spawn({
+                let (broker, stop, tick) =
+                    (broker.clone(), background.clone(), config.maintenance_tick);
+                async move { broker.run_maintenance(tick, MAINTENANCE_LIMIT, stop).await }
+            }),
+        ),
     ];
     info!(host_id = %config.identity.host_id, concurrency = config.concurrency,
         lease = ?broker.options().lease_duration, "worker started");
@@ -184,10 +228,19 @@ pub async fn run(
     info!(running = shared.sched.with(|q| q.running()), released = buffered.len(),
         drain_timeout = ?config.drain_timeout, "shutting down: stopped leasing, releasing tasks not started, draining running tasks");
     leaser::release(&verdicts, buffered);
-    if tokio::time::timeout(config.drain_timeout, executors.wait()).await.is_err() {
+    if tokio::time::timeout(config.drain_timeout, executors.wait())
+        .await
+        .is_err()
+    {
         let n = inflight.cancel_all();
-        warn!(cancelled = n, "drain timeout passed: cancelling running tasks and releasing their leases");
-        if tokio::time::timeout(CANCEL_GRACE, executors.wait()).await.is_err() {
+        warn!(
+            cancelled = n,
+            "drain timeout passed: cancelling running tasks and releasing their leases"
+        );
+        if tokio::time::timeout(CANCEL_GRACE, executors.wait())
+            .await
+            .is_err()
+        {
             error!("some runs did not stop after cancellation; their leases will expire");
         }
     }

@@ -82,7 +82,12 @@ impl EffectiveRetry {
 }
 
 /// Decides the fate of attempt number `attempt` that ended with `kind`.
-pub fn decide<R: Rng + ?Sized>(kind: &OutcomeKind, attempt: u32, retry: &EffectiveRetry, rng: &mut R) -> Decision {
+pub fn decide<R: Rng + ?Sized>(
+    kind: &OutcomeKind,
+    attempt: u32,
+    retry: &EffectiveRetry,
+    rng: &mut R,
+) -> Decision {
     let retry_after = match kind {
         OutcomeKind::Success { .. } => return Decision::Ack,
         OutcomeKind::Cancelled => return Decision::Release,
@@ -93,7 +98,11 @@ pub fn decide<R: Rng + ?Sized>(kind: &OutcomeKind, attempt: u32, retry: &Effecti
         | OutcomeKind::OutOfMemory { .. }
         | OutcomeKind::StackOverflow
         | OutcomeKind::OutputTooLarge { .. }
-        | OutcomeKind::ContractMismatch { .. } => return Decision::Dead { reason: kind.label() },
+        | OutcomeKind::ContractMismatch { .. } => {
+            return Decision::Dead {
+                reason: kind.label(),
+            };
+        }
     };
     if attempt >= retry.max_attempts {
         return Decision::Dead {
@@ -114,24 +123,47 @@ mod tests {
 
     fn all_kinds() -> Vec<OutcomeKind> {
         vec![
-            OutcomeKind::Success { output: vec![], content_type: None },
-            OutcomeKind::Retryable { message: "later".into(), retry_after: None },
-            OutcomeKind::Retryable { message: "later".into(), retry_after: Some(Duration::from_secs(7)) },
-            OutcomeKind::Permanent { message: "no".into() },
+            OutcomeKind::Success {
+                output: vec![],
+                content_type: None,
+            },
+            OutcomeKind::Retryable {
+                message: "later".into(),
+                retry_after: None,
+            },
+            OutcomeKind::Retryable {
+                message: "later".into(),
+                retry_after: Some(Duration::from_secs(7)),
+            },
+            OutcomeKind::Permanent {
+                message: "no".into(),
+            },
             OutcomeKind::OutOfFuel,
-            OutcomeKind::TimedOut { after: Duration::from_secs(1) },
+            OutcomeKind::TimedOut {
+                after: Duration::from_secs(1),
+            },
             OutcomeKind::OutOfMemory { limit: 1 },
             OutcomeKind::StackOverflow,
-            OutcomeKind::Trap { message: "unreachable".into() },
-            OutcomeKind::Panic { message: "boom".into() },
+            OutcomeKind::Trap {
+                message: "unreachable".into(),
+            },
+            OutcomeKind::Panic {
+                message: "boom".into(),
+            },
             OutcomeKind::OutputTooLarge { size: 2, limit: 1 },
-            OutcomeKind::ContractMismatch { message: "x".into() },
+            OutcomeKind::ContractMismatch {
+                message: "x".into(),
+            },
             OutcomeKind::Cancelled,
         ]
     }
 
     fn retry(max_attempts: u32) -> EffectiveRetry {
-        EffectiveRetry::resolve(&RetryPolicy::default(), &PluginPolicy::default(), max_attempts)
+        EffectiveRetry::resolve(
+            &RetryPolicy::default(),
+            &PluginPolicy::default(),
+            max_attempts,
+        )
     }
 
     #[test]
@@ -168,14 +200,26 @@ mod tests {
 
     #[test]
     fn plugin_retry_after_wins_over_backoff() {
-        let kind = OutcomeKind::Retryable { message: String::new(), retry_after: Some(Duration::from_secs(7)) };
+        let kind = OutcomeKind::Retryable {
+            message: String::new(),
+            retry_after: Some(Duration::from_secs(7)),
+        };
         let decision = decide(&kind, 1, &retry(3), &mut StdRng::seed_from_u64(3));
-        assert_eq!(decision, Decision::Retry { delay: Duration::from_secs(7) });
+        assert_eq!(
+            decision,
+            Decision::Retry {
+                delay: Duration::from_secs(7)
+            }
+        );
     }
 
     #[test]
     fn manifest_overrides_task_and_host() {
-        let host = RetryPolicy { base: Duration::from_secs(1), cap: Duration::from_secs(60), max_retries: 3 };
+        let host = RetryPolicy {
+            base: Duration::from_secs(1),
+            cap: Duration::from_secs(60),
+            max_retries: 3,
+        };
         let manifest = PluginPolicy {
             max_retries: Some(1),
             backoff_base: Some(Duration::from_millis(10)),
@@ -190,7 +234,10 @@ mod tests {
         assert_eq!(unset.max_attempts, 10);
         assert_eq!(unset.policy.cap, Duration::from_secs(60));
         // A manifest base above the host cap lifts the cap rather than inverting them.
-        let base_only = PluginPolicy { backoff_base: Some(Duration::from_secs(120)), ..PluginPolicy::default() };
+        let base_only = PluginPolicy {
+            backoff_base: Some(Duration::from_secs(120)),
+            ..PluginPolicy::default()
+        };
         let lifted = EffectiveRetry::resolve(&host, &base_only, 3);
         assert_eq!(lifted.policy.cap, Duration::from_secs(120));
     }

@@ -106,12 +106,24 @@ impl<T> Queues<T> {
             return Vec::new();
         }
         let prefetch = |slot: &Slot<T>| match slot.avg_run_secs {
-            Some(secs) if secs > 0.0 => ((PREFETCH_WINDOW.as_secs_f64() / secs) as usize).min(self.lease_batch),
+            Some(secs) if secs > 0.0 => {
+                ((PREFETCH_WINDOW.as_secs_f64() / secs) as usize).min(self.lease_batch)
+            }
             Some(_) => self.lease_batch,
             None => 0,
         };
-        let held: usize = self.slots.iter().map(|s| s.running + s.buffered.len()).sum();
-        let extra = self.slots.iter().filter(|s| s.served).map(prefetch).max().unwrap_or(0);
+        let held: usize = self
+            .slots
+            .iter()
+            .map(|s| s.running + s.buffered.len())
+            .sum();
+        let extra = self
+            .slots
+            .iter()
+            .filter(|s| s.served)
+            .map(prefetch)
+            .max()
+            .unwrap_or(0);
         let mut room = (self.concurrency + extra).saturating_sub(held);
         let mut out = Vec::new();
         for i in 0..self.slots.len() {
@@ -156,7 +168,10 @@ impl<T> Queues<T> {
             {
                 slot.running += 1;
                 self.next = (index + 1) % n;
-                return Some(Job { queue: slot.name.clone(), item });
+                return Some(Job {
+                    queue: slot.name.clone(),
+                    item,
+                });
             }
         }
         None
@@ -179,7 +194,10 @@ impl<T> Queues<T> {
     /// Stops handing out work; returns every buffered task, to release.
     pub fn close(&mut self) -> Vec<T> {
         self.closed = true;
-        self.slots.iter_mut().flat_map(|s| s.buffered.drain(..)).collect()
+        self.slots
+            .iter_mut()
+            .flat_map(|s| s.buffered.drain(..))
+            .collect()
     }
 
     /// Tasks running now.

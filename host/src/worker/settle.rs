@@ -139,24 +139,35 @@ impl Settler {
             if releases.is_empty() {
                 return;
             }
-            let settled = self.persist("release", || self.broker.release(&releases)).await;
+            let settled = self
+                .persist("release", || self.broker.release(&releases))
+                .await;
             self.count(releases.iter(), settled);
         };
-        let singles_round = futures::future::join_all(singles.iter().map(|(lease, action)| async move {
-            let settled = match action {
-                Action::Retry { delay, failure } => {
-                    self.persist("retry", || self.broker.retry(lease, *delay, failure)).await
-                }
-                Action::Dead(failure) => self.persist("dead", || self.broker.dead(lease, failure)).await,
-                Action::Ack(_) | Action::Release => None,
-            };
-            self.count(std::iter::once(lease), settled.map(|s| vec![s]));
-        }));
+        let singles_round =
+            futures::future::join_all(singles.iter().map(|(lease, action)| async move {
+                let settled = match action {
+                    Action::Retry { delay, failure } => {
+                        self.persist("retry", || self.broker.retry(lease, *delay, failure))
+                            .await
+                    }
+                    Action::Dead(failure) => {
+                        self.persist("dead", || self.broker.dead(lease, failure))
+                            .await
+                    }
+                    Action::Ack(_) | Action::Release => None,
+                };
+                self.count(std::iter::once(lease), settled.map(|s| vec![s]));
+            }));
         futures::join!(ack_round, release_round, singles_round);
         self.inflight.remove(ids);
     }
 
-    fn count<'a>(&self, leases: impl Iterator<Item = &'a LeasedTask>, settled: Option<Vec<Settlement>>) {
+    fn count<'a>(
+        &self,
+        leases: impl Iterator<Item = &'a LeasedTask>,
+        settled: Option<Vec<Settlement>>,
+    ) {
         let Some(settled) = settled else { return };
         for (lease, settlement) in leases.zip(settled) {
             let what = match settlement {

@@ -30,6 +30,22 @@ impl Backend {
             Backend::Cluster(c) => c.url(),
         }
     }
+
+    /// SIGKILLs every server process.
+    pub fn kill(&mut self) {
+        match self {
+            Backend::Single(s) => s.kill(),
+            Backend::Cluster(c) => c.kill(),
+        }
+    }
+
+    /// Starts the servers again on the same ports and data dirs.
+    pub fn restart(&mut self) {
+        match self {
+            Backend::Single(s) => s.restart(),
+            Backend::Cluster(c) => c.restart(),
+        }
+    }
 }
 
 /// Generates `mod <scenario> { standalone, cluster }` tests that run

@@ -1,0 +1,278 @@
+//! `wasmq bench`: how fast is this queue, and where does the time go?
+//!
+//! One run measures, against one Redis and one host:
+//!
+//! 1. **enqueue**: N tasks through the batch API into a paused queue:
+//!    tasks/s, Redis memory and CPU per queued task;
+//! 2. **drain**: a host started on that backlog (in this process, or a
+//!    `wasmq run` child): tasks/s, Redis and host CPU per task, and each
+//!    task's wait from enqueue to completion;
+//! 3. **live**: single tasks at a fixed rate to the now idle host: latency
+//!    percentiles at microsecond resolution (see [`live`] for the method).
+//!
+//! It prints one JSON line (the fields every compared queue reports; see
+//! [`report`]) and then a summary next to the project's targets. The method
+//! and the latest figures are in `docs/benchmarks.md`.
+//!
+//! The bench never touches data it did not write: without `--redis` it
+//! starts a private `redis-server`; with it, it works in a random namespace
+//! and deletes exactly that namespace's keys at the end (see [`target`]).
+
+mod launch;
+mod live;
+mod phases;
+mod probe;
+mod report;
+mod sample;
+mod target;
+
+use crate::Client;
+use crate::broker::BrokerOptions;
+use anyhow::{Context, Result, bail};
+use launch::{HostMode, HostSpec, HostUnderTest};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use report::{LiveFigures, Report};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use target::Target;
+
+/// Arguments of `wasmq bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Redis to run against; without it a private redis-server is started.
+    /// With it, keys go to a fresh random namespace, deleted at the end.
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
+    /// Tasks in the backlog.
+    #[arg(long, value_name = "N", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub n: u64,
+    /// Payload size per task, bytes (a JSON object; at least 8).
+    #[arg(long, value_name = "B", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(8..=1_048_576))]
+    pub payload_bytes: u32,
+    /// The plugin the drain and live phases run.
+    #[arg(long, value_enum, default_value_t = BenchPlugin::Noop)]
+    pub plugin: BenchPlugin,
+    /// Tasks per second in the live phase.
+    #[arg(long, value_name = "R", default_value_t = 100.0, value_parser = parse_rate)]
+    pub live_rate: f64,
+    /// Tasks sent in the live phase.
+    #[arg(long, value_name = "M", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub live_n: u32,
+    /// Run the host in this process (the default).
+    #[arg(long, conflicts_with = "child")]
+    pub in_process: bool,
+    /// Run the host as a `wasmq run` child process.
+    #[arg(long)]
+    pub child: bool,
+    /// The host's concurrency (default: one per core).
+    #[arg(long, value_name = "C", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub concurrency: Option<u32>,
+    /// Print only the JSON line, without progress bars or summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Directory holding the built plugins (`noop.wasm`, `cpu50.wasm`).
+    #[arg(long, value_name = "DIR", default_value = "plugins/dist")]
+    pub plugins: PathBuf,
+}
+
+/// The plugins the bench knows how to drive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchPlugin {
+    /// Returns at once: measures the queue's own overhead.
+    Noop,
+    /// Burns about 50 µs of CPU per call: a small real handler.
+    Cpu50,
+}
+
+impl BenchPlugin {
+    /// The plugin (and queue) name.
+    pub fn name(self) -> &'static str {
+        match self {
+            BenchPlugin::Noop => "noop",
+            BenchPlugin::Cpu50 => "cpu50",
+        }
+    }
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate > 0.0 && rate <= 100_000.0 => Ok(rate),
+        _ => Err(format!("`{text}` is not a rate between 0 and 100000 tasks per second")),
+    }
+}
+
+/// Runs `wasmq bench`: exit 0 with the report, 1 when the bench failed.
+pub fn run(args: BenchArgs) -> ExitCode {
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(bench(&args)) {
+        Ok(report) => {
+            println!("{}", report.json_line());
+            if !args.json {
+                print!("{}", report.summary());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Warnings of the in-process host go to stderr; `RUST_LOG` overrides.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Sets up, runs the phases, and cleans up whatever happened.
+async fn bench(args: &BenchArgs) -> Result<Report> {
+    let plugin = args.plugin.name();
+    let source = args.plugins.join(format!("{plugin}.wasm"));
+    if !source.is_file() {
+        bail!(
+            "plugin {plugin} not found at {}: build the plugins with `plugins/build.sh`, \
+             or pass --plugins DIR",
+            source.display()
+        );
+    }
+    let work = tempfile::Builder::new()
+        .prefix("wasmq-bench-")
+        .tempdir()
+        .context("creating a temp dir")?;
+    let plugins_dir = work.path().join("plugins");
+    copy_plugin(&args.plugins, &plugins_dir, plugin)?;
+    let mut target = Target::open(args.redis.as_deref()).await?;
+    let outcome = phases(args, &mut target, &plugins_dir, work.path()).await;
+    let cleaned = target.cleanup().await;
+    let report = outcome?;
+    cleaned.context("deleting the bench's keys")?;
+    Ok(report)
+}
+
+/// Copies `<plugin>.wasm` (and its manifest, if any) into `dest`.
+fn copy_plugin(from: &Path, dest: &Path, plugin: &str) -> Result<()> {
+    std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
+    for ext in ["wasm", "toml"] {
+        let src = from.join(format!("{plugin}.{ext}"));
+        if src.is_file() {
+            std::fs::copy(&src, dest.join(format!("{plugin}.{ext}")))
+                .with_context(|| format!("copying {}", src.display()))?;
+        }
+    }
+    Ok(())
+}
+
+async fn phases(args: &BenchArgs, target: &mut Target, plugins_dir: &Path, work: &Path) -> Result<Report> {
+    let plugin = args.plugin.name();
+    let n = args.n as usize;
+    let payload = phases::payload(args.payload_bytes as usize);
+    let opts = BrokerOptions {
+        namespace: target.namespace.clone(),
+        ..BrokerOptions::default()
+    };
+    let client = Client::connect(&target.url, opts)
+        .await
+        .context("connecting the producer")?;
+    let show = !args.json && std::io::stderr().is_terminal();
+
+    let bar = progress(show, n as u64, "enqueue");
+    let enqueued = phases::enqueue_backlog(&client, target, plugin, &payload, n, &bar).await?;
+    bar.finish_and_clear();
+
+    let mode = if args.child { HostMode::Child } else { HostMode::InProcess };
+    let spec = HostSpec {
+        url: target.url.clone(),
+        namespace: target.namespace.clone(),
+        plugins_dir: plugins_dir.to_owned(),
+        concurrency: args
+            .concurrency
+            .map_or_else(crate::config::default_concurrency, |c| c as usize),
+    };
+    let mut host = HostUnderTest::start(mode, &spec, work)?;
+    let host_start = host.wait_ready(&client, plugin).await?;
+
+    let bar = progress(show, n as u64, "drain");
+    let drained = phases::drain(&client, target, &mut host, plugin, n as u64, &bar).await?;
+    bar.finish_and_clear();
+
+    let bar = progress(show, n as u64, "read results");
+    let records = phases::read_records(&client, &enqueued.ids, &bar).await?;
+    bar.finish_and_clear();
+
+    let bar = progress(show, u64::from(args.live_n), "live");
+    let live = live::run(
+        &client,
+        &target.url,
+        plugin,
+        &payload,
+        args.live_rate,
+        args.live_n as usize,
+        &bar,
+    )
+    .await?;
+    bar.finish_and_clear();
+    host.stop().await?;
+
+    let per_task = |total: u64, tasks: u64| total as f64 / tasks.max(1) as f64;
+    let drain_secs = drained.wall.as_secs_f64().max(1e-9);
+    let bytes_per_job = enqueued.memory_delta as f64 / n as f64;
+    Ok(Report {
+        peer: "wasmq",
+        variant: plugin.to_owned(),
+        host_mode: mode.label(),
+        build: report::build_kind(),
+        n: args.n,
+        payload_bytes: payload.len(),
+        concurrency: spec.concurrency,
+        enqueue_per_s: n as f64 / enqueued.elapsed.as_secs_f64().max(1e-9),
+        process_per_s: drained.completed as f64 / (records.span_ms.max(1) as f64 / 1000.0),
+        lat_backlog_ms: records.latency,
+        live: LiveFigures {
+            rate: args.live_rate,
+            n: live.n,
+            achieved_rate: live.achieved_rate,
+            latency: live.latency,
+        },
+        bytes_per_job,
+        bytes_per_job_beyond_payload: bytes_per_job - payload.len() as f64,
+        process_redis_cpu_pct: drained.redis_cpu_us as f64 / 1e6 / drain_secs * 100.0,
+        process_client_cpu_pct: drained.host_cpu_us as f64 / 1e6 / drain_secs * 100.0,
+        redis_cpu_us_per_task: per_task(drained.redis_cpu_us, drained.completed),
+        host_cpu_us_per_task: per_task(drained.host_cpu_us, drained.completed),
+        enqueue_redis_cpu_us_per_task: per_task(enqueued.redis_cpu_us, args.n),
+        completed: drained.completed,
+        drain_s: drained.wall.as_secs_f64(),
+        host_start_s: host_start.as_secs_f64(),
+    })
+}
+
+/// A progress bar on stderr, or a hidden one.
+fn progress(show: bool, len: u64, phase: &'static str) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        ProgressStyle::with_template("{prefix:>12} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_prefix(phase);
+    bar
+}

@@ -1,0 +1,26 @@
+//! The API's wire types (request and response bodies).
+//!
+//! Every type here derives `utoipa::ToSchema`, so the OpenAPI document is
+//! generated from the same structs that serialise the responses and cannot
+//! drift from them. They convert from the broker's and the registry's types
+//! instead of reusing them, which keeps utoipa out of the lower layers and
+//! lets those types change without silently changing the API.
+
+mod enqueue;
+mod queues;
+mod system;
+mod tasks;
+
+pub use enqueue::{
+    BatchResponse, EnqueueRequest, EnqueueResponse, UniqueRequest, duration_value, time_value,
+};
+pub use queues::{
+    CountersDto, DeadActionRequest, DeadListResponse, DeadQuery, DeadTaskDto, PauseResponse,
+    PrioritySizes, PurgeResponse, QueueDto, QueueSizes, QueuesResponse, RequeueResponse,
+};
+pub use system::{
+    CheckDto, HealthResponse, HostDto, HostsResponse, InfoResponse, LimitsDto, PluginDto,
+    PluginsResponse, PolicyDto, ReadyResponse, StatsResponse, ThroughputPointDto,
+    ThroughputQuery, ThroughputResponse,
+};
+pub use tasks::{CancelResponse, TaskResultDto, TaskStatusDto, outcome_name};
