@@ -14,23 +14,26 @@
 
 mod record;
 mod retry;
+mod spec;
 
 pub use record::{RecordError, TaskRecord};
 pub use retry::RetryPolicy;
+pub use spec::{Schedule, TaskSpec};
 
 use crate::error::{ValidationError, is_name_char, validate_queue_name};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 /// Longest accepted local id (the part after `queue:`), in bytes.
 const MAX_LOCAL_ID_LEN: usize = 64;
 
 /// Priority of a task within its queue. Higher priorities are always leased
 /// first; within a priority, tasks leave in the order they were enqueued.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-#[derive(Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     /// Leased before everything else.
@@ -84,7 +87,9 @@ impl FromStr for Priority {
             "high" | "0" => Ok(Priority::High),
             "normal" | "1" => Ok(Priority::Normal),
             "low" | "2" => Ok(Priority::Low),
-            _ => Err(ValidationError::Priority { given: s.to_owned() }),
+            _ => Err(ValidationError::Priority {
+                given: s.to_owned(),
+            }),
         }
     }
 }
@@ -153,7 +158,9 @@ impl FromStr for TaskState {
         ]
         .into_iter()
         .find(|state| state.as_str() == s)
-        .ok_or_else(|| ValidationError::State { given: s.to_owned() })
+        .ok_or_else(|| ValidationError::State {
+            given: s.to_owned(),
+        })
     }
 }
 
@@ -241,112 +248,6 @@ impl<'de> Deserialize<'de> for TaskId {
     }
 }
 
-/// When a task becomes ready to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Schedule {
-    /// Ready immediately.
-    #[default]
-    Now,
-    /// Ready this long after Redis receives the enqueue (Redis's clock).
-    Delay(Duration),
-    /// Ready at this wall-clock time.
-    At(SystemTime),
-}
-
-/// Everything a producer says about a task. Build with [`TaskSpec::new`] and
-/// the chained setters; unset options take the broker's defaults.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskSpec {
-    /// The queue, which is also the task type and the plugin name.
-    pub queue: String,
-    /// The payload bytes (JSON by convention).
-    pub payload: Vec<u8>,
-    /// The priority within the queue.
-    pub priority: Priority,
-    /// When the task becomes ready.
-    pub schedule: Schedule,
-    /// Retries after the first attempt; `None` takes the broker default.
-    pub max_retries: Option<u32>,
-    /// Wall-clock limit per attempt; `None` leaves it to the host's default.
-    pub timeout: Option<Duration>,
-    /// Fuel budget per attempt; `None` leaves it to the host's default.
-    pub fuel: Option<u64>,
-    /// Deduplication key and how long it holds.
-    pub unique: Option<(String, Duration)>,
-}
-
-impl TaskSpec {
-    /// A task for `queue` with raw payload bytes and default options.
-    pub fn new(queue: impl Into<String>, payload: impl Into<Vec<u8>>) -> Self {
-        Self {
-            queue: queue.into(),
-            payload: payload.into(),
-            priority: Priority::Normal,
-            schedule: Schedule::Now,
-            max_retries: None,
-            timeout: None,
-            fuel: None,
-            unique: None,
-        }
-    }
-
-    /// Replaces the payload with `value` serialised as JSON.
-    pub fn json<T: Serialize + ?Sized>(mut self, value: &T) -> Result<Self, ValidationError> {
-        self.payload = serde_json::to_vec(value).map_err(|e| ValidationError::Json {
-            queue: self.queue.clone(),
-            message: e.to_string(),
-        })?;
-        Ok(self)
-    }
-
-    /// Sets the priority.
-    pub fn priority(mut self, priority: Priority) -> Self {
-        self.priority = priority;
-        self
-    }
-
-    /// Makes the task ready `delay` after Redis receives it.
-    pub fn delay(mut self, delay: Duration) -> Self {
-        self.schedule = if delay.is_zero() {
-            Schedule::Now
-        } else {
-            Schedule::Delay(delay)
-        };
-        self
-    }
-
-    /// Makes the task ready at `at` (a past time means now).
-    pub fn run_at(mut self, at: SystemTime) -> Self {
-        self.schedule = Schedule::At(at);
-        self
-    }
-
-    /// Sets how many times a failed attempt is retried.
-    pub fn max_retries(mut self, retries: u32) -> Self {
-        self.max_retries = Some(retries);
-        self
-    }
-
-    /// Sets the wall-clock limit of one attempt.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    /// Sets the fuel budget of one attempt (passed through to the worker).
-    pub fn fuel(mut self, fuel: u64) -> Self {
-        self.fuel = Some(fuel);
-        self
-    }
-
-    /// Deduplicates on `key` for `ttl`: while the key holds, enqueueing
-    /// another task with it returns the first task's id instead.
-    pub fn unique(mut self, key: impl Into<String>, ttl: Duration) -> Self {
-        self.unique = Some((key.into(), ttl));
-        self
-    }
-}
-
 /// Milliseconds since the Unix epoch of `t` (0 before the epoch).
 pub fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
@@ -383,20 +284,17 @@ mod tests {
 
     #[test]
     fn states_round_trip() {
-        for s in ["scheduled", "pending", "active", "retry-wait", "completed", "dead"] {
+        for s in [
+            "scheduled",
+            "pending",
+            "active",
+            "retry-wait",
+            "completed",
+            "dead",
+        ] {
             assert_eq!(s.parse::<TaskState>().unwrap().as_str(), s);
         }
         assert!("running".parse::<TaskState>().is_err());
-    }
-
-    #[test]
-    fn json_payload() {
-        let spec = TaskSpec::new("email", vec![])
-            .json(&serde_json::json!({"to": "a@b.c"}))
-            .unwrap()
-            .delay(Duration::ZERO);
-        assert_eq!(spec.payload, br#"{"to":"a@b.c"}"#);
-        assert_eq!(spec.schedule, Schedule::Now);
     }
 
     proptest! {

@@ -122,7 +122,10 @@ impl Browser {
         let target = browser
             .call("Target.createTarget", json!({ "url": "about:blank" }))
             .await?;
-        let target_id = target["targetId"].as_str().context("no targetId")?.to_owned();
+        let target_id = target["targetId"]
+            .as_str()
+            .context("no targetId")?
+            .to_owned();
         let attached = browser
             .call(
                 "Target.attachToTarget",
@@ -187,9 +190,14 @@ impl Browser {
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .map(|a| a["value"].as_str().map_or_else(|| a.to_string(), str::to_owned))
+                    .map(|a| {
+                        a["value"]
+                            .as_str()
+                            .map_or_else(|| a.to_string(), str::to_owned)
+                    })
                     .collect();
-                self.page_errors.push(format!("console.error: {}", args.join(" ")));
+                self.page_errors
+                    .push(format!("console.error: {}", args.join(" ")));
             }
             _ => {}
         }
@@ -206,9 +214,12 @@ impl Browser {
         if let Some(error) = result.get("errorText") {
             bail!("navigating to {url}: {error}");
         }
-        self.wait_for("document.readyState === 'complete'", Duration::from_secs(20))
-            .await
-            .with_context(|| format!("waiting for {url} to load"))
+        self.wait_for(
+            "document.readyState === 'complete'",
+            Duration::from_secs(20),
+        )
+        .await
+        .with_context(|| format!("waiting for {url} to load"))
     }
 
     /// Evaluates `js` in the page (awaiting a returned promise) and returns
@@ -258,15 +269,28 @@ impl Browser {
         .map(drop)
     }
 
-    /// Saves a PNG screenshot of the whole page to `path`, creating its directory.
+    /// Saves a PNG screenshot of the whole page (not just the viewport) to
+    /// `path`, creating its directory.
     pub async fn screenshot(&mut self, path: &Path) -> Result<()> {
+        let metrics = self.call("Page.getLayoutMetrics", json!({})).await?;
+        let size = &metrics["cssContentSize"];
+        let (width, height) = (
+            size["width"].as_f64().unwrap_or(800.0),
+            size["height"].as_f64().unwrap_or(600.0),
+        );
         let shot = self
             .call(
                 "Page.captureScreenshot",
-                json!({ "format": "png", "captureBeyondViewport": true }),
+                json!({
+                    "format": "png",
+                    "captureBeyondViewport": true,
+                    "clip": { "x": 0, "y": 0, "width": width, "height": height, "scale": 1 },
+                }),
             )
             .await?;
-        let data = shot["data"].as_str().context("captureScreenshot returned no data")?;
+        let data = shot["data"]
+            .as_str()
+            .context("captureScreenshot returned no data")?;
         let png = base64::engine::general_purpose::STANDARD
             .decode(data)
             .context("captureScreenshot returned bad base64")?;
@@ -292,7 +316,9 @@ fn read_devtools_url(stderr: std::process::ChildStderr) -> Result<String> {
     let mut line = String::new();
     loop {
         line.clear();
-        let n = reader.read_line(&mut line).context("reading Chromium's stderr")?;
+        let n = reader
+            .read_line(&mut line)
+            .context("reading Chromium's stderr")?;
         if n == 0 {
             bail!("Chromium exited before printing its DevTools address; its stderr:\n{seen}");
         }

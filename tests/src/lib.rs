@@ -7,5 +7,6 @@
 //! and fault tests can kill or restart Redis at will.
 
 pub mod browser;
+pub mod host;
 pub mod plugins;
 pub mod redis;

@@ -32,7 +32,8 @@ fn with_lock<T>(name: &str, work: impl FnOnce() -> T) -> T {
     std::fs::create_dir_all(&dir).expect("create the target directory");
     let path = dir.join(format!("{name}.lock"));
     let lock = File::create(&path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
-    lock.lock().unwrap_or_else(|e| panic!("lock {}: {e}", path.display()));
+    lock.lock()
+        .unwrap_or_else(|e| panic!("lock {}: {e}", path.display()));
     let result = work();
     drop(lock);
     result
@@ -67,8 +68,14 @@ pub fn build_plugins() {
 /// plugins first if needed.
 pub fn plugin(name: &str) -> PathBuf {
     build_plugins();
-    let path = workspace_root().join("plugins/dist").join(format!("{name}.wasm"));
-    assert!(path.is_file(), "plugin {name} was not built: {} is missing", path.display());
+    let path = workspace_root()
+        .join("plugins/dist")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "plugin {name} was not built: {} is missing",
+        path.display()
+    );
     path
 }
 
@@ -82,7 +89,8 @@ pub fn plugin_bytes(name: &str) -> Vec<u8> {
 /// manifest) and returns the new path.
 pub fn copy_plugin(name: &str, dir: &Path, as_name: &str) -> PathBuf {
     let dest = dir.join(format!("{as_name}.wasm"));
-    std::fs::copy(plugin(name), &dest).unwrap_or_else(|e| panic!("copy {name} to {}: {e}", dest.display()));
+    std::fs::copy(plugin(name), &dest)
+        .unwrap_or_else(|e| panic!("copy {name} to {}: {e}", dest.display()));
     dest
 }
 
@@ -100,7 +108,11 @@ pub fn wasmq_bin() -> PathBuf {
             run(command, "cargo build -p wasmq --bin wasmq");
         });
         let bin = target_dir().join("debug/wasmq");
-        assert!(bin.is_file(), "{} is missing after the build", bin.display());
+        assert!(
+            bin.is_file(),
+            "{} is missing after the build",
+            bin.display()
+        );
         bin
     })
     .clone()

@@ -95,7 +95,10 @@ impl RedisServer {
     fn spawn(&mut self) -> Result<(), String> {
         let port = self.port.to_string();
         let mut args = base_args(&port, self.dir.path());
-        args.extend(["--appendonly".into(), if self.aof { "yes" } else { "no" }.into()]);
+        args.extend([
+            "--appendonly".into(),
+            if self.aof { "yes" } else { "no" }.into(),
+        ]);
         if self.aof {
             args.extend(["--appendfsync".into(), "always".into()]);
         }
@@ -135,8 +138,13 @@ impl RedisClusterNode {
         let mut args = base_args(&port, self.dir.path());
         args.extend(
             [
-                "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                "--cluster-node-timeout", "5000", "--appendonly",
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                "5000",
+                "--appendonly",
             ]
             .map(String::from),
         );
@@ -183,7 +191,11 @@ impl RedisCluster {
             }
         }
         let cluster = Self { nodes };
-        let addrs: Vec<String> = cluster.ports().iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        let addrs: Vec<String> = cluster
+            .ports()
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
         let mut args: Vec<&str> = vec!["--cluster", "create"];
         args.extend(addrs.iter().map(String::as_str));
         args.extend(["--cluster-replicas", "0", "--cluster-yes"]);
@@ -241,8 +253,15 @@ impl RedisCluster {
 
     fn wait_ok(&self) {
         let deadline = Instant::now() + START_TIMEOUT;
-        while !self.ports().iter().all(|p| cli(*p, &["CLUSTER", "INFO"]).contains("cluster_state:ok")) {
-            assert!(Instant::now() < deadline, "cluster did not reach cluster_state:ok");
+        while !self
+            .ports()
+            .iter()
+            .all(|p| cli(*p, &["CLUSTER", "INFO"]).contains("cluster_state:ok"))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "cluster did not reach cluster_state:ok"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -256,8 +275,20 @@ impl Drop for RedisCluster {
 
 fn base_args(port: &str, dir: &Path) -> Vec<String> {
     [
-        "--port", port, "--bind", "127.0.0.1", "--dir", &dir.to_string_lossy(), "--save", "",
-        "--daemonize", "no", "--protected-mode", "no", "--logfile", "redis.log",
+        "--port",
+        port,
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        &dir.to_string_lossy(),
+        "--save",
+        "",
+        "--daemonize",
+        "no",
+        "--protected-mode",
+        "no",
+        "--logfile",
+        "redis.log",
     ]
     .map(String::from)
     .to_vec()

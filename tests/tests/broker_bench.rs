@@ -52,7 +52,9 @@ async fn redis_cost_per_task() {
     );
 
     let (cpu_us, rate) = drain_and_measure(&server, &client, "mem").await;
-    println!("lease+ack, results kept 24 h: {cpu_us:.2} µs Redis CPU per task, drain {rate:.0} tasks/s");
+    println!(
+        "lease+ack, results kept 24 h: {cpu_us:.2} µs Redis CPU per task, drain {rate:.0} tasks/s"
+    );
 
     let no_results = BrokerOptions {
         result_ttl: Duration::ZERO,
@@ -61,7 +63,9 @@ async fn redis_cost_per_task() {
     let lean = connect(&server.url(), no_results).await;
     lean.enqueue_many(specs("lean", N)).await.unwrap();
     let (cpu_us_lean, rate_lean) = drain_and_measure(&server, &lean, "lean").await;
-    println!("lease+ack, no results kept: {cpu_us_lean:.2} µs Redis CPU per task, drain {rate_lean:.0} tasks/s");
+    println!(
+        "lease+ack, no results kept: {cpu_us_lean:.2} µs Redis CPU per task, drain {rate_lean:.0} tasks/s"
+    );
 
     assert!(
         per_task - PAYLOAD as f64 <= 150.0,
@@ -94,7 +98,11 @@ fn completion() -> Completion {
 
 /// Drains `queue` with CONSUMERS concurrent lease(BATCH) + ack_many loops;
 /// returns (Redis CPU µs per task, tasks per second).
-async fn drain_and_measure(server: &RedisServer, client: &Client, queue: &'static str) -> (f64, f64) {
+async fn drain_and_measure(
+    server: &RedisServer,
+    client: &Client,
+    queue: &'static str,
+) -> (f64, f64) {
     let cpu_before = used_cpu(server);
     let started = Instant::now();
     let mut workers = Vec::new();

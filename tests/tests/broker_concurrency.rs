@@ -51,7 +51,10 @@ impl Seen {
 
 async fn many_consumers_no_loss_no_overlap(url: String) {
     let producer = connect(&url, opts()).await;
-    let specs: Vec<TaskSpec> = numbered(QUEUE, TASKS).into_iter().map(|s| s.max_retries(2)).collect();
+    let specs: Vec<TaskSpec> = numbered(QUEUE, TASKS)
+        .into_iter()
+        .map(|s| s.max_retries(2))
+        .collect();
     let started = Instant::now();
     let ids = producer.enqueue_many(specs).await.unwrap();
     println!("enqueued {TASKS} in {:?}", started.elapsed());
@@ -60,7 +63,10 @@ async fn many_consumers_no_loss_no_overlap(url: String) {
     let maintenance = {
         let c = producer.clone();
         let stop = stop.clone();
-        tokio::spawn(async move { c.run_maintenance(Duration::from_millis(20), 1000, stop).await })
+        tokio::spawn(async move {
+            c.run_maintenance(Duration::from_millis(20), 1000, stop)
+                .await
+        })
     };
     let seen = Arc::new(Seen::default());
     let started = Instant::now();
@@ -85,15 +91,28 @@ async fn many_consumers_no_loss_no_overlap(url: String) {
         seen.retried.load(SeqCst),
     );
 
-    assert_eq!(seen.overlaps.load(SeqCst), 0, "a task was leased to two consumers at once");
+    assert_eq!(
+        seen.overlaps.load(SeqCst),
+        0,
+        "a task was leased to two consumers at once"
+    );
     assert_eq!(seen.stale.load(SeqCst), 0, "no lease should have expired");
     let completed = seen.completed.lock().unwrap().clone();
     let dead = seen.dead.lock().unwrap().clone();
-    assert!(completed.values().chain(dead.values()).all(|n| *n == 1), "settled twice");
-    assert!(completed.keys().all(|id| !dead.contains_key(id)), "both completed and dead");
+    assert!(
+        completed.values().chain(dead.values()).all(|n| *n == 1),
+        "settled twice"
+    );
+    assert!(
+        completed.keys().all(|id| !dead.contains_key(id)),
+        "both completed and dead"
+    );
     let finished: HashSet<&TaskId> = completed.keys().chain(dead.keys()).collect();
     let expected: HashSet<&TaskId> = ids.iter().collect();
-    assert_eq!(finished, expected, "every task ends in exactly one final state");
+    assert_eq!(
+        finished, expected,
+        "every task ends in exactly one final state"
+    );
 
     let stats = producer.queue_stats(QUEUE).await.unwrap();
     println!("{stats:?}");
@@ -102,9 +121,18 @@ async fn many_consumers_no_loss_no_overlap(url: String) {
     assert_eq!(c.completed, completed.len() as u64);
     assert_eq!(c.dead, dead.len() as u64);
     assert_eq!(c.retried, seen.retried.load(SeqCst));
-    assert_eq!(c.failed, seen.retry_calls.load(SeqCst) + seen.dead_calls.load(SeqCst));
     assert_eq!(
-        (stats.pending, stats.active, stats.retry_wait, stats.scheduled, stats.dead),
+        c.failed,
+        seen.retry_calls.load(SeqCst) + seen.dead_calls.load(SeqCst)
+    );
+    assert_eq!(
+        (
+            stats.pending,
+            stats.active,
+            stats.retry_wait,
+            stats.scheduled,
+            stats.dead
+        ),
         (0, 0, 0, 0, dead.len() as u64)
     );
     let page = producer.list_dead(QUEUE, 0, 10).await.unwrap();
@@ -117,7 +145,10 @@ async fn consume(client: wasmq::Client, seen: Arc<Seen>, n: u64) {
     while seen.finals.load(SeqCst) < TASKS as u64 {
         let tasks = client.lease(QUEUE, 50).await.unwrap();
         if tasks.is_empty() {
-            waiter.wait_for_work(&[QUEUE], Duration::from_millis(200)).await.unwrap();
+            waiter
+                .wait_for_work(&[QUEUE], Duration::from_millis(200))
+                .await
+                .unwrap();
             continue;
         }
         for t in &tasks {

@@ -33,12 +33,23 @@ async fn priorities_then_fifo(url: String) {
         .map(|i| TaskSpec::new("prio", format!("{}-{i:02}", i % 3)).priority(levels[i % 3]))
         .collect();
     client.enqueue_many(specs).await.unwrap();
-    let order: Vec<String> = drain(&client, "prio", 7).await.iter().map(payload_text).collect();
+    let order: Vec<String> = drain(&client, "prio", 7)
+        .await
+        .iter()
+        .map(payload_text)
+        .collect();
     let mut expected = Vec::new();
     for level in [2, 1, 0] {
-        expected.extend((0..30).filter(|i| i % 3 == level).map(|i| format!("{level}-{i:02}")));
+        expected.extend(
+            (0..30)
+                .filter(|i| i % 3 == level)
+                .map(|i| format!("{level}-{i:02}")),
+        );
     }
-    assert_eq!(order, expected, "high first, then normal, then low, FIFO within each");
+    assert_eq!(
+        order, expected,
+        "high first, then normal, then low, FIFO within each"
+    );
 }
 
 async fn unique_key_dedupes_until_ttl(url: String) {
@@ -74,16 +85,40 @@ async fn stale_ack_is_refused(url: String) {
     assert_eq!((second.id.clone(), second.attempt), (id.clone(), 2));
     assert_ne!(first.token(), second.token());
 
-    assert_eq!(slow.ack(&first, done("{}")).await.unwrap(), Settlement::StaleLease);
-    let retried = slow.retry(&first, Duration::ZERO, &failure("late")).await.unwrap();
+    assert_eq!(
+        slow.ack(&first, done("{}")).await.unwrap(),
+        Settlement::StaleLease
+    );
+    let retried = slow
+        .retry(&first, Duration::ZERO, &failure("late"))
+        .await
+        .unwrap();
     assert_eq!(retried, Settlement::StaleLease);
-    assert_eq!(slow.dead(&first, &failure("late")).await.unwrap(), Settlement::StaleLease);
-    assert_eq!(slow.extend(&[first.clone()], Duration::from_secs(5)).await.unwrap(), vec![None]);
-    assert_eq!(slow.release(&[first]).await.unwrap(), vec![Settlement::StaleLease]);
+    assert_eq!(
+        slow.dead(&first, &failure("late")).await.unwrap(),
+        Settlement::StaleLease
+    );
+    assert_eq!(
+        slow.extend(std::slice::from_ref(&first), Duration::from_secs(5))
+            .await
+            .unwrap(),
+        vec![None]
+    );
+    assert_eq!(
+        slow.release(&[first]).await.unwrap(),
+        vec![Settlement::StaleLease]
+    );
     let status = fast.status(&id).await.unwrap().unwrap();
-    assert_eq!(status.state, TaskState::Active, "the new owner's lease is untouched");
+    assert_eq!(
+        status.state,
+        TaskState::Active,
+        "the new owner's lease is untouched"
+    );
 
-    assert_eq!(fast.ack(&second, done("{}")).await.unwrap(), Settlement::Completed);
+    assert_eq!(
+        fast.ack(&second, done("{}")).await.unwrap(),
+        Settlement::Completed
+    );
     let status = fast.status(&id).await.unwrap().unwrap();
     assert_eq!((status.state, status.attempts), (TaskState::Completed, 2));
 }
@@ -98,15 +133,24 @@ async fn dead_consumer_tasks_come_back(url: String) {
     let reaper = {
         let c = client.clone();
         let stop = stop.clone();
-        tokio::spawn(async move { c.run_maintenance(Duration::from_millis(50), 1000, stop).await })
+        tokio::spawn(async move {
+            c.run_maintenance(Duration::from_millis(50), 1000, stop)
+                .await
+        })
     };
-    let specs: Vec<TaskSpec> = (0..5).map(|i| TaskSpec::new("crash", i.to_string()).max_retries(2)).collect();
+    let specs: Vec<TaskSpec> = (0..5)
+        .map(|i| TaskSpec::new("crash", i.to_string()).max_retries(2))
+        .collect();
     let ids = client.enqueue_many(specs).await.unwrap();
     for attempt in 1..=3u32 {
         // A consumer leases and "dies": its tasks are never settled.
         let leased = lease_within(&client, "crash", 5, Duration::from_secs(5)).await;
         assert_eq!(leased.len(), 5, "attempt {attempt}: every task came back");
-        assert!(leased.iter().all(|t| t.attempt == attempt && t.max_attempts == 3));
+        assert!(
+            leased
+                .iter()
+                .all(|t| t.attempt == attempt && t.max_attempts == 3)
+        );
     }
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
@@ -116,7 +160,10 @@ async fn dead_consumer_tasks_come_back(url: String) {
             assert_eq!(stats.counters.expired, 15);
             break;
         }
-        assert!(Instant::now() < deadline, "tasks never reached the dead set: {stats:?}");
+        assert!(
+            Instant::now() < deadline,
+            "tasks never reached the dead set: {stats:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     for id in &ids {
@@ -148,9 +195,15 @@ async fn lease_within(
 async fn racing_promoters_promote_once(url: String) {
     let producer = connect(&url, opts()).await;
     let delay = Duration::from_secs(1);
-    let specs: Vec<TaskSpec> = numbered("race", 10_000).into_iter().map(|s| s.delay(delay)).collect();
+    let specs: Vec<TaskSpec> = numbered("race", 10_000)
+        .into_iter()
+        .map(|s| s.delay(delay))
+        .collect();
     producer.enqueue_many(specs).await.unwrap();
-    assert_eq!(producer.queue_stats("race").await.unwrap().scheduled, 10_000);
+    assert_eq!(
+        producer.queue_stats("race").await.unwrap().scheduled,
+        10_000
+    );
     // Each chunk's due time is Redis's clock at that chunk plus the delay.
     tokio::time::sleep(delay + Duration::from_millis(100)).await;
     // Separate connections, connected first and released together.
@@ -182,7 +235,11 @@ async fn racing_promoters_promote_once(url: String) {
     assert_eq!((stats.pending, stats.scheduled), (10_000, 0));
     let leased = drain(&producer, "race", 1000).await;
     let unique: HashSet<_> = leased.iter().map(|t| t.id.clone()).collect();
-    assert_eq!((leased.len(), unique.len()), (10_000, 10_000), "no duplicate ids");
+    assert_eq!(
+        (leased.len(), unique.len()),
+        (10_000, 10_000),
+        "no duplicate ids"
+    );
 }
 
 async fn scheduled_tasks_wait(url: String) {
@@ -192,13 +249,28 @@ async fn scheduled_tasks_wait(url: String) {
         .await
         .unwrap();
     let past = SystemTime::now() - Duration::from_secs(60);
-    client.enqueue(TaskSpec::new("sched", "now").run_at(past)).await.unwrap();
+    client
+        .enqueue(TaskSpec::new("sched", "now").run_at(past))
+        .await
+        .unwrap();
     let status = client.status(&later).await.unwrap().unwrap();
     assert_eq!(status.state, TaskState::Scheduled);
     assert!(status.due_at_ms.is_some());
-    let now: Vec<String> = drain(&client, "sched", 10).await.iter().map(payload_text).collect();
-    assert_eq!(now, ["now"], "a past run-at is pending at once; the delayed one waits");
-    assert_eq!(client.promote_due("sched", 100).await.unwrap(), 0, "not due yet");
+    let now: Vec<String> = drain(&client, "sched", 10)
+        .await
+        .iter()
+        .map(payload_text)
+        .collect();
+    assert_eq!(
+        now,
+        ["now"],
+        "a past run-at is pending at once; the delayed one waits"
+    );
+    assert_eq!(
+        client.promote_due("sched", 100).await.unwrap(),
+        0,
+        "not due yet"
+    );
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(client.promote_due("sched", 100).await.unwrap(), 1);
     let leased = client.lease("sched", 10).await.unwrap();
@@ -224,8 +296,15 @@ async fn release_returns_to_front(url: String) {
     assert_eq!(out, vec![Settlement::Released; 3]);
     let again = drain(&client, "rel", 10).await;
     let order: Vec<String> = again.iter().map(payload_text).collect();
-    assert_eq!(order, ["0", "1", "2", "3", "4"], "released tasks go back in front, in order");
-    assert!(again.iter().all(|t| t.attempt == 1), "a release does not count an attempt");
+    assert_eq!(
+        order,
+        ["0", "1", "2", "3", "4"],
+        "released tasks go back in front, in order"
+    );
+    assert!(
+        again.iter().all(|t| t.attempt == 1),
+        "a release does not count an attempt"
+    );
 }
 
 async fn extend_keeps_the_lease(url: String) {
@@ -236,11 +315,17 @@ async fn extend_keeps_the_lease(url: String) {
     let client = connect(&url, opts).await;
     client.enqueue(TaskSpec::new("ext", "x")).await.unwrap();
     let task = client.lease("ext", 1).await.unwrap().remove(0);
-    let extended = client.extend(&[task.clone()], Duration::from_secs(5)).await.unwrap();
+    let extended = client
+        .extend(std::slice::from_ref(&task), Duration::from_secs(5))
+        .await
+        .unwrap();
     assert!(extended[0].is_some_and(|d| d > task.lease_deadline_ms));
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(client.reap_expired("ext", 100).await.unwrap().requeued, 0);
-    assert_eq!(client.ack(&task, done("{}")).await.unwrap(), Settlement::Completed);
+    assert_eq!(
+        client.ack(&task, done("{}")).await.unwrap(),
+        Settlement::Completed
+    );
 }
 
 async fn idle_consumer_wakes_on_enqueue(url: String) {
@@ -248,7 +333,13 @@ async fn idle_consumer_wakes_on_enqueue(url: String) {
     let mut waiter = client.waiter();
     // Nothing pending: the wait times out.
     let t = Instant::now();
-    assert_eq!(waiter.wait_for_work(&["wa", "wb"], Duration::from_millis(300)).await.unwrap(), None);
+    assert_eq!(
+        waiter
+            .wait_for_work(&["wa", "wb"], Duration::from_millis(300))
+            .await
+            .unwrap(),
+        None
+    );
     println!("empty wait returned after {:?}", t.elapsed());
     let producer = client.clone();
     let enqueue = tokio::spawn(async move {
@@ -257,10 +348,16 @@ async fn idle_consumer_wakes_on_enqueue(url: String) {
         producer.enqueue(TaskSpec::new("wb", "x")).await.unwrap();
         at
     });
-    let woke = waiter.wait_for_work(&["wa", "wb"], Duration::from_secs(10)).await.unwrap();
+    let woke = waiter
+        .wait_for_work(&["wa", "wb"], Duration::from_secs(10))
+        .await
+        .unwrap();
     let woke_at = Instant::now();
     let enqueued_at = enqueue.await.unwrap();
     assert_eq!(woke.as_deref(), Some("wb"));
-    println!("woke {:?} after the enqueue started", woke_at.duration_since(enqueued_at));
+    println!(
+        "woke {:?} after the enqueue started",
+        woke_at.duration_since(enqueued_at)
+    );
     assert_eq!(client.lease("wb", 10).await.unwrap().len(), 1);
 }

@@ -46,14 +46,26 @@ async fn restart_mid_run(backend: Backend) {
     let maintenance = {
         let c = client.clone();
         let stop = stop.clone();
-        tokio::spawn(async move { c.run_maintenance(Duration::from_millis(100), 1000, stop).await })
+        tokio::spawn(async move {
+            c.run_maintenance(Duration::from_millis(100), 1000, stop)
+                .await
+        })
     };
     let acknowledged = Arc::new(Mutex::new(Vec::<TaskId>::new()));
     let producer_done = Arc::new(AtomicBool::new(false));
     let errors = Arc::new(AtomicU64::new(0));
 
-    let producer = tokio::spawn(produce(client.clone(), acknowledged.clone(), errors.clone(), producer_done.clone()));
-    let consumer = tokio::spawn(consume(client.clone(), errors.clone(), producer_done.clone()));
+    let producer = tokio::spawn(produce(
+        client.clone(),
+        acknowledged.clone(),
+        errors.clone(),
+        producer_done.clone(),
+    ));
+    let consumer = tokio::spawn(consume(
+        client.clone(),
+        errors.clone(),
+        producer_done.clone(),
+    ));
 
     // Crash Redis once a third of the tasks are in.
     while acknowledged.lock().unwrap().len() < TASKS / 3 {
@@ -82,7 +94,10 @@ async fn restart_mid_run(backend: Backend) {
     println!("run complete {:?} after the crash", crash.elapsed());
     stop.cancel();
     maintenance.await.unwrap();
-    println!("calls that failed while Redis was down: {}", errors.load(SeqCst));
+    println!(
+        "calls that failed while Redis was down: {}",
+        errors.load(SeqCst)
+    );
     assert!(errors.load(SeqCst) > 0, "the crash should have been felt");
 
     let ids = acknowledged.lock().unwrap().clone();
@@ -90,21 +105,36 @@ async fn restart_mid_run(backend: Backend) {
     assert_eq!((ids.len(), unique.len()), (TASKS, TASKS));
     for id in &ids {
         let status = client.status(id).await.unwrap();
-        assert_eq!(status.map(|s| s.state), Some(TaskState::Completed), "{id} was lost");
+        assert_eq!(
+            status.map(|s| s.state),
+            Some(TaskState::Completed),
+            "{id} was lost"
+        );
     }
     let stats = client.queue_stats(QUEUE).await.unwrap();
     println!("{stats:?}");
-    assert_eq!(stats.counters.enqueued, TASKS as u64, "unique keys made retried batches idempotent");
+    assert_eq!(
+        stats.counters.enqueued, TASKS as u64,
+        "unique keys made retried batches idempotent"
+    );
     assert_eq!(stats.counters.completed, TASKS as u64);
 }
 
 /// Enqueues TASKS tasks in batches, retrying a failed batch until Redis
 /// answers; unique keys make the retry return the ids of a batch that did
 /// land before the crash instead of enqueueing it twice.
-async fn produce(client: Client, acknowledged: Arc<Mutex<Vec<TaskId>>>, errors: Arc<AtomicU64>, done: Arc<AtomicBool>) {
+async fn produce(
+    client: Client,
+    acknowledged: Arc<Mutex<Vec<TaskId>>>,
+    errors: Arc<AtomicU64>,
+    done: Arc<AtomicBool>,
+) {
     for start in (0..TASKS).step_by(BATCH) {
         let batch: Vec<TaskSpec> = (start..start + BATCH)
-            .map(|i| TaskSpec::new(QUEUE, i.to_string()).unique(format!("task-{i}"), Duration::from_secs(600)))
+            .map(|i| {
+                TaskSpec::new(QUEUE, i.to_string())
+                    .unique(format!("task-{i}"), Duration::from_secs(600))
+            })
             .collect();
         loop {
             match client.enqueue_many(batch.clone()).await {
@@ -145,7 +175,10 @@ async fn consume(client: Client, errors: Arc<AtomicU64>, producer_done: Arc<Atom
             }
         };
         if tasks.is_empty() {
-            if let Err(e) = waiter.wait_for_work(&[QUEUE], Duration::from_millis(200)).await {
+            if let Err(e) = waiter
+                .wait_for_work(&[QUEUE], Duration::from_millis(200))
+                .await
+            {
                 assert!(e.is_connection(), "only connection errors expected: {e}");
                 errors.fetch_add(1, SeqCst);
                 tokio::time::sleep(Duration::from_millis(50)).await;

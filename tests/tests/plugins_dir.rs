@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use wasmq::config::Limits;
-use wasmq::plugins::{PluginDir, PluginDirError, PluginEntry, Registry, SyncOutcome, spawn_watcher};
+use wasmq::plugins::{
+    PluginDir, PluginDirError, PluginEntry, Registry, SyncOutcome, spawn_watcher,
+};
 use wasmq::runtime::{CancelToken, Invocation, OutcomeKind, Plugin, Runtime, RuntimeOptions};
 use wasmq_tests::plugins::plugin;
 
@@ -44,7 +46,8 @@ async fn watched(dir: &Path) -> (Registry, PluginDir, CancellationToken, JoinHan
     let report = plugins.scan(&registry).await.expect("scan");
     assert!(report.failed.is_empty(), "initial scan failed: {report:?}");
     let shutdown = CancellationToken::new();
-    let watcher = spawn_watcher(registry.clone(), plugins.clone(), shutdown.clone()).expect("watch");
+    let watcher =
+        spawn_watcher(registry.clone(), plugins.clone(), shutdown.clone()).expect("watch");
     (registry, plugins, shutdown, watcher)
 }
 
@@ -57,7 +60,10 @@ async fn stop(shutdown: CancellationToken, watcher: JoinHandle<()>) {
 }
 
 fn entry(registry: &Registry, task_type: &str) -> Option<PluginEntry> {
-    registry.entries().into_iter().find(|e| e.task_type == task_type)
+    registry
+        .entries()
+        .into_iter()
+        .find(|e| e.task_type == task_type)
 }
 
 /// Polls until `done` holds, failing with `what` and the entries otherwise.
@@ -77,12 +83,18 @@ async fn wait_for(registry: &Registry, what: &str, done: impl Fn(&Registry) -> b
 /// Runs `plugin` on a JSON payload and returns the output content type.
 async fn content_type(plugin: Plugin) -> String {
     let outcome = tokio::task::spawn_blocking(move || {
-        plugin.run(Invocation::new("t:1", "echo", br#"{"a":1}"#.to_vec()), &CancelToken::new())
+        plugin.run(
+            Invocation::new("t:1", "echo", br#"{"a":1}"#.to_vec()),
+            &CancelToken::new(),
+        )
     })
     .await
     .expect("run the plugin");
     match outcome.kind {
-        OutcomeKind::Success { content_type, output } => {
+        OutcomeKind::Success {
+            content_type,
+            output,
+        } => {
             assert_eq!(output, br#"{"a":1}"#);
             content_type.expect("echo sets a content type")
         }
@@ -121,15 +133,27 @@ async fn initial_scan_loads_good_plugins_and_reports_broken_ones() {
     let broken = entry(&registry, "broken").expect("broken.wasm is listed");
     assert!(!broken.is_serving());
     let error = broken.error.expect("with its error");
-    assert!(error.contains("broken.wasm") && error.contains("not a WebAssembly file"), "{error}");
+    assert!(
+        error.contains("broken.wasm") && error.contains("not a WebAssembly file"),
+        "{error}"
+    );
     let bad_name = entry(&registry, "my queue").unwrap().error.unwrap();
-    assert!(bad_name.contains("my queue.wasm") && bad_name.contains("only letters"), "{bad_name}");
+    assert!(
+        bad_name.contains("my queue.wasm") && bad_name.contains("only letters"),
+        "{bad_name}"
+    );
 
     let echo = entry(&registry, "echo").unwrap();
     assert_eq!(echo.error, None);
     assert_eq!(echo.kind.as_deref(), Some("component"));
-    assert_eq!(echo.version.as_deref(), Some(registry.get("echo").unwrap().version()));
-    assert_eq!(content_type(registry.get("echo").unwrap()).await, "application/json");
+    assert_eq!(
+        echo.version.as_deref(),
+        Some(registry.get("echo").unwrap().version())
+    );
+    assert_eq!(
+        content_type(registry.get("echo").unwrap()).await,
+        "application/json"
+    );
 
     // A second scan of an unchanged directory changes nothing.
     let generation = registry.generation();
@@ -145,7 +169,10 @@ async fn a_missing_or_wrong_directory_is_a_clear_error() {
     let err = PluginDir::open(&missing, runtime(), Limits::default()).unwrap_err();
     assert!(matches!(err, PluginDirError::Missing { .. }));
     let message = err.to_string();
-    assert!(message.contains("nope") && message.contains("does not exist; create it or pass --plugins"), "{message}");
+    assert!(
+        message.contains("nope") && message.contains("does not exist; create it or pass --plugins"),
+        "{message}"
+    );
 
     let file = dir.path().join("file");
     std::fs::write(&file, "x").unwrap();
@@ -156,10 +183,18 @@ async fn a_missing_or_wrong_directory_is_a_clear_error() {
 #[tokio::test]
 async fn files_above_the_size_cap_are_refused() {
     let dir = plugins_dir(&[("echo", "echo"), ("noop", "noop")]);
-    let echo_size = std::fs::metadata(dir.path().join("echo.wasm")).unwrap().len();
-    let noop_size = std::fs::metadata(dir.path().join("noop.wasm")).unwrap().len();
+    let echo_size = std::fs::metadata(dir.path().join("echo.wasm"))
+        .unwrap()
+        .len();
+    let noop_size = std::fs::metadata(dir.path().join("noop.wasm"))
+        .unwrap()
+        .len();
     let cap = (echo_size + noop_size) / 2;
-    let (big, small) = if echo_size > noop_size { ("echo", "noop") } else { ("noop", "echo") };
+    let (big, small) = if echo_size > noop_size {
+        ("echo", "noop")
+    } else {
+        ("noop", "echo")
+    };
     let plugins = PluginDir::open(dir.path(), runtime(), Limits::default())
         .unwrap()
         .with_max_file_size(cap);
@@ -167,7 +202,11 @@ async fn files_above_the_size_cap_are_refused() {
     let report = plugins.scan(&registry).await.unwrap();
     assert_eq!(report.loaded, [small]);
     let error = entry(&registry, big).unwrap().error.unwrap();
-    assert!(error.contains(&format!("{big}.wasm")) && error.contains(&format!("above the {cap} byte limit")), "{error}");
+    assert!(
+        error.contains(&format!("{big}.wasm"))
+            && error.contains(&format!("above the {cap} byte limit")),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -190,7 +229,10 @@ async fn atomic_rename_swaps_the_version_while_old_clones_keep_running() {
 
     // The clone taken before the swap still runs the old code.
     assert_eq!(content_type(old).await, "application/json");
-    assert_eq!(content_type(registry.get("echo").unwrap()).await, "application/x-echo-v2");
+    assert_eq!(
+        content_type(registry.get("echo").unwrap()).await,
+        "application/x-echo-v2"
+    );
     stop(shutdown, watcher).await;
 }
 
@@ -213,7 +255,10 @@ async fn a_corrupt_overwrite_is_reported_and_the_old_version_keeps_serving() {
     assert!(error.contains("echo.wasm"), "{error}");
     assert_eq!(registry.get("echo").unwrap().version(), good.version());
     assert_eq!(registry.types(), ["echo"]);
-    assert_eq!(content_type(registry.get("echo").unwrap()).await, "application/json");
+    assert_eq!(
+        content_type(registry.get("echo").unwrap()).await,
+        "application/json"
+    );
 
     // Restoring the same bytes clears the error without a reload.
     std::fs::write(&path, &good_bytes).unwrap();
@@ -224,7 +269,10 @@ async fn a_corrupt_overwrite_is_reported_and_the_old_version_keeps_serving() {
     let restored = entry(&registry, "echo").unwrap();
     assert_eq!(restored.version.as_deref(), Some(good.version()));
     assert_eq!(restored.loaded_at_ms, loaded_at, "same content: no reload");
-    assert!(matches!(plugins.sync(&registry, "echo").await, SyncOutcome::Unchanged));
+    assert!(matches!(
+        plugins.sync(&registry, "echo").await,
+        SyncOutcome::Unchanged
+    ));
     stop(shutdown, watcher).await;
 }
 
@@ -246,7 +294,10 @@ async fn deleting_a_plugin_removes_its_type_and_adding_it_back_restores_it() {
 
     // A new type appears the same way.
     atomic_replace(&plugin("echo-v2"), &dir.path().join("echo2.wasm"));
-    wait_for(&registry, "echo2 added", |r| r.types() == ["echo", "echo2", "noop"]).await;
+    wait_for(&registry, "echo2 added", |r| {
+        r.types() == ["echo", "echo2", "noop"]
+    })
+    .await;
     stop(shutdown, watcher).await;
 }
 
@@ -257,9 +308,14 @@ async fn manifest_changes_apply_new_limits_and_bad_manifests_keep_the_old() {
     let version = registry.get("echo").unwrap().version().to_owned();
     let manifest = dir.path().join("echo.toml");
 
-    std::fs::write(&manifest, "fuel = 123456789\ntimeout = \"3s\"\nmax_concurrency = 2\n").unwrap();
+    std::fs::write(
+        &manifest,
+        "fuel = 123456789\ntimeout = \"3s\"\nmax_concurrency = 2\n",
+    )
+    .unwrap();
     wait_for(&registry, "manifest limits applied", |r| {
-        r.get("echo").is_some_and(|p| p.limits().fuel == 123_456_789)
+        r.get("echo")
+            .is_some_and(|p| p.limits().fuel == 123_456_789)
     })
     .await;
     let echo = entry(&registry, "echo").unwrap();
@@ -267,7 +323,10 @@ async fn manifest_changes_apply_new_limits_and_bad_manifests_keep_the_old() {
     assert_eq!(echo.limits.unwrap().memory, Limits::DEFAULT_MEMORY);
     assert_eq!(echo.policy.unwrap().max_concurrency, Some(2));
     assert_eq!(echo.version.as_deref(), Some(version.as_str()), "same code");
-    assert_eq!(registry.get_loaded("echo").unwrap().policy.max_concurrency, Some(2));
+    assert_eq!(
+        registry.get_loaded("echo").unwrap().policy.max_concurrency,
+        Some(2)
+    );
 
     std::fs::write(&manifest, "fule = 5\n").unwrap();
     wait_for(&registry, "bad manifest reported", |r| {
@@ -275,14 +334,54 @@ async fn manifest_changes_apply_new_limits_and_bad_manifests_keep_the_old() {
     })
     .await;
     let error = entry(&registry, "echo").unwrap().error.unwrap();
-    assert!(error.contains("echo.toml") && error.contains("fule"), "{error}");
-    assert_eq!(registry.get("echo").unwrap().limits().fuel, 123_456_789, "old limits keep serving");
-    assert_eq!(content_type(registry.get("echo").unwrap()).await, "application/json");
+    assert!(
+        error.contains("echo.toml") && error.contains("fule"),
+        "{error}"
+    );
+    assert_eq!(
+        registry.get("echo").unwrap().limits().fuel,
+        123_456_789,
+        "old limits keep serving"
+    );
+    assert_eq!(
+        content_type(registry.get("echo").unwrap()).await,
+        "application/json"
+    );
 
     std::fs::remove_file(&manifest).unwrap();
     wait_for(&registry, "defaults back without a manifest", |r| {
-        r.get("echo").is_some_and(|p| p.limits().fuel == Limits::DEFAULT_FUEL)
+        r.get("echo")
+            .is_some_and(|p| p.limits().fuel == Limits::DEFAULT_FUEL)
             && entry(r, "echo").is_some_and(|e| e.error.is_none())
+    })
+    .await;
+    stop(shutdown, watcher).await;
+}
+
+#[tokio::test]
+async fn a_removed_directory_empties_the_registry_until_it_is_back() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("plugins");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::copy(plugin("echo"), dir.join("echo.wasm")).unwrap();
+    let (registry, _plugins, shutdown, watcher) = watched(&dir).await;
+    assert_eq!(registry.types(), ["echo"]);
+
+    std::fs::remove_dir_all(&dir).unwrap();
+    wait_for(&registry, "types gone with the directory", |r| {
+        r.entries().is_empty()
+    })
+    .await;
+
+    std::fs::create_dir(&dir).unwrap();
+    atomic_replace(&plugin("noop"), &dir.join("noop.wasm"));
+    wait_for(&registry, "the recreated directory is watched", |r| {
+        r.types() == ["noop"]
+    })
+    .await;
+    std::fs::copy(plugin("echo"), dir.join("echo.wasm")).unwrap();
+    wait_for(&registry, "later changes are seen too", |r| {
+        r.types() == ["echo", "noop"]
     })
     .await;
     stop(shutdown, watcher).await;

@@ -5,7 +5,9 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use wasmq::config::Limits;
-use wasmq::runtime::{CancelToken, Invocation, Outcome, OutcomeKind, Plugin, Runtime, RuntimeOptions};
+use wasmq::runtime::{
+    CancelToken, Invocation, Outcome, OutcomeKind, Plugin, Runtime, RuntimeOptions,
+};
 use wasmq_tests::plugins::{plugin, target_dir};
 
 /// One runtime for the whole suite, as in a host; its cache persists under
@@ -29,7 +31,11 @@ fn load(name: &str) -> Plugin {
 }
 
 fn run_with(plugin: &Plugin, payload: &str, limits: Option<Limits>) -> Outcome {
-    let mut invocation = Invocation::new(format!("{}:test", plugin.name()), plugin.name(), payload.into());
+    let mut invocation = Invocation::new(
+        format!("{}:test", plugin.name()),
+        plugin.name(),
+        payload.into(),
+    );
     invocation.limits = limits;
     plugin.run(invocation, &CancelToken::new())
 }
@@ -40,7 +46,9 @@ fn run(name: &str, payload: &str) -> Outcome {
 
 fn output_text(outcome: &Outcome) -> String {
     match &outcome.kind {
-        OutcomeKind::Success { output, .. } => String::from_utf8(output.clone()).expect("UTF-8 output"),
+        OutcomeKind::Success { output, .. } => {
+            String::from_utf8(output.clone()).expect("UTF-8 output")
+        }
         other => panic!("expected success, got {other:?}\nlog:\n{}", outcome.log),
     }
 }
@@ -50,17 +58,30 @@ fn well_behaved_plugins_succeed() {
     assert_eq!(output_text(&run("noop", "")), "");
     let echoed = run("echo", r#"{"a":[1,2]}"#);
     assert_eq!(output_text(&echoed), r#"{"a":[1,2]}"#);
-    assert!(matches!(&echoed.kind, OutcomeKind::Success { content_type: Some(t), .. } if t == "application/json"));
+    assert!(
+        matches!(&echoed.kind, OutcomeKind::Success { content_type: Some(t), .. } if t == "application/json")
+    );
 
     let sent = run("email", r#"{"to":"a@b.c","subject":"hi"}"#);
     let report: serde_json::Value = serde_json::from_str(&output_text(&sent)).unwrap();
     assert_eq!(report["sent"], true);
-    assert!(sent.log.contains("INFO sent \"hi\" to a@b.c"), "log import captured: {}", sent.log);
+    assert!(
+        sent.log.contains("INFO sent \"hi\" to a@b.c"),
+        "log import captured: {}",
+        sent.log
+    );
 
     let image = run("image", r#"{"width":64,"height":48}"#);
     let report: serde_json::Value = serde_json::from_str(&output_text(&image)).unwrap();
-    assert_eq!((report["width"].as_u64(), report["height"].as_u64()), (Some(32), Some(24)));
-    assert_eq!(image.progress.as_ref().map(|(p, _)| *p), Some(100), "progress import captured");
+    assert_eq!(
+        (report["width"].as_u64(), report["height"].as_u64()),
+        (Some(32), Some(24))
+    );
+    assert_eq!(
+        image.progress.as_ref().map(|(p, _)| *p),
+        Some(100),
+        "progress import captured"
+    );
 
     assert_eq!(output_text(&run("cpu50", "seed")).len(), 16);
     assert_eq!(output_text(&run("upper", "hello wasm")), "HELLO WASM");
@@ -74,7 +95,10 @@ fn handler_errors_keep_their_kind() {
         "{:?}",
         bad.kind
     );
-    let busy = run("email", r#"{"to":"a@b.c","subject":"hi","simulate":"transient","retry_after_ms":250}"#);
+    let busy = run(
+        "email",
+        r#"{"to":"a@b.c","subject":"hi","simulate":"transient","retry_after_ms":250}"#,
+    );
     assert_eq!(
         busy.kind,
         OutcomeKind::Retryable {
@@ -108,12 +132,28 @@ fn adversarial_plugins_are_contained_and_the_host_survives() {
         "{:?}",
         refused.kind
     );
-    assert!(refused.peak_memory <= Limits::DEFAULT_MEMORY, "peak {} over the cap", refused.peak_memory);
-    assert!(refused.peak_memory > Limits::DEFAULT_MEMORY / 2, "peak {} : it really allocated", refused.peak_memory);
+    assert!(
+        refused.peak_memory <= Limits::DEFAULT_MEMORY,
+        "peak {} over the cap",
+        refused.peak_memory
+    );
+    assert!(
+        refused.peak_memory > Limits::DEFAULT_MEMORY / 2,
+        "peak {} : it really allocated",
+        refused.peak_memory
+    );
 
-    let small = Limits { memory: 16 << 20, ..Limits::default() };
+    let small = Limits {
+        memory: 16 << 20,
+        ..Limits::default()
+    };
     let bomb = run_with(&load("membomb"), r#"{"on_refusal":"abort"}"#, Some(small));
-    assert_eq!(bomb.kind, OutcomeKind::OutOfMemory { limit: 16 << 20 }, "log: {}", bomb.log);
+    assert_eq!(
+        bomb.kind,
+        OutcomeKind::OutOfMemory { limit: 16 << 20 },
+        "log: {}",
+        bomb.log
+    );
     assert!(bomb.peak_memory <= 16 << 20);
 
     assert_eq!(run("recurse", "").kind, OutcomeKind::StackOverflow);
@@ -121,17 +161,29 @@ fn adversarial_plugins_are_contained_and_the_host_survives() {
     let panicked = run("panic", "on purpose");
     match &panicked.kind {
         OutcomeKind::Panic { message } => {
-            assert!(message.contains("plugin panicked on purpose: on purpose"), "{message}");
+            assert!(
+                message.contains("plugin panicked on purpose: on purpose"),
+                "{message}"
+            );
             assert!(message.contains("panic/src/lib.rs"), "{message}");
         }
         other => panic!("expected a panic, got {other:?}"),
     }
 
     let big = run("bigout", r#"{"bytes":2097152}"#);
-    assert_eq!(big.kind, OutcomeKind::OutputTooLarge { size: 2 << 20, limit: Limits::DEFAULT_MAX_OUTPUT });
+    assert_eq!(
+        big.kind,
+        OutcomeKind::OutputTooLarge {
+            size: 2 << 20,
+            limit: Limits::DEFAULT_MAX_OUTPUT
+        }
+    );
     assert_eq!(output_text(&run("bigout", r#"{"bytes":10}"#)).len(), 10);
 
-    let tiny_output = Limits { max_output: 4, ..Limits::default() };
+    let tiny_output = Limits {
+        max_output: 4,
+        ..Limits::default()
+    };
     let shout = run_with(&load("upper"), "too long for four bytes", Some(tiny_output));
     assert!(
         matches!(shout.kind, OutcomeKind::OutputTooLarge { limit: 4, size } if size > 4),
@@ -140,7 +192,10 @@ fn adversarial_plugins_are_contained_and_the_host_survives() {
     );
 
     // Still alive, and a normal task still works on the same runtime.
-    assert_eq!(output_text(&run("echo", "after the storm")), "after the storm");
+    assert_eq!(
+        output_text(&run("echo", "after the storm")),
+        "after the storm"
+    );
 }
 
 #[test]
@@ -153,13 +208,20 @@ fn escape_finds_every_door_shut() {
         assert!(entry.starts_with("error"), "{key} was not denied: {entry}");
     }
     assert_eq!(report["env"], serde_json::json!([]), "environment leaked");
-    assert!(report["home"].is_null() && report["path"].is_null(), "HOME/PATH leaked: {report}");
+    assert!(
+        report["home"].is_null() && report["path"].is_null(),
+        "HOME/PATH leaked: {report}"
+    );
 }
 
 #[test]
 fn epoch_deadline_stops_an_endless_loop() {
     let timeout = Duration::from_millis(200);
-    let limits = Limits { timeout, fuel: Limits::MAX_FUEL, ..Limits::default() };
+    let limits = Limits {
+        timeout,
+        fuel: Limits::MAX_FUEL,
+        ..Limits::default()
+    };
     let outcome = run_with(&load("loop"), "", Some(limits));
     match outcome.kind {
         OutcomeKind::TimedOut { after } => {
@@ -178,7 +240,10 @@ fn epoch_deadline_stops_an_endless_loop() {
 #[test]
 fn cancel_token_stops_a_run_from_another_thread() {
     let looping = load("loop");
-    let limits = Limits { fuel: Limits::MAX_FUEL, ..Limits::default() };
+    let limits = Limits {
+        fuel: Limits::MAX_FUEL,
+        ..Limits::default()
+    };
     let cancel = CancelToken::new();
     let canceller = {
         let cancel = cancel.clone();
@@ -193,22 +258,37 @@ fn cancel_token_stops_a_run_from_another_thread() {
     let outcome = looping.run(invocation, &cancel);
     let stopped = Instant::now();
     let cancelled_at = canceller.join().unwrap();
-    println!("loop stopped {:?} after cancel()", stopped.saturating_duration_since(cancelled_at));
+    println!(
+        "loop stopped {:?} after cancel()",
+        stopped.saturating_duration_since(cancelled_at)
+    );
     assert_eq!(outcome.kind, OutcomeKind::Cancelled);
 
     // A token cancelled before the run stops it before it starts.
     let outcome = looping.run(Invocation::new("loop:pre", "loop", Vec::new()), &cancel);
-    assert_eq!((outcome.kind, outcome.fuel_used), (OutcomeKind::Cancelled, 0));
+    assert_eq!(
+        (outcome.kind, outcome.fuel_used),
+        (OutcomeKind::Cancelled, 0)
+    );
 }
 
 #[test]
 fn fuel_use_is_deterministic() {
-    for (name, payload) in [("cpu50", "fixed seed"), ("echo", r#"{"same":"payload"}"#), ("upper", "abc")] {
+    for (name, payload) in [
+        ("cpu50", "fixed seed"),
+        ("echo", r#"{"same":"payload"}"#),
+        ("upper", "abc"),
+    ] {
         let plugin = load(name);
-        let fuel: Vec<u64> = (0..3).map(|_| run_with(&plugin, payload, None).fuel_used).collect();
+        let fuel: Vec<u64> = (0..3)
+            .map(|_| run_with(&plugin, payload, None).fuel_used)
+            .collect();
         println!("{name}: fuel per run {fuel:?}");
         assert!(fuel[0] > 0);
-        assert!(fuel.iter().all(|f| *f == fuel[0]), "{name} fuel varies: {fuel:?}");
+        assert!(
+            fuel.iter().all(|f| *f == fuel[0]),
+            "{name} fuel varies: {fuel:?}"
+        );
     }
 }
 
@@ -216,7 +296,11 @@ fn fuel_use_is_deterministic() {
 fn nothing_leaks_between_tasks() {
     let counter = load("counter");
     for attempt in 0..5 {
-        assert_eq!(output_text(&run_with(&counter, "", None)), "1", "run {attempt} saw state of a previous run");
+        assert_eq!(
+            output_text(&run_with(&counter, "", None)),
+            "1",
+            "run {attempt} saw state of a previous run"
+        );
     }
 }
 
@@ -237,4 +321,53 @@ fn concurrent_runs_do_not_mix() {
     for thread in threads {
         thread.join().expect("no run panicked");
     }
+}
+
+#[test]
+fn a_full_instance_pool_is_a_retryable_host_condition() {
+    let host_busy = |outcome: &Outcome| matches!(&outcome.kind, OutcomeKind::Retryable { message, .. } if message.starts_with("host busy:"));
+    let cache = tempfile::tempdir().unwrap();
+    let single = Runtime::new(RuntimeOptions {
+        cache_dir: Some(cache.path().to_owned()),
+        max_instances: 1,
+        ..RuntimeOptions::default()
+    })
+    .unwrap();
+    let looping = single
+        .load("loop", &plugin("loop"), Limits::default())
+        .unwrap();
+    let echo = single
+        .load("echo", &plugin("echo"), Limits::default())
+        .unwrap();
+    let cancel = CancelToken::new();
+    let busy = {
+        let (looping, cancel) = (looping.clone(), cancel.clone());
+        let limits = Limits {
+            fuel: Limits::MAX_FUEL,
+            ..Limits::default()
+        };
+        std::thread::spawn(move || {
+            loop {
+                let mut invocation = Invocation::new("loop:1", "loop", Vec::new());
+                invocation.limits = Some(limits);
+                let outcome = looping.run(invocation, &cancel);
+                // The echo below may hold the only slot for a moment.
+                if !host_busy(&outcome) {
+                    return outcome;
+                }
+            }
+        })
+    };
+    // Once the loop holds the only slot, echo cannot get an instance.
+    let refused = (0..2000)
+        .map(|_| run_with(&echo, "hi", None))
+        .find(host_busy);
+    cancel.cancel();
+    assert_eq!(busy.join().unwrap().kind, OutcomeKind::Cancelled);
+    let refused = refused.expect("echo was refused while the loop held the only instance slot");
+    println!("{:?}", refused.kind);
+    assert_eq!(
+        output_text(&run_with(&echo, "free again", None)),
+        "free again"
+    );
 }

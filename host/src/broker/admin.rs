@@ -1,9 +1,10 @@
 //! Looking tasks up by id, cancelling them, and pausing queues.
 //!
 //! A task id names its queue, so every lookup goes straight to that queue's
-//! keys (one slot on Cluster) with no index. Completed and cancelled tasks are
-//! found through their final record, which lives for the result TTL; with a
-//! TTL of zero no record is kept and such tasks read as not found.
+//! keys (one slot on Cluster) with no global index. Completed and cancelled
+//! tasks are found through their final record in the queue's result buckets,
+//! kept for the result TTL (see `results.rs`); with a TTL of zero no record is
+//! kept and such tasks read as not found.
 
 use super::client::Client;
 use super::error::{BrokerError, BrokerResult};
@@ -97,10 +98,10 @@ impl Client {
     #[instrument(skip_all, fields(task_id = %id, kind = id.queue()))]
     pub async fn status(&self, id: &TaskId) -> BrokerResult<Option<TaskStatus>> {
         let keys = self.keys(id.queue())?;
+        let buckets = self.bucket_keys(&keys).await?;
         let op = format!("status of task {id}");
         let reply: Value = SCRIPTS
             .status
-            .key(keys.result(id.local()))
             .key(&keys.tasks)
             .key(&keys.meta)
             .key(&keys.active)
@@ -108,10 +109,12 @@ impl Client {
             .key(&keys.retry)
             .key(&keys.dead)
             .key(&keys.cancel)
+            .key(&keys.lease)
+            .key(&buckets[..])
             .arg(id.local())
             .invoke_async(&mut self.conn())
             .await
-            .map_err(|e| BrokerError::redis(&op, e))?;
+            .map_err(|e| self.fail(&op, e))?;
         let r = Reply::of(&op);
         let mut items = r.array(reply)?.into_iter();
         let Some(state) = items.next() else {
@@ -119,7 +122,11 @@ impl Client {
         };
         let state = r.text(state)?;
         if state == "final" {
-            let head = items.next().map(|v| r.text(v)).transpose()?.unwrap_or_default();
+            let head = items
+                .next()
+                .map(|v| r.text(v))
+                .transpose()?
+                .unwrap_or_default();
             let rec = FinalRecord::parse_header(&head)
                 .ok_or_else(|| BrokerError::reply(&op, format!("bad final record {head:?}")))?;
             return Ok(Some(TaskStatus {
@@ -143,13 +150,27 @@ impl Client {
             .parse()
             .map_err(|e| BrokerError::reply(&op, format!("{e}")))?;
         let mut next = || items.next().unwrap_or(Value::Nil);
-        let head = r.opt_bytes(next())?.and_then(|h| TaskRecord::decode_header(&h).ok());
-        let meta = r.opt_text(next())?.and_then(|m| Meta::parse(&m)).unwrap_or_default();
+        let head = r
+            .opt_bytes(next())?
+            .and_then(|h| TaskRecord::decode_header(&h).ok());
+        let meta = r
+            .opt_text(next())?
+            .and_then(|m| Meta::parse(&m))
+            .unwrap_or_default();
         let score = match next() {
             Value::Nil | Value::Boolean(false) => None,
             v => Some(r.uint(&v)?),
         };
         let flag = r.int(&next()).unwrap_or(0) == 1;
+        // While active, the attempt and start time are in the lease value.
+        let mut meta = meta;
+        if let Some(lease) = r.opt_text(next())? {
+            let mut parts = lease.split('|').skip(1);
+            if let (Some(a), Some(s)) = (parts.next(), parts.next()) {
+                meta.attempt = a.parse().unwrap_or(meta.attempt);
+                meta.started_ms = s.parse().ok().or(meta.started_ms);
+            }
+        }
         Ok(Some(TaskStatus {
             id: id.clone(),
             state,
@@ -162,7 +183,8 @@ impl Client {
             last_started_at_ms: meta.started_ms,
             finished_at_ms: meta.finished_ms.filter(|_| state == TaskState::Dead),
             plugin_version: meta.version,
-            due_at_ms: score.filter(|_| matches!(state, TaskState::Scheduled | TaskState::RetryWait)),
+            due_at_ms: score
+                .filter(|_| matches!(state, TaskState::Scheduled | TaskState::RetryWait)),
             lease_deadline_ms: score.filter(|_| state == TaskState::Active),
             cancel_requested: flag,
         }))
@@ -173,12 +195,18 @@ impl Client {
     #[instrument(skip_all, fields(task_id = %id, kind = id.queue()))]
     pub async fn result(&self, id: &TaskId) -> BrokerResult<Option<TaskResult>> {
         let keys = self.keys(id.queue())?;
+        let buckets = self.bucket_keys(&keys).await?;
+        if buckets.is_empty() {
+            return Ok(None);
+        }
         let op = format!("result of task {id}");
-        let bytes: Option<Vec<u8>> = redis::cmd("GET")
-            .arg(keys.result(id.local()))
-            .query_async(&mut self.conn())
+        let bytes: Option<Vec<u8>> = SCRIPTS
+            .final_record
+            .key(&buckets[..])
+            .arg(id.local())
+            .invoke_async(&mut self.conn())
             .await
-            .map_err(|e| BrokerError::redis(&op, e))?;
+            .map_err(|e| self.fail(&op, e))?;
         let Some(bytes) = bytes else {
             return Ok(None);
         };
@@ -207,6 +235,7 @@ impl Client {
     #[instrument(skip_all, fields(task_id = %id, kind = id.queue()))]
     pub async fn cancel(&self, id: &TaskId) -> BrokerResult<CancelOutcome> {
         let keys = self.keys(id.queue())?;
+        let bucket = self.bucket(&keys);
         let op = format!("cancel task {id}");
         let reply: Value = SCRIPTS
             .cancel
@@ -218,22 +247,27 @@ impl Client {
             .key(&keys.active)
             .key(&keys.cancel)
             .key(&keys.stats)
-            .key(keys.result(id.local()))
             .key(&keys.dead)
+            .key(&bucket.keys()[..])
             .arg(id.local())
-            .arg(self.inner.opts.result_ttl_ms())
             .arg(&self.inner.global.cancel_channel)
             .arg(id.to_string())
+            .arg(&bucket.args()[..])
             .invoke_async(&mut self.conn())
             .await
-            .map_err(|e| BrokerError::redis(&op, e))?;
+            .map_err(|e| self.fail(&op, e))?;
         match Reply::of(&op).text(reply)?.as_str() {
             "cancelled" => Ok(CancelOutcome::Cancelled),
             "requested" => Ok(CancelOutcome::Requested),
             "dead" => Ok(CancelOutcome::AlreadyDead),
-            "finished" => Ok(CancelOutcome::AlreadyFinished),
-            "not-found" => Ok(CancelOutcome::NotFound),
-            other => Err(BrokerError::reply(&op, format!("unknown outcome {other:?}"))),
+            "unknown" => Ok(match self.status(id).await? {
+                Some(s) if s.state.is_final() => CancelOutcome::AlreadyFinished,
+                _ => CancelOutcome::NotFound,
+            }),
+            other => Err(BrokerError::reply(
+                &op,
+                format!("unknown outcome {other:?}"),
+            )),
         }
     }
 
@@ -250,7 +284,7 @@ impl Client {
             .arg(ids.iter().map(TaskId::local).collect::<Vec<_>>())
             .query_async(&mut self.conn())
             .await
-            .map_err(|e| BrokerError::redis(&op, e))?;
+            .map_err(|e| self.fail(&op, e))?;
         Ok(flags)
     }
 
@@ -264,7 +298,7 @@ impl Client {
             .arg(1)
             .exec_async(&mut self.conn())
             .await
-            .map_err(|e| BrokerError::redis(format!("pause queue {queue:?}"), e))
+            .map_err(|e| self.fail(format!("pause queue {queue:?}"), e))
     }
 
     /// Resumes a paused queue and wakes its idle consumers.
@@ -279,7 +313,7 @@ impl Client {
             .ignore()
             .exec_async(&mut self.conn())
             .await
-            .map_err(|e| BrokerError::redis(format!("resume queue {queue:?}"), e))
+            .map_err(|e| self.fail(format!("resume queue {queue:?}"), e))
     }
 
     /// True if the queue is paused.
@@ -289,7 +323,7 @@ impl Client {
             .arg(&keys.paused)
             .query_async(&mut self.conn())
             .await
-            .map_err(|e| BrokerError::redis(format!("check pause of queue {queue:?}"), e))
+            .map_err(|e| self.fail(format!("check pause of queue {queue:?}"), e))
     }
 
     /// Every queue ever enqueued to (or paused) in this namespace, sorted.
@@ -298,7 +332,7 @@ impl Client {
             .arg(&self.inner.global.queues)
             .query_async(&mut self.conn())
             .await
-            .map_err(|e| BrokerError::redis("list queues", e))?;
+            .map_err(|e| self.fail("list queues", e))?;
         queues.retain(|q| crate::error::validate_queue_name(q).is_ok());
         queues.sort();
         Ok(queues)

@@ -17,15 +17,19 @@ use crate::error::{MAX_UNIQUE_KEY_LEN, ValidationError};
 use crate::task::{Schedule, TaskId, TaskRecord, TaskSpec, unix_ms};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
-use tracing::{debug, instrument};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+use tracing::{debug, instrument, warn};
 
 /// Chunks of one batch enqueue in flight at once.
 const ENQUEUE_CONCURRENCY: usize = 8;
 
 /// Most retries a task may ask for.
 const MAX_RETRIES_LIMIT: u32 = 1000;
+
+/// Least time between two rebuilds of a stuck cluster connection.
+const REBUILD_PAUSE: Duration = Duration::from_secs(2);
 
 /// A handle on the broker: enqueue, inspect and administer queues, and (for
 /// hosts) lease and settle tasks. Cheap to clone.
@@ -36,7 +40,8 @@ pub struct Client {
 
 pub(crate) struct Inner {
     pub target: Target,
-    pub conn: Conn,
+    conn: RwLock<Conn>,
+    rebuilding: AtomicBool,
     pub opts: BrokerOptions,
     pub global: GlobalKeys,
     keys: Mutex<HashMap<String, Arc<QueueKeys>>>,
@@ -66,7 +71,8 @@ impl Client {
             inner: Arc::new(Inner {
                 global: GlobalKeys::new(&opts.namespace)?,
                 target,
-                conn,
+                conn: RwLock::new(conn),
+                rebuilding: AtomicBool::new(false),
                 opts,
                 keys: Mutex::new(HashMap::new()),
                 registered: Mutex::new(HashSet::new()),
@@ -95,14 +101,50 @@ impl Client {
             script
                 .load_async(&mut conn)
                 .await
-                .map_err(|e| BrokerError::redis("load Lua scripts", e))?;
+                .map_err(|e| self.fail("load Lua scripts", e))?;
         }
         Ok(())
     }
 
     /// A handle on the shared connection.
     pub(crate) fn conn(&self) -> Conn {
-        self.inner.conn.clone()
+        self.inner
+            .conn
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Wraps a Redis error with its operation, and starts rebuilding the
+    /// cluster connection if the cluster client lost every node.
+    ///
+    /// After a whole cluster restarts, redis-rs's cluster client can end up
+    /// with an empty connection map and keep refreshing slots over it,
+    /// failing with `ClusterConnectionNotFound` forever. A fresh client from
+    /// the seed nodes recovers, so the broker builds one (at most every
+    /// [`REBUILD_PAUSE`]) and swaps it in.
+    pub(crate) fn fail(&self, op: impl Into<String>, e: redis::RedisError) -> BrokerError {
+        if self.inner.target.is_cluster()
+            && e.kind() == redis::ErrorKind::ClusterConnectionNotFound
+            && !self.inner.rebuilding.swap(true, Ordering::SeqCst)
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let client = self.clone();
+            runtime.spawn(async move {
+                let inner = &client.inner;
+                match inner.target.connect(inner.opts.response_timeout).await {
+                    Ok(conn) => {
+                        *inner.conn.write().unwrap_or_else(|p| p.into_inner()) = conn;
+                        metrics::counter!("wasmq_broker_cluster_rebuilds_total").increment(1);
+                        warn!("rebuilt the Redis Cluster connection from the seed nodes");
+                    }
+                    Err(e) => warn!(error = %e, "rebuilding the Redis Cluster connection failed"),
+                }
+                tokio::time::sleep(REBUILD_PAUSE).await;
+                inner.rebuilding.store(false, Ordering::SeqCst);
+            });
+        }
+        BrokerError::redis(op, e)
     }
 
     /// The keys of `queue`, validated once and cached.
@@ -119,7 +161,11 @@ impl Client {
     /// Adds `queue` to the namespace's set of queues (once per client).
     pub(crate) async fn register_queue(&self, queue: &str) -> BrokerResult<()> {
         let known = {
-            let set = self.inner.registered.lock().unwrap_or_else(|p| p.into_inner());
+            let set = self
+                .inner
+                .registered
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             set.contains(queue)
         };
         if known {
@@ -130,7 +176,7 @@ impl Client {
             .arg(queue)
             .exec_async(&mut self.conn())
             .await
-            .map_err(|e| BrokerError::redis(format!("register queue {queue:?}"), e))?;
+            .map_err(|e| self.fail(format!("register queue {queue:?}"), e))?;
         self.inner
             .registered
             .lock()
@@ -241,7 +287,7 @@ impl Client {
         let reply = inv
             .invoke_async(&mut self.conn())
             .await
-            .map_err(|e| BrokerError::redis(&op, e))?;
+            .map_err(|e| self.fail(&op, e))?;
         let r = Reply::of(&op);
         let locals = r.array(reply)?;
         if locals.len() != chunk.len() {

@@ -13,7 +13,9 @@
 //! stall every other caller.
 
 use super::error::{BrokerError, BrokerResult};
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::aio::{
+    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
+};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::{
@@ -29,7 +31,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub(crate) enum Target {
     /// One server.
-    Single(ConnectionInfo),
+    Single(Box<ConnectionInfo>),
     /// A Redis Cluster, by its seed nodes.
     Cluster(Vec<ConnectionInfo>),
 }
@@ -41,24 +43,26 @@ impl Target {
         let mut cluster = parts.len() > 1;
         let mut infos = Vec::with_capacity(parts.len());
         for part in parts {
-            let (plain, wants_cluster) = strip_cluster_marker(part).map_err(|reason| {
-                BrokerError::Url {
+            let (plain, wants_cluster) =
+                strip_cluster_marker(part).map_err(|reason| BrokerError::Url {
                     url: mask_password(url),
                     reason,
-                }
-            })?;
+                })?;
             cluster |= wants_cluster;
-            let info = plain.as_str().into_connection_info().map_err(|e| BrokerError::Url {
-                url: mask_password(url),
-                reason: format!(
-                    "{e}; expected redis://[user:password@]host:port[/db], rediss:// for TLS, \
+            let info = plain
+                .as_str()
+                .into_connection_info()
+                .map_err(|e| BrokerError::Url {
+                    url: mask_password(url),
+                    reason: format!(
+                        "{e}; expected redis://[user:password@]host:port[/db], rediss:// for TLS, \
                      redis+cluster:// or ?cluster=true for Redis Cluster"
-                ),
-            })?;
+                    ),
+                })?;
             infos.push(info);
         }
         match (cluster, infos.pop()) {
-            (false, Some(info)) => Ok(Target::Single(info)),
+            (false, Some(info)) => Ok(Target::Single(Box::new(info))),
             (true, Some(last)) => {
                 infos.push(last);
                 Ok(Target::Cluster(infos))
@@ -84,7 +88,7 @@ impl Target {
                     .set_connection_timeout(Some(CONNECT_TIMEOUT))
                     .set_number_of_retries(4)
                     .set_max_delay(Duration::from_secs(2));
-                let client = redis::Client::open(info.clone())?;
+                let client = redis::Client::open((**info).clone())?;
                 Ok(Conn::Single(
                     client.get_connection_manager_with_config(config).await?,
                 ))
@@ -106,7 +110,7 @@ impl Target {
                 let config = AsyncConnectionConfig::new()
                     .set_connection_timeout(Some(CONNECT_TIMEOUT))
                     .set_response_timeout(None);
-                let client = redis::Client::open(info.clone())?;
+                let client = redis::Client::open((**info).clone())?;
                 Ok(Conn::Dedicated(
                     client
                         .get_multiplexed_async_connection_with_config(&config)
@@ -125,7 +129,7 @@ impl Target {
     /// The seed nodes switched to RESP3, which push messages (pub/sub) need.
     pub(crate) fn resp3_infos(&self) -> Vec<ConnectionInfo> {
         let infos = match self {
-            Target::Single(info) => vec![info.clone()],
+            Target::Single(info) => vec![(**info).clone()],
             Target::Cluster(nodes) => nodes.clone(),
         };
         infos
@@ -146,7 +150,10 @@ impl Target {
 fn strip_cluster_marker(url: &str) -> Result<(String, bool), String> {
     let mut cluster = false;
     let mut out = url.to_owned();
-    for (marked, plain) in [("redis+cluster://", "redis://"), ("rediss+cluster://", "rediss://")] {
+    for (marked, plain) in [
+        ("redis+cluster://", "redis://"),
+        ("rediss+cluster://", "rediss://"),
+    ] {
         if let Some(rest) = url.strip_prefix(marked) {
             out = format!("{plain}{rest}");
             cluster = true;
@@ -249,19 +256,43 @@ mod tests {
 
     #[test]
     fn url_conventions() {
-        assert!(!Target::parse("redis://127.0.0.1:6379").unwrap().is_cluster());
-        assert!(!Target::parse("redis://u:p@127.0.0.1:6379/2").unwrap().is_cluster());
-        assert!(Target::parse("redis+cluster://127.0.0.1:7000").unwrap().is_cluster());
-        assert!(Target::parse("redis://127.0.0.1:7000?cluster=true").unwrap().is_cluster());
+        assert!(
+            !Target::parse("redis://127.0.0.1:6379")
+                .unwrap()
+                .is_cluster()
+        );
+        assert!(
+            !Target::parse("redis://u:p@127.0.0.1:6379/2")
+                .unwrap()
+                .is_cluster()
+        );
+        assert!(
+            Target::parse("redis+cluster://127.0.0.1:7000")
+                .unwrap()
+                .is_cluster()
+        );
+        assert!(
+            Target::parse("redis://127.0.0.1:7000?cluster=true")
+                .unwrap()
+                .is_cluster()
+        );
         assert!(
             Target::parse("redis://127.0.0.1:7000,redis://127.0.0.1:7001")
                 .unwrap()
                 .is_cluster()
         );
-        assert!(!Target::parse("rediss://h:6380/?cluster=false#insecure").unwrap().is_cluster());
-        let err = Target::parse("http://u:secret@h:1").unwrap_err().to_string();
+        assert!(
+            !Target::parse("rediss://h:6380/?cluster=false#insecure")
+                .unwrap()
+                .is_cluster()
+        );
+        let err = Target::parse("http://u:secret@h:1")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("***") && !err.contains("secret"), "{err}");
-        let err = Target::parse("redis://h:1?cluster=maybe").unwrap_err().to_string();
+        let err = Target::parse("redis://h:1?cluster=maybe")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("cluster=maybe"), "{err}");
     }
 

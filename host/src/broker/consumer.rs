@@ -150,7 +150,7 @@ impl Client {
             .arg(lease_ms)
             .invoke_async(&mut self.conn())
             .await
-            .map_err(|e| BrokerError::redis(&op, e))?;
+            .map_err(|e| self.fail(&op, e))?;
         let r = Reply::of(&op);
         let mut items = r.array(reply)?.into_iter();
         let now = match items.next() {
@@ -161,14 +161,20 @@ impl Client {
             return Ok(Vec::new()); // paused
         }
         let started = u64::try_from(now).unwrap_or(0);
-        let garbage = items.next().map(|v| r.array(v)).transpose()?.unwrap_or_default();
+        let garbage = items
+            .next()
+            .map(|v| r.array(v))
+            .transpose()?
+            .unwrap_or_default();
         for id in garbage {
             let id = r.text(id)?;
             error!(queue, local_id = %id, "set aside a malformed task record (garbage list, dead set)");
-            metrics::counter!("wasmq_broker_garbage_total", "queue" => queue.to_owned()).increment(1);
+            metrics::counter!("wasmq_broker_garbage_total", "queue" => queue.to_owned())
+                .increment(1);
         }
         let mut tasks = Vec::new();
-        while let (Some(id), Some(attempt), Some(body)) = (items.next(), items.next(), items.next()) {
+        while let (Some(id), Some(attempt), Some(body)) = (items.next(), items.next(), items.next())
+        {
             let local = r.text(id)?;
             let attempt = u32::try_from(r.uint(&attempt)?).unwrap_or(u32::MAX);
             let body = r.bytes(body)?;
@@ -209,11 +215,14 @@ impl Client {
     /// and chunk. Returns, in order, [`Settlement::Completed`] or
     /// [`Settlement::StaleLease`] for each.
     #[instrument(skip_all, fields(n = done.len()))]
-    pub async fn ack_many(&self, done: &[(LeasedTask, Completion)]) -> BrokerResult<Vec<Settlement>> {
+    pub async fn ack_many(
+        &self,
+        done: &[(LeasedTask, Completion)],
+    ) -> BrokerResult<Vec<Settlement>> {
         let mut out = vec![Settlement::StaleLease; done.len()];
-        let ttl = self.inner.opts.result_ttl_ms();
         for (queue, indices) in group_by_queue(done.iter().map(|(t, _)| &t.id)) {
             let keys = self.keys(&queue)?;
+            let bucket = self.bucket(&keys);
             for chunk in indices.chunks(MAX_BATCH) {
                 let mut inv = SCRIPTS.ack.prepare_invoke();
                 inv.key(&keys.active)
@@ -222,14 +231,19 @@ impl Client {
                     .key(&keys.tasks)
                     .key(&keys.cancel)
                     .key(&keys.stats)
-                    .key(&keys.throughput);
-                inv.arg(ttl).arg(chunk.len());
+                    .key(&keys.throughput)
+                    .key(&bucket.keys()[..]);
+                let channel = match self.inner.opts.publish_completions {
+                    true => self.inner.global.done_channel.as_str(),
+                    false => "",
+                };
+                inv.arg(&bucket.args()[..])
+                    .arg(channel)
+                    .arg(&queue)
+                    .arg(chunk.len());
                 for &i in chunk {
                     let (task, c) = &done[i];
-                    if ttl > 0 {
-                        inv.key(keys.result(task.id.local()));
-                    }
-                    let tail = if ttl > 0 {
+                    let tail = if bucket.keep {
                         ack_tail(
                             task.attempt,
                             task.enqueued_at_ms,
@@ -249,7 +263,7 @@ impl Client {
                 let reply: Value = inv
                     .invoke_async(&mut self.conn())
                     .await
-                    .map_err(|e| BrokerError::redis(&op, e))?;
+                    .map_err(|e| self.fail(&op, e))?;
                 let r = Reply::of(&op);
                 let flags = r.array(reply)?;
                 if flags.len() != chunk.len() {
@@ -282,7 +296,9 @@ impl Client {
 }
 
 /// Indices of `ids` grouped by queue, in first-seen order.
-pub(crate) fn group_by_queue<'a>(ids: impl Iterator<Item = &'a TaskId>) -> Vec<(String, Vec<usize>)> {
+pub(crate) fn group_by_queue<'a>(
+    ids: impl Iterator<Item = &'a TaskId>,
+) -> Vec<(String, Vec<usize>)> {
     let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
     for (i, id) in ids.enumerate() {
         match groups.iter_mut().find(|(q, _)| q == id.queue()) {

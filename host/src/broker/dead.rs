@@ -81,7 +81,7 @@ impl Client {
             .arg(limit.clamp(1, BULK_LIMIT as u64))
             .invoke_async(&mut self.conn())
             .await
-            .map_err(|e| BrokerError::redis(&op, e))?;
+            .map_err(|e| self.fail(&op, e))?;
         let r = Reply::of(&op);
         let mut items = r.array(reply)?.into_iter();
         let total = match items.next() {
@@ -92,8 +92,13 @@ impl Client {
         while let (Some(id), Some(died), Some(meta), Some(head)) =
             (items.next(), items.next(), items.next(), items.next())
         {
-            let meta = r.opt_text(meta)?.and_then(|m| Meta::parse(&m)).unwrap_or_default();
-            let head = r.opt_bytes(head)?.and_then(|h| TaskRecord::decode_header(&h).ok());
+            let meta = r
+                .opt_text(meta)?
+                .and_then(|m| Meta::parse(&m))
+                .unwrap_or_default();
+            let head = r
+                .opt_bytes(head)?
+                .and_then(|h| TaskRecord::decode_header(&h).ok());
             tasks.push(DeadTask {
                 id: TaskId::from_parts(queue, &r.text(id)?),
                 died_at_ms: r.uint(&died)?,
@@ -129,7 +134,7 @@ impl Client {
                 let reply: Value = inv
                     .invoke_async(&mut self.conn())
                     .await
-                    .map_err(|e| BrokerError::redis(&op, e))?;
+                    .map_err(|e| self.fail(&op, e))?;
                 let r = Reply::of(&op);
                 let counts = r.array(reply)?;
                 let requeued = counts.first().map(|v| r.uint(v)).transpose()?.unwrap_or(0);
@@ -160,7 +165,7 @@ impl Client {
                 let reply: Value = inv
                     .invoke_async(&mut self.conn())
                     .await
-                    .map_err(|e| BrokerError::redis(&op, e))?;
+                    .map_err(|e| self.fail(&op, e))?;
                 let n = Reply::of(&op).uint(&reply)?;
                 purged += n;
                 if one.is_some() || n == 0 {
@@ -172,14 +177,22 @@ impl Client {
     }
 
     /// (queue, Some(local id) for one task | None for the whole queue).
-    async fn dead_targets(&self, which: DeadSelector) -> BrokerResult<Vec<(String, Option<String>)>> {
+    async fn dead_targets(
+        &self,
+        which: DeadSelector,
+    ) -> BrokerResult<Vec<(String, Option<String>)>> {
         Ok(match which {
             DeadSelector::One(id) => vec![(id.queue().to_owned(), Some(id.local().to_owned()))],
             DeadSelector::Queue(q) => {
                 self.keys(&q)?;
                 vec![(q, None)]
             }
-            DeadSelector::All => self.queues().await?.into_iter().map(|q| (q, None)).collect(),
+            DeadSelector::All => self
+                .queues()
+                .await?
+                .into_iter()
+                .map(|q| (q, None))
+                .collect(),
         })
     }
 }

@@ -58,7 +58,7 @@ impl Client {
             .ignore()
             .exec_async(&mut self.conn())
             .await
-            .map_err(|e| BrokerError::redis("heartbeat", e))
+            .map_err(|e| self.fail("heartbeat", e))
     }
 
     /// Hosts whose heartbeat has not expired, sorted by id.
@@ -71,7 +71,7 @@ impl Client {
             .arg(-1)
             .query_async(&mut conn)
             .await
-            .map_err(|e| BrokerError::redis("list hosts", e))?;
+            .map_err(|e| self.fail("list hosts", e))?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -80,7 +80,7 @@ impl Client {
             .arg(&keys)
             .query_async(&mut conn)
             .await
-            .map_err(|e| BrokerError::redis("list hosts", e))?;
+            .map_err(|e| self.fail("list hosts", e))?;
         let mut hosts = Vec::new();
         let mut gone = Vec::new();
         for (id, value) in ids.into_iter().zip(values) {
@@ -96,7 +96,7 @@ impl Client {
                 .arg(&gone)
                 .exec_async(&mut conn)
                 .await
-                .map_err(|e| BrokerError::redis("forget expired hosts", e))?;
+                .map_err(|e| self.fail("forget expired hosts", e))?;
         }
         hosts.sort_by(|a, b| a.host_id.cmp(&b.host_id));
         Ok(hosts)
@@ -112,6 +112,6 @@ impl Client {
             .ignore()
             .exec_async(&mut self.conn())
             .await
-            .map_err(|e| BrokerError::redis("remove host", e))
+            .map_err(|e| self.fail("remove host", e))
     }
 }

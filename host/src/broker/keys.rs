@@ -46,6 +46,8 @@ pub struct QueueKeys {
     pub garbage: String,
     /// `STRING` counter behind the local ids.
     pub seq: String,
+    /// `ZSET bucket number -> bucket start ms` of the result buckets that exist.
+    pub result_index: String,
     prefix: String,
 }
 
@@ -73,11 +75,21 @@ impl QueueKeys {
             wake: key("wake"),
             garbage: key("garbage"),
             seq: key("seq"),
+            result_index: key("resix"),
             prefix,
         })
     }
 
-    /// `STRING` final record (completed or cancelled) of one task, with a TTL.
+    /// `HASH local id -> final record` of the tasks that completed or were
+    /// cancelled during one time bucket (see `results.rs`).
+    pub fn result_bucket(&self, number: u64) -> String {
+        format!("{}res:{number}", self.prefix)
+    }
+
+    /// The name the final record of one task had before result buckets
+    /// (`<ns>:{Q}:r:<id>`). **Nothing writes these keys any more**: kept only
+    /// so existing callers compile. Watch completions with
+    /// [`crate::Client::completion_subscription`] instead.
     pub fn result(&self, local_id: &str) -> String {
         format!("{}r:{local_id}", self.prefix)
     }
@@ -109,6 +121,7 @@ impl QueueKeys {
             &self.wake,
             &self.garbage,
             &self.seq,
+            &self.result_index,
         ];
         keys.extend(self.pending.iter().map(String::as_str));
         keys
@@ -123,6 +136,9 @@ pub struct GlobalKeys {
     /// Pub/sub channel on which cancellations of active tasks are announced
     /// (message = full task id).
     pub cancel_channel: String,
+    /// Pub/sub channel on which acks announce completed tasks
+    /// (message = `<queue> <local id> <local id> ...`).
+    pub done_channel: String,
     /// `ZSET host id -> last heartbeat ms`.
     pub host_index: String,
     host_prefix: String,
@@ -135,6 +151,7 @@ impl GlobalKeys {
         Ok(Self {
             queues: format!("{ns}:queues"),
             cancel_channel: format!("{ns}:cancel"),
+            done_channel: format!("{ns}:done"),
             host_index: format!("{ns}:{{hosts}}:index"),
             host_prefix: format!("{ns}:{{hosts}}:h:"),
         })
@@ -183,7 +200,10 @@ mod tests {
     fn known_slots() {
         // Values from the Redis Cluster specification's examples.
         assert_eq!(crc16(b"123456789"), 0x31C3);
-        assert_eq!(hash_slot("{user1000}.following"), hash_slot("{user1000}.followers"));
+        assert_eq!(
+            hash_slot("{user1000}.following"),
+            hash_slot("{user1000}.followers")
+        );
         assert_eq!(hash_slot("foo{}{bar}"), hash_slot("foo{}{bar}"));
         assert_eq!(hash_slot("foo"), 12182);
     }
@@ -193,7 +213,7 @@ mod tests {
         let k = QueueKeys::new("wasmq", "email").unwrap();
         assert_eq!(k.tasks, "wasmq:{email}:t");
         assert_eq!(k.pending_level(0), "wasmq:{email}:p0");
-        assert_eq!(k.result("1a"), "wasmq:{email}:r:1a");
+        assert_eq!(k.result_bucket(7), "wasmq:{email}:res:7");
         assert_eq!(k.unique("welcome:42"), "wasmq:{email}:u:welcome:42");
         assert!(QueueKeys::new("wasmq", "bad{name}").is_err());
         assert!(QueueKeys::new("ns{x}", "email").is_err());
@@ -214,7 +234,7 @@ mod tests {
                 prop_assert_eq!(hash_slot(key), slot, "{}", key);
                 prop_assert!(key.starts_with(&prefix));
             }
-            prop_assert_eq!(hash_slot(&k.result(&local)), slot);
+            prop_assert_eq!(hash_slot(&k.result_bucket(local.len() as u64)), slot);
             prop_assert_eq!(hash_slot(&k.unique(&unique)), slot);
             prop_assert_eq!(slot, hash_slot(&queue));
         }

@@ -4,12 +4,9 @@
 //! Every step is an atomic script with a LIMIT, so any number of hosts can run
 //! the loop at once: racing promoters or reapers never move a task twice (the
 //! read and the move happen in one script), and no tick blocks Redis for long.
-//! Reaping is two steps because the final-record key of a reaped cancelled
-//! task must be declared in `KEYS`: a read-only script lists expired leases,
-//! then `reap.lua` re-checks each deadline before acting.
 
 use super::client::Client;
-use super::error::{BrokerError, BrokerResult};
+use super::error::BrokerResult;
 use super::options::millis;
 use super::reply::Reply;
 use super::scripts::SCRIPTS;
@@ -63,7 +60,7 @@ impl Client {
             .arg(limit.max(1))
             .invoke_async(&mut self.conn())
             .await
-            .map_err(|e| BrokerError::redis(&op, e))?;
+            .map_err(|e| self.fail(&op, e))?;
         let r = Reply::of(&op);
         let counts = r.array(reply)?;
         let promoted = counts.first().map(|v| r.uint(v)).transpose()?.unwrap_or(0);
@@ -71,27 +68,20 @@ impl Client {
         if bad > 0 {
             tracing::error!(queue, count = bad, "set aside malformed scheduled tasks");
         }
-        metrics::counter!("wasmq_broker_promoted_total", "queue" => queue.to_owned()).increment(promoted);
+        metrics::counter!("wasmq_broker_promoted_total", "queue" => queue.to_owned())
+            .increment(promoted);
         Ok(promoted)
     }
 
     /// Takes back up to `limit` tasks of `queue` whose lease expired.
     pub async fn reap_expired(&self, queue: &str, limit: usize) -> BrokerResult<ReapReport> {
         let keys = self.keys(queue)?;
-        let op = format!("reap expired leases of queue {queue:?}");
-        let ids: Vec<String> = SCRIPTS
-            .expired
-            .key(&keys.active)
-            .arg(limit.max(1))
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(|e| BrokerError::redis(&op, e))?;
-        if ids.is_empty() {
-            return Ok(ReapReport::default());
-        }
+        let bucket = self.bucket(&keys);
         let opts = &self.inner.opts;
-        let mut inv = SCRIPTS.reap.prepare_invoke();
-        inv.key(&keys.active)
+        let op = format!("reap expired leases of queue {queue:?}");
+        let reply: redis::Value = SCRIPTS
+            .reap
+            .key(&keys.active)
             .key(&keys.lease)
             .key(&keys.meta)
             .key(&keys.tasks)
@@ -101,22 +91,24 @@ impl Client {
             .key(&keys.wake)
             .key(&keys.stats)
             .key(&keys.throughput)
-            .key(&keys.garbage);
-        for id in &ids {
-            inv.key(keys.result(id));
-        }
-        inv.arg(opts.result_ttl_ms())
+            .key(&keys.garbage)
+            .key(&bucket.keys()[..])
+            .arg(limit.max(1))
             .arg(opts.dead_max_count)
             .arg(opts.dead_max_age_ms())
-            .arg(ids.len())
-            .arg(&ids);
-        let reply: redis::Value = inv
+            .arg(&bucket.args()[..])
             .invoke_async(&mut self.conn())
             .await
-            .map_err(|e| BrokerError::redis(&op, e))?;
+            .map_err(|e| self.fail(&op, e))?;
         let r = Reply::of(&op);
         let counts = r.array(reply)?;
-        let get = |i: usize| counts.get(i).map(|v| r.uint(v)).transpose().map(Option::unwrap_or_default);
+        let get = |i: usize| {
+            counts
+                .get(i)
+                .map(|v| r.uint(v))
+                .transpose()
+                .map(Option::unwrap_or_default)
+        };
         let report = ReapReport {
             requeued: get(0)?,
             dead: get(1)?,
@@ -131,8 +123,9 @@ impl Client {
     }
 
     /// Drops dead tasks beyond the count and age bounds and throughput
-    /// buckets beyond the retention, at most `limit` of each; returns the
-    /// number of dead tasks dropped.
+    /// buckets beyond the retention (at most `limit` of each), and result
+    /// buckets older than the result TTL; returns the number of dead tasks
+    /// dropped.
     pub async fn trim(&self, queue: &str, limit: usize) -> BrokerResult<u64> {
         let keys = self.keys(queue)?;
         let opts = &self.inner.opts;
@@ -149,10 +142,16 @@ impl Client {
             .arg(limit.max(1))
             .invoke_async(&mut self.conn())
             .await
-            .map_err(|e| BrokerError::redis(&op, e))?;
+            .map_err(|e| self.fail(&op, e))?;
         let r = Reply::of(&op);
         let counts = r.array(reply)?;
-        counts.first().map(|v| r.uint(v)).transpose().map(Option::unwrap_or_default)
+        let dropped = counts
+            .first()
+            .map(|v| r.uint(v))
+            .transpose()?
+            .unwrap_or_default();
+        self.trim_results(&keys).await?;
+        Ok(dropped)
     }
 
     /// One maintenance tick over every known queue.
@@ -183,7 +182,12 @@ impl Client {
     /// Runs [`Client::maintain_once`] every `interval` until `shutdown` is
     /// cancelled. Errors (Redis restarting, say) are logged and the loop goes
     /// on; it never gives up on its own.
-    pub async fn run_maintenance(&self, interval: Duration, limit: usize, shutdown: CancellationToken) {
+    pub async fn run_maintenance(
+        &self,
+        interval: Duration,
+        limit: usize,
+        shutdown: CancellationToken,
+    ) {
         info!(?interval, limit, "broker maintenance started");
         let mut ticker = tokio::time::interval(interval.max(Duration::from_millis(10)));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -193,7 +197,9 @@ impl Client {
                 _ = ticker.tick() => {}
             }
             match self.maintain_once(limit).await {
-                Ok(report) if report != MaintenanceReport::default() => debug!(?report, "maintenance tick"),
+                Ok(report) if report != MaintenanceReport::default() => {
+                    debug!(?report, "maintenance tick")
+                }
                 Ok(_) => {}
                 Err(e) => warn!(error = %e, "maintenance tick failed; retrying next tick"),
             }

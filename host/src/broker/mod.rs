@@ -27,8 +27,9 @@
 //! `p0`/`p1`/`p2` (pending ids by priority), `scheduled`, `retry`, `active`
 //! (sorted sets by due time or deadline), `lease` (tokens), `meta` (attempt,
 //! timestamps, last error), `dead`, `cancel`, `stats`, `tp` (per-minute
-//! buckets), `paused`, `wake`, `garbage`, `seq`, plus `r:<id>` (final record
-//! with the result TTL) and `u:<key>` (unique keys). See [`keys`] and
+//! buckets), `paused`, `wake`, `garbage`, `seq`, plus `res:<n>` and `resix`
+//! (final records in time buckets, see `results.rs`) and `u:<key>` (unique
+//! keys). See [`keys`] and
 //! `docs/keys.md` for the formats and the measured cost per task.
 //!
 //! # Connecting
@@ -37,7 +38,14 @@
 //! in the URL). `redis+cluster://host:port`, `?cluster=true`, or several
 //! comma-separated URLs select Redis Cluster. The connection reconnects with
 //! backoff after Redis restarts; calls made meanwhile fail with a
-//! [`BrokerError`] for which [`BrokerError::is_connection`] is true.
+//! [`BrokerError`] for which [`BrokerError::is_connection`] is true. On
+//! Cluster, a client that lost every node is rebuilt from the seed nodes.
+//!
+//! # Notifications
+//!
+//! [`Client::cancel_subscription`] streams cancellation requests for running
+//! tasks; [`Client::completion_subscription`] streams completed task ids (one
+//! PUBLISH per ack call, see [`BrokerOptions::publish_completions`]).
 //!
 //! # Consumer loop (sketch)
 //!
@@ -57,7 +65,6 @@
 //! ```
 
 mod admin;
-mod cancel;
 mod client;
 mod conn;
 mod consumer;
@@ -69,13 +76,14 @@ mod maintenance;
 mod options;
 mod records;
 mod reply;
+mod results;
 mod scripts;
 mod settle;
 mod stats;
+mod subscription;
 mod waiter;
 
 pub use admin::{CancelOutcome, TaskResult, TaskStatus};
-pub use cancel::CancelSubscription;
 pub use client::Client;
 pub use consumer::{Completion, Failure, LeasedTask, Settlement};
 pub use dead::{BULK_LIMIT, DeadPage, DeadSelector, DeadTask, RequeueReport};
@@ -84,4 +92,5 @@ pub use hosts::HostInfo;
 pub use maintenance::{MaintenanceReport, ReapReport};
 pub use options::{BrokerOptions, MAX_BATCH};
 pub use stats::{Counters, QueueStats, ThroughputPoint};
+pub use subscription::{CancelSubscription, Subscription};
 pub use waiter::Waiter;

@@ -20,8 +20,9 @@ pub struct BrokerOptions {
     /// (default 30 s). Workers extend the leases of longer tasks.
     pub lease_duration: Duration,
     /// How long completed (and cancelled) tasks keep a final record with
-    /// their result (default 24 h). Zero keeps none: after completion, status
-    /// and result lookups then say "not found".
+    /// their result (default 24 h; records live up to 1/24 of it longer, see
+    /// the result buckets in `docs/keys.md`). Zero keeps none: after
+    /// completion, status and result lookups then say "not found".
     pub result_ttl: Duration,
     /// Most tasks kept in a queue's dead-letter set (default 10 000).
     pub dead_max_count: u64,
@@ -37,6 +38,11 @@ pub struct BrokerOptions {
     pub enqueue_chunk: usize,
     /// How long per-minute throughput buckets are kept (default 24 h).
     pub throughput_retention: Duration,
+    /// Announce completed tasks on `<ns>:done`, one message per ack call
+    /// (default true; see [`crate::Client::completion_subscription`]). On
+    /// Cluster every PUBLISH crosses the cluster bus, so turn it off there if
+    /// nobody listens.
+    pub publish_completions: bool,
 }
 
 impl Default for BrokerOptions {
@@ -52,6 +58,7 @@ impl Default for BrokerOptions {
             response_timeout: Duration::from_secs(10),
             enqueue_chunk: 500,
             throughput_retention: Duration::from_secs(24 * 3600),
+            publish_completions: true,
         }
     }
 }
@@ -106,11 +113,6 @@ impl BrokerOptions {
         Ok(())
     }
 
-    /// The result TTL in ms as the scripts take it (0 = keep no record).
-    pub(crate) fn result_ttl_ms(&self) -> u64 {
-        millis(self.result_ttl)
-    }
-
     /// The dead-set age bound in ms.
     pub(crate) fn dead_max_age_ms(&self) -> u64 {
         millis(self.dead_max_age).max(1)
@@ -143,6 +145,11 @@ mod tests {
             namespace: "a b".into(),
             ..Default::default()
         };
-        assert!(opts.validate().unwrap_err().to_string().contains("namespace"));
+        assert!(
+            opts.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("namespace")
+        );
     }
 }

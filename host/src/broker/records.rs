@@ -1,13 +1,16 @@
 //! The broker's mutable per-task records, as Rust reads and writes them.
 //!
-//! * **meta** (`meta` hash, one field per task that has run):
+//! * **meta** (`meta` hash, one field per task that has left the active set
+//!   other than by an ack):
 //!   `<attempt>|<last started ms>|<finished ms>|<plugin version>|<reason>|<last error>`.
-//!   Created at the first lease; the error comes last so it may contain `|`.
-//! * **final record** (`r:<id>` string with the result TTL), for completed
-//!   and cancelled tasks:
+//!   The error comes last so it may contain `|`. While a task is leased, its
+//!   current attempt and start time are in the lease value instead
+//!   (`<token>|<attempt>|<started ms>`), so a lease never rewrites meta.
+//! * **final record** (a field of a result bucket hash, see `results.rs`),
+//!   for completed and cancelled tasks:
 //!   `<state>|<finished ms>|<attempt>|<enqueued ms>|<started ms>|<wall ms>|<fuel>|<version>|<content type>\n<output>`.
 //!   Acks send everything after `<finished ms>|` (the script stamps the
-//!   time with Redis's clock); `cancel.lua` writes cancelled ones itself.
+//!   time with Redis's clock); the scripts write cancelled ones themselves.
 //!
 //! Version and content type are sanitised (no `|`, no newline) before they
 //! are written, so both formats split unambiguously.
@@ -92,8 +95,17 @@ impl FinalRecord {
     /// Parses the header line alone.
     pub(crate) fn parse_header(text: &str) -> Option<Self> {
         let fields: Vec<&str> = text.split('|').collect();
-        let [state, finished, attempt, enq, started, wall, fuel, version, ctype] =
-            fields.as_slice()
+        let [
+            state,
+            finished,
+            attempt,
+            enq,
+            started,
+            wall,
+            fuel,
+            version,
+            ctype,
+        ] = fields.as_slice()
         else {
             return None;
         };

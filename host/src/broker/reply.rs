@@ -74,7 +74,8 @@ impl<'a> Reply<'a> {
 
     /// UTF-8 text that must be there (invalid bytes are replaced).
     pub(crate) fn text(&self, v: Value) -> BrokerResult<String> {
-        self.bytes(v).map(|b| String::from_utf8_lossy(&b).into_owned())
+        self.bytes(v)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
     }
 
     /// Optional UTF-8 text.
@@ -115,7 +116,11 @@ mod tests {
     #[test]
     fn shapes() {
         let r = Reply::of("test");
-        assert_eq!(r.int(&Value::BulkString(b"1700000000000".to_vec())).unwrap(), 1_700_000_000_000);
+        assert_eq!(
+            r.int(&Value::BulkString(b"1700000000000".to_vec()))
+                .unwrap(),
+            1_700_000_000_000
+        );
         assert!(r.int(&Value::BulkString(b"x".to_vec())).is_err());
         assert_eq!(r.opt_bytes(Value::Nil).unwrap(), None);
         let err = r.array(Value::Int(3)).unwrap_err().to_string();

@@ -27,6 +27,7 @@ impl Client {
         failure: &Failure,
     ) -> BrokerResult<Settlement> {
         let keys = self.keys(task.id.queue())?;
+        let bucket = self.bucket(&keys);
         let opts = &self.inner.opts;
         let op = format!("retry task {}", task.id);
         let reply: Value = SCRIPTS
@@ -42,19 +43,19 @@ impl Client {
             .key(&keys.cancel)
             .key(&keys.stats)
             .key(&keys.throughput)
-            .key(keys.result(task.id.local()))
             .key(&keys.garbage)
+            .key(&bucket.keys()[..])
             .arg(task.id.local())
             .arg(task.token())
             .arg(millis(delay))
             .arg(super::records::sanitize(&failure.plugin_version))
             .arg(&failure.message)
-            .arg(opts.result_ttl_ms())
             .arg(opts.dead_max_count)
             .arg(opts.dead_max_age_ms())
+            .arg(&bucket.args()[..])
             .invoke_async(&mut self.conn())
             .await
-            .map_err(|e| BrokerError::redis(&op, e))?;
+            .map_err(|e| self.fail(&op, e))?;
         let r = Reply::of(&op);
         let mut items = r.array(reply)?.into_iter();
         let code = match items.next() {
@@ -72,7 +73,12 @@ impl Client {
                     None => return Err(BrokerError::reply(&op, "retry without due time")),
                 },
             },
-            other => return Err(BrokerError::reply(&op, format!("unknown outcome {other:?}"))),
+            other => {
+                return Err(BrokerError::reply(
+                    &op,
+                    format!("unknown outcome {other:?}"),
+                ));
+            }
         };
         if settled.is_stale() {
             warn!("retry refused: the lease expired and the task was re-delivered");
@@ -83,7 +89,8 @@ impl Client {
     /// Moves a failed task to the dead-letter set for good.
     #[instrument(skip_all, fields(task_id = %task.id, kind = task.id.queue()))]
     pub async fn dead(&self, task: &LeasedTask, failure: &Failure) -> BrokerResult<Settlement> {
-        self.dead_inner(&task.id, task.token(), failure, false).await
+        self.dead_inner(&task.id, task.token(), failure, false)
+            .await
     }
 
     pub(crate) async fn dead_inner(
@@ -122,13 +129,21 @@ impl Client {
             .arg(if malformed { "1" } else { "0" })
             .invoke_async(&mut self.conn())
             .await
-            .map_err(|e| BrokerError::redis(&op, e))?;
+            .map_err(|e| self.fail(&op, e))?;
         let r = Reply::of(&op);
-        let code = r.array(reply)?.into_iter().next().map(|v| r.text(v)).transpose()?;
+        let code = r
+            .array(reply)?
+            .into_iter()
+            .next()
+            .map(|v| r.text(v))
+            .transpose()?;
         match code.as_deref() {
             Some("dead") => Ok(Settlement::Dead),
             Some("stale") => Ok(Settlement::StaleLease),
-            other => Err(BrokerError::reply(&op, format!("unknown outcome {other:?}"))),
+            other => Err(BrokerError::reply(
+                &op,
+                format!("unknown outcome {other:?}"),
+            )),
         }
     }
 
@@ -154,7 +169,7 @@ impl Client {
                 let reply: Value = inv
                     .invoke_async(&mut self.conn())
                     .await
-                    .map_err(|e| BrokerError::redis(&op, e))?;
+                    .map_err(|e| self.fail(&op, e))?;
                 let r = Reply::of(&op);
                 let mut items = r.array(reply)?.into_iter();
                 let deadline = match items.next() {
@@ -176,9 +191,9 @@ impl Client {
     /// (its cancellation was requested) or [`Settlement::StaleLease`].
     pub async fn release(&self, tasks: &[LeasedTask]) -> BrokerResult<Vec<Settlement>> {
         let mut out = vec![Settlement::StaleLease; tasks.len()];
-        let ttl = self.inner.opts.result_ttl_ms();
         for (queue, indices) in group_by_queue(tasks.iter().map(|t| &t.id)) {
             let keys = self.keys(&queue)?;
+            let bucket = self.bucket(&keys);
             for chunk in indices.chunks(MAX_BATCH) {
                 let mut inv = SCRIPTS.release.prepare_invoke();
                 inv.key(&keys.active)
@@ -188,17 +203,17 @@ impl Client {
                     .key(&keys.pending[..])
                     .key(&keys.wake)
                     .key(&keys.cancel)
-                    .key(&keys.stats);
-                inv.arg(ttl).arg(chunk.len());
+                    .key(&keys.stats)
+                    .key(&bucket.keys()[..]);
+                inv.arg(&bucket.args()[..]).arg(chunk.len());
                 for &i in chunk {
-                    inv.key(keys.result(tasks[i].id.local()));
                     inv.arg(tasks[i].id.local()).arg(tasks[i].token());
                 }
                 let op = format!("release tasks of queue {queue:?}");
                 let reply: Value = inv
                     .invoke_async(&mut self.conn())
                     .await
-                    .map_err(|e| BrokerError::redis(&op, e))?;
+                    .map_err(|e| self.fail(&op, e))?;
                 let r = Reply::of(&op);
                 let flags = r.array(reply)?;
                 if flags.len() != chunk.len() {

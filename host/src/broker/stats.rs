@@ -91,7 +91,7 @@ impl Client {
             .key(&keys.garbage)
             .invoke_async(&mut self.conn())
             .await
-            .map_err(|e| BrokerError::redis(&op, e))?;
+            .map_err(|e| self.fail(&op, e))?;
         let r = Reply::of(&op);
         let mut items = r.array(reply)?.into_iter();
         let mut sizes = [0u64; 9];
@@ -117,7 +117,17 @@ impl Client {
                 _ => {}
             }
         }
-        let [p0, p1, p2, scheduled, retry_wait, active, dead, paused, garbage_list] = sizes;
+        let [
+            p0,
+            p1,
+            p2,
+            scheduled,
+            retry_wait,
+            active,
+            dead,
+            paused,
+            garbage_list,
+        ] = sizes;
         Ok(QueueStats {
             queue: queue.to_owned(),
             paused: paused == 1,
@@ -145,7 +155,11 @@ impl Client {
     /// (oldest first, the current minute last). Minutes are cut by Redis's
     /// clock; the window is placed with this host's, so a skewed clock shifts
     /// it.
-    pub async fn throughput(&self, queue: &str, minutes: u32) -> BrokerResult<Vec<ThroughputPoint>> {
+    pub async fn throughput(
+        &self,
+        queue: &str,
+        minutes: u32,
+    ) -> BrokerResult<Vec<ThroughputPoint>> {
         let keys = self.keys(queue)?;
         let now_minute = unix_ms(SystemTime::now()) / 60_000;
         let first = now_minute.saturating_sub(u64::from(minutes.max(1)) - 1);
@@ -160,7 +174,7 @@ impl Client {
             .arg(&fields)
             .query_async(&mut self.conn())
             .await
-            .map_err(|e| BrokerError::redis(&op, e))?;
+            .map_err(|e| self.fail(&op, e))?;
         Ok((first..=now_minute)
             .zip(values.chunks(2))
             .map(|(m, pair)| ThroughputPoint {

@@ -38,7 +38,11 @@ const GRACE: Duration = Duration::from_secs(2);
 type Blpop = JoinHandle<(Option<Conn>, redis::RedisResult<Value>)>;
 
 /// Runs BLPOP with a hard deadline; the connection is kept only on success.
-async fn blpop(mut conn: Conn, keys: Vec<String>, timeout: Duration) -> (Option<Conn>, redis::RedisResult<Value>) {
+async fn blpop(
+    mut conn: Conn,
+    keys: Vec<String>,
+    timeout: Duration,
+) -> (Option<Conn>, redis::RedisResult<Value>) {
     let mut cmd = redis::cmd("BLPOP");
     cmd.arg(&keys).arg(timeout.as_secs_f64());
     let call = cmd.query_async::<Value>(&mut conn);

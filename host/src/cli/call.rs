@@ -11,7 +11,9 @@
 
 use crate::config::Limits;
 use crate::config::units::{format_size, parse_duration, parse_size};
-use crate::runtime::{CancelToken, Invocation, Outcome, OutcomeKind, Plugin, Runtime, RuntimeOptions};
+use crate::runtime::{
+    CancelToken, Invocation, Outcome, OutcomeKind, Plugin, Runtime, RuntimeOptions,
+};
 use anyhow::{Context, Result, bail};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -114,17 +116,19 @@ fn read_payload(args: &CallArgs) -> Result<Vec<u8>> {
     if let Some(stdin) = &args.stdin
         && stdin != "-"
     {
-        bail!("unexpected argument `{stdin}`: only `-` (payload from standard input) may follow the plugin");
+        bail!(
+            "unexpected argument `{stdin}`: only `-` (payload from standard input) may follow the plugin"
+        );
     }
     if let Some(json) = &args.payload {
-        serde_json::from_str::<serde::de::IgnoredAny>(json)
-            .with_context(|| format!("--payload is not valid JSON ({json}); use --payload-file for raw bytes"))?;
+        serde_json::from_str::<serde::de::IgnoredAny>(json).with_context(|| {
+            format!("--payload is not valid JSON ({json}); use --payload-file for raw bytes")
+        })?;
         return Ok(json.clone().into_bytes());
     }
     match (&args.payload_file, &args.stdin) {
-        (Some(path), _) if path != Path::new("-") => {
-            std::fs::read(path).with_context(|| format!("cannot read --payload-file {}", path.display()))
-        }
+        (Some(path), _) if path != Path::new("-") => std::fs::read(path)
+            .with_context(|| format!("cannot read --payload-file {}", path.display())),
         (Some(_), _) | (None, Some(_)) => {
             let mut bytes = Vec::new();
             std::io::stdin()
@@ -174,14 +178,25 @@ fn human_report(plugin: &Plugin, limits: &Limits, outcome: &Outcome) -> String {
         plugin.name(),
         plugin.version(),
         plugin.kind(),
-        if plugin.from_cache() { "loaded from cache" } else { "compiled" },
+        if plugin.from_cache() {
+            "loaded from cache"
+        } else {
+            "compiled"
+        },
         plugin.load_time().as_secs_f64() * 1000.0,
         outcome.kind.describe(),
     );
-    if let OutcomeKind::Success { output, content_type } = &outcome.kind {
+    if let OutcomeKind::Success {
+        output,
+        content_type,
+    } = &outcome.kind
+    {
         let content_type = content_type.as_deref().unwrap_or("no content type");
         match std::str::from_utf8(output) {
-            Ok(utf8) => text.push_str(&format!("output ({content_type}, {} bytes):\n{utf8}\n", output.len())),
+            Ok(utf8) => text.push_str(&format!(
+                "output ({content_type}, {} bytes):\n{utf8}\n",
+                output.len()
+            )),
             Err(_) => {
                 let head = hex::encode(&output[..output.len().min(32)]);
                 text.push_str(&format!(

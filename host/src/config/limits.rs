@@ -193,14 +193,30 @@ mod tests {
 
     #[test]
     fn out_of_range_values_name_the_key() {
-        let zero_fuel = Limits { fuel: 0, ..Limits::default() };
+        let zero_fuel = Limits {
+            fuel: 0,
+            ..Limits::default()
+        };
         assert_eq!(zero_fuel.validate().unwrap_err().key, "fuel");
-        let tiny = Limits { memory: 1000, ..Limits::default() };
+        let tiny = Limits {
+            memory: 1000,
+            ..Limits::default()
+        };
         let err = tiny.validate().unwrap_err();
-        assert!(err.to_string().contains("`memory` must be between 64KiB and 4GiB"), "{err}");
-        let forever = Limits { timeout: Duration::from_secs(10 * 86400), ..Limits::default() };
+        assert!(
+            err.to_string()
+                .contains("`memory` must be between 64KiB and 4GiB"),
+            "{err}"
+        );
+        let forever = Limits {
+            timeout: Duration::from_secs(10 * 86400),
+            ..Limits::default()
+        };
         assert_eq!(forever.validate().unwrap_err().key, "timeout");
-        let none = Limits { max_output: 0, ..Limits::default() };
+        let none = Limits {
+            max_output: 0,
+            ..Limits::default()
+        };
         assert_eq!(none.validate().unwrap_err().key, "max_output");
     }
 }

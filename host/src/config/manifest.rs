@@ -60,7 +60,7 @@ pub enum ManifestError {
         source: std::io::Error,
     },
     /// The file is not valid TOML, or has an unknown key or a wrongly typed value.
-    #[error("{} is not a valid plugin manifest: {message} (allowed keys: {ALLOWED_KEYS})", path.display())]
+    #[error("{} is not a valid plugin manifest: {message}", path.display())]
     Syntax { path: PathBuf, message: String },
     /// A value is out of range or malformed.
     #[error("{}: {reason}; fix the value or remove the key to use the host default", path.display())]
@@ -119,7 +119,7 @@ impl PluginManifest {
     pub fn parse(text: &str, path: &Path) -> Result<PluginManifest, ManifestError> {
         let raw: RawManifest = toml::from_str(text).map_err(|e| ManifestError::Syntax {
             path: path.to_owned(),
-            message: e.message().trim().to_owned(),
+            message: syntax_message(&e, text),
         })?;
         let invalid = |reason: InvalidLimit| ManifestError::Invalid {
             path: path.to_owned(),
@@ -193,6 +193,29 @@ impl PluginManifest {
         }
         Ok(manifest)
     }
+}
+
+/// toml's message, with the line, and for an unknown key the allowed keys
+/// in manifest syntax (serde lists `grants` as a field, not a table).
+fn syntax_message(error: &toml::de::Error, text: &str) -> String {
+    let message = error.message().trim();
+    let message = match message.split_once(", expected one of") {
+        Some((unknown, _)) if unknown.starts_with("unknown field") => {
+            format!(
+                "{}; allowed keys: {ALLOWED_KEYS}",
+                unknown.replacen("field", "key", 1)
+            )
+        }
+        _ => message.to_owned(),
+    };
+    let Some(span) = error.span() else {
+        return message;
+    };
+    let start = span.start.min(text.len());
+    let number = text[..start].matches('\n').count() + 1;
+    let line = text.lines().nth(number - 1).unwrap_or("").trim();
+    let line: String = line.chars().take(80).collect();
+    format!("line {number} (`{line}`): {message}")
 }
 
 fn positive(key: &'static str, value: i64) -> Result<u64, InvalidLimit> {

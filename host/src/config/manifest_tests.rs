@@ -40,7 +40,11 @@ fn full_manifest_parses() {
 
 #[test]
 fn unknown_key_names_file_key_and_allowed_keys() {
-    let err = parse("fule = 5").unwrap_err().to_string();
+    let err = parse("fuel = 5\nfule = 5").unwrap_err().to_string();
+    assert!(
+        err.contains("line 2 (`fule = 5`): unknown key `fule`"),
+        "{err}"
+    );
     assert!(err.contains("plugins/email.toml"), "{err}");
     assert!(err.contains("fule"), "{err}");
     assert!(err.contains("allowed keys: fuel, timeout"), "{err}");
@@ -49,8 +53,14 @@ fn unknown_key_names_file_key_and_allowed_keys() {
 #[test]
 fn wrong_types_and_syntax_are_reported() {
     let err = parse("timeout = 2").unwrap_err().to_string();
-    assert!(err.contains("plugins/email.toml") && err.contains("timeout"), "{err}");
-    assert!(matches!(parse("fuel = ").unwrap_err(), ManifestError::Syntax { .. }));
+    assert!(
+        err.contains("plugins/email.toml") && err.contains("timeout"),
+        "{err}"
+    );
+    assert!(matches!(
+        parse("fuel = ").unwrap_err(),
+        ManifestError::Syntax { .. }
+    ));
 }
 
 #[test]
@@ -60,13 +70,28 @@ fn bad_values_name_the_key() {
         ("fuel = -5", "`fuel` must be positive, got -5"),
         ("timeout = \"soon\"", "`timeout` `soon` is not a duration"),
         ("timeout = \"0s\"", "`timeout` must be between 1ms"),
-        ("memory = \"1KiB\"", "`memory` must be between 64KiB and 4GiB"),
+        (
+            "memory = \"1KiB\"",
+            "`memory` must be between 64KiB and 4GiB",
+        ),
         ("memory = \"lots\"", "`memory` `lots` is not a size"),
-        ("memory = \"16GiB\"", "`memory` must be between 64KiB and 4GiB"),
+        (
+            "memory = \"16GiB\"",
+            "`memory` must be between 64KiB and 4GiB",
+        ),
         ("max_output = 0", "`max_output` must be between 1 byte"),
-        ("max_concurrency = 0", "`max_concurrency` must be between 1 and 1024, got 0"),
-        ("max_retries = -1", "`max_retries` must be between 0 and 1000, got -1"),
-        ("backoff_base = \"0s\"", "`backoff_base` must be between 1ms and 7 days"),
+        (
+            "max_concurrency = 0",
+            "`max_concurrency` must be between 1 and 1024, got 0",
+        ),
+        (
+            "max_retries = -1",
+            "`max_retries` must be between 0 and 1000, got -1",
+        ),
+        (
+            "backoff_base = \"0s\"",
+            "`backoff_base` must be between 1ms and 7 days",
+        ),
         (
             "backoff_base = \"1m\"\nbackoff_cap = \"1s\"",
             "`backoff_cap` (1s) is shorter than backoff_base (1m)",
@@ -74,7 +99,10 @@ fn bad_values_name_the_key() {
     ];
     for (text, expected) in cases {
         let err = parse(text).unwrap_err();
-        assert!(matches!(err, ManifestError::Invalid { .. }), "{text}: {err}");
+        assert!(
+            matches!(err, ManifestError::Invalid { .. }),
+            "{text}: {err}"
+        );
         let message = err.to_string();
         assert!(message.contains("plugins/email.toml"), "{message}");
         assert!(message.contains(expected), "{text}: {message}");
@@ -85,7 +113,10 @@ fn bad_values_name_the_key() {
 fn any_grant_is_refused_by_name() {
     let err = parse("[grants]\nhttp = true").unwrap_err();
     assert!(matches!(err, ManifestError::UnknownCapability { ref name, .. } if name == "http"));
-    assert!(err.to_string().contains("unknown capability `http`; this host knows none yet"));
+    assert!(
+        err.to_string()
+            .contains("unknown capability `http`; this host knows none yet")
+    );
 }
 
 #[test]

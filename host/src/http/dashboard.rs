@@ -61,10 +61,16 @@ mod tests {
         assert!(INDEX_HTML.contains("/assets/app.js"));
         assert!(INDEX_HTML.contains("/assets/app.css"));
         for text in [INDEX_HTML, APP_JS, APP_CSS] {
-            assert!(!text.contains("http://") && !text.contains("https://"), "no CDN");
+            assert!(
+                !text.contains("http://") && !text.contains("https://"),
+                "no CDN"
+            );
         }
         // No inline script: the CSP would block it.
         assert!(!INDEX_HTML.contains("<script>"));
-        assert!(!APP_JS.contains("innerHTML"), "render untrusted text with textContent");
+        assert!(
+            !APP_JS.contains("innerHTML"),
+            "render untrusted text with textContent"
+        );
     }
 }

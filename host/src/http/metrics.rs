@@ -9,6 +9,9 @@
 //! * `wasmq_http_requests_total{route,status}`, counted by [`track_requests`]
 //!   with the route *pattern* (`/api/v1/tasks/{id}`), never the raw path, so
 //!   the label set stays bounded whatever clients send;
+//! * histogram buckets for the task and plugin timings, fuel and memory
+//!   that the worker and runtime record (Prometheus histograms rather than
+//!   summaries, so they aggregate across hosts);
 //! * `wasmq_queue_depth{queue,state}`, `wasmq_queue_paused{queue}` and
 //!   `wasmq_broker_up`, refreshed from the broker at every scrape so they are
 //!   never staler than the scrape itself (see `routes::system`).
@@ -41,6 +44,9 @@ pub const MEMORY_BUCKETS: &[f64] = &[
     1_073_741_824.0,
 ];
 
+/// Buckets of `wasmq_plugin_compile_seconds`: 10 ms to 2 min.
+pub const COMPILE_BUCKETS: &[f64] = &[0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0];
+
 /// Buckets of `wasmq_http_request_duration_seconds`.
 pub const HTTP_BUCKETS: &[f64] = &[0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0];
 
@@ -69,6 +75,8 @@ fn build() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildError> 
         .set_buckets_for_metric(full("wasmq_task_duration_seconds"), DURATION_BUCKETS)?
         .set_buckets_for_metric(full("wasmq_task_fuel_used"), FUEL_BUCKETS)?
         .set_buckets_for_metric(full("wasmq_task_peak_memory_bytes"), MEMORY_BUCKETS)?
+        .set_buckets_for_metric(full("wasmq_plugin_run_seconds"), DURATION_BUCKETS)?
+        .set_buckets_for_metric(full("wasmq_plugin_compile_seconds"), COMPILE_BUCKETS)?
         .set_buckets_for_metric(full("wasmq_http_request_duration_seconds"), HTTP_BUCKETS)?
         .install_recorder()?;
     describe();
@@ -121,13 +129,13 @@ mod tests {
     fn install_is_idempotent_and_renders_buckets() {
         let first = install().unwrap();
         let second = install().unwrap();
-        metrics::histogram!("wasmq_task_duration_seconds", "queue" => "t").record(0.02);
+        metrics::histogram!("wasmq_task_duration_seconds", "type" => "t").record(0.02);
         metrics::counter!("wasmq_http_requests_total", "route" => "/x", "status" => "200")
             .increment(1);
         first.run_upkeep();
         let text = second.render();
         assert!(
-            text.contains("wasmq_task_duration_seconds_bucket{queue=\"t\",le=\"0.025\"} 1"),
+            text.contains("wasmq_task_duration_seconds_bucket{type=\"t\",le=\"0.025\"} 1"),
             "{text}"
         );
         assert!(text.contains("wasmq_http_requests_total"), "{text}");
@@ -135,7 +143,13 @@ mod tests {
 
     #[test]
     fn buckets_ascend() {
-        for buckets in [DURATION_BUCKETS, FUEL_BUCKETS, MEMORY_BUCKETS, HTTP_BUCKETS] {
+        for buckets in [
+            DURATION_BUCKETS,
+            FUEL_BUCKETS,
+            MEMORY_BUCKETS,
+            COMPILE_BUCKETS,
+            HTTP_BUCKETS,
+        ] {
             assert!(buckets.windows(2).all(|w| w[0] < w[1]), "{buckets:?}");
         }
     }

@@ -146,13 +146,14 @@ pub async fn serve(
 ) -> Result<(), HttpError> {
     let addr = listener.local_addr().map_err(HttpError::Serve)?;
     tracing::info!(%addr, auth = state.token.is_some(), "HTTP API and dashboard listening");
-    let upkeep = tokio::spawn(upkeep(state.metrics.clone(), shutdown.clone()));
+    let stop_upkeep = shutdown.child_token();
+    let upkeep = tokio::spawn(upkeep(state.metrics.clone(), stop_upkeep.clone()));
     let app = router(state);
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await
         .map_err(HttpError::Serve);
-    shutdown.cancel();
+    stop_upkeep.cancel();
     let _ = upkeep.await;
     tracing::info!(%addr, "HTTP server stopped");
     served

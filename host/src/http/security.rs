@@ -78,7 +78,11 @@ pub fn is_mutating(method: &Method) -> bool {
 }
 
 /// Middleware: with a token configured, mutating requests must present it.
-pub async fn require_token(State(state): State<HttpState>, request: Request, next: Next) -> Response {
+pub async fn require_token(
+    State(state): State<HttpState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let Some(expected) = state.token.as_deref() else {
         return next.run(request).await;
     };

@@ -24,6 +24,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
+use tokio::sync::Semaphore;
 use tracing::{Span, debug, info, instrument, warn};
 
 /// Largest plugin file accepted by default: 256 MiB.
@@ -36,11 +37,16 @@ pub struct PluginDir {
     inner: Arc<DirInner>,
 }
 
+#[derive(Clone)]
 struct DirInner {
     dir: PathBuf,
     runtime: Runtime,
     defaults: Limits,
     max_file_size: u64,
+    /// Bounds how many files are hashed and compiled at once, however many
+    /// change together (a deploy of hundreds of plugins must not start
+    /// hundreds of compiles on the blocking pool).
+    loads: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for PluginDir {
@@ -107,16 +113,15 @@ impl PluginDir {
                 runtime,
                 defaults,
                 max_file_size: DEFAULT_MAX_FILE_SIZE,
+                loads: Arc::new(Semaphore::new(load_parallelism())),
             }),
         })
     }
 
-    /// Sets the largest plugin file accepted (default 256 MiB). Must be
-    /// called before the directory is shared.
+    /// Sets the largest plugin file accepted (default 256 MiB). Clones made
+    /// before keep their cap.
     pub fn with_max_file_size(mut self, bytes: u64) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.max_file_size = bytes;
-        }
+        Arc::make_mut(&mut self.inner).max_file_size = bytes;
         self
     }
 
@@ -136,7 +141,7 @@ impl PluginDir {
     pub async fn scan(&self, registry: &Registry) -> Result<ScanReport, PluginDirError> {
         let mut stems = self.stems_on_disk().await?;
         stems.extend(registry.known_types());
-        let parallelism = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+        let parallelism = load_parallelism();
         let mut outcomes: Vec<(String, SyncOutcome)> = futures::stream::iter(stems)
             .map(|stem| async move {
                 let outcome = self.sync(registry, &stem).await;
@@ -204,6 +209,8 @@ impl PluginDir {
         stem: &str,
         path: &Path,
     ) -> Result<SyncOutcome, LoadFailure> {
+        // The semaphore is never closed, so acquiring cannot fail.
+        let _slot = self.inner.loads.acquire().await.ok();
         let inner = Arc::clone(&self.inner);
         let (stem_owned, path_owned) = (stem.to_owned(), path.to_owned());
         let fingerprint = run_blocking(path, move || {
@@ -263,19 +270,23 @@ impl PluginDir {
     }
 }
 
+/// How many plugins load at once: compiling is CPU-bound and wasmtime
+/// already compiles the functions of one module in parallel.
+fn load_parallelism() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().min(4))
+}
+
 /// Runs `work` on a blocking thread; a panic becomes a [`LoadFailure`].
 async fn run_blocking<T: Send + 'static>(
     path: &Path,
     work: impl FnOnce() -> Result<T, LoadFailure> + Send + 'static,
 ) -> Result<T, LoadFailure> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .unwrap_or_else(|e| {
-            Err(LoadFailure::Interrupted {
-                path: path.to_owned(),
-                message: e.to_string(),
-            })
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
+        Err(LoadFailure::Interrupted {
+            path: path.to_owned(),
+            message: e.to_string(),
         })
+    })
 }
 
 /// Hashes `<stem>.wasm` and parses its manifest, to tell whether anything
@@ -311,7 +322,8 @@ fn fingerprint_of(stem: &str, path: &Path, max: u64) -> Result<Option<Fingerprin
     }
     // The file may grow while we read it: never read more than the cap.
     let mut hasher = Sha256::new();
-    let read = std::io::copy(&mut file.take(max.saturating_add(1)), &mut hasher).map_err(read_error)?;
+    let read =
+        std::io::copy(&mut file.take(max.saturating_add(1)), &mut hasher).map_err(read_error)?;
     if read > max {
         return Err(too_large(read));
     }
@@ -339,7 +351,9 @@ fn list_stems(dir: &Path) -> Result<BTreeSet<String>, PluginDirError> {
                 stems.insert(stem);
             }
             FileRole::Manifest(_) | FileRole::InvalidName { .. } => {}
-            FileRole::Ignored => debug!(file = %path.display(), "ignoring a file that is not <type>.wasm or <type>.toml"),
+            FileRole::Ignored => {
+                debug!(file = %path.display(), "ignoring a file that is not <type>.wasm or <type>.toml")
+            }
         }
     }
     Ok(stems)

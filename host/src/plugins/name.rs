@@ -64,18 +64,19 @@ pub fn classify(path: &Path) -> FileRole {
 ///
 /// The error says what is wrong and what is allowed.
 pub fn validate_task_type(name: &str) -> Result<(), String> {
-    if name.is_empty() || name.len() > MAX_TYPE_LEN {
-        return Err(format!(
-            "task type `{name}` is {} characters long; it must have 1 to {MAX_TYPE_LEN}",
-            name.chars().count()
-        ));
-    }
     if let Some(bad) = name
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
     {
         return Err(format!(
             "task type `{name}` contains {bad:?}; only letters, digits, `_`, `.` and `-` are allowed"
+        ));
+    }
+    // Only ASCII is left here, so bytes are characters.
+    if name.is_empty() || name.len() > MAX_TYPE_LEN {
+        return Err(format!(
+            "task type `{name}` is {} characters long; it must have 1 to {MAX_TYPE_LEN}",
+            name.len()
         ));
     }
     Ok(())
@@ -92,13 +93,18 @@ mod tests {
         let role = |name: &str| classify(&PathBuf::from("/plugins").join(name));
         assert_eq!(role("echo.wasm"), FileRole::Wasm("echo".into()));
         assert_eq!(role("echo-v2.wasm"), FileRole::Wasm("echo-v2".into()));
-        assert_eq!(role("mail.send.toml"), FileRole::Manifest("mail.send".into()));
+        assert_eq!(
+            role("mail.send.toml"),
+            FileRole::Manifest("mail.send".into())
+        );
         assert_eq!(role("echo.wasm.tmp"), FileRole::Ignored);
         assert_eq!(role(".echo.wasm"), FileRole::Ignored);
         assert_eq!(role(".wasm"), FileRole::Ignored);
         assert_eq!(role("README.md"), FileRole::Ignored);
         assert_eq!(role("echo"), FileRole::Ignored);
-        assert!(matches!(role("my queue.wasm"), FileRole::InvalidName { ref stem, .. } if stem == "my queue"));
+        assert!(
+            matches!(role("my queue.wasm"), FileRole::InvalidName { ref stem, .. } if stem == "my queue")
+        );
         let long = format!("{}.wasm", "a".repeat(65));
         assert!(matches!(role(&long), FileRole::InvalidName { .. }));
     }
@@ -106,9 +112,15 @@ mod tests {
     #[test]
     fn errors_say_what_is_allowed() {
         let err = validate_task_type("a b").unwrap_err();
-        assert!(err.contains("' '") && err.contains("only letters, digits"), "{err}");
+        assert!(
+            err.contains("' '") && err.contains("only letters, digits"),
+            "{err}"
+        );
         let err = validate_task_type(&"x".repeat(70)).unwrap_err();
-        assert!(err.contains("70 characters") && err.contains("1 to 64"), "{err}");
+        assert!(
+            err.contains("70 characters") && err.contains("1 to 64"),
+            "{err}"
+        );
     }
 
     proptest! {
@@ -123,7 +135,8 @@ mod tests {
             bad in "[^A-Za-z0-9_.-]",
             suffix in "[a-z]{0,10}",
         ) {
-            prop_assert!(validate_task_type(&format!("{prefix}{bad}{suffix}")).is_err());
+            let name = format!("{prefix}{bad}{suffix}");
+            prop_assert!(validate_task_type(&name).is_err());
         }
 
         #[test]

@@ -163,7 +163,11 @@ impl Registry {
     }
 
     fn snapshot(&self) -> Arc<Snapshot> {
-        let guard = self.inner.snapshot.read().unwrap_or_else(PoisonError::into_inner);
+        let guard = self
+            .inner
+            .snapshot
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         Arc::clone(&guard)
     }
 
@@ -236,6 +240,10 @@ impl Registry {
     /// keeping whatever version serves it.
     pub(crate) fn set_error(&self, task_type: &str, path: PathBuf, error: Option<String>) {
         self.update(|map| match map.get_mut(task_type) {
+            // A slot with neither a plugin nor an error says nothing.
+            Some(slot) if slot.loaded.is_none() && error.is_none() => {
+                map.remove(task_type);
+            }
             Some(slot) => slot.error = error,
             None if error.is_some() => {
                 map.insert(
@@ -262,15 +270,25 @@ impl Registry {
     /// Applies `change` to a copy of the snapshot and swaps it in, bumping
     /// the generation only if something changed.
     fn update(&self, change: impl FnOnce(&mut Snapshot)) {
-        let _serial = self.inner.update.lock().unwrap_or_else(PoisonError::into_inner);
+        let _serial = self
+            .inner
+            .update
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let current = self.snapshot();
         let mut next = Snapshot::clone(&current);
         change(&mut next);
         if same(&current, &next) {
             return;
         }
-        *self.inner.snapshot.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(next);
-        self.inner.generation.send_modify(|generation| *generation += 1);
+        *self
+            .inner
+            .snapshot
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(next);
+        self.inner
+            .generation
+            .send_modify(|generation| *generation += 1);
     }
 }
 
@@ -283,7 +301,9 @@ fn same(a: &Snapshot, b: &Snapshot) -> bool {
                 && sa.error == sb.error
                 && match (&sa.loaded, &sb.loaded) {
                     (None, None) => true,
-                    (Some(x), Some(y)) => x.loaded_at == y.loaded_at && x.fingerprint == y.fingerprint,
+                    (Some(x), Some(y)) => {
+                        x.loaded_at == y.loaded_at && x.fingerprint == y.fingerprint
+                    }
                     _ => false,
                 }
         })
@@ -308,4 +328,71 @@ fn millis_since_epoch(at: SystemTime) -> u64 {
     at.duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path() -> PathBuf {
+        PathBuf::from("/plugins/mail.wasm")
+    }
+
+    #[test]
+    fn errors_are_listed_but_not_served() {
+        let registry = Registry::new();
+        assert_eq!(registry.generation(), 0);
+        registry.set_error("mail", path(), Some("mail.wasm is broken".into()));
+        assert_eq!(registry.generation(), 1);
+        assert!(registry.types().is_empty());
+        assert!(registry.get("mail").is_none());
+        let entries = registry.entries();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].task_type, "mail");
+        assert_eq!(entries[0].error.as_deref(), Some("mail.wasm is broken"));
+        assert!(!entries[0].is_serving());
+        assert_eq!(registry.known_types(), ["mail"]);
+    }
+
+    #[test]
+    fn only_real_changes_bump_the_generation() {
+        let registry = Registry::new();
+        let mut changes = registry.subscribe();
+        registry.set_error("mail", path(), None);
+        assert_eq!(registry.generation(), 0, "clearing nothing is no change");
+        registry.set_error("mail", path(), Some("bad".into()));
+        registry.set_error("mail", path(), Some("bad".into()));
+        assert_eq!(
+            registry.generation(),
+            1,
+            "the same error twice is one change"
+        );
+        assert!(changes.has_changed().unwrap());
+        changes.mark_unchanged();
+        registry.set_error("mail", path(), None);
+        assert!(registry.entries().is_empty(), "an empty slot is dropped");
+        assert!(changes.has_changed().unwrap());
+        assert!(!registry.remove("mail"));
+        registry.set_error("mail", path(), Some("bad".into()));
+        assert!(registry.remove("mail"));
+        assert!(registry.entries().is_empty());
+        assert_eq!(registry.generation(), 4);
+    }
+
+    #[test]
+    fn policy_takes_the_worker_settings_of_the_manifest() {
+        assert_eq!(PluginPolicy::from_manifest(None), PluginPolicy::default());
+        let manifest = PluginManifest {
+            max_retries: Some(3),
+            backoff_cap: Some(Duration::from_secs(60)),
+            fuel: Some(10),
+            ..PluginManifest::default()
+        };
+        let policy = PluginPolicy::from_manifest(Some(&manifest));
+        assert_eq!(policy.max_retries, Some(3));
+        assert_eq!(policy.max_concurrency, None);
+        let json = serde_json::to_value(&policy).unwrap();
+        assert_eq!(json["backoff_cap"], "1m");
+        assert_eq!(json["backoff_base"], serde_json::Value::Null);
+    }
 }

@@ -163,13 +163,18 @@ impl WatchTask {
         if !self.plugins.path().is_dir() {
             return;
         }
-        match self.watcher.watch(self.plugins.path(), RecursiveMode::NonRecursive) {
+        match self
+            .watcher
+            .watch(self.plugins.path(), RecursiveMode::NonRecursive)
+        {
             Ok(()) => {
                 info!(dir = %self.plugins.path().display(), "the plugins directory is back; re-scanning it");
                 self.lost_dir = false;
                 self.rescan().await;
             }
-            Err(e) => warn!(dir = %self.plugins.path().display(), error = %e, "cannot watch the plugins directory yet"),
+            Err(e) => {
+                warn!(dir = %self.plugins.path().display(), error = %e, "cannot watch the plugins directory yet")
+            }
         }
     }
 

@@ -87,13 +87,16 @@ impl Artifact for wasmtime::component::Component {
 
     #[allow(unsafe_code)]
     fn from_artifact(engine: &Engine, path: &Path) -> wasmtime::Result<Self> {
-        // SAFETY: deserializing trusts the file to be wasmtime output. This
-        // one was written by `DiskCache::store` from `Component::serialize`,
+        let bytes = std::fs::read(path)?;
+        // SAFETY: deserializing trusts the bytes to be wasmtime output. This
+        // file was written by `DiskCache::store` from `Component::serialize`,
         // atomically (temp file + rename), in a directory the host owns;
         // its name pins the source sha256 and the engine's compatibility
         // hash, and wasmtime still checks the header, version and engine
-        // settings, failing (not misbehaving) on a mismatch.
-        unsafe { Self::deserialize_file(engine, path) }
+        // settings, failing (not misbehaving) on a mismatch. The bytes are
+        // read into memory rather than mapped, so a file changed or
+        // truncated later cannot pull code from under a running plugin.
+        unsafe { Self::deserialize(engine, bytes) }
     }
 }
 
@@ -111,10 +114,11 @@ impl Artifact for wasmtime::Module {
 
     #[allow(unsafe_code)]
     fn from_artifact(engine: &Engine, path: &Path) -> wasmtime::Result<Self> {
+        let bytes = std::fs::read(path)?;
         // SAFETY: as for components above: our own `Module::serialize`
         // output, written atomically in a directory we own, named by source
-        // and engine hash, and header-checked by wasmtime.
-        unsafe { Self::deserialize_file(engine, path) }
+        // and engine hash, header-checked by wasmtime, and read into memory.
+        unsafe { Self::deserialize(engine, bytes) }
     }
 }
 
@@ -134,7 +138,8 @@ pub(crate) fn load_or_compile<A: Artifact>(
     if let Some(path) = path.as_deref().filter(|path| path.exists()) {
         match A::from_artifact(engine, path) {
             Ok(artifact) => {
-                metrics::counter!("wasmq_plugin_cache_hits_total", "plugin" => name.to_owned()).increment(1);
+                metrics::counter!("wasmq_plugin_cache_hits_total", "plugin" => name.to_owned())
+                    .increment(1);
                 tracing::info!(plugin = name, artifact = %path.display(), "loaded compiled plugin from the cache");
                 return Ok((artifact, true));
             }
@@ -150,9 +155,17 @@ pub(crate) fn load_or_compile<A: Artifact>(
     metrics::counter!("wasmq_plugin_compiles_total", "plugin" => name.to_owned()).increment(1);
     metrics::histogram!("wasmq_plugin_compile_seconds", "plugin" => name.to_owned())
         .record(started.elapsed().as_secs_f64());
-    tracing::info!(plugin = name, kind = A::KIND, elapsed_ms = started.elapsed().as_millis() as u64, "compiled plugin");
+    tracing::info!(
+        plugin = name,
+        kind = A::KIND,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "compiled plugin"
+    );
     if let (Some(cache), Some(path)) = (cache, path) {
-        let stored = artifact.to_bytes().map_err(std::io::Error::other).and_then(|b| cache.store(&path, &b));
+        let stored = artifact
+            .to_bytes()
+            .map_err(std::io::Error::other)
+            .and_then(|b| cache.store(&path, &b));
         if let Err(e) = stored {
             tracing::warn!(plugin = name, artifact = %path.display(), "cannot write the compile cache: {e}");
         }

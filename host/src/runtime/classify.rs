@@ -10,7 +10,7 @@ use super::capture::OutputOverflow;
 use super::outcome::OutcomeKind;
 use super::sandbox::Interruption;
 use std::time::Duration;
-use wasmtime::Trap;
+use wasmtime::{PoolConcurrencyLimitError, Trap};
 
 /// What the sandbox observed during the run, beyond the error itself.
 #[derive(Debug, Default)]
@@ -29,18 +29,30 @@ pub(crate) struct RunFacts<'a> {
 ///
 /// 1. a host interruption (timeout, cancellation) wins: it is why the run
 ///    stopped, whatever the guest was doing;
-/// 2. an output past its limit, even if the guest then panicked on the
+/// 2. a full instance pool is the host's problem, not the task's: it is
+///    retryable and says so;
+/// 3. an output past its limit, even if the guest then panicked on the
 ///    failed write;
-/// 3. fuel and stack exhaustion, from the trap code;
-/// 4. a refused memory growth: the trap that follows (usually an abort after
+/// 4. fuel and stack exhaustion, from the trap code;
+/// 5. a refused memory growth: the trap that follows (usually an abort after
 ///    a failed allocation) is a consequence of the missing memory;
-/// 5. a panic message on stderr makes an `unreachable` trap a panic;
-/// 6. anything else is a trap, with wasmtime's message and backtrace.
+/// 6. a panic message on stderr makes an `unreachable` trap a panic;
+/// 7. anything else is a trap, with wasmtime's message and backtrace.
 pub(crate) fn classify(error: &wasmtime::Error, facts: &RunFacts<'_>) -> OutcomeKind {
     match error.downcast_ref::<Interruption>() {
-        Some(Interruption::TimedOut) => return OutcomeKind::TimedOut { after: facts.elapsed },
+        Some(Interruption::TimedOut) => {
+            return OutcomeKind::TimedOut {
+                after: facts.elapsed,
+            };
+        }
         Some(Interruption::Cancelled) => return OutcomeKind::Cancelled,
         None => {}
+    }
+    if let Some(full) = error.downcast_ref::<PoolConcurrencyLimitError>() {
+        return OutcomeKind::Retryable {
+            message: format!("host busy: {full}; the task did not start"),
+            retry_after: None,
+        };
     }
     if let Some((size, limit)) = facts.output_overflow {
         return OutcomeKind::OutputTooLarge { size, limit };
@@ -55,7 +67,11 @@ pub(crate) fn classify(error: &wasmtime::Error, facts: &RunFacts<'_>) -> Outcome
     match trap {
         Some(Trap::OutOfFuel) => return OutcomeKind::OutOfFuel,
         Some(Trap::StackOverflow) => return OutcomeKind::StackOverflow,
-        Some(Trap::Interrupt) => return OutcomeKind::TimedOut { after: facts.elapsed },
+        Some(Trap::Interrupt) => {
+            return OutcomeKind::TimedOut {
+                after: facts.elapsed,
+            };
+        }
         _ => {}
     }
     if let Some(limit) = facts.refused_memory {
@@ -64,8 +80,10 @@ pub(crate) fn classify(error: &wasmtime::Error, facts: &RunFacts<'_>) -> Outcome
     if let Some(message) = panic_message(facts.stderr) {
         return OutcomeKind::Panic { message };
     }
+    // `{:#}` is the whole chain (the wasm backtrace context, then the
+    // trap), without the host's Rust backtrace that `{:?}` would add.
     OutcomeKind::Trap {
-        message: format!("{error:?}"),
+        message: format!("{error:#}"),
     }
 }
 
@@ -113,9 +131,18 @@ mod tests {
     #[test]
     fn trap_codes_and_facts() {
         let plain = RunFacts::default();
-        assert_eq!(classify(&trap(Trap::OutOfFuel), &plain), OutcomeKind::OutOfFuel);
-        assert_eq!(classify(&trap(Trap::StackOverflow), &plain), OutcomeKind::StackOverflow);
-        let oom = RunFacts { refused_memory: Some(64), ..RunFacts::default() };
+        assert_eq!(
+            classify(&trap(Trap::OutOfFuel), &plain),
+            OutcomeKind::OutOfFuel
+        );
+        assert_eq!(
+            classify(&trap(Trap::StackOverflow), &plain),
+            OutcomeKind::StackOverflow
+        );
+        let oom = RunFacts {
+            refused_memory: Some(64),
+            ..RunFacts::default()
+        };
         assert_eq!(
             classify(&trap(Trap::UnreachableCodeReached), &oom),
             OutcomeKind::OutOfMemory { limit: 64 }
@@ -126,7 +153,9 @@ mod tests {
         };
         assert_eq!(
             classify(&trap(Trap::UnreachableCodeReached), &panicked),
-            OutcomeKind::Panic { message: "panicked at src/lib.rs:3:5: boom".into() }
+            OutcomeKind::Panic {
+                message: "panicked at src/lib.rs:3:5: boom".into()
+            }
         );
         assert!(matches!(
             classify(&trap(Trap::MemoryOutOfBounds), &plain),

@@ -37,16 +37,20 @@ impl Prepared {
     /// Links the module against WASI p1; fails if it imports anything else.
     pub fn new(file: &str, engine: &Engine, module: &Module) -> Result<Self, LoadError> {
         let mut linker = Linker::<CommandState>::new(engine);
-        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s| &mut s.wasi).map_err(|e| LoadError::Corrupt {
-            file: file.to_owned(),
-            kind: "module",
-            message: format!("the host linker could not be built: {e:#}"),
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s| &mut s.wasi).map_err(|e| {
+            LoadError::Corrupt {
+                file: file.to_owned(),
+                kind: "module",
+                message: format!("the host linker could not be built: {e:#}"),
+            }
         })?;
-        let pre = linker.instantiate_pre(module).map_err(|e| LoadError::UnsatisfiedImports {
-            file: file.to_owned(),
-            what: "a function".to_owned(),
-            message: format!("{e:#}; a command may import only wasi_snapshot_preview1"),
-        })?;
+        let pre = linker
+            .instantiate_pre(module)
+            .map_err(|e| LoadError::UnsatisfiedImports {
+                file: file.to_owned(),
+                what: "a function".to_owned(),
+                message: format!("{e:#}; a command may import only wasi_snapshot_preview1"),
+            })?;
         Ok(Prepared { pre })
     }
 
@@ -63,15 +67,24 @@ impl Prepared {
         let mut store = Store::new(self.pre.module().engine(), state);
         let started = Instant::now();
         let limiter: fn(&mut CommandState) -> &mut MemoryLimiter = |s| &mut s.sandbox.limiter;
-        let result = arm(&mut store, plan.limits.fuel, started + plan.limits.timeout, cancel, limiter)
-            .and_then(|()| self.pre.instantiate(&mut store))
-            .and_then(|instance| instance.get_typed_func::<(), ()>(&mut store, "_start"))
-            .and_then(|start| start.call(&mut store, ()));
+        let result = arm(
+            &mut store,
+            plan.limits.fuel,
+            started + plan.limits.timeout,
+            cancel,
+            limiter,
+        )
+        .and_then(|()| self.pre.instantiate(&mut store))
+        .and_then(|instance| instance.get_typed_func::<(), ()>(&mut store, "_start"))
+        .and_then(|start| start.call(&mut store, ()));
         let elapsed = started.elapsed();
         let stderr = stderr.take().text();
         let exit = match &result {
             Ok(()) => Ok(0),
-            Err(error) => error.downcast_ref::<I32Exit>().map(|exit| exit.0).ok_or(error),
+            Err(error) => error
+                .downcast_ref::<I32Exit>()
+                .map(|exit| exit.0)
+                .ok_or(error),
         };
         let kind = match (stdout.overflowed(), exit) {
             (Some((size, limit)), _) => OutcomeKind::OutputTooLarge { size, limit },
@@ -90,7 +103,12 @@ impl Prepared {
                 error,
                 &RunFacts {
                     stderr: &stderr,
-                    refused_memory: store.data().sandbox.limiter.refused.map(|_| plan.limits.memory),
+                    refused_memory: store
+                        .data()
+                        .sandbox
+                        .limiter
+                        .refused
+                        .map(|_| plan.limits.memory),
                     output_overflow: None,
                     elapsed,
                 },
@@ -126,7 +144,10 @@ mod tests {
 
     #[test]
     fn exit_message_uses_the_last_stderr_line() {
-        assert_eq!(exit_message(3, "warming up\nbad input: x\n\n"), "bad input: x (exit code 3)");
+        assert_eq!(
+            exit_message(3, "warming up\nbad input: x\n\n"),
+            "bad input: x (exit code 3)"
+        );
         assert_eq!(exit_message(75, ""), "exited with code 75");
     }
 }

@@ -81,17 +81,22 @@ impl Prepared {
     pub fn new(file: &str, engine: &Engine, component: &Component) -> Result<Self, LoadError> {
         let mut linker = Linker::<ComponentState>::new(engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-            .and_then(|()| bindings::TaskHandler::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
+            .and_then(|()| {
+                bindings::TaskHandler::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            })
             .map_err(|e| LoadError::Corrupt {
                 file: file.to_owned(),
                 kind: "component",
                 message: format!("the host linker could not be built: {e:#}"),
             })?;
-        let instance_pre = linker.instantiate_pre(component).map_err(|e| LoadError::UnsatisfiedImports {
-            file: file.to_owned(),
-            what: "an interface".to_owned(),
-            message: format!("{e:#}"),
-        })?;
+        let instance_pre =
+            linker
+                .instantiate_pre(component)
+                .map_err(|e| LoadError::UnsatisfiedImports {
+                    file: file.to_owned(),
+                    what: "an interface".to_owned(),
+                    message: format!("{e:#}"),
+                })?;
         let pre = TaskHandlerPre::new(instance_pre).map_err(|e| LoadError::BadExport {
             file: file.to_owned(),
             message: format!("{e:#}"),
@@ -111,27 +116,37 @@ impl Prepared {
         let mut store = Store::new(self.pre.engine(), state);
         let started = Instant::now();
         let limiter: fn(&mut ComponentState) -> &mut MemoryLimiter = |s| &mut s.sandbox.limiter;
-        let result = arm(&mut store, plan.limits.fuel, started + plan.limits.timeout, cancel, limiter)
-            .and_then(|()| self.pre.instantiate(&mut store))
-            .and_then(|handler| {
-                let task = types::Task {
-                    id: invocation.id,
-                    task_type: invocation.task_type,
-                    payload: invocation.payload,
-                    attempt: invocation.attempt,
-                    max_attempts: invocation.max_attempts,
-                    enqueued_at_ms: invocation.enqueued_at_ms,
-                    deadline_ms: plan.deadline_ms,
-                };
-                handler.wasmq_plugin_handler().call_handle(&mut store, &task)
-            });
+        let result = arm(
+            &mut store,
+            plan.limits.fuel,
+            started + plan.limits.timeout,
+            cancel,
+            limiter,
+        )
+        .and_then(|()| self.pre.instantiate(&mut store))
+        .and_then(|handler| {
+            let task = types::Task {
+                id: invocation.id,
+                task_type: invocation.task_type,
+                payload: invocation.payload,
+                attempt: invocation.attempt,
+                max_attempts: invocation.max_attempts,
+                enqueued_at_ms: invocation.enqueued_at_ms,
+                deadline_ms: plan.deadline_ms,
+            };
+            handler
+                .wasmq_plugin_handler()
+                .call_handle(&mut store, &task)
+        });
         let elapsed = started.elapsed();
         let stderr = stderr.take().text();
         let kind = match result {
-            Ok(Ok(output)) if output.data.len() as u64 > plan.limits.max_output => OutcomeKind::OutputTooLarge {
-                size: output.data.len() as u64,
-                limit: plan.limits.max_output,
-            },
+            Ok(Ok(output)) if output.data.len() as u64 > plan.limits.max_output => {
+                OutcomeKind::OutputTooLarge {
+                    size: output.data.len() as u64,
+                    limit: plan.limits.max_output,
+                }
+            }
             Ok(Ok(output)) => OutcomeKind::Success {
                 output: output.data,
                 content_type: output.content_type,
@@ -141,13 +156,20 @@ impl Prepared {
                     message: error.message,
                     retry_after: error.retry_after_ms.map(std::time::Duration::from_millis),
                 },
-                types::ErrorKind::Permanent => OutcomeKind::Permanent { message: error.message },
+                types::ErrorKind::Permanent => OutcomeKind::Permanent {
+                    message: error.message,
+                },
             },
             Err(error) => classify(
                 &error,
                 &RunFacts {
                     stderr: &stderr,
-                    refused_memory: store.data().sandbox.limiter.refused.map(|_| plan.limits.memory),
+                    refused_memory: store
+                        .data()
+                        .sandbox
+                        .limiter
+                        .refused
+                        .map(|_| plan.limits.memory),
                     output_overflow: None,
                     elapsed,
                 },

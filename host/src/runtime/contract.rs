@@ -15,7 +15,11 @@ pub const HANDLER_INTERFACE: &str = "wasmq:plugin/handler";
 /// The contract version this host implements (`wit/wasmq.wit`).
 pub const CONTRACT_VERSION: (u64, u64, u64) = (0, 1, 0);
 /// The `wasmq:` interfaces a plugin may import.
-const GRANTED_IMPORTS: &[&str] = &["wasmq:plugin/log", "wasmq:plugin/progress", "wasmq:plugin/types"];
+const GRANTED_IMPORTS: &[&str] = &[
+    "wasmq:plugin/log",
+    "wasmq:plugin/progress",
+    "wasmq:plugin/types",
+];
 
 /// The two kinds of plugin the host runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -40,20 +44,35 @@ impl fmt::Display for PluginKind {
 /// Tells a component from a core module by the 8-byte header.
 pub(crate) fn detect(file: &str, bytes: &[u8]) -> Result<PluginKind, LoadError> {
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
-        let head = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect::<Vec<_>>();
+        let head = bytes
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>();
         let head = if head.is_empty() {
             "nothing: the file is empty".to_owned()
         } else {
-            format!("{} {:?}", head.join(" "), String::from_utf8_lossy(&bytes[..bytes.len().min(8)]))
+            format!(
+                "{} {:?}",
+                head.join(" "),
+                String::from_utf8_lossy(&bytes[..bytes.len().min(8)])
+            )
         };
-        return Err(LoadError::NotWasm { file: file.to_owned(), head });
+        return Err(LoadError::NotWasm {
+            file: file.to_owned(),
+            head,
+        });
     }
     match bytes[4..8] {
         [0x0d, 0x00, 0x01, 0x00] => Ok(PluginKind::Component),
         [0x01, 0x00, 0x00, 0x00] => Ok(PluginKind::Command),
         _ => Err(LoadError::UnknownEncoding {
             file: file.to_owned(),
-            version: bytes[4..8].iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" "),
+            version: bytes[4..8]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(" "),
         }),
     }
 }
@@ -86,19 +105,33 @@ fn supported() -> String {
 
 /// Checks that the component exports a compatible handler and imports no
 /// `wasmq:` interface the host does not grant.
-pub(crate) fn check_component(file: &str, engine: &Engine, component: &Component) -> Result<(), LoadError> {
+pub(crate) fn check_component(
+    file: &str,
+    engine: &Engine,
+    component: &Component,
+) -> Result<(), LoadError> {
     let ty = component.component_type();
-    let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_owned()).collect();
+    let exports: Vec<String> = ty
+        .exports(engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
     let handler = exports
         .iter()
         .find(|name| name.split('@').next() == Some(HANDLER_INTERFACE));
     let Some(handler) = handler else {
         return Err(LoadError::WrongWorld {
             file: file.to_owned(),
-            exports: if exports.is_empty() { "none".to_owned() } else { exports.join(", ") },
+            exports: if exports.is_empty() {
+                "none".to_owned()
+            } else {
+                exports.join(", ")
+            },
         });
     };
-    let found = handler.split_once('@').map(|(_, v)| v).unwrap_or("unversioned");
+    let found = handler
+        .split_once('@')
+        .map(|(_, v)| v)
+        .unwrap_or("unversioned");
     match parse_version(found) {
         Some(version) if compatible(version, CONTRACT_VERSION) => {}
         _ => {
@@ -115,7 +148,10 @@ pub(crate) fn check_component(file: &str, engine: &Engine, component: &Component
             let interface = name.split('@').next().unwrap_or(name);
             let is_wasmq = interface.starts_with("wasmq:");
             let granted = GRANTED_IMPORTS.contains(&interface)
-                && name.split_once('@').and_then(|(_, v)| parse_version(v)).is_some_and(|v| compatible(v, CONTRACT_VERSION));
+                && name
+                    .split_once('@')
+                    .and_then(|(_, v)| parse_version(v))
+                    .is_some_and(|v| compatible(v, CONTRACT_VERSION));
             is_wasmq && !granted
         })
         .map(|(name, _)| name.to_owned())
@@ -124,7 +160,8 @@ pub(crate) fn check_component(file: &str, engine: &Engine, component: &Component
         return Err(LoadError::UnsatisfiedImports {
             file: file.to_owned(),
             what: format!("capabilities {}", refused.join(", ")),
-            message: "this host grants wasmq:plugin/log and wasmq:plugin/progress (0.1.x) only".to_owned(),
+            message: "this host grants wasmq:plugin/log and wasmq:plugin/progress (0.1.x) only"
+                .to_owned(),
         });
     }
     Ok(())
@@ -133,7 +170,10 @@ pub(crate) fn check_component(file: &str, engine: &Engine, component: &Component
 /// Checks that a core module is a WASI command: exports `_start: [] -> []`
 /// and `memory`.
 pub(crate) fn check_command(file: &str, module: &Module) -> Result<(), LoadError> {
-    let missing = |missing| LoadError::MissingStart { file: file.to_owned(), missing };
+    let missing = |missing| LoadError::MissingStart {
+        file: file.to_owned(),
+        missing,
+    };
     match module.get_export("_start") {
         Some(ExternType::Func(func)) if func.params().len() == 0 && func.results().len() == 0 => {}
         _ => return Err(missing("_start")),
@@ -151,14 +191,30 @@ mod tests {
 
     #[test]
     fn detects_kinds_and_non_wasm() {
-        assert_eq!(detect("a", b"\0asm\x0d\x00\x01\x00rest").unwrap(), PluginKind::Component);
-        assert_eq!(detect("a", b"\0asm\x01\x00\x00\x00").unwrap(), PluginKind::Command);
-        let err = detect("x.wasm", b"#!/bin/sh\necho").unwrap_err().to_string();
-        assert!(err.contains("x.wasm is not a WebAssembly file (starts with 23 21 2f"), "{err}");
+        assert_eq!(
+            detect("a", b"\0asm\x0d\x00\x01\x00rest").unwrap(),
+            PluginKind::Component
+        );
+        assert_eq!(
+            detect("a", b"\0asm\x01\x00\x00\x00").unwrap(),
+            PluginKind::Command
+        );
+        let err = detect("x.wasm", b"#!/bin/sh\necho")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("x.wasm is not a WebAssembly file (starts with 23 21 2f"),
+            "{err}"
+        );
         let err = detect("x.wasm", b"").unwrap_err().to_string();
         assert!(err.contains("the file is empty"), "{err}");
-        let err = detect("x.wasm", b"\0asm\x02\x00\x00\x00").unwrap_err().to_string();
-        assert!(err.contains("unknown WebAssembly version/layer (02 00 00 00)"), "{err}");
+        let err = detect("x.wasm", b"\0asm\x02\x00\x00\x00")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown WebAssembly version/layer (02 00 00 00)"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -19,7 +19,9 @@ use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, WasmBacktraceDetails};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, WasmBacktraceDetails,
+};
 
 /// How to build a [`Runtime`](super::Runtime).
 #[derive(Debug, Clone)]
@@ -65,13 +67,16 @@ impl RuntimeOptions {
                 self.max_instances
             )));
         }
-        if !(crate::config::Limits::MIN_MEMORY..=crate::config::Limits::MAX_MEMORY).contains(&self.max_memory) {
+        if !(crate::config::Limits::MIN_MEMORY..=crate::config::Limits::MAX_MEMORY)
+            .contains(&self.max_memory)
+        {
             return Err(RuntimeError::Option(format!(
                 "max_memory must be between 64KiB and 4GiB, got {} bytes",
                 self.max_memory
             )));
         }
-        if self.epoch_tick < Duration::from_micros(100) || self.epoch_tick > Duration::from_secs(1) {
+        if self.epoch_tick < Duration::from_micros(100) || self.epoch_tick > Duration::from_secs(1)
+        {
             return Err(RuntimeError::Option(format!(
                 "epoch_tick must be between 100µs and 1s, got {:?}",
                 self.epoch_tick
@@ -83,7 +88,11 @@ impl RuntimeOptions {
 
 /// `$XDG_CACHE_HOME/wasmq`, else `$HOME/.cache/wasmq`.
 pub fn default_cache_dir() -> Option<PathBuf> {
-    let from = |var: &str| std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let from = |var: &str| {
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     from("XDG_CACHE_HOME")
         .or_else(|| from("HOME").map(|home| home.join(".cache")))
         .map(|dir| dir.join("wasmq"))

@@ -45,7 +45,9 @@ pub enum LoadError {
     )]
     NotWasm { file: String, head: String },
     /// The file is WebAssembly of an encoding version or layer this host does not know.
-    #[error("{file} has an unknown WebAssembly version/layer ({version}); expected a component (0d 00 01 00) or a core module (01 00 00 00)")]
+    #[error(
+        "{file} has an unknown WebAssembly version/layer ({version}); expected a component (0d 00 01 00) or a core module (01 00 00 00)"
+    )]
     UnknownEncoding { file: String, version: String },
     /// The file is truncated or malformed: wasmtime could not parse or compile it.
     #[error("{file} is not a valid WebAssembly {kind} (truncated or corrupt?): {message}")]
@@ -60,7 +62,9 @@ pub enum LoadError {
     )]
     WrongWorld { file: String, exports: String },
     /// The component exports the handler at a version this host cannot call.
-    #[error("{file} was built for wasmq:plugin@{found}; this host supports {supported}; rebuild it against a matching SDK")]
+    #[error(
+        "{file} was built for wasmq:plugin@{found}; this host supports {supported}; rebuild it against a matching SDK"
+    )]
     IncompatibleContract {
         file: String,
         found: String,

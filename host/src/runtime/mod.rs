@@ -44,8 +44,8 @@ pub use invocation::{CancelToken, Invocation};
 pub use outcome::{Outcome, OutcomeKind};
 pub use plugin::Plugin;
 
-use crate::config::{Limits, PluginManifest};
 use crate::config::units::format_size;
+use crate::config::{Limits, PluginManifest};
 use cache::{DiskCache, load_or_compile};
 use engine::EpochTicker;
 use plugin::{Code, PluginInner};
@@ -123,7 +123,13 @@ impl Runtime {
     /// Loads a plugin from bytes already read from `origin`, with `limits`
     /// as final (no manifest is read: the caller has merged it). `origin`
     /// only names the plugin in errors and logs.
-    pub fn load_bytes(&self, name: &str, origin: &Path, bytes: &[u8], limits: Limits) -> Result<Plugin, LoadError> {
+    pub fn load_bytes(
+        &self,
+        name: &str,
+        origin: &Path,
+        bytes: &[u8],
+        limits: Limits,
+    ) -> Result<Plugin, LoadError> {
         self.load_checked(name, &origin.display().to_string(), bytes, limits, None)
     }
 
@@ -136,10 +142,12 @@ impl Runtime {
         manifest: Option<PluginManifest>,
     ) -> Result<Plugin, LoadError> {
         let started = Instant::now();
-        limits.validate().map_err(|reason| LoadError::InvalidLimits {
-            file: file.to_owned(),
-            reason,
-        })?;
+        limits
+            .validate()
+            .map_err(|reason| LoadError::InvalidLimits {
+                file: file.to_owned(),
+                reason,
+            })?;
         if limits.memory > self.shared.max_memory {
             return Err(LoadError::MemoryAboveEngine {
                 file: file.to_owned(),
@@ -160,14 +168,22 @@ impl Runtime {
         };
         let (code, from_cache) = match kind {
             PluginKind::Component => {
-                let (component, hit) = load_or_compile(cache, engine, name, &sha256, bytes).map_err(corrupt("component"))?;
+                let (component, hit) = load_or_compile(cache, engine, name, &sha256, bytes)
+                    .map_err(corrupt("component"))?;
                 contract::check_component(file, engine, &component)?;
-                (Code::Component(component::Prepared::new(file, engine, &component)?), hit)
+                (
+                    Code::Component(component::Prepared::new(file, engine, &component)?),
+                    hit,
+                )
             }
             PluginKind::Command => {
-                let (module, hit) = load_or_compile(cache, engine, name, &sha256, bytes).map_err(corrupt("module"))?;
+                let (module, hit) = load_or_compile(cache, engine, name, &sha256, bytes)
+                    .map_err(corrupt("module"))?;
                 contract::check_command(file, &module)?;
-                (Code::Command(command::Prepared::new(file, engine, &module)?), hit)
+                (
+                    Code::Command(command::Prepared::new(file, engine, &module)?),
+                    hit,
+                )
             }
         };
         let plugin = Plugin {

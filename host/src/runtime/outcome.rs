@@ -15,7 +15,11 @@ pub struct Outcome {
     /// How the run ended.
     #[serde(flatten)]
     pub kind: OutcomeKind,
-    /// Fuel consumed (about one unit per WebAssembly instruction).
+    /// Fuel consumed (about one unit per WebAssembly instruction). Exact
+    /// when the handler returns or runs out of fuel. When the host stops it
+    /// (timeout, cancellation) it is a lower bound: wasmtime keeps the fuel
+    /// counter in a register and saves it only at calls and returns, not at
+    /// the epoch check where the run is interrupted.
     pub fuel_used: u64,
     /// The largest linear memory size reached, in bytes.
     pub peak_memory: u64,
@@ -122,8 +126,13 @@ impl OutcomeKind {
     /// A one-line human description, for logs and the command line.
     pub fn describe(&self) -> String {
         match self {
-            OutcomeKind::Success { output, .. } => format!("success ({} bytes of output)", output.len()),
-            OutcomeKind::Retryable { message, retry_after } => match retry_after {
+            OutcomeKind::Success { output, .. } => {
+                format!("success ({} bytes of output)", output.len())
+            }
+            OutcomeKind::Retryable {
+                message,
+                retry_after,
+            } => match retry_after {
                 Some(after) => format!("retryable error (retry after {after:?}): {message}"),
                 None => format!("retryable error: {message}"),
             },
@@ -150,7 +159,10 @@ fn millis<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Er
     serializer.serialize_f64(value.as_secs_f64() * 1000.0)
 }
 
-fn optional_millis<S: Serializer>(value: &Option<Duration>, serializer: S) -> Result<S::Ok, S::Error> {
+fn optional_millis<S: Serializer>(
+    value: &Option<Duration>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     match value {
         Some(value) => millis(value, serializer),
         None => serializer.serialize_none(),
@@ -218,7 +230,9 @@ mod tests {
             OutcomeKind::Cancelled,
             OutcomeKind::OutOfMemory { limit: 1 },
             OutcomeKind::OutputTooLarge { size: 2, limit: 1 },
-            OutcomeKind::Panic { message: "boom".into() },
+            OutcomeKind::Panic {
+                message: "boom".into(),
+            },
         ];
         for kind in kinds {
             let json = serde_json::to_value(outcome(kind.clone())).unwrap();
@@ -228,8 +242,18 @@ mod tests {
 
     #[test]
     fn default_retry_policy() {
-        assert!(outcome(OutcomeKind::TimedOut { after: Duration::ZERO }).is_retryable_by_default());
+        assert!(
+            outcome(OutcomeKind::TimedOut {
+                after: Duration::ZERO
+            })
+            .is_retryable_by_default()
+        );
         assert!(!outcome(OutcomeKind::OutOfFuel).is_retryable_by_default());
-        assert!(!outcome(OutcomeKind::Permanent { message: String::new() }).is_retryable_by_default());
+        assert!(
+            !outcome(OutcomeKind::Permanent {
+                message: String::new()
+            })
+            .is_retryable_by_default()
+        );
     }
 }

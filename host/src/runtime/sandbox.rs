@@ -100,7 +100,10 @@ impl TaskLog {
     pub fn finish(self) -> String {
         let mut text = self.text;
         if self.dropped > 0 {
-            text.push_str(&format!("[... {} more log entries dropped]\n", self.dropped));
+            text.push_str(&format!(
+                "[... {} more log entries dropped]\n",
+                self.dropped
+            ));
         }
         text
     }
@@ -182,7 +185,8 @@ pub(crate) fn effective(limits: Limits, max_memory: u64) -> Limits {
 
 /// `deadline_ms` for the WIT task record: now plus the timeout.
 pub(crate) fn deadline_ms(timeout: Duration) -> u64 {
-    super::invocation::now_ms().saturating_add(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX))
+    super::invocation::now_ms()
+        .saturating_add(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
@@ -208,6 +212,10 @@ mod tests {
         }
         let text = log.finish();
         assert!(text.len() <= LOG_KEEP + 100, "{}", text.len());
-        assert!(text.ends_with("more log entries dropped]\n"), "{}", &text[text.len() - 60..]);
+        assert!(
+            text.ends_with("more log entries dropped]\n"),
+            "{}",
+            &text[text.len() - 60..]
+        );
     }
 }

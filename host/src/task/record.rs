@@ -195,7 +195,11 @@ mod tests {
             b"1|0| 3|0||1\n",
             b"{\"to\":\"x\"}",
         ] {
-            assert!(TaskRecord::decode(body).is_err(), "{:?}", String::from_utf8_lossy(body));
+            assert!(
+                TaskRecord::decode(body).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
         }
     }
 

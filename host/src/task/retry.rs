@@ -155,8 +155,14 @@ mod tests {
         };
         let mut rng = StdRng::seed_from_u64(7);
         let samples: Vec<Duration> = (0..1000).map(|_| p.backoff(3, None, &mut rng)).collect();
-        let low = samples.iter().filter(|d| **d < Duration::from_millis(2000)).count();
+        let low = samples
+            .iter()
+            .filter(|d| **d < Duration::from_millis(2000))
+            .count();
         // Uniform on [0, 4000] ms: about half fall below 2000 ms.
-        assert!((350..650).contains(&low), "{low} of 1000 below the midpoint");
+        assert!(
+            (350..650).contains(&low),
+            "{low} of 1000 below the midpoint"
+        );
     }
 }

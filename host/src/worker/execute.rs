@@ -136,7 +136,10 @@ async fn run_task(shared: &Shared, ticket: Ticket) -> Verdict {
         }
         Decision::Dead { reason } => {
             warn!(outcome = outcome.label(), reason, wall_ms, error = %outcome.kind.describe(),
-                log = %outcome.log, "task failed for good; moving it to the dead-letter set");
+                "task failed for good; moving it to the dead-letter set");
+            if !outcome.log.is_empty() {
+                info!(log = %outcome.log, "the failed task's log");
+            }
             Action::Dead(failure(reason))
         }
         Decision::Release => {

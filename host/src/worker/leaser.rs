@@ -41,18 +41,22 @@ pub async fn lease_loop(
     let mut wake = WakeWaiter::spawn(shared.broker.waiter(), shared.clone());
     let mut error_delay = Duration::from_millis(100);
     'rounds: while !stop.is_cancelled() {
-        let wants = shared.sched.with(|q| q.wants());
+        let (wants, mut room) = shared.sched.with(|q| q.wants());
         let mut idle = Vec::new();
         let mut leased_any = false;
-        for (queue, n) in wants {
+        for (queue, want) in wants {
+            if room == 0 {
+                break;
+            }
             let leased = tokio::select! {
                 _ = stop.cancelled() => break 'rounds,
-                leased = shared.broker.lease(&queue, n) => leased,
+                leased = shared.broker.lease(&queue, want.min(room)) => leased,
             };
             match leased {
                 Ok(tasks) if tasks.is_empty() => idle.push(queue),
                 Ok(tasks) => {
                     leased_any = true;
+                    room = room.saturating_sub(tasks.len());
                     hand_over(&shared, &verdicts, &queue, tasks);
                 }
                 Err(e) => {
@@ -160,13 +164,21 @@ struct WakeWaiter {
     requests: mpsc::Sender<Vec<String>>,
     answers: mpsc::Receiver<()>,
     outstanding: bool,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for WakeWaiter {
+    fn drop(&mut self) {
+        // The leaser is done: a wait still blocked in Redis is of no use.
+        self.task.abort();
+    }
 }
 
 impl WakeWaiter {
     fn spawn(mut waiter: Waiter, shared: Arc<Shared>) -> WakeWaiter {
         let (requests, mut incoming) = mpsc::channel::<Vec<String>>(1);
         let (answer, answers) = mpsc::channel(1);
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             while let Some(queues) = incoming.recv().await {
                 let names: Vec<&str> = queues.iter().map(String::as_str).collect();
                 let waited: BrokerResult<Option<String>> =
@@ -184,6 +196,7 @@ impl WakeWaiter {
             requests,
             answers,
             outstanding: false,
+            task,
         }
     }
 

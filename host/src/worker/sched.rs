@@ -51,6 +51,7 @@ struct Slot<T> {
 pub struct Queues<T> {
     slots: Vec<Slot<T>>,
     next: usize,
+    lease_cursor: usize,
     concurrency: usize,
     lease_batch: usize,
     closed: bool,
@@ -62,6 +63,7 @@ impl<T> Queues<T> {
         Queues {
             slots: Vec::new(),
             next: 0,
+            lease_cursor: 0,
             concurrency: concurrency.max(1),
             lease_batch: lease_batch.max(1),
             closed: false,
@@ -100,18 +102,19 @@ impl<T> Queues<T> {
         orphans
     }
 
-    /// How many tasks to lease from each queue now, in round-robin order.
-    pub fn wants(&self) -> Vec<(String, usize)> {
-        if self.closed {
-            return Vec::new();
+    /// What to lease now: each queue that wants tasks with how many (in an
+    /// order that rotates on every call, so no queue always goes first), and
+    /// the room left over all queues. The caller leases queue by queue and
+    /// stops when the room is used up: a queue that turns out to be empty
+    /// costs no room, so it cannot starve the others.
+    ///
+    /// A queue asks for its free slots plus its prefetch, but only once it
+    /// has fallen half a prefetch behind (or has an idle slot), so short
+    /// tasks are leased in batches rather than one round trip per task.
+    pub fn wants(&mut self) -> (Vec<(String, usize)>, usize) {
+        if self.closed || self.slots.is_empty() {
+            return (Vec::new(), 0);
         }
-        let prefetch = |slot: &Slot<T>| match slot.avg_run_secs {
-            Some(secs) if secs > 0.0 => {
-                ((PREFETCH_WINDOW.as_secs_f64() / secs) as usize).min(self.lease_batch)
-            }
-            Some(_) => self.lease_batch,
-            None => 0,
-        };
         let held: usize = self
             .slots
             .iter()
@@ -121,25 +124,42 @@ impl<T> Queues<T> {
             .slots
             .iter()
             .filter(|s| s.served)
-            .map(prefetch)
+            .map(|s| self.prefetch(s))
             .max()
             .unwrap_or(0);
-        let mut room = (self.concurrency + extra).saturating_sub(held);
+        let room = (self.concurrency + extra).saturating_sub(held);
+        if room == 0 {
+            return (Vec::new(), 0);
+        }
+        let start = self.lease_cursor % self.slots.len();
+        self.lease_cursor = self.lease_cursor.wrapping_add(1);
         let mut out = Vec::new();
         for i in 0..self.slots.len() {
-            let slot = &self.slots[(self.next + i) % self.slots.len()];
-            if !slot.served || room == 0 {
+            let slot = &self.slots[(start + i) % self.slots.len()];
+            if !slot.served {
                 continue;
             }
-            let target = slot.cap + prefetch(slot);
+            let prefetch = self.prefetch(slot);
             let have = slot.running + slot.buffered.len();
-            let want = target.saturating_sub(have).min(self.lease_batch).min(room);
-            if want > 0 {
-                room -= want;
-                out.push((slot.name.clone(), want));
+            let deficit = (slot.cap + prefetch).saturating_sub(have);
+            let idle_slot = slot.running < slot.cap && slot.buffered.is_empty();
+            if deficit == 0 || (!idle_slot && deficit < (prefetch / 2).max(1)) {
+                continue;
             }
+            out.push((slot.name.clone(), deficit.min(self.lease_batch)));
         }
-        out
+        (out, room)
+    }
+
+    /// How many tasks beyond its slots a queue keeps leased.
+    fn prefetch(&self, slot: &Slot<T>) -> usize {
+        match slot.avg_run_secs {
+            Some(secs) if secs > 0.0 => {
+                ((PREFETCH_WINDOW.as_secs_f64() / secs) as usize).min(self.lease_batch)
+            }
+            Some(_) => self.lease_batch,
+            None => 0,
+        }
     }
 
     /// Adds leased tasks to a queue's buffer. Returns them back if the host

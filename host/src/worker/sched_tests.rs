@@ -12,28 +12,58 @@ fn served(names: &[(&str, Option<usize>)]) -> Vec<(String, Option<usize>)> {
 fn nothing_is_prefetched_before_run_times_are_known() {
     let mut q: Queues<u32> = Queues::new(4, 64);
     q.set_queues(&served(&[("a", None), ("b", Some(1))]));
-    assert_eq!(q.wants(), [("a".to_owned(), 4)]);
+    let (wants, room) = q.wants();
+    assert_eq!(room, 4);
+    assert_eq!(wants.len(), 2, "{wants:?}");
+    assert!(wants.contains(&("a".to_owned(), 4)) && wants.contains(&("b".to_owned(), 1)));
     assert!(q.push("a", vec![1, 2, 3, 4]).is_empty());
-    // `a` holds the whole concurrency; `b` gets nothing until room appears.
-    assert!(q.wants().is_empty());
+    // `a` holds the whole concurrency: no room for anyone until one finishes.
+    assert_eq!(q.wants(), (Vec::new(), 0));
 }
 
 #[test]
-fn short_tasks_are_prefetched_long_ones_are_not() {
+fn every_queue_is_offered_the_room_so_an_empty_one_cannot_starve_others() {
+    let mut q: Queues<u32> = Queues::new(2, 64);
+    let names: Vec<String> = (0..15).map(|i| format!("q{i}")).collect();
+    let config: Vec<(String, Option<usize>)> = names.iter().map(|n| (n.clone(), None)).collect();
+    q.set_queues(&config);
+    let (wants, room) = q.wants();
+    assert_eq!(room, 2);
+    assert_eq!(wants.len(), 15, "{wants:?}");
+    // The order rotates, so a lease round that runs out of room starts
+    // elsewhere next time.
+    let (again, _) = q.wants();
+    assert_ne!(wants[0].0, again[0].0);
+}
+
+#[test]
+fn short_tasks_are_prefetched_in_batches_long_ones_are_not() {
     let mut q: Queues<u32> = Queues::new(2, 64);
     q.set_queues(&served(&[("noop", None)]));
     q.push("noop", vec![1]);
     let job = q.pop().unwrap();
     q.finish(&job.queue, Duration::from_micros(50));
-    // 20 ms / 50 µs = 400, bounded by the batch size.
-    assert_eq!(q.wants(), [("noop".to_owned(), 64)]);
+    // 20 ms / 50 µs = 400, bounded by the batch size: 2 slots + 64 ahead.
+    assert_eq!(q.wants(), (vec![("noop".to_owned(), 64)], 66));
+    q.push("noop", (0..66).collect());
+    // Ten started and finished: not yet half a prefetch behind, no round trip.
+    for _ in 0..10 {
+        let job = q.pop().unwrap();
+        q.finish(&job.queue, Duration::from_micros(50));
+    }
+    assert_eq!(q.wants().0, []);
+    for _ in 0..30 {
+        let job = q.pop().unwrap();
+        q.finish(&job.queue, Duration::from_micros(50));
+    }
+    assert_eq!(q.wants().0, [("noop".to_owned(), 40)]);
 
     let mut q: Queues<u32> = Queues::new(2, 64);
     q.set_queues(&served(&[("image", None)]));
     q.push("image", vec![1]);
     let job = q.pop().unwrap();
     q.finish(&job.queue, Duration::from_secs(1));
-    assert_eq!(q.wants(), [("image".to_owned(), 2)]);
+    assert_eq!(q.wants(), (vec![("image".to_owned(), 2)], 2));
 }
 
 #[test]
@@ -68,7 +98,7 @@ fn close_returns_the_buffer_and_stops_everything() {
     let _running = q.pop().unwrap();
     assert_eq!(q.close(), [2, 3]);
     assert!(q.pop().is_none());
-    assert!(q.wants().is_empty());
+    assert_eq!(q.wants(), (Vec::new(), 0));
     assert_eq!(q.push("a", vec![4]), [4]);
 }
 
@@ -163,8 +193,10 @@ proptest! {
                 let n = running.iter().filter(|r| r == name).count();
                 prop_assert!(n <= cap.unwrap_or(concurrency).min(concurrency));
             }
-            let wanted: usize = q.wants().iter().map(|(_, n)| n).sum();
-            prop_assert!(wanted + q.running() + q.buffered() <= concurrency + 16);
+            // The leaser never asks for more than the global room.
+            let (wants, room) = q.wants();
+            prop_assert!(room <= (concurrency + 16).saturating_sub(q.running() + q.buffered()));
+            prop_assert!(wants.iter().all(|(_, n)| *n >= 1 && *n <= 16));
         }
         for back in q.close() {
             prop_assert!(accounted.insert(back, "returned").is_none());

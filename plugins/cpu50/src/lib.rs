@@ -10,11 +10,14 @@ use std::hint::black_box;
 
 use wasmq_plugin_sdk::{Output, Task, TaskError};
 
-/// Dependent mixing rounds per task. Tuned so that one call takes about
-/// 50 µs of handler time in wasmtime on the development machine (see the
-/// plugins README for the measurement); on other machines it scales with
-/// single-core speed.
-pub const ROUNDS: u32 = 40_000;
+/// Dependent mixing rounds per task, about 305,000 units of fuel.
+///
+/// Measured with `wasmq call` on the development machine (AMD EPYC, 2
+/// cores, wasmtime 48): the median wall time of `cpu50` is 50-60 µs above
+/// that of `noop` (0.25-0.26 ms against 0.20 ms per call, each in a fresh
+/// process). On other machines it scales with single-core speed; natively
+/// one call of this many rounds takes about 32 µs.
+pub const ROUNDS: u32 = 11_000;
 
 #[wasmq_plugin_sdk::handler]
 fn handle(task: Task) -> Result<Output, TaskError> {

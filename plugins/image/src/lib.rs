@@ -161,6 +161,9 @@ mod tests {
             out,
             run(r#"{"width":640,"height":480,"scale":0.5}"#).unwrap()
         );
+        // The value the wasm build returns through `wasmq call`: native and
+        // wasm must agree bit for bit.
+        assert_eq!(out["checksum"], "3f34d6df4469063d");
         assert_ne!(
             out["checksum"],
             run(r#"{"width":640,"height":481}"#).unwrap()["checksum"]

@@ -78,7 +78,9 @@ pub fn opts() -> BrokerOptions {
 }
 
 pub async fn connect(url: &str, opts: BrokerOptions) -> Client {
-    Client::connect(url, opts).await.expect("connect to the test Redis")
+    Client::connect(url, opts)
+        .await
+        .expect("connect to the test Redis")
 }
 
 /// A completion with `output` as JSON.
@@ -102,7 +104,9 @@ pub fn failure(message: &str) -> Failure {
 
 /// `n` tasks for `queue` whose payload is their number.
 pub fn numbered(queue: &str, n: usize) -> Vec<TaskSpec> {
-    (0..n).map(|i| TaskSpec::new(queue, i.to_string())).collect()
+    (0..n)
+        .map(|i| TaskSpec::new(queue, i.to_string()))
+        .collect()
 }
 
 /// Leases everything pending in `queue`, in batches of `batch`.

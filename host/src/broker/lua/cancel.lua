@@ -4,15 +4,16 @@
 -- next retry, release or lease expiry into a cancellation).
 -- KEYS[1] tasks HASH   KEYS[2] meta HASH   KEYS[3..5] pending p0 p1 p2 LISTs
 -- KEYS[6] scheduled ZSET   KEYS[7] retry ZSET   KEYS[8] active ZSET
--- KEYS[9] cancel SET   KEYS[10] stats HASH   KEYS[11] final-record STRING r:<id>
--- KEYS[12] dead ZSET
--- ARGV[1] local id   ARGV[2] record TTL ms   ARGV[3] cancel channel   ARGV[4] full id
--- Returns 'cancelled' | 'requested' | 'dead' | 'finished' | 'not-found'.
+-- KEYS[9] cancel SET   KEYS[10] stats HASH   KEYS[11] dead ZSET
+-- KEYS[12] result bucket HASH   KEYS[13] result bucket index ZSET
+-- ARGV[1] local id   ARGV[2] cancel channel   ARGV[3] full id
+-- ARGV[4..7] result bucket: keep 0/1, number, start ms, expire-at ms
+-- Returns 'cancelled' | 'requested' | 'dead' | 'unknown' (finished, or no
+-- such task: the caller tells them apart with a status lookup).
 local id = ARGV[1]
-local ttl = tonumber(ARGV[2])
 if redis.call('ZSCORE', KEYS[8], id) then
   redis.call('SADD', KEYS[9], id)
-  redis.call('PUBLISH', ARGV[3], ARGV[4])
+  redis.call('PUBLISH', ARGV[2], ARGV[3])
   return 'requested'
 end
 local removed = redis.call('ZREM', KEYS[6], id) + redis.call('ZREM', KEYS[7], id)
@@ -21,9 +22,8 @@ if removed == 0 then
   if level then removed = redis.call('LREM', KEYS[3 + level], 1, id) end
 end
 if removed > 0 then
-  finish_cancelled(KEYS[11], ttl, KEYS[1], KEYS[2], KEYS[10], id, now_ms())
+  finish_cancelled(bucket_args(4, 12), KEYS[1], KEYS[2], KEYS[10], id, now_ms())
   return 'cancelled'
 end
-if redis.call('ZSCORE', KEYS[12], id) then return 'dead' end
-if redis.call('EXISTS', KEYS[11]) == 1 then return 'finished' end
-return 'not-found'
+if redis.call('ZSCORE', KEYS[11], id) then return 'dead' end
+return 'unknown'

@@ -8,7 +8,7 @@ local deadline = now + tonumber(ARGV[1])
 local out = { deadline }
 for i = 0, n - 1 do
   local id = ARGV[3 + i * 2]
-  if redis.call('HGET', KEYS[2], id) == ARGV[4 + i * 2] then
+  if lease_of(redis.call('HGET', KEYS[2], id), ARGV[4 + i * 2]) then
     redis.call('ZADD', KEYS[1], 'XX', deadline, id)
     out[#out + 1] = 1
   else

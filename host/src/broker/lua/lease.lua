@@ -6,15 +6,18 @@
 -- ARGV[1] count (1-1000)   ARGV[2] lease token   ARGV[3] lease duration ms
 -- Returns {-1} when the queue is paused, else
 -- {now ms, {ids set aside as malformed}, id, attempt, body, id, attempt, body, ...}
+-- The attempt (meta's count + 1) and start time live in the lease value
+-- "<token>|<attempt>|<started>"; meta is only rewritten when the task leaves
+-- the active set other than by an ack.
 if redis.call('EXISTS', KEYS[8]) == 1 then return { -1 } end
 local want = tonumber(ARGV[1])
 local token = ARGV[2]
 local now = now_ms()
 local deadline = int(now + tonumber(ARGV[3]))
-local started = int(now)
+local suffix = '|' .. int(now)
 local out = { now, {} }
 local garbage = out[2]
-local active, leases, metas = {}, {}, {}
+local active, leases = {}, {}
 for level = 1, 3 do
   while want > 0 do
     local ids = redis.call('LPOP', KEYS[level], want)
@@ -23,15 +26,13 @@ for level = 1, 3 do
     local old = redis.call('HMGET', KEYS[6], unpack(ids))
     for j, id in ipairs(ids) do
       local body = bodies[j]
-      if header(body) then
-        local a, _, f, v, r, e = meta_parse(old[j])
-        a = a + 1
-        metas[#metas + 1] = id
-        metas[#metas + 1] = meta_join(a, started, f, v, r, e)
+      if body and string.find(body, '^1|[012]|%d+|') then
+        local a = 1
+        if old[j] then a = meta_parse(old[j]) + 1 end
         active[#active + 1] = deadline
         active[#active + 1] = id
         leases[#leases + 1] = id
-        leases[#leases + 1] = token
+        leases[#leases + 1] = token .. '|' .. a .. suffix
         out[#out + 1] = id
         out[#out + 1] = a
         out[#out + 1] = body
@@ -47,7 +48,6 @@ end
 if #active > 0 then
   bulk('ZADD', KEYS[4], active)
   bulk('HSET', KEYS[5], leases)
-  bulk('HSET', KEYS[6], metas)
 end
 -- Chain-wake: work remains, so let another idle consumer look.
 for level = 1, 3 do

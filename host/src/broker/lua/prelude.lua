@@ -3,8 +3,11 @@
 --
 -- Formats (see docs/keys.md):
 --   task body   "1|<prio>|<max retries>|<timeout ms>|<fuel>|<enqueued ms>\n<payload>"
+--   lease       "<token>|<attempt>|<started ms>"  (lease hash, while active)
 --   meta        "<attempt>|<last started ms>|<finished ms>|<plugin version>|<reason>|<last error>"
+--               (written when a task leaves active other than by ack)
 --   final rec.  "<state>|<finished ms>|<attempt>|<enqueued ms>|<started ms>|<wall ms>|<fuel>|<version>|<content type>\n<output>"
+--               (a field of the current result bucket hash)
 -- Times are Redis's own clock (TIME), so hosts with skewed clocks agree on
 -- lease deadlines and due times.
 
@@ -28,6 +31,39 @@ local function base36(n)
     n = (n - r) / 36
   end
   return s
+end
+
+-- Attempt and started ms of a lease value, if `token` holds it (any token
+-- when `token` is nil); nil otherwise.
+local function lease_of(v, token)
+  if not v then return nil end
+  local t, a, s = string.match(v, '^([^|]+)|(%d+)|(%d*)$')
+  if not t or (token and t ~= token) then return nil end
+  return tonumber(a), s
+end
+
+-- Records a final record in the current result bucket (when results are
+-- kept): the bucket hash, its index entry, and a safety expiry in case
+-- maintenance stops deleting old buckets.
+-- rb = {key, index, number, start, expire_at, keep}
+local function keep_record(rb, id, rec)
+  if not rb.keep then return end
+  redis.call('HSET', rb.key, id, rec)
+end
+
+local function touch_bucket(rb)
+  if not rb.keep then return end
+  redis.call('ZADD', rb.index, 'NX', rb.start, rb.number)
+  redis.call('PEXPIREAT', rb.key, rb.expire_at)
+end
+
+-- The result bucket described by four consecutive ARGV entries from `i`:
+-- keep (0/1), number, start ms, expire-at ms; keys from KEYS[k], KEYS[k + 1].
+local function bucket_args(i, k)
+  return {
+    keep = ARGV[i] == '1', number = ARGV[i + 1], start = ARGV[i + 2],
+    expire_at = ARGV[i + 3], key = KEYS[k], index = KEYS[k + 1],
+  }
 end
 
 -- Priority level (0-2) and max retries from a task body; nil if malformed.
@@ -123,14 +159,14 @@ local function trim_dead(dead, tasks, meta, max_count, max_age, now, limit)
 end
 
 -- Writes the final record of a cancelled task (when records are kept) and
--- forgets its body and meta.
-local function finish_cancelled(rkey, ttl, tasks, meta, stats, id, now)
+-- forgets its body and meta. `attempt`/`started` come from its lease when
+-- it was active, else from its meta.
+local function finish_cancelled(rb, tasks, meta, stats, id, now, attempt, started)
   local body = redis.call('HGET', tasks, id)
   local a, s, _, v = meta_parse(redis.call('HGET', meta, id))
-  if ttl > 0 then
-    local rec = 'cancelled|' .. int(now) .. '|' .. int(a) .. '|' .. enqueued_at(body) .. '|' .. s .. '|||' .. v .. '|\n'
-    redis.call('SET', rkey, rec, 'PX', ttl)
-  end
+  if attempt then a, s = attempt, started end
+  keep_record(rb, id, 'cancelled|' .. int(now) .. '|' .. int(a) .. '|' .. enqueued_at(body) .. '|' .. s .. '|||' .. v .. '|\n')
+  touch_bucket(rb)
   redis.call('HDEL', tasks, id)
   redis.call('HDEL', meta, id)
   redis.call('HINCRBY', stats, 'cancelled', 1)

@@ -218,7 +218,6 @@ async fn phases(args: &BenchArgs, target: &mut Target, plugins_dir: &Path, work:
     let bar = progress(show, u64::from(args.live_n), "live");
     let live = live::run(
         &client,
-        &target.url,
         plugin,
         &payload,
         args.live_rate,

@@ -6,17 +6,21 @@
 //! re-drive or purge of one queue to its N newest dead tasks, which makes it
 //! possible to try a fix on a few tasks before re-driving them all.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use super::exit::within;
+use super::exit::{within, within_for};
 use super::table::{Table, ellipsize, print_json, relative};
 use super::{BadInput, Common, Refused};
 use crate::Client;
 use crate::broker::{DeadPage, DeadSelector, DeadTask, RequeueReport};
 use crate::task::{TaskId, TaskState};
+
+/// How long a whole re-drive or purge may take: it runs one bounded script
+/// call per thousand tasks, so a large dead-letter set takes a while.
+const BULK_DEADLINE: Duration = Duration::from_secs(300);
 
 /// Arguments of `wasmq dead`.
 #[derive(Debug, Args)]
@@ -29,10 +33,13 @@ pub struct DeadArgs {
 #[derive(Debug, Subcommand)]
 pub enum DeadAction {
     /// List dead tasks, newest first, with why they died.
+    #[command(after_help = super::EXIT_CODES_HELP)]
     List(ListArgs),
     /// Re-drive dead tasks: back to pending with a fresh attempt count.
+    #[command(after_help = super::EXIT_CODES_HELP)]
     Retry(ChangeArgs),
     /// Delete dead tasks for good.
+    #[command(after_help = super::EXIT_CODES_HELP)]
     Purge(ChangeArgs),
 }
 
@@ -104,7 +111,7 @@ async fn list(args: ListArgs) -> anyhow::Result<()> {
     for task in &page.tasks {
         table.row([
             task.id.to_string(),
-            relative(std::time::UNIX_EPOCH + std::time::Duration::from_millis(task.died_at_ms), now),
+            relative(UNIX_EPOCH + Duration::from_millis(task.died_at_ms), now),
             task.attempts.to_string(),
             task.reason.clone().unwrap_or_else(|| "-".into()),
             ellipsize(task.last_error.as_deref().unwrap_or("-"), 80),
@@ -139,7 +146,10 @@ async fn one(client: &Client, id: &TaskId) -> anyhow::Result<DeadPage> {
             }],
         }),
         Some(s) => Err(Refused(format!("task {id} is not dead: it is {}", s.state)).into()),
-        None => Err(Refused(format!("no task {id}: the id is unknown or its record expired")).into()),
+        None => Err(Refused(format!(
+            "no task {id}: the id is unknown or its record expired"
+        ))
+        .into()),
     }
 }
 
@@ -155,7 +165,7 @@ async fn every_queue(client: &Client, offset: u64, limit: u64) -> anyhow::Result
         page.total += part.total;
         page.tasks.extend(part.tasks);
     }
-    page.tasks.sort_by(|a, b| b.died_at_ms.cmp(&a.died_at_ms));
+    page.tasks.sort_by_key(|t| std::cmp::Reverse(t.died_at_ms));
     page.tasks = page
         .tasks
         .into_iter()
@@ -202,7 +212,10 @@ async fn change(args: ChangeArgs, retry: bool) -> anyhow::Result<()> {
         (DeadSelector::Queue(queue), Some(limit)) => {
             let what = format!("list the dead tasks of queue {queue}");
             let page = within(&what, client.list_dead(&queue, 0, limit)).await?;
-            page.tasks.into_iter().map(|t| DeadSelector::One(t.id)).collect()
+            page.tasks
+                .into_iter()
+                .map(|t| DeadSelector::One(t.id))
+                .collect()
         }
         (target, _) => vec![target],
     };
@@ -214,11 +227,11 @@ async fn change(args: ChangeArgs, retry: bool) -> anyhow::Result<()> {
             DeadSelector::All => format!("{action} the dead tasks of every queue"),
         };
         if retry {
-            let report = within(&what, client.requeue_dead(selector)).await?;
+            let report = within_for(&what, BULK_DEADLINE, client.requeue_dead(selector)).await?;
             total.requeued += report.requeued;
             total.dropped += report.dropped;
         } else {
-            total.requeued += within(&what, client.purge_dead(selector)).await?;
+            total.requeued += within_for(&what, BULK_DEADLINE, client.purge_dead(selector)).await?;
         }
     }
     if args.common.json {

@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context as _;
 use clap::Args;
 use serde::Serialize;
+use tracing::{Span, instrument};
 
 use super::exit::within;
 use super::input::{file_payload, json_payload, parse_at, schedule};
@@ -34,6 +35,7 @@ pub struct EnqueueArgs {
     #[arg(value_name = "-", value_parser = ["-"], conflicts_with_all = ["payload", "payload_file"])]
     pub stdin: Option<String>,
     /// The payload as JSON text (checked to be valid JSON, stored as written).
+    /// Without --payload, --payload-file or `-` the payload is empty.
     #[arg(long, value_name = "JSON", conflicts_with = "payload_file")]
     pub payload: Option<String>,
     /// Read the payload (raw bytes) from a file; `-` for standard input.
@@ -80,6 +82,7 @@ struct Enqueued {
 }
 
 /// Runs `wasmq enqueue`.
+#[instrument(skip_all, fields(task_id, kind = %args.task_type))]
 pub async fn run(args: EnqueueArgs) -> anyhow::Result<()> {
     let spec = build_spec(&args)?;
     let client = args.common.connect().await?;
@@ -88,6 +91,7 @@ pub async fn run(args: EnqueueArgs) -> anyhow::Result<()> {
         client.enqueue(spec),
     )
     .await?;
+    Span::current().record("task_id", tracing::field::display(&id));
     if args.common.json {
         super::table::print_json(&Enqueued { id: id.to_string() })?;
     } else {

@@ -42,15 +42,14 @@ pub struct Refused(pub String);
 
 /// Redis did not answer in time (exit code 3).
 #[derive(Debug, thiserror::Error)]
-#[error("Redis at {url} did not answer within {}s", after.as_secs())]
+#[error("Redis did not answer within {}s", after.as_secs())]
 pub struct Unreachable {
-    /// The URL, without its password.
-    pub url: String,
     /// How long we waited.
     pub after: Duration,
 }
 
-/// Connects to Redis within `deadline`.
+/// Connects to Redis within `deadline`, which also bounds each command the
+/// client sends later.
 pub async fn connect(url: &str, namespace: &str, deadline: Duration) -> anyhow::Result<Client> {
     let shown = redact(url);
     let options = BrokerOptions {
@@ -61,39 +60,37 @@ pub async fn connect(url: &str, namespace: &str, deadline: Duration) -> anyhow::
     let connecting = Client::connect(url, options);
     let client = tokio::time::timeout(deadline, connecting)
         .await
-        .map_err(|_| Unreachable {
-            url: shown.clone(),
-            after: deadline,
-        })
-        .with_context(|| unreachable_hint(&shown))?
+        .map_err(|_| Unreachable { after: deadline })
+        .with_context(|| format!("cannot reach Redis at {shown}"))?
         .with_context(|| format!("cannot connect to Redis at {shown}"))?;
     Ok(client)
 }
 
-/// Runs one Redis call with the same deadline as the connection, so a Redis
-/// that goes away mid-command is reported instead of hanging.
-pub async fn within<T, E>(
+/// Runs one client call, giving up after [`super::REDIS_DEADLINE`] so a
+/// Redis that goes away mid-command is reported instead of hanging. `what`
+/// completes "cannot ..." in the error message.
+pub async fn within<T, E>(what: &str, call: impl Future<Output = Result<T, E>>) -> anyhow::Result<T>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    within_for(what, super::REDIS_DEADLINE, call).await
+}
+
+/// [`within`] with a longer deadline, for calls that loop over many script
+/// calls (re-driving or purging a whole dead-letter set).
+pub async fn within_for<T, E>(
     what: &str,
+    deadline: Duration,
     call: impl Future<Output = Result<T, E>>,
 ) -> anyhow::Result<T>
 where
     E: std::error::Error + Send + Sync + 'static,
 {
-    match tokio::time::timeout(super::REDIS_DEADLINE, call).await {
-        Ok(result) => result.with_context(|| what.to_owned()),
-        Err(_) => Err(anyhow::Error::new(Unreachable {
-            url: "the server".to_owned(),
-            after: super::REDIS_DEADLINE,
-        }))
-        .with_context(|| format!("{what}: Redis stopped answering")),
+    match tokio::time::timeout(deadline, call).await {
+        Ok(result) => result.with_context(|| format!("cannot {what}")),
+        Err(_) => Err(anyhow::Error::new(Unreachable { after: deadline }))
+            .with_context(|| format!("cannot {what}")),
     }
-}
-
-fn unreachable_hint(url: &str) -> String {
-    format!(
-        "cannot reach Redis at {url}; check --redis (or WASMQ_REDIS) and that redis-server is \
-         running"
-    )
 }
 
 /// Prints `error` as one line on stderr and returns its exit code.
@@ -207,9 +204,11 @@ mod tests {
         let refused = anyhow::Error::new(Refused("gone".into()));
         assert_eq!(classify(&refused), FAILURE);
         let io = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-        assert_eq!(classify(&anyhow::Error::new(io).context("ping")), UNREACHABLE);
+        assert_eq!(
+            classify(&anyhow::Error::new(io).context("ping")),
+            UNREACHABLE
+        );
         let timeout = Unreachable {
-            url: "redis://h".into(),
             after: Duration::from_secs(5),
         };
         assert_eq!(classify(&anyhow::Error::new(timeout)), UNREACHABLE);
@@ -223,7 +222,10 @@ mod tests {
         let error = anyhow::Error::new(io)
             .context("Redis error during ping: refused")
             .context("cannot reach Redis");
-        assert_eq!(one_line(&error), "cannot reach Redis: Redis error during ping: refused");
+        assert_eq!(
+            one_line(&error),
+            "cannot reach Redis: Redis error during ping: refused"
+        );
     }
 
     #[test]

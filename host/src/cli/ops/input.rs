@@ -56,7 +56,11 @@ pub fn parse_at(text: &str) -> Result<SystemTime, BadInput> {
     let (local, offset) = split_offset(trimmed).ok_or_else(|| {
         bad("it needs a time zone: end it with Z for UTC or an offset like +01:00")
     })?;
-    if local.as_bytes().get(10).is_none_or(|&b| b != b'T' && b != b't') {
+    if local
+        .as_bytes()
+        .get(10)
+        .is_none_or(|&b| b != b'T' && b != b't')
+    {
         return Err(bad("the date and the time must be separated by T"));
     }
     let naive = humantime::parse_rfc3339_weak(local).map_err(|e| bad(&e.to_string()))?;
@@ -129,7 +133,10 @@ mod tests {
         assert!(text.starts_with("--payload is not valid JSON: "), "{text}");
         assert!(text.contains("at line 2 column"), "{text}");
         assert!(text.ends_with("use --payload-file for raw bytes"), "{text}");
-        assert_eq!(json_payload(" {\"b\":1, \"a\":2} ").unwrap(), b" {\"b\":1, \"a\":2} ");
+        assert_eq!(
+            json_payload(" {\"b\":1, \"a\":2} ").unwrap(),
+            b" {\"b\":1, \"a\":2} "
+        );
     }
 
     #[test]
@@ -156,10 +163,19 @@ mod tests {
         assert_eq!(when, Schedule::Now);
         assert!(note.unwrap().contains("1m 30s in the past"));
         let later = now + Duration::from_secs(5);
-        assert_eq!(schedule(None, Some(later), now), (Schedule::At(later), None));
+        assert_eq!(
+            schedule(None, Some(later), now),
+            (Schedule::At(later), None)
+        );
         let delay = Duration::from_secs(30);
-        assert_eq!(schedule(Some(delay), None, now), (Schedule::Delay(delay), None));
-        assert_eq!(schedule(Some(Duration::ZERO), None, now), (Schedule::Now, None));
+        assert_eq!(
+            schedule(Some(delay), None, now),
+            (Schedule::Delay(delay), None)
+        );
+        assert_eq!(
+            schedule(Some(Duration::ZERO), None, now),
+            (Schedule::Now, None)
+        );
     }
 
     proptest! {

@@ -86,10 +86,20 @@ pub enum OpsCommand {
 #[derive(Debug, Clone, Args)]
 pub struct Common {
     /// Redis URL (`redis://[user:password@]host:port[/db]`, `rediss://` for TLS).
-    #[arg(long, value_name = "URL", env = "WASMQ_REDIS", default_value = "redis://127.0.0.1:6379")]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "WASMQ_REDIS",
+        default_value = "redis://127.0.0.1:6379"
+    )]
     pub redis: String,
     /// Key namespace shared by the hosts and producers of one deployment.
-    #[arg(long, value_name = "NS", env = "WASMQ_NAMESPACE", default_value = "wasmq")]
+    #[arg(
+        long,
+        value_name = "NS",
+        env = "WASMQ_NAMESPACE",
+        default_value = "wasmq"
+    )]
     pub namespace: String,
     /// Print one JSON document on stdout instead of a table.
     #[arg(long)]
@@ -140,10 +150,12 @@ pub fn run(command: OpsCommand) -> ExitCode {
 
 /// Shows warnings of the layers below (an unusable compile cache, say) on
 /// stderr; `RUST_LOG` overrides. Info lines would only clutter a command's
-/// output.
+/// output, and the plugin loader's warning about a file that fails to load
+/// would repeat the error `plugins check` reports itself.
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,wasmq::plugins::loader=error")
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

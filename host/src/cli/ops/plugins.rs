@@ -121,9 +121,13 @@ async fn list(common: Common) -> anyhow::Result<()> {
         ]);
     }
     if hosts.is_empty() {
-        println!("no live hosts, so no plugins are served: start one with `wasmq run --plugins DIR`");
+        println!(
+            "no live hosts, so no plugins are served: start one with `wasmq run --plugins DIR`"
+        );
     } else {
-        table.print_or("the live hosts serve no plugins: put <type>.wasm files in their plugins directory");
+        table.print_or(
+            "the live hosts serve no plugins: put <type>.wasm files in their plugins directory",
+        );
     }
     Ok(())
 }
@@ -147,7 +151,13 @@ async fn check(args: CheckArgs) -> anyhow::Result<()> {
     let file = &args.file;
     let shown = file.display();
     let (Some(dir), Some(task_type)) = (
-        file.parent().map(|p| if p.as_os_str().is_empty() { std::path::Path::new(".") } else { p }),
+        file.parent().map(|p| {
+            if p.as_os_str().is_empty() {
+                std::path::Path::new(".")
+            } else {
+                p
+            }
+        }),
         file.file_name()
             .and_then(|n| n.to_str())
             .and_then(|n| n.strip_suffix(".wasm")),
@@ -216,17 +226,7 @@ fn describe(report: &CheckReport) -> String {
         (Some(ms), _) => format!("{ms:.1} ms (compiled)"),
         _ => dash(),
     };
-    let policy = report.policy.as_ref().map_or_else(dash, |p| {
-        let opt = |v: Option<u32>| v.map_or("host default".to_owned(), |v| v.to_string());
-        let dur = |v: Option<std::time::Duration>| v.map_or("host default".to_owned(), short_duration);
-        format!(
-            "max_concurrency {}, max_retries {}, backoff {} to {}",
-            opt(p.max_concurrency),
-            opt(p.max_retries),
-            dur(p.backoff_base),
-            dur(p.backoff_cap)
-        )
-    });
+    let policy = report.policy.as_ref().map_or_else(dash, policy_text);
     format!(
         "ok: {} would serve task type `{}`\nkind:    {}\nversion: {}\nlimits:  {}\npolicy:  {policy}\nload:    {load}\n",
         report.file.display(),
@@ -235,6 +235,28 @@ fn describe(report: &CheckReport) -> String {
         report.version.clone().unwrap_or_else(dash),
         report.limits.map_or_else(dash, |l| l.to_string()),
     )
+}
+
+/// The manifest's worker settings that are set; the others are host defaults.
+fn policy_text(policy: &PluginPolicy) -> String {
+    let mut set = Vec::new();
+    if let Some(n) = policy.max_concurrency {
+        set.push(format!("max_concurrency {n}"));
+    }
+    if let Some(n) = policy.max_retries {
+        set.push(format!("max_retries {n}"));
+    }
+    if let Some(d) = policy.backoff_base {
+        set.push(format!("backoff_base {}", short_duration(d)));
+    }
+    if let Some(d) = policy.backoff_cap {
+        set.push(format!("backoff_cap {}", short_duration(d)));
+    }
+    match set.len() {
+        0 => "host defaults".to_owned(),
+        4 => set.join(", "),
+        _ => format!("{}; the rest host defaults", set.join(", ")),
+    }
 }
 
 #[cfg(test)]
@@ -253,6 +275,18 @@ mod tests {
             processed: 0,
             last_seen_ms: 0,
         }
+    }
+
+    #[test]
+    fn policy_shows_what_the_manifest_sets() {
+        let mut policy = PluginPolicy::default();
+        assert_eq!(policy_text(&policy), "host defaults");
+        policy.max_retries = Some(2);
+        policy.backoff_cap = Some(std::time::Duration::from_secs(90));
+        assert_eq!(
+            policy_text(&policy),
+            "max_retries 2, backoff_cap 1m 30s; the rest host defaults"
+        );
     }
 
     #[test]

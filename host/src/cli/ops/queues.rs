@@ -156,11 +156,11 @@ pub async fn stats(args: StatsArgs) -> anyhow::Result<()> {
     }
     table.print_or("no queues yet: nothing was ever enqueued in this namespace");
     println!();
-    println!(
-        "throughput, last {} minute(s), all {} queue(s):",
-        args.minutes,
-        stats.len()
-    );
+    let scope = match &args.queue {
+        Some(queue) => format!("queue {queue}"),
+        None => format!("all {} queue(s)", stats.len()),
+    };
+    println!("throughput, last {} minute(s), {scope}:", args.minutes);
     let mut minutes = Table::new(["minute (UTC)", "completed", "failed", "completed/s"]);
     for point in &throughput {
         let start = UNIX_EPOCH + Duration::from_millis(point.minute_start_ms);

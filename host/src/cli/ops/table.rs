@@ -121,7 +121,10 @@ pub fn short_duration(duration: Duration) -> String {
         return format!("{}ms", duration.as_millis());
     }
     const UNITS: [(&str, u64); 4] = [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)];
-    let first = UNITS.iter().position(|&(_, size)| secs >= size).unwrap_or(3);
+    let first = UNITS
+        .iter()
+        .position(|&(_, size)| secs >= size)
+        .unwrap_or(3);
     let (name, size) = UNITS[first];
     let mut text = format!("{}{name}", secs / size);
     if let Some(&(next_name, next_size)) = UNITS.get(first + 1) {
@@ -210,7 +213,10 @@ mod tests {
         assert_eq!(short_duration(Duration::from_secs(5)), "5s");
         assert_eq!(short_duration(Duration::from_secs(125)), "2m 5s");
         assert_eq!(short_duration(Duration::from_secs(3600)), "1h");
-        assert_eq!(short_duration(Duration::from_secs(3 * 86_400 + 4 * 3600 + 7)), "3d 4h");
+        assert_eq!(
+            short_duration(Duration::from_secs(3 * 86_400 + 4 * 3600 + 7)),
+            "3d 4h"
+        );
         assert_eq!(short_duration(Duration::from_secs(86_400 + 59)), "1d");
     }
 

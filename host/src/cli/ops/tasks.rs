@@ -12,6 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Context as _;
 use clap::Args;
 use serde::Serialize;
+use tracing::{Span, instrument};
 
 use super::exit::within;
 use super::table::{print_json, relative, timestamp_ms};
@@ -63,8 +64,10 @@ async fn lookup(client: &Client, id: &TaskId) -> anyhow::Result<Option<TaskStatu
 }
 
 /// Runs `wasmq status`.
+#[instrument(skip_all, fields(task_id = %args.id, kind))]
 pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
     let id: TaskId = args.id.parse()?;
+    Span::current().record("kind", id.queue());
     let client = args.common.connect().await?;
     let status = lookup(&client, &id).await?.ok_or_else(|| not_found(&id))?;
     if args.common.json {
@@ -101,12 +104,19 @@ fn describe(status: &TaskStatus, now: SystemTime) -> String {
         ("last error", status.last_error.clone()),
     ];
     if status.cancel_requested {
-        lines.push(("cancel", Some("requested; the host is interrupting it".into())));
+        lines.push((
+            "cancel",
+            Some("requested; the host is interrupting it".into()),
+        ));
     }
     let mut out = String::new();
     for (label, value) in lines {
         if let Some(value) = value {
-            out.push_str(&format!("{:<13} {}\n", format!("{label}:"), value.replace('\n', " ")));
+            out.push_str(&format!(
+                "{:<13} {}\n",
+                format!("{label}:"),
+                value.replace('\n', " ")
+            ));
         }
     }
     out
@@ -131,8 +141,10 @@ struct ResultJson<'a> {
 }
 
 /// Runs `wasmq result`.
+#[instrument(skip_all, fields(task_id = %args.id, kind))]
 pub async fn result(args: ResultArgs) -> anyhow::Result<()> {
     let id: TaskId = args.id.parse()?;
+    Span::current().record("kind", id.queue());
     let client = args.common.connect().await?;
     let Some(result) = within(&format!("fetch the result of {id}"), client.result(&id)).await?
     else {
@@ -177,7 +189,11 @@ pub async fn result(args: ResultArgs) -> anyhow::Result<()> {
     let kind = result.content_type.as_deref().unwrap_or("no content type");
     match (&args.out, text) {
         (Some(path), _) => {
-            println!("wrote {} bytes ({kind}) to {}", result.output.len(), path.display());
+            println!(
+                "wrote {} bytes ({kind}) to {}",
+                result.output.len(),
+                path.display()
+            );
         }
         (None, Some(text)) => {
             let mut stdout = std::io::stdout().lock();
@@ -206,8 +222,10 @@ struct CancelJson {
 }
 
 /// Runs `wasmq cancel`. Exits 1 when there was nothing to cancel.
+#[instrument(skip_all, fields(task_id = %args.id, kind))]
 pub async fn cancel(args: CancelArgs) -> anyhow::Result<()> {
     let id: TaskId = args.id.parse()?;
+    Span::current().record("kind", id.queue());
     let client = args.common.connect().await?;
     let outcome = within(&format!("cancel task {id}"), client.cancel(&id)).await?;
     if args.common.json {
@@ -270,7 +288,10 @@ mod tests {
         assert!(text.contains("state:        dead\n"), "{text}");
         assert!(text.contains("attempts:     3 of 3\n"), "{text}");
         assert!(text.contains("(16m 40s ago)"), "{text}");
-        assert!(text.contains("last error:   bad address line two\n"), "{text}");
+        assert!(
+            text.contains("last error:   bad address line two\n"),
+            "{text}"
+        );
         assert!(!text.contains("priority"), "{text}");
         assert_eq!(text.lines().count(), 7, "{text}");
     }

@@ -1,7 +1,7 @@
 // wasmq dashboard. Plain JavaScript, no build step, no dependencies: it polls
 // the JSON API every POLL_MS and redraws. Everything that comes from the API
 // (queue names, plugin errors, task ids) is untrusted text, so the DOM is
-// built with textContent only, never innerHTML.
+// built with textContent only, never parsed as HTML markup.
 "use strict";
 
 const POLL_MS = 1500;
@@ -36,6 +36,17 @@ function ago(ms, nowMs) {
   if (s < 5400) return `${Math.round(s / 60)}m ago`;
   return `${Math.round(s / 3600)}h ago`;
 }
+
+function isoTime(ms) { return ms ? new Date(ms).toISOString() : ""; }
+
+function bytes(n) {
+  const units = ["B", "KiB", "MiB", "GiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  return `${Number.isInteger(n) ? n : n.toFixed(1)} ${units[i]}`;
+}
+
+function millis(ms) { return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`; }
 
 function showMessage(text, kind) {
   const box = $("message");
@@ -73,8 +84,9 @@ async function api(path, options) {
 // Runs a mutating action and reports its outcome, then refreshes at once.
 async function act(label, path, body) {
   try {
-    const result = await api(path, { method: "POST", body });
-    showMessage(`${label}: done` + (result && result.count !== undefined ? ` (${result.count})` : ""), "info");
+    const result = (await api(path, { method: "POST", body })) || {};
+    const count = result.requeued ?? result.purged;
+    showMessage(`${label}: done` + (count !== undefined ? ` (${count})` : ""), "info");
   } catch (e) {
     showMessage(`${label} failed: ${e.message}`);
   }
@@ -119,7 +131,7 @@ function renderDead(data) {
     el("td", {}, [el("code", { text: t.id })]),
     el("td", { class: "error", text: t.error || t.reason || "(no error recorded)" }),
     num(t.attempts),
-    el("td", { text: ago(t.died_at_ms, data.now_ms), title: new Date(t.died_at_ms).toISOString() }),
+    el("td", { text: ago(t.died_at_ms, data.now_ms), title: isoTime(t.died_at_ms) }),
     el("td", { class: "actions" }, [
       el("button", { "data-testid": `retry-${t.id}`, text: "Retry",
         onclick: () => act(`Retry ${t.id}`, "dead/retry", { queue: t.queue, id: t.id }) }),
@@ -139,9 +151,10 @@ function renderHosts(data) {
     const age = (data.now_ms || Date.now()) - (h.last_heartbeat_ms || 0);
     const badge = age > 30000 ? "badge bad" : "badge ok";
     return el("tr", { "data-host-id": h.id }, [
-      el("td", {}, [el("code", { text: h.hostname ? `${h.hostname} (${h.id})` : h.id })]),
-      el("td", { text: (h.queues || []).join(", ") || "—" }),
-      num(h.running),
+      el("td", { title: `pid ${h.pid}, wasmq ${h.version}, up since ${isoTime(h.started_at_ms)}` },
+        [el("code", { text: h.hostname ? `${h.hostname} (${h.id.slice(0, 8)})` : h.id })]),
+      el("td", { text: (h.plugins || []).join(", ") || "—" }),
+      num(h.in_flight), num(h.processed),
       el("td", {}, [el("span", { class: badge, text: ago(h.last_heartbeat_ms, data.now_ms) })]),
     ]);
   });
@@ -153,7 +166,7 @@ function renderPlugins(data) {
   const body = $("plugins-table").tBodies[0];
   const rows = (data.plugins || []).map((p) => {
     const l = p.limits;
-    const limits = l ? `fuel ${l.fuel.toLocaleString()}, ${l.timeout}, ${l.memory}` : "—";
+    const limits = l ? `fuel ${l.fuel.toLocaleString()}, ${millis(l.timeout_ms)}, ${bytes(l.memory_bytes)}` : "—";
     const status = p.error
       ? el("span", { class: "badge bad", text: p.serving ? "error (old version serves)" : "error" })
       : el("span", { class: "badge ok", text: "serving" });
@@ -174,7 +187,7 @@ function renderPlugins(data) {
 }
 
 function renderThroughput(data) {
-  const minutes = data.minutes || [];
+  const minutes = data.points || [];
   state.lastThroughput = minutes;
   const sum = (key) => minutes.reduce((a, m) => a + (m[key] || 0), 0);
   $("total-completed").textContent = sum("completed").toLocaleString();
@@ -203,10 +216,12 @@ function drawChart(minutes) {
   g.fillStyle = "#6b7280";
   g.strokeStyle = "#e3e6eb";
   g.lineWidth = 1;
-  for (let i = 0; i <= 4; i++) {
-    const y = pad.top + h - (h * i) / 4;
+  // As many grid lines as give whole-number labels (top is 1, 2 or 5 x 10^n).
+  const ticks = [4, 5, 2, 1].find((t) => top % t === 0 && top >= t);
+  for (let i = 0; i <= ticks; i++) {
+    const y = pad.top + h - (h * i) / ticks;
     g.beginPath(); g.moveTo(pad.left, y); g.lineTo(pad.left + w, y); g.stroke();
-    g.fillText(String(Math.round((top * i) / 4)), 4, y + 4);
+    g.fillText(((top * i) / ticks).toLocaleString(), 4, y + 4);
   }
   if (minutes.length > 0) {
     const first = new Date(minutes[0].minute_ms);

@@ -25,7 +25,6 @@ pub struct EnqueueRequest {
     #[schema(example = "email")]
     pub task_type: String,
     /// The payload as any JSON value; it is stored as its JSON text.
-    #[schema(value_type = Option<Object>)]
     pub payload: Option<Value>,
     /// The payload as base64 bytes, for non-JSON payloads. Exclusive with
     /// `payload`.
@@ -85,7 +84,10 @@ impl EnqueueRequest {
     pub fn into_spec(self, at: &str) -> Result<TaskSpec, ApiError> {
         let field = |name: &str, why: String| ApiError::bad_request(format!("`{at}{name}`: {why}"));
         if self.task_type.is_empty() {
-            return Err(field("type", "is missing or empty; name the task type".into()));
+            return Err(field(
+                "type",
+                "is missing or empty; name the task type".into(),
+            ));
         }
         crate::error::validate_queue_name(&self.task_type)
             .map_err(|e| field("type", e.to_string()))?;
@@ -101,7 +103,10 @@ impl EnqueueRequest {
             (None, Some(b64)) => base64::engine::general_purpose::STANDARD
                 .decode(b64.trim())
                 .map_err(|e| {
-                    field("payload_b64", format!("is not standard base64 ({e}); encode the bytes with padding"))
+                    field(
+                        "payload_b64",
+                        format!("is not standard base64 ({e}); encode the bytes with padding"),
+                    )
                 })?,
             (None, None) => Vec::new(),
         };
@@ -115,7 +120,10 @@ impl EnqueueRequest {
         }
         match (self.delay, self.run_at) {
             (Some(_), Some(_)) => {
-                return Err(field("run_at", "set either `delay` or `run_at`, not both".into()));
+                return Err(field(
+                    "run_at",
+                    "set either `delay` or `run_at`, not both".into(),
+                ));
             }
             (Some(delay), None) => {
                 spec = spec.delay(duration_value(&delay).map_err(|e| field("delay", e))?);
@@ -148,7 +156,10 @@ impl EnqueueRequest {
         }
         if let Some(unique) = self.unique {
             if unique.key.is_empty() {
-                return Err(field("unique.key", "is empty; give a deduplication key".into()));
+                return Err(field(
+                    "unique.key",
+                    "is empty; give a deduplication key".into(),
+                ));
             }
             let ttl = duration_value(&unique.ttl).map_err(|e| field("unique.ttl", e))?;
             if ttl < Duration::from_millis(1) {
@@ -174,7 +185,9 @@ pub fn duration_value(value: &Value) -> Result<Duration, String> {
         },
         Value::String(text) => {
             if text.trim_start().starts_with('-') {
-                return Err(format!("`{text}` is negative; give a duration of zero or more"));
+                return Err(format!(
+                    "`{text}` is negative; give a duration of zero or more"
+                ));
             }
             parse_duration(text)
         }
@@ -191,10 +204,14 @@ pub fn time_value(value: &Value) -> Result<SystemTime, String> {
             .as_u64()
             .map(|ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms))
             .ok_or_else(|| {
-                format!("{n} is not a whole, non-negative number of milliseconds since the Unix epoch")
+                format!(
+                    "{n} is not a whole, non-negative number of milliseconds since the Unix epoch"
+                )
             }),
         Value::String(text) => humantime::parse_rfc3339_weak(text.trim()).map_err(|e| {
-            format!("`{text}` is not an RFC 3339 time ({e}); write it like \"2030-01-01T00:00:00Z\"")
+            format!(
+                "`{text}` is not an RFC 3339 time ({e}); write it like \"2030-01-01T00:00:00Z\""
+            )
         }),
         other => Err(format!(
             "{other} is not a time; give Unix milliseconds or RFC 3339 text"
@@ -235,8 +252,9 @@ mod tests {
 
     #[test]
     fn base64_payload_and_run_at() {
-        let spec = request(json!({"type": "t", "payload_b64": "AAEC", "run_at": "2030-01-01T00:00:00Z"}))
-            .unwrap();
+        let spec =
+            request(json!({"type": "t", "payload_b64": "AAEC", "run_at": "2030-01-01T00:00:00Z"}))
+                .unwrap();
         assert_eq!(spec.payload, vec![0, 1, 2]);
         assert!(matches!(spec.schedule, Schedule::At(_)));
     }
@@ -255,9 +273,15 @@ mod tests {
             (json!({"type": "t", "max_retries": -1}), "`max_retries`"),
             (json!({"type": "t", "fuel": 0}), "`fuel`"),
             (json!({"type": "t", "timeout": 0}), "above zero"),
-            (json!({"type": "t", "payload": 1, "payload_b64": "AA=="}), "not both"),
+            (
+                json!({"type": "t", "payload": 1, "payload_b64": "AA=="}),
+                "not both",
+            ),
             (json!({"type": "t", "payload_b64": "!!"}), "base64"),
-            (json!({"type": "t", "unique": {"key": "", "ttl": 5}}), "`unique.key`"),
+            (
+                json!({"type": "t", "unique": {"key": "", "ttl": 5}}),
+                "`unique.key`",
+            ),
         ];
         for (body, expected) in cases {
             let err = request(body.clone()).unwrap_err();
@@ -268,9 +292,14 @@ mod tests {
 
     #[test]
     fn batch_prefix_appears() {
-        let req: EnqueueRequest = serde_json::from_value(json!({"type": "t", "priority": "x"})).unwrap();
+        let req: EnqueueRequest =
+            serde_json::from_value(json!({"type": "t", "priority": "x"})).unwrap();
         let err = req.into_spec("tasks[7].").unwrap_err();
-        assert!(err.message.contains("`tasks[7].priority`"), "{}", err.message);
+        assert!(
+            err.message.contains("`tasks[7].priority`"),
+            "{}",
+            err.message
+        );
     }
 
     proptest! {

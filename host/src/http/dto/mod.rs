@@ -20,7 +20,7 @@ pub use queues::{
 };
 pub use system::{
     CheckDto, HealthResponse, HostDto, HostsResponse, InfoResponse, LimitsDto, PluginDto,
-    PluginsResponse, PolicyDto, ReadyResponse, StatsResponse, ThroughputPointDto,
-    ThroughputQuery, ThroughputResponse,
+    PluginsResponse, PolicyDto, ReadyResponse, StatsResponse, ThroughputPointDto, ThroughputQuery,
+    ThroughputResponse,
 };
 pub use tasks::{CancelResponse, TaskResultDto, TaskStatusDto, outcome_name};

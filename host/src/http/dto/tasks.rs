@@ -79,7 +79,6 @@ pub struct TaskResultDto {
     /// The output's content type, as the plugin declared it.
     pub content_type: Option<String>,
     /// The output parsed as JSON, when it is JSON; otherwise `null`.
-    #[schema(value_type = Option<Object>)]
     pub output: Option<Value>,
     /// The output as UTF-8 text, when it is text but not JSON.
     pub output_text: Option<String>,

@@ -33,7 +33,8 @@ pub async fn list(State(state): State<HttpState>) -> ApiResult<Json<QueuesRespon
 }
 
 fn queue_name(queue: &str) -> ApiResult<()> {
-    validate_queue_name(queue).map_err(|e| ApiError::bad_request(format!("path parameter `queue`: {e}")))
+    validate_queue_name(queue)
+        .map_err(|e| ApiError::bad_request(format!("path parameter `queue`: {e}")))
 }
 
 /// Stop leasing from a queue (tasks still enqueue).
@@ -51,7 +52,10 @@ pub async fn pause(
     queue_name(&queue)?;
     state.client.pause(&queue).await?;
     tracing::info!(%queue, "queue paused through the HTTP API");
-    Ok(Json(PauseResponse { queue, paused: true }))
+    Ok(Json(PauseResponse {
+        queue,
+        paused: true,
+    }))
 }
 
 /// Resume leasing from a paused queue.
@@ -116,8 +120,16 @@ pub async fn list_dead(
                 total += page.total;
                 all.extend(page.tasks);
             }
-            all.sort_by(|a, b| b.died_at_ms.cmp(&a.died_at_ms).then_with(|| a.id.cmp(&b.id)));
-            let page = all.into_iter().skip(offset as usize).take(limit as usize).collect();
+            all.sort_by(|a, b| {
+                b.died_at_ms
+                    .cmp(&a.died_at_ms)
+                    .then_with(|| a.id.cmp(&b.id))
+            });
+            let page = all
+                .into_iter()
+                .skip(offset as usize)
+                .take(limit as usize)
+                .collect();
             (total, page)
         }
     };
@@ -140,7 +152,9 @@ fn selector(request: DeadActionRequest) -> ApiResult<DeadSelector> {
     }
     match (queue, id) {
         (queue, Some(id)) => {
-            let id: TaskId = id.parse().map_err(|e| ApiError::bad_request(format!("`id`: {e}")))?;
+            let id: TaskId = id
+                .parse()
+                .map_err(|e| ApiError::bad_request(format!("`id`: {e}")))?;
             if let Some(queue) = queue.filter(|q| q != id.queue()) {
                 return Err(ApiError::bad_request(format!(
                     "`queue` is {queue:?} but task {id} belongs to queue {:?}; omit `queue` or \
@@ -151,7 +165,8 @@ fn selector(request: DeadActionRequest) -> ApiResult<DeadSelector> {
             Ok(DeadSelector::One(id))
         }
         (Some(queue), None) => {
-            validate_queue_name(&queue).map_err(|e| ApiError::bad_request(format!("`queue`: {e}")))?;
+            validate_queue_name(&queue)
+                .map_err(|e| ApiError::bad_request(format!("`queue`: {e}")))?;
             Ok(DeadSelector::Queue(queue))
         }
         (None, None) if all => Ok(DeadSelector::All),
@@ -193,7 +208,11 @@ pub async fn retry_dead(
     {
         return Err(e);
     }
-    tracing::info!(?which, requeued = report.requeued, "dead tasks re-driven through the HTTP API");
+    tracing::info!(
+        ?which,
+        requeued = report.requeued,
+        "dead tasks re-driven through the HTTP API"
+    );
     Ok(Json(RequeueResponse {
         requeued: report.requeued,
         dropped: report.dropped,
@@ -238,10 +257,22 @@ mod tests {
 
     #[test]
     fn selectors() {
-        assert!(matches!(selector(req(None, Some("q:1"), false)), Ok(DeadSelector::One(_))));
-        assert!(matches!(selector(req(Some("q"), Some("q:1"), false)), Ok(DeadSelector::One(_))));
-        assert!(matches!(selector(req(Some("q"), None, false)), Ok(DeadSelector::Queue(_))));
-        assert!(matches!(selector(req(None, None, true)), Ok(DeadSelector::All)));
+        assert!(matches!(
+            selector(req(None, Some("q:1"), false)),
+            Ok(DeadSelector::One(_))
+        ));
+        assert!(matches!(
+            selector(req(Some("q"), Some("q:1"), false)),
+            Ok(DeadSelector::One(_))
+        ));
+        assert!(matches!(
+            selector(req(Some("q"), None, false)),
+            Ok(DeadSelector::Queue(_))
+        ));
+        assert!(matches!(
+            selector(req(None, None, true)),
+            Ok(DeadSelector::All)
+        ));
         let err = selector(req(None, None, false)).unwrap_err();
         assert!(err.message.contains("say which"), "{}", err.message);
         let err = selector(req(Some("other"), Some("q:1"), false)).unwrap_err();

@@ -53,7 +53,11 @@ pub async fn plugins(State(state): State<HttpState>) -> Json<PluginsResponse> {
     Json(match &state.registry {
         Some(registry) => PluginsResponse {
             available: true,
-            plugins: registry.entries().into_iter().map(PluginDto::from).collect(),
+            plugins: registry
+                .entries()
+                .into_iter()
+                .map(PluginDto::from)
+                .collect(),
         },
         None => PluginsResponse {
             available: false,
@@ -68,7 +72,13 @@ pub async fn plugins(State(state): State<HttpState>) -> Json<PluginsResponse> {
     responses((status = 200, body = StatsResponse), (status = 503, body = ErrorBody))
 )]
 pub async fn stats(State(state): State<HttpState>) -> ApiResult<Json<StatsResponse>> {
-    let queues: Vec<QueueDto> = state.client.stats().await?.into_iter().map(Into::into).collect();
+    let queues: Vec<QueueDto> = state
+        .client
+        .stats()
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect();
     let hosts = state.client.hosts().await?;
     let mut sizes = QueueSizes::default();
     let mut counters = CountersDto::default();
@@ -133,7 +143,11 @@ pub async fn throughput(
         let now_minute = unix_ms(SystemTime::now()) / 60_000;
         let first = now_minute + 1 - u64::from(minutes);
         points = (first..=now_minute)
-            .map(|m| ThroughputPointDto { minute_ms: m * 60_000, completed: 0, failed: 0 })
+            .map(|m| ThroughputPointDto {
+                minute_ms: m * 60_000,
+                completed: 0,
+                failed: 0,
+            })
             .collect();
     }
     points.sort_by_key(|p| p.minute_ms);
@@ -197,7 +211,11 @@ pub async fn readyz(State(state): State<HttpState>) -> (StatusCode, Json<ReadyRe
         checks.insert("plugins".to_owned(), check);
     }
     let ready = checks.values().all(|c| c.ok);
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(ReadyResponse { ready, checks }))
 }
 
@@ -212,15 +230,21 @@ pub async fn metrics(State(state): State<HttpState>) -> Response {
                     metrics::gauge!("wasmq_queue_depth", "queue" => q.name.clone(), "state" => label)
                         .set(n as f64);
                 }
-                metrics::gauge!("wasmq_queue_paused", "queue" => q.name.clone())
-                    .set(if q.paused { 1.0 } else { 0.0 });
+                metrics::gauge!("wasmq_queue_paused", "queue" => q.name.clone()).set(if q.paused {
+                    1.0
+                } else {
+                    0.0
+                });
             }
         }
         Ok(Err(_)) | Err(_) => metrics::gauge!("wasmq_broker_up").set(0.0),
     }
     state.metrics.run_upkeep();
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
         .into_response()

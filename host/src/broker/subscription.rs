@@ -1,0 +1,203 @@
+//! Hearing about cancellations and completions as they happen.
+//!
+//! * `cancel.lua` flags an active task and PUBLISHes its id on `<ns>:cancel`;
+//!   each host subscribes once and interrupts the task if it runs it.
+//! * `ack.lua` PUBLISHes the ids it completed on `<ns>:done`, one message per
+//!   ack call (`<queue> <local id> ...`), when
+//!   [`super::BrokerOptions::publish_completions`] is on: producers waiting
+//!   for a result, and latency benchmarks, listen there instead of polling.
+//!
+//! A subscription uses RESP3 push messages on a dedicated connection that
+//! resubscribes by itself after a reconnect: a `ConnectionManager` on a single
+//! server, the cluster client's pub/sub on Cluster (classic `PUBLISH` reaches
+//! every node of a cluster, so one subscription per process is enough).
+//!
+//! Pub/sub is fire-and-forget: a message sent while the subscriber was
+//! reconnecting is lost. For cancellations the flag stays, so the request is
+//! never lost for good: a retry, release or lease expiry of a flagged task
+//! turns into a cancellation, and a host can poll
+//! [`Client::cancel_requested`] for its running tasks (for example each time
+//! it extends their leases). For completions, [`Client::status`] is the
+//! source of truth.
+
+use super::client::Client;
+use super::conn::Target;
+use super::error::{BrokerError, BrokerResult};
+use crate::task::TaskId;
+use futures::Stream;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::{ProtocolVersion, PushInfo, PushKind, Value};
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tracing::warn;
+
+/// A stream of task ids from one of the broker's channels, from
+/// [`Client::cancel_subscription`] or [`Client::completion_subscription`].
+pub struct Subscription {
+    channel: String,
+    kind: Kind,
+    rx: UnboundedReceiver<PushInfo>,
+    ready: VecDeque<TaskId>,
+    // Held so the subscription stays open; dropped with the stream.
+    _conn: SubscriptionConn,
+}
+
+/// The stream of cancellation requests for active tasks.
+pub type CancelSubscription = Subscription;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Message = one full task id.
+    Cancel,
+    /// Message = `<queue> <local id> <local id> ...`.
+    Completion,
+}
+
+// Never read: the connection is held only so the subscription stays open.
+#[allow(dead_code)]
+enum SubscriptionConn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("channel", &self.channel)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Subscribes to cancellation requests for active tasks of this
+    /// namespace (all queues). The subscription survives reconnects.
+    pub async fn cancel_subscription(&self) -> BrokerResult<Subscription> {
+        let channel = self.inner.global.cancel_channel.clone();
+        self.subscribe(channel, Kind::Cancel).await
+    }
+
+    /// Subscribes to completions of tasks of this namespace (all queues), as
+    /// announced by acks when `publish_completions` is on (the default).
+    pub async fn completion_subscription(&self) -> BrokerResult<Subscription> {
+        let channel = self.inner.global.done_channel.clone();
+        self.subscribe(channel, Kind::Completion).await
+    }
+
+    async fn subscribe(&self, channel: String, kind: Kind) -> BrokerResult<Subscription> {
+        let op = format!("subscribe to {channel}");
+        let fail = |e| BrokerError::redis(&op, e);
+        let (tx, rx) = unbounded_channel();
+        let infos = self.inner.target.resp3_infos();
+        let conn = match &self.inner.target {
+            Target::Single(_) => {
+                let info = infos
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| BrokerError::reply(&op, "no connection info"))?;
+                let client = redis::Client::open(info).map_err(fail)?;
+                let config = ConnectionManagerConfig::new()
+                    .set_push_sender(tx)
+                    .set_automatic_resubscription()
+                    .set_max_delay(std::time::Duration::from_secs(2));
+                let mut manager = client
+                    .get_connection_manager_with_config(config)
+                    .await
+                    .map_err(fail)?;
+                manager.subscribe(&channel).await.map_err(fail)?;
+                SubscriptionConn::Single(manager)
+            }
+            Target::Cluster(_) => {
+                let client = ClusterClientBuilder::new(infos)
+                    .use_protocol(ProtocolVersion::RESP3)
+                    .push_sender(tx)
+                    .build()
+                    .map_err(fail)?;
+                let mut conn = client.get_async_connection().await.map_err(fail)?;
+                conn.subscribe(&channel).await.map_err(fail)?;
+                SubscriptionConn::Cluster(conn)
+            }
+        };
+        Ok(Subscription {
+            channel,
+            kind,
+            rx,
+            ready: VecDeque::new(),
+            _conn: conn,
+        })
+    }
+}
+
+impl Subscription {
+    /// The next task id; `None` once the connection is gone for good.
+    pub async fn next(&mut self) -> Option<TaskId> {
+        std::future::poll_fn(|cx| self.poll_id(cx)).await
+    }
+
+    fn poll_id(&mut self, cx: &mut Context<'_>) -> Poll<Option<TaskId>> {
+        loop {
+            if let Some(id) = self.ready.pop_front() {
+                return Poll::Ready(Some(id));
+            }
+            let Some(push) = std::task::ready!(self.rx.poll_recv(cx)) else {
+                return Poll::Ready(None);
+            };
+            if let Some(payload) = self.payload(push) {
+                self.parse(&payload);
+            }
+        }
+    }
+
+    /// The text of a message on our channel.
+    fn payload(&self, push: PushInfo) -> Option<String> {
+        if push.kind != PushKind::Message {
+            return None;
+        }
+        let mut data = push.data.into_iter();
+        let channel = text(data.next()?)?;
+        (channel == self.channel)
+            .then(|| text(data.next()?))
+            .flatten()
+    }
+
+    fn parse(&mut self, payload: &str) {
+        match self.kind {
+            Kind::Cancel => match payload.parse() {
+                Ok(id) => self.ready.push_back(id),
+                Err(e) => warn!(%payload, error = %e, "ignored a malformed cancellation message"),
+            },
+            Kind::Completion => {
+                let mut words = payload.split(' ');
+                let queue = words.next().unwrap_or_default();
+                for local in words {
+                    match TaskId::new(queue, local) {
+                        Ok(id) => self.ready.push_back(id),
+                        Err(e) => {
+                            warn!(%payload, error = %e, "ignored a malformed completion message")
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Stream for Subscription {
+    type Item = TaskId;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<TaskId>> {
+        self.get_mut().poll_id(cx)
+    }
+}
+
+fn text(v: Value) -> Option<String> {
+    match v {
+        Value::BulkString(b) => String::from_utf8(b).ok(),
+        Value::SimpleString(s) => Some(s),
+        Value::VerbatimString { text, .. } => Some(text),
+        _ => None,
+    }
+}

@@ -1,0 +1,14 @@
+//! The HTTP API end to end: a real `redis-server`, the real server on
+//! 127.0.0.1:0, and a real HTTP client. Tasks are moved through their states
+//! with the broker's own consumer API (lease, ack, dead), the same calls a
+//! host makes, so no worker is needed.
+
+#[path = "http/common.rs"]
+mod common;
+
+#[path = "http/admin.rs"]
+mod admin;
+#[path = "http/observe.rs"]
+mod observe;
+#[path = "http/tasks.rs"]
+mod tasks;

@@ -1,0 +1,155 @@
+//! Shared set-up of the HTTP suites: a real `redis-server`, a real
+//! [`Client`], and the real HTTP server on 127.0.0.1 port 0, driven with a
+//! real HTTP client.
+
+#![allow(dead_code)] // each suite uses a different subset
+
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use wasmq::Client;
+use wasmq::broker::{BrokerOptions, Completion, Failure};
+use wasmq::http::{HttpError, HttpState, bind, serve};
+use wasmq::plugins::Registry;
+use wasmq::task::{TaskId, TaskSpec};
+use wasmq_tests::redis::RedisServer;
+
+/// A token long enough for [`wasmq::http::validate_token`].
+pub const TOKEN: &str = "test-token-0123456789abcdef";
+
+/// A running API server over its own Redis. Stops the server on drop.
+pub struct Api {
+    pub redis: RedisServer,
+    pub client: Client,
+    pub base: String,
+    pub http: reqwest::Client,
+    shutdown: CancellationToken,
+    server: Option<JoinHandle<Result<(), HttpError>>>,
+}
+
+impl Api {
+    /// Starts Redis, a client, and the server (with `token` and `registry`).
+    pub async fn start(token: Option<&str>, registry: Option<Registry>) -> Self {
+        let redis = RedisServer::start();
+        let opts = BrokerOptions {
+            response_timeout: Duration::from_secs(2),
+            ..BrokerOptions::default()
+        };
+        let client = Client::connect(&redis.url(), opts)
+            .await
+            .expect("connect to Redis");
+        let listener = bind("127.0.0.1:0".parse().unwrap(), token)
+            .await
+            .expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().unwrap().port();
+        let state = HttpState::new(client.clone(), registry, token.map(str::to_owned))
+            .expect("build the HTTP state");
+        let shutdown = CancellationToken::new();
+        let server = tokio::spawn(serve(listener, state, shutdown.clone()));
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        Api {
+            redis,
+            client,
+            base: format!("http://127.0.0.1:{port}"),
+            http,
+            shutdown,
+            server: Some(server),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// GET `path`; returns the status and the JSON body (Null if not JSON).
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = self.http.get(self.url(path)).send().await.expect("GET");
+        split(response).await
+    }
+
+    /// POST a JSON body to `path` with an optional bearer token.
+    pub async fn post(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+        token: Option<&str>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self.http.post(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        split(request.send().await.expect("POST")).await
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            tokio::time::timeout(Duration::from_secs(10), server)
+                .await
+                .expect("the server stops on shutdown")
+                .expect("the server task does not panic")
+                .expect("the server ends without error");
+        }
+    }
+
+    /// Enqueues one task through the broker directly.
+    pub async fn enqueue(&self, queue: &str, max_retries: u32) -> TaskId {
+        self.client
+            .enqueue(TaskSpec::new(queue, b"{}".to_vec()).max_retries(max_retries))
+            .await
+            .expect("enqueue")
+    }
+
+    /// Leases the next task of `queue` and dead-letters it with `error`.
+    pub async fn kill_next(&self, queue: &str, error: &str) -> TaskId {
+        let task = self.lease_one(queue).await;
+        let failure = Failure {
+            reason: "permanent".into(),
+            message: error.into(),
+            plugin_version: "test".into(),
+        };
+        self.client
+            .dead(&task, &failure)
+            .await
+            .expect("dead-letter");
+        task.id
+    }
+
+    /// Leases the next task of `queue` and acks it with a JSON output.
+    pub async fn complete_next(&self, queue: &str, output: &str) -> TaskId {
+        let task = self.lease_one(queue).await;
+        let completion = Completion {
+            output: output.as_bytes().to_vec(),
+            content_type: Some("application/json".into()),
+            plugin_version: "v-test".into(),
+            fuel_used: Some(1234),
+            wall: Duration::from_millis(5),
+        };
+        self.client.ack(&task, completion).await.expect("ack");
+        task.id
+    }
+
+    async fn lease_one(&self, queue: &str) -> wasmq::broker::LeasedTask {
+        let mut leased = self.client.lease(queue, 1).await.expect("lease");
+        assert_eq!(leased.len(), 1, "one task of {queue} should be pending");
+        leased.remove(0)
+    }
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+async fn split(response: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("read the body");
+    let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+    (status, body)
+}
