@@ -24,7 +24,10 @@ pub struct PluginsDir {
 impl PluginsDir {
     /// A directory with each `(built plugin, task type)` copied in.
     pub fn with(plugins: &[(&str, &str)]) -> PluginsDir {
-        let dir = tempfile::Builder::new().prefix("wasmq-plugins-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("wasmq-plugins-")
+            .tempdir()
+            .unwrap();
         for (name, as_type) in plugins {
             copy_plugin(name, dir.path(), as_type);
         }
@@ -64,12 +67,16 @@ impl HostProcess {
     /// Starts `wasmq run --redis URL --plugins DIR` plus `extra` flags, with
     /// a private compile cache and `info` logs, and waits until it serves.
     pub fn start(redis_url: &str, plugins: &Path, extra: &[&str]) -> HostProcess {
-        let scratch = tempfile::Builder::new().prefix("wasmq-host-").tempdir().unwrap();
+        let scratch = tempfile::Builder::new()
+            .prefix("wasmq-host-")
+            .tempdir()
+            .unwrap();
         let log = scratch.path().join("host.log");
         let out = std::fs::File::create(&log).unwrap();
         let mut command = Command::new(wasmq_bin());
         // Settings come from the flags only, not from the test's environment.
-        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("WASMQ_") || k == "RUST_LOG") {
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("WASMQ_") || k == "RUST_LOG")
+        {
             command.env_remove(key);
         }
         let child = command
@@ -113,9 +120,16 @@ impl HostProcess {
                 return;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("wasmq run exited ({status}) before logging {needle:?}:\n{}", self.log());
+                panic!(
+                    "wasmq run exited ({status}) before logging {needle:?}:\n{}",
+                    self.log()
+                );
             }
-            assert!(Instant::now() < deadline, "no {needle:?} in the host log after {timeout:?}:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} in the host log after {timeout:?}:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -128,7 +142,10 @@ impl HostProcess {
 
     /// Sends SIGTERM (a graceful drain).
     pub fn terminate(&self) {
-        let status = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status().unwrap();
+        let status = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .unwrap();
         assert!(status.success(), "kill -TERM {} failed", self.pid());
     }
 
@@ -143,7 +160,11 @@ impl HostProcess {
                 self.status = Some(status);
                 return status;
             }
-            assert!(Instant::now() < deadline, "wasmq run still running after {timeout:?}:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "wasmq run still running after {timeout:?}:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -171,7 +192,9 @@ impl Drop for HostProcess {
 
 /// A broker client on `url` with the default namespace (what hosts use).
 pub async fn client(url: &str) -> Client {
-    Client::connect(url, BrokerOptions::default()).await.expect("connect to the test Redis")
+    Client::connect(url, BrokerOptions::default())
+        .await
+        .expect("connect to the test Redis")
 }
 
 /// Polls `check` every 50 ms until it returns `Some`, or panics after
@@ -186,7 +209,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -226,7 +226,7 @@ fn epoch_deadline_stops_an_endless_loop() {
     match outcome.kind {
         OutcomeKind::TimedOut { after } => {
             println!(
-                "loop stopped {:?} after a {timeout:?} deadline ({:?} past it), {} fuel burnt",
+                "loop stopped {:?} after a {timeout:?} deadline ({:?} past it); fuel counted up to its last call: {}",
                 after,
                 after.saturating_sub(timeout),
                 outcome.fuel_used

@@ -18,6 +18,10 @@
 //! path. Timeouts and cancellation do not need one either: they are checked
 //! by the epoch callback on every tick.
 //!
+//! Capacity: the engine's pool holds `max_instances` live instances. A run
+//! that finds it full does not start and ends as a retryable "host busy"
+//! outcome; the worker should keep its concurrency at or below the pool.
+//!
 //! Known limit: a guest blocked inside a host call (a WASI sleep or poll)
 //! is only interrupted once that call returns, because epochs are checked in
 //! wasm code. The contract grants no blocking capability beyond clocks.

@@ -1,0 +1,238 @@
+//! Hosts under faults, as processes: a host killed with SIGKILL, graceful
+//! and forced drains on SIGTERM, Redis restarting under a running host, and
+//! a running task cancelled from outside.
+
+mod host_common;
+
+use host_common::{completed_at_least, enqueue, json_tasks, results, settled, statuses, totals};
+use std::time::Duration;
+use wasmq::broker::CancelOutcome;
+use wasmq::task::TaskState;
+use wasmq_tests::host::{HostProcess, PluginsDir, client, eventually};
+use wasmq_tests::redis::RedisServer;
+
+const LONG: Duration = Duration::from_secs(600);
+
+fn image(n: usize, side: u32) -> serde_json::Value {
+    serde_json::json!({ "width": side, "height": side, "scale": 0.5, "n": n })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_host_loses_nothing_and_duplicates_only_its_in_flight_tasks() {
+    let redis = RedisServer::start();
+    let plugins = PluginsDir::with(&[("echo", "echo"), ("image", "image")]);
+    // The victim can hold at most concurrency + lease batch = 10 leases.
+    let capacity = 2 + 8;
+    let mut victim = HostProcess::start(
+        &redis.url(),
+        plugins.path(),
+        &["--concurrency", "2", "--lease-batch", "8", "--lease", "1s"],
+    );
+    let mut survivor = HostProcess::start(
+        &redis.url(),
+        plugins.path(),
+        &["--concurrency", "2", "--lease", "1s"],
+    );
+    let client = client(&redis.url()).await;
+    let echo_ids = enqueue(
+        &client,
+        json_tasks("echo", (0..3000).map(|n| serde_json::json!({ "n": n }))),
+    )
+    .await;
+    let image_ids = enqueue(
+        &client,
+        json_tasks("image", (0..200).map(|n| image(n, 512))),
+    )
+    .await;
+    completed_at_least(&client, &["echo", "image"], 800, LONG).await;
+    victim.kill();
+
+    let t = settled(&client, &["echo", "image"], 3200, LONG).await;
+    assert_eq!((t.completed, t.dead), (3200, 0), "{t:?}");
+    let all: Vec<_> = echo_ids.iter().chain(&image_ids).cloned().collect();
+    let again: Vec<_> = statuses(&client, &all)
+        .await
+        .into_iter()
+        .filter(|s| s.attempts > 1)
+        .collect();
+    println!(
+        "the killed host held {} leases that were re-delivered (capacity {capacity})",
+        again.len()
+    );
+    assert!(
+        again.len() <= capacity,
+        "only the victim's in-flight tasks may run twice: {again:?}"
+    );
+    assert_eq!(
+        t.expired,
+        again.len() as u64,
+        "each re-delivered task was reaped once: {t:?}"
+    );
+    for (n, result) in results(&client, &echo_ids).await.into_iter().enumerate() {
+        assert_eq!(
+            result.output,
+            serde_json::json!({ "n": n }).to_string().as_bytes()
+        );
+    }
+    survivor.terminate();
+    assert!(survivor.wait(LONG).success(), "{}", survivor.log());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_drains_running_tasks_and_releases_the_rest() {
+    let redis = RedisServer::start();
+    let plugins = PluginsDir::with(&[("image", "image")]);
+    let mut host = HostProcess::start(&redis.url(), plugins.path(), &["--concurrency", "2"]);
+    let client = client(&redis.url()).await;
+    let ids = enqueue(
+        &client,
+        json_tasks("image", (0..60).map(|n| image(n, 2048))),
+    )
+    .await;
+    completed_at_least(&client, &["image"], 2, LONG).await;
+    eventually("two tasks running", LONG, || async {
+        (totals(&client, &["image"]).await.active == 2).then_some(())
+    })
+    .await;
+    host.terminate();
+    let status = host.wait(LONG);
+    assert!(
+        status.success(),
+        "a drained host exits 0, got {status}:\n{}",
+        host.log()
+    );
+    let log = host.log();
+    let drain = log
+        .lines()
+        .find(|l| l.contains("shutting down: stopped leasing"))
+        .expect("the drain is logged");
+    println!("{drain}");
+    assert!(
+        !drain.contains("running=0"),
+        "tasks were running when SIGTERM came: {drain}"
+    );
+
+    let t = totals(&client, &["image"]).await;
+    assert_eq!(t.active, 0, "no lease may be left: {t:?}");
+    assert_eq!(t.completed + t.pending, 60, "{t:?}");
+    assert_eq!((t.dead, t.retried), (0, 0), "{t:?}");
+    assert!(t.pending > 0, "the rest stays pending: {t:?}");
+    for status in statuses(&client, &ids).await {
+        match status.state {
+            TaskState::Completed => assert_eq!(status.attempts, 1, "{status:?}"),
+            TaskState::Pending => assert_eq!(
+                status.attempts, 0,
+                "a released attempt is not counted: {status:?}"
+            ),
+            _ => panic!("neither completed nor pending: {status:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_after_the_drain_timeout_cancels_and_releases() {
+    let redis = RedisServer::start();
+    let plugins = PluginsDir::with(&[("loop", "loop")]);
+    plugins.manifest("loop", "timeout = \"120s\"\n");
+    let mut host = HostProcess::start(
+        &redis.url(),
+        plugins.path(),
+        &["--concurrency", "1", "--drain-timeout", "1s"],
+    );
+    let client = client(&redis.url()).await;
+    let ids = enqueue(&client, json_tasks("loop", [serde_json::json!({})])).await;
+    eventually("the loop to run", LONG, || async {
+        (totals(&client, &["loop"]).await.active == 1).then_some(())
+    })
+    .await;
+    host.terminate();
+    let status = host.wait(LONG);
+    assert!(status.success(), "{status}:\n{}", host.log());
+    assert!(
+        host.log().contains("drain timeout passed"),
+        "{}",
+        host.log()
+    );
+    let status = &statuses(&client, &ids).await[0];
+    assert_eq!(
+        (status.state, status.attempts),
+        (TaskState::Pending, 0),
+        "released, attempt not counted: {status:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_restart_mid_run_loses_nothing() {
+    let mut redis = RedisServer::start_with(true);
+    let plugins = PluginsDir::with(&[("echo", "echo"), ("image", "image")]);
+    let mut host = HostProcess::start(
+        &redis.url(),
+        plugins.path(),
+        &["--concurrency", "2", "--lease", "5s"],
+    );
+    let client = client(&redis.url()).await;
+    enqueue(
+        &client,
+        json_tasks("echo", (0..3000).map(|n| serde_json::json!({ "n": n }))),
+    )
+    .await;
+    enqueue(
+        &client,
+        json_tasks("image", (0..300).map(|n| image(n, 256))),
+    )
+    .await;
+    completed_at_least(&client, &["echo", "image"], 500, LONG).await;
+    redis.kill();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    redis.restart();
+    let t = settled(&client, &["echo", "image"], 3300, LONG).await;
+    assert_eq!((t.completed, t.dead), (3300, 0), "{t:?}");
+    assert!(
+        host.log().contains("Redis call failed; will retry"),
+        "the outage was seen and retried:\n{}",
+        host.log()
+    );
+    println!(
+        "after a Redis restart: {} leases expired and were re-delivered",
+        t.expired
+    );
+    host.terminate();
+    assert!(host.wait(LONG).success(), "{}", host.log());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancelling_a_running_task_stops_it_and_frees_its_slot() {
+    let redis = RedisServer::start();
+    let plugins = PluginsDir::with(&[("loop", "loop"), ("echo", "echo")]);
+    plugins.manifest("loop", "timeout = \"120s\"\n");
+    let host = HostProcess::start(&redis.url(), plugins.path(), &["--concurrency", "1"]);
+    let client = client(&redis.url()).await;
+    let looping = enqueue(&client, json_tasks("loop", [serde_json::json!({})])).await;
+    eventually("the loop to run", LONG, || async {
+        (totals(&client, &["loop"]).await.active == 1).then_some(())
+    })
+    .await;
+    assert_eq!(
+        client.cancel(&looping[0]).await.unwrap(),
+        CancelOutcome::Requested
+    );
+    let status = eventually("the loop to be cancelled", LONG, || async {
+        let status = client.status(&looping[0]).await.unwrap()?;
+        (status.state == TaskState::Cancelled).then_some(status)
+    })
+    .await;
+    assert_eq!(status.attempts, 1, "{status:?}");
+    // With concurrency 1, the next task runs only if the loop really stopped.
+    enqueue(
+        &client,
+        json_tasks("echo", [serde_json::json!({ "after": "cancel" })]),
+    )
+    .await;
+    let t = settled(&client, &["echo"], 1, LONG).await;
+    assert_eq!(t.completed, 1);
+    assert!(
+        host.log().contains("cancellation requested"),
+        "{}",
+        host.log()
+    );
+}

@@ -1,0 +1,311 @@
+//! Hosts doing their normal job, as processes: `wasmq run` against a real
+//! Redis with real compiled plugins. Many tasks over several hosts, a hot
+//! reload under load, adversarial plugins among well-behaved ones, the
+//! `wasmq dev` demo, and config errors.
+
+mod host_common;
+
+use host_common::{completed_at_least, enqueue, json_tasks, results, settled, statuses};
+use std::collections::HashSet;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use wasmq::task::{TaskSpec, TaskState};
+use wasmq_tests::host::{HostProcess, PluginsDir, client, eventually};
+use wasmq_tests::plugins::{plugin_bytes, wasmq_bin, workspace_root};
+use wasmq_tests::redis::RedisServer;
+
+const LONG: Duration = Duration::from_secs(600);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_hosts_run_20000_tasks_of_three_types_exactly_once() {
+    let redis = RedisServer::start();
+    let plugins = PluginsDir::with(&[("echo", "echo"), ("noop", "noop"), ("cpu50", "cpu50")]);
+    let flags = ["--concurrency", "2", "--heartbeat", "1s"];
+    let mut a = HostProcess::start(&redis.url(), plugins.path(), &flags);
+    let mut b = HostProcess::start(&redis.url(), plugins.path(), &flags);
+    let client = client(&redis.url()).await;
+    let queues = ["echo", "noop", "cpu50"];
+    let specs: Vec<TaskSpec> = (0..20_000)
+        .map(|n| TaskSpec::new(queues[n % 3], serde_json::json!({ "n": n }).to_string()))
+        .collect();
+    let started = Instant::now();
+    let ids = enqueue(&client, specs).await;
+    let both_seen = eventually("both hosts in the host registry", LONG, || async {
+        let hosts = client.hosts().await.unwrap();
+        (hosts.len() == 2).then_some(hosts)
+    })
+    .await;
+    assert!(
+        both_seen.iter().all(|h| h.plugins.len() == 3),
+        "{both_seen:?}"
+    );
+    let t = settled(&client, &queues, 20_000, LONG).await;
+    println!(
+        "20000 tasks over 2 hosts (concurrency 2 each, debug build) in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(
+        (t.completed, t.dead, t.retried, t.expired),
+        (20_000, 0, 0, 0),
+        "{t:?}"
+    );
+
+    for status in statuses(&client, &ids).await {
+        assert_eq!(status.state, TaskState::Completed, "{status:?}");
+        assert_eq!(status.attempts, 1, "ran more than once: {status:?}");
+    }
+    let echo_ids: Vec<_> = ids.iter().step_by(3).cloned().collect();
+    for (n, result) in results(&client, &echo_ids).await.into_iter().enumerate() {
+        let payload = serde_json::json!({ "n": n * 3 }).to_string();
+        assert_eq!(result.output, payload.as_bytes(), "{}", result.id);
+        assert_eq!(result.attempts, 1);
+        assert!(result.plugin_version.is_some(), "{result:?}");
+    }
+
+    for host in [&mut a, &mut b] {
+        host.terminate();
+        let status = host.wait(LONG);
+        assert!(status.success(), "{status}:\n{}", host.log());
+        assert!(host.log().contains("stopped cleanly"), "{}", host.log());
+    }
+    let log = a.log() + &b.log();
+    assert!(
+        !log.contains("stale lease"),
+        "no lease may have expired:\n{log}"
+    );
+    eventually("the hosts to leave the registry", LONG, || async {
+        client.hosts().await.unwrap().is_empty().then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hot_reload_under_load_serves_both_versions_and_survives_a_corrupt_file() {
+    let redis = RedisServer::start();
+    let plugins = PluginsDir::with(&[("echo", "echo")]);
+    let mut host = HostProcess::start(&redis.url(), plugins.path(), &["--concurrency", "2"]);
+    let client = client(&redis.url()).await;
+    let payload = |n: usize| serde_json::json!({ "n": n });
+    let mut ids = enqueue(&client, json_tasks("echo", (0..2500).map(payload))).await;
+    completed_at_least(&client, &["echo"], 500, LONG).await;
+    plugins.replace_atomically("echo", &plugin_bytes("echo-v2"));
+    ids.extend(enqueue(&client, json_tasks("echo", (2500..5000).map(payload))).await);
+    let t = settled(&client, &["echo"], 5000, LONG).await;
+    assert_eq!(
+        (t.completed, t.dead, t.retried),
+        (5000, 0, 0),
+        "no task may fail during a reload: {t:?}"
+    );
+
+    let all = results(&client, &ids).await;
+    let types: HashSet<Option<String>> = all.iter().map(|r| r.content_type.clone()).collect();
+    let versions: HashSet<Option<String>> = all.iter().map(|r| r.plugin_version.clone()).collect();
+    assert!(
+        types.contains(&Some("application/json".into())),
+        "v1 ran some tasks: {types:?}"
+    );
+    assert!(
+        types.contains(&Some("application/x-echo-v2".into())),
+        "v2 ran some tasks: {types:?}"
+    );
+    assert_eq!(versions.len(), 2, "{versions:?}");
+    let v2 = all.last().unwrap().plugin_version.clone();
+    println!(
+        "reload under load: {} tasks on v1, {} on v2",
+        all.iter().filter(|r| r.plugin_version != v2).count(),
+        all.iter().filter(|r| r.plugin_version == v2).count()
+    );
+
+    plugins.replace_atomically("echo", b"\0asm\x0d\x00\x01\x00 this is not a component");
+    host.wait_for_log("plugin failed to load", LONG);
+    assert!(
+        host.log().contains("echo.wasm"),
+        "the error names the file:\n{}",
+        host.log()
+    );
+    let more = enqueue(&client, json_tasks("echo", (5000..5200).map(payload))).await;
+    let t = settled(&client, &["echo"], 5200, LONG).await;
+    assert_eq!((t.completed, t.dead), (5200, 0), "{t:?}");
+    for result in results(&client, &more).await {
+        assert_eq!(
+            result.plugin_version, v2,
+            "the last good version keeps serving"
+        );
+        assert_eq!(
+            result.content_type.as_deref(),
+            Some("application/x-echo-v2")
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn adversarial_plugins_retry_and_die_as_configured_while_others_flow() {
+    let redis = RedisServer::start();
+    let plugins = PluginsDir::with(&[
+        ("loop", "loop"),
+        ("membomb", "membomb"),
+        ("echo", "echo"),
+        ("noop", "noop"),
+    ]);
+    plugins
+        .manifest("loop", "timeout = \"300ms\"\nmax_retries = 1\nbackoff_base = \"10ms\"\nbackoff_cap = \"20ms\"\n")
+        .manifest("membomb", "memory = \"16MiB\"\n");
+    let host = HostProcess::start(&redis.url(), plugins.path(), &["--concurrency", "2"]);
+    let client = client(&redis.url()).await;
+    let loops = enqueue(
+        &client,
+        json_tasks("loop", (0..2).map(|n| serde_json::json!({ "n": n }))),
+    )
+    .await;
+    let bombs = enqueue(
+        &client,
+        json_tasks("membomb", (0..2).map(|n| serde_json::json!({ "n": n }))),
+    )
+    .await;
+    let mut good = Vec::new();
+    for queue in ["echo", "noop"] {
+        good.extend(
+            enqueue(
+                &client,
+                json_tasks(queue, (0..1000).map(|n| serde_json::json!({ "n": n }))),
+            )
+            .await,
+        );
+    }
+    let t = settled(&client, &["loop", "membomb", "echo", "noop"], 2004, LONG).await;
+    assert_eq!((t.completed, t.dead), (2000, 4), "{t:?}");
+    for status in statuses(&client, &good).await {
+        assert_eq!(
+            (status.state, status.attempts),
+            (TaskState::Completed, 1),
+            "{status:?}"
+        );
+    }
+    for status in statuses(&client, &loops).await {
+        assert_eq!(status.state, TaskState::Dead, "{status:?}");
+        assert_eq!(
+            status.attempts, 2,
+            "max_retries = 1 in the manifest: {status:?}"
+        );
+        assert_eq!(
+            status.dead_reason.as_deref(),
+            Some("retries-exhausted"),
+            "{status:?}"
+        );
+        assert!(
+            status
+                .last_error
+                .as_deref()
+                .unwrap_or("")
+                .contains("timed out"),
+            "{status:?}"
+        );
+    }
+    for status in statuses(&client, &bombs).await {
+        assert_eq!(
+            (status.state, status.attempts),
+            (TaskState::Dead, 1),
+            "never retried: {status:?}"
+        );
+        let error = status.last_error.clone().unwrap_or_default();
+        assert!(
+            error.contains("allocation refused") || error.contains("out of memory"),
+            "{status:?}"
+        );
+    }
+    assert!(
+        host.log().contains("task failed for good"),
+        "{}",
+        host.log()
+    );
+}
+
+#[test]
+fn dev_demo_exits_when_done() {
+    let dist = workspace_root().join("plugins/dist");
+    wasmq_tests::plugins::build_plugins();
+    let started = Instant::now();
+    let output = Command::new(wasmq_bin())
+        .args(["dev", "--demo", "--exit-when-done", "--plugins"])
+        .arg(&dist)
+        .env_remove("WASMQ_PLUGINS")
+        .output()
+        .expect("run wasmq dev");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{}:\n{stdout}\n{stderr}",
+        output.status
+    );
+    assert!(stdout.contains("dashboard: http://127.0.0.1:"), "{stdout}");
+    assert!(
+        stdout.contains("wasmq enqueue --redis redis://127.0.0.1:"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("demo: done"), "{stdout}");
+    assert!(stdout.contains("192/192 completed, 8/8 dead"), "{stdout}");
+    println!(
+        "wasmq dev --demo finished in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    let dir = stdout
+        .lines()
+        .find_map(|l| l.split(" in ").nth(1).filter(|_| l.contains("redis:")))
+        .map(|d| d.trim_end_matches(')').to_owned())
+        .expect("the redis line names its dir");
+    assert!(
+        !std::path::Path::new(&dir).exists(),
+        "{dir} was not removed"
+    );
+}
+
+#[test]
+fn run_refuses_a_config_file_with_an_unknown_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("wasmq.toml");
+    std::fs::write(&config, "concurrency = 2\nconsurrency = 8\n").unwrap();
+    let output = Command::new(wasmq_bin())
+        .args(["run", "--redis", "redis://127.0.0.1:1", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("consurrency") && stderr.contains(config.to_str().unwrap()),
+        "{stderr}"
+    );
+    assert!(stderr.contains("line 2"), "{stderr}");
+
+    // A flag beats the file: the file's bad value is never used.
+    std::fs::write(&config, "lease = \"1ms\"\n").unwrap();
+    let output = Command::new(wasmq_bin())
+        .args([
+            "run",
+            "--redis",
+            "redis://127.0.0.1:1",
+            "--lease",
+            "5s",
+            "--plugins",
+            "/nonexistent",
+            "--config",
+        ])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("`lease`"), "{stderr}");
+    assert!(
+        stderr.contains("/nonexistent"),
+        "it got as far as the plugins directory: {stderr}"
+    );
+    let output = Command::new(wasmq_bin())
+        .args(["run", "--redis", "redis://127.0.0.1:1", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("`lease` must be between 100ms"), "{stderr}");
+}
