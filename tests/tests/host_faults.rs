@@ -133,7 +133,7 @@ async fn sigterm_drains_running_tasks_and_releases_the_rest() {
 async fn sigterm_after_the_drain_timeout_cancels_and_releases() {
     let redis = RedisServer::start();
     let plugins = PluginsDir::with(&[("loop", "loop")]);
-    plugins.manifest("loop", "timeout = \"120s\"\n");
+    plugins.manifest("loop", "fuel = 1_000_000_000_000_000\ntimeout = \"120s\"\n");
     let mut host = HostProcess::start(
         &redis.url(),
         plugins.path(),
@@ -204,7 +204,7 @@ async fn redis_restart_mid_run_loses_nothing() {
 async fn cancelling_a_running_task_stops_it_and_frees_its_slot() {
     let redis = RedisServer::start();
     let plugins = PluginsDir::with(&[("loop", "loop"), ("echo", "echo")]);
-    plugins.manifest("loop", "timeout = \"120s\"\n");
+    plugins.manifest("loop", "fuel = 1_000_000_000_000_000\ntimeout = \"120s\"\n");
     let host = HostProcess::start(&redis.url(), plugins.path(), &["--concurrency", "1"]);
     let client = client(&redis.url()).await;
     let looping = enqueue(&client, json_tasks("loop", [serde_json::json!({})])).await;

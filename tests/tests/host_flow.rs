@@ -148,7 +148,7 @@ async fn adversarial_plugins_retry_and_die_as_configured_while_others_flow() {
         ("noop", "noop"),
     ]);
     plugins
-        .manifest("loop", "timeout = \"300ms\"\nmax_retries = 1\nbackoff_base = \"10ms\"\nbackoff_cap = \"20ms\"\n")
+        .manifest("loop", "fuel = 1_000_000_000_000_000\ntimeout = \"300ms\"\nmax_retries = 1\nbackoff_base = \"10ms\"\nbackoff_cap = \"20ms\"\n")
         .manifest("membomb", "memory = \"16MiB\"\n");
     let host = HostProcess::start(&redis.url(), plugins.path(), &["--concurrency", "2"]);
     let client = client(&redis.url()).await;

@@ -67,7 +67,7 @@ async fn regression_crash_between_pop_and_push() {
 async fn regression_processing_expire_loses_inflight() {
     let redis = RedisServer::start();
     let plugins = PluginsDir::with(&[("loop", "loop")]);
-    plugins.manifest("loop", "timeout = \"2s\"\nmax_retries = 0\n");
+    plugins.manifest("loop", "fuel = 1_000_000_000_000_000\ntimeout = \"2s\"\nmax_retries = 0\n");
     let flags = [
         "--concurrency",
         "1",
@@ -144,7 +144,7 @@ async fn regression_concurrent_promotion_duplicates() {
 async fn regression_timed_out_handler_keeps_running() {
     let redis = RedisServer::start();
     let plugins = PluginsDir::with(&[("loop", "loop"), ("echo", "echo")]);
-    plugins.manifest("loop", "timeout = \"500ms\"\nmax_retries = 0\n");
+    plugins.manifest("loop", "fuel = 1_000_000_000_000_000\ntimeout = \"500ms\"\nmax_retries = 0\n");
     let host = HostProcess::start(&redis.url(), plugins.path(), &["--concurrency", "1"]);
     let client = client(&redis.url()).await;
     let looping = enqueue(&client, json_tasks("loop", [serde_json::json!({})])).await;

@@ -12,7 +12,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::exit::{within, within_for};
-use super::table::{Table, ellipsize, print_json, relative};
+use super::table::{Table, ellipsize, emit, print_json, relative};
 use super::{BadInput, Common, Refused};
 use crate::Client;
 use crate::broker::{DeadPage, DeadSelector, DeadTask, RequeueReport};
@@ -117,13 +117,13 @@ async fn list(args: ListArgs) -> anyhow::Result<()> {
             ellipsize(task.last_error.as_deref().unwrap_or("-"), 80),
         ]);
     }
-    table.print_or("no dead tasks");
+    table.print_or("no dead tasks")?;
     if !page.tasks.is_empty() {
-        println!(
-            "showing {} of {} dead task(s); full errors with `wasmq status ID` or --json",
+        emit(format!(
+            "showing {} of {} dead task(s); full errors with `wasmq status ID` or --json\n",
             page.tasks.len(),
             page.total
-        );
+        ))?;
     }
     Ok(())
 }
@@ -246,7 +246,7 @@ async fn change(args: ChangeArgs, retry: bool) -> anyhow::Result<()> {
         } else {
             String::new()
         };
-        println!("{verb} {} dead task(s){dropped}", total.requeued);
+        emit(format!("{verb} {} dead task(s){dropped}\n", total.requeued))?;
     }
     if let Some(id) = &args.id
         && total.requeued + total.dropped == 0

@@ -95,7 +95,7 @@ pub async fn run(args: EnqueueArgs) -> anyhow::Result<()> {
     if args.common.json {
         super::table::print_json(&Enqueued { id: id.to_string() })?;
     } else {
-        println!("{id}");
+        super::table::emit(format!("{id}\n"))?;
     }
     warn_if_unserved(&client, &args.task_type).await;
     Ok(())

@@ -10,7 +10,7 @@ use clap::Args;
 
 use super::Common;
 use super::exit::within;
-use super::table::{Table, list_or_dash, print_json, relative, short_duration};
+use super::table::{Table, emit, list_or_dash, print_json, relative, short_duration};
 use crate::broker::HostInfo;
 
 /// Arguments of `wasmq hosts`.
@@ -28,8 +28,7 @@ pub async fn run(args: HostsArgs) -> anyhow::Result<()> {
     if args.common.json {
         return print_json(&hosts);
     }
-    print!("{}", render(&hosts, SystemTime::now()));
-    Ok(())
+    emit(render(&hosts, SystemTime::now()))
 }
 
 fn render(hosts: &[HostInfo], now: SystemTime) -> String {

@@ -18,7 +18,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::exit::within;
-use super::table::{Table, list_or_dash, print_json, short_duration};
+use super::table::{Table, emit, list_or_dash, print_json, short_duration};
 use super::{BadInput, Common, Refused};
 use crate::broker::HostInfo;
 use crate::config::Limits;
@@ -121,15 +121,12 @@ async fn list(common: Common) -> anyhow::Result<()> {
         ]);
     }
     if hosts.is_empty() {
-        println!(
-            "no live hosts, so no plugins are served: start one with `wasmq run --plugins DIR`"
-        );
+        emit("no live hosts, so no plugins are served: start one with `wasmq run --plugins DIR`\n")
     } else {
         table.print_or(
             "the live hosts serve no plugins: put <type>.wasm files in their plugins directory",
-        );
+        )
     }
-    Ok(())
 }
 
 /// What `plugins check --json` prints.
@@ -211,7 +208,7 @@ async fn check(args: CheckArgs) -> anyhow::Result<()> {
     if args.json {
         print_json(&report)?;
     } else if report.ok {
-        print!("{}", describe(&report));
+        emit(describe(&report))?;
     }
     match report.error {
         Some(error) => Err(Refused(format!("{error}; a host would not serve this file")).into()),

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::Common;
 use super::exit::within;
-use super::table::{Table, print_json, timestamp};
+use super::table::{Table, emit, print_json, timestamp};
 use crate::broker::{Counters, QueueStats, ThroughputPoint};
 
 /// Arguments of `wasmq queues`.
@@ -75,8 +75,7 @@ pub async fn queues(args: QueuesArgs) -> anyhow::Result<()> {
             q.dead.to_string(),
         ]);
     }
-    table.print_or("no queues yet: nothing was ever enqueued in this namespace");
-    Ok(())
+    table.print_or("no queues yet: nothing was ever enqueued in this namespace")
 }
 
 /// What `wasmq stats --json` prints.
@@ -154,13 +153,15 @@ pub async fn stats(args: StatsArgs) -> anyhow::Result<()> {
         );
         table.row(row);
     }
-    table.print_or("no queues yet: nothing was ever enqueued in this namespace");
-    println!();
+    table.print_or("no queues yet: nothing was ever enqueued in this namespace")?;
     let scope = match &args.queue {
         Some(queue) => format!("queue {queue}"),
         None => format!("all {} queue(s)", stats.len()),
     };
-    println!("throughput, last {} minute(s), {scope}:", args.minutes);
+    emit(format!(
+        "\nthroughput, last {} minute(s), {scope}:\n",
+        args.minutes
+    ))?;
     let mut minutes = Table::new(["minute (UTC)", "completed", "failed", "completed/s"]);
     for point in &throughput {
         let start = UNIX_EPOCH + Duration::from_millis(point.minute_start_ms);
@@ -171,12 +172,11 @@ pub async fn stats(args: StatsArgs) -> anyhow::Result<()> {
             format!("{:.1}", point.completed as f64 / 60.0),
         ]);
     }
-    minutes.print_or("no throughput recorded");
+    minutes.print_or("no throughput recorded")?;
     let (completed, failed) = throughput
         .iter()
         .fold((0, 0), |(c, f), p| (c + p.completed, f + p.failed));
-    println!("total: {completed} completed, {failed} failed");
-    Ok(())
+    emit(format!("total: {completed} completed, {failed} failed\n"))
 }
 
 /// Sums per-queue series minute by minute, oldest first.
@@ -232,8 +232,7 @@ pub async fn pause(args: PauseArgs, pause: bool) -> anyhow::Result<()> {
     if args.common.json {
         return print_json(&serde_json::json!({ "queue": args.queue, "paused": pause }));
     }
-    println!("{verb} queue {}: {what}", args.queue);
-    Ok(())
+    emit(format!("{verb} queue {}: {what}\n", args.queue))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 
 use serde::Serialize;
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A text table with a header row and left-aligned columns.
@@ -90,11 +91,11 @@ impl Table {
     }
 
     /// Prints the table to stdout, or `empty` (a sentence) when it has no rows.
-    pub fn print_or(&self, empty: &str) {
+    pub fn print_or(&self, empty: &str) -> anyhow::Result<()> {
         if self.is_empty() {
-            println!("{empty}");
+            emit(format!("{empty}\n"))
         } else {
-            print!("{}", self.render());
+            emit(self.render())
         }
     }
 }
@@ -110,8 +111,23 @@ fn sanitize(cell: &str) -> String {
 /// Prints one JSON document (pretty, for people who read it too) to stdout.
 pub fn print_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(value)?;
-    println!("{text}");
-    Ok(())
+    emit(text + "\n")
+}
+
+/// Writes `text` to stdout. A reader that closed the pipe early
+/// (`wasmq dead list | head -3`) has what it wanted: that is not an error,
+/// whereas `println!` would panic. Any other write error is reported.
+pub fn emit(text: impl AsRef<str>) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out
+        .write_all(text.as_ref().as_bytes())
+        .and_then(|()| out.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("cannot write to stdout"))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A duration in its largest two units: `"3d 4h"`, `"2m 5s"`, `"850ms"`.

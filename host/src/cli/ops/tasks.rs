@@ -5,7 +5,7 @@
 //! finished task whose record outlived the result TTL; the message says so,
 //! since the operator cannot tell the two apart either.
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -15,7 +15,7 @@ use serde::Serialize;
 use tracing::{Span, instrument};
 
 use super::exit::within;
-use super::table::{print_json, relative, timestamp_ms};
+use super::table::{emit, print_json, relative, timestamp_ms};
 use super::{Common, Refused};
 use crate::Client;
 use crate::broker::{CancelOutcome, TaskStatus};
@@ -73,8 +73,7 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
     if args.common.json {
         return print_json(&status);
     }
-    print!("{}", describe(&status, SystemTime::now()));
-    Ok(())
+    emit(describe(&status, SystemTime::now()))
 }
 
 /// The human-readable status: one `label: value` line per known field.
@@ -189,17 +188,17 @@ pub async fn result(args: ResultArgs) -> anyhow::Result<()> {
     let kind = result.content_type.as_deref().unwrap_or("no content type");
     match (&args.out, text) {
         (Some(path), _) => {
-            println!(
-                "wrote {} bytes ({kind}) to {}",
+            emit(format!(
+                "wrote {} bytes ({kind}) to {}\n",
                 result.output.len(),
                 path.display()
-            );
+            ))?;
         }
         (None, Some(text)) => {
-            let mut stdout = std::io::stdout().lock();
-            stdout.write_all(text.as_bytes())?;
+            // Exactly the output bytes; a newline only for a terminal prompt.
+            emit(text)?;
             if std::io::stdout().is_terminal() && !text.ends_with('\n') {
-                stdout.write_all(b"\n")?;
+                emit("\n")?;
             }
         }
         (None, None) => {
@@ -255,7 +254,7 @@ pub async fn cancel(args: CancelArgs) -> anyhow::Result<()> {
         CancelOutcome::NotFound => return Err(not_found(&id).into()),
     };
     if !args.common.json {
-        println!("{done}");
+        emit(format!("{done}\n"))?;
     }
     Ok(())
 }
