@@ -13,8 +13,9 @@ use wasmq_tests::redis::RedisServer;
 
 const LONG: Duration = Duration::from_secs(600);
 
-fn image(n: usize, side: u32) -> serde_json::Value {
-    serde_json::json!({ "width": side, "height": side, "scale": 0.5, "n": n })
+/// An image job (the plugin refuses unknown fields, so tasks are identical).
+fn image(_n: usize, side: u32) -> serde_json::Value {
+    serde_json::json!({ "width": side, "height": side, "scale": 0.5 })
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -221,7 +222,7 @@ async fn cancelling_a_running_task_stops_it_and_frees_its_slot() {
         (status.state == TaskState::Cancelled).then_some(status)
     })
     .await;
-    assert_eq!(status.attempts, 1, "{status:?}");
+    assert!(status.finished_at_ms.is_some(), "{status:?}");
     // With concurrency 1, the next task runs only if the loop really stopped.
     enqueue(
         &client,

@@ -159,7 +159,7 @@ async fn adversarial_plugins_retry_and_die_as_configured_while_others_flow() {
     .await;
     let bombs = enqueue(
         &client,
-        json_tasks("membomb", (0..2).map(|n| serde_json::json!({ "n": n }))),
+        json_tasks("membomb", (0..2).map(|_| serde_json::json!({}))),
     )
     .await;
     let mut good = Vec::new();
@@ -308,4 +308,126 @@ fn run_refuses_a_config_file_with_an_unknown_key() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("`lease` must be between 100ms"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http_serves_task_metrics_and_plugin_errors_of_a_running_host() {
+    let redis = RedisServer::start();
+    let plugins = PluginsDir::with(&[("echo", "echo")]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut host = HostProcess::start(&redis.url(), plugins.path(), &["--http", &addr]);
+    host.wait_for_log("HTTP API and dashboard listening", LONG);
+    let client = client(&redis.url()).await;
+    enqueue(
+        &client,
+        json_tasks("echo", (0..50).map(|n| serde_json::json!({ "n": n }))),
+    )
+    .await;
+    settled(&client, &["echo"], 50, LONG).await;
+
+    let http = reqwest::Client::new();
+    let metrics = http
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let success = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("wasmq_tasks_total{")
+                && l.contains("type=\"echo\"")
+                && l.contains("outcome=\"success\"")
+        })
+        .unwrap_or_else(|| panic!("no success counter for echo:\n{metrics}"));
+    assert!(success.ends_with(" 50"), "{success}");
+    for name in [
+        "wasmq_task_duration_seconds_bucket{",
+        "wasmq_task_fuel_used_bucket{",
+        "wasmq_task_peak_memory_bytes_bucket{",
+        "wasmq_leases_in_flight",
+    ] {
+        assert!(metrics.contains(name), "{name} missing:\n{metrics}");
+    }
+
+    plugins.replace_atomically("echo", b"not wasm at all");
+    host.wait_for_log("plugin failed to load", LONG);
+    let listing: serde_json::Value = http
+        .get(format!("http://{addr}/api/v1/plugins"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let echo = &listing["plugins"][0];
+    assert_eq!(echo["task_type"], "echo", "{listing}");
+    assert_eq!(
+        echo["serving"], true,
+        "the old version keeps serving: {listing}"
+    );
+    assert!(
+        echo["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("echo.wasm")),
+        "{listing}"
+    );
+    let stopping = Instant::now();
+    host.terminate();
+    assert!(host.wait(LONG).success(), "{}", host.log());
+    println!("stopped in {:?}", stopping.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn removing_a_plugin_under_load_parks_its_tasks_until_it_returns() {
+    let redis = RedisServer::start();
+    let plugins = PluginsDir::with(&[("echo", "echo"), ("noop", "noop")]);
+    let mut host = HostProcess::start(&redis.url(), plugins.path(), &["--concurrency", "2"]);
+    let client = client(&redis.url()).await;
+    enqueue(
+        &client,
+        json_tasks("echo", (0..5000).map(|n| serde_json::json!({ "n": n }))),
+    )
+    .await;
+    completed_at_least(&client, &["echo"], 300, LONG).await;
+    std::fs::remove_file(plugins.path().join("echo.wasm")).unwrap();
+    host.wait_for_log("serving queues queues=[\"noop\"]", LONG);
+    let parked = eventually("echo leases to be settled or released", LONG, || async {
+        let t = host_common::try_totals(&client, &["echo"]).await.ok()?;
+        (t.active == 0).then_some(t)
+    })
+    .await;
+    assert!(parked.pending > 0, "{parked:?}");
+    assert_eq!(
+        (parked.dead, parked.retried),
+        (0, 0),
+        "removed-type tasks wait, they do not fail: {parked:?}"
+    );
+    // Other types keep flowing meanwhile.
+    enqueue(
+        &client,
+        json_tasks("noop", (0..500).map(|n| serde_json::json!({ "n": n }))),
+    )
+    .await;
+    settled(&client, &["noop"], 500, LONG).await;
+    let still = host_common::totals(&client, &["echo"]).await;
+    assert_eq!(
+        still.completed, parked.completed,
+        "nothing ran echo while it was gone"
+    );
+
+    std::fs::copy(
+        wasmq_tests::plugins::plugin("echo"),
+        plugins.path().join("echo.wasm"),
+    )
+    .unwrap();
+    let t = settled(&client, &["echo"], 5000, LONG).await;
+    assert_eq!((t.completed, t.dead, t.retried), (5000, 0, 0), "{t:?}");
 }

@@ -26,8 +26,9 @@ async fn regression_crash_between_pop_and_push() {
         &["--concurrency", "2", "--lease", "1s"],
     );
     let client = client(&redis.url()).await;
-    let payloads = (0..100)
-        .map(|n| serde_json::json!({ "width": 1024, "height": 1024, "scale": 0.5, "n": n }));
+    // The image plugin refuses unknown fields, so the jobs are identical.
+    let payloads =
+        (0..100).map(|_| serde_json::json!({ "width": 1024, "height": 1024, "scale": 0.5 }));
     let ids = enqueue(&client, json_tasks("image", payloads)).await;
     eventually("the victim to hold leases", LONG, || async {
         (totals(&client, &["image"]).await.active > 0).then_some(())
@@ -67,7 +68,10 @@ async fn regression_crash_between_pop_and_push() {
 async fn regression_processing_expire_loses_inflight() {
     let redis = RedisServer::start();
     let plugins = PluginsDir::with(&[("loop", "loop")]);
-    plugins.manifest("loop", "fuel = 1_000_000_000_000_000\ntimeout = \"2s\"\nmax_retries = 0\n");
+    plugins.manifest(
+        "loop",
+        "fuel = 1_000_000_000_000_000\ntimeout = \"2s\"\nmax_retries = 0\n",
+    );
     let flags = [
         "--concurrency",
         "1",
@@ -144,7 +148,10 @@ async fn regression_concurrent_promotion_duplicates() {
 async fn regression_timed_out_handler_keeps_running() {
     let redis = RedisServer::start();
     let plugins = PluginsDir::with(&[("loop", "loop"), ("echo", "echo")]);
-    plugins.manifest("loop", "fuel = 1_000_000_000_000_000\ntimeout = \"500ms\"\nmax_retries = 0\n");
+    plugins.manifest(
+        "loop",
+        "fuel = 1_000_000_000_000_000\ntimeout = \"500ms\"\nmax_retries = 0\n",
+    );
     let host = HostProcess::start(&redis.url(), plugins.path(), &["--concurrency", "1"]);
     let client = client(&redis.url()).await;
     let looping = enqueue(&client, json_tasks("loop", [serde_json::json!({})])).await;

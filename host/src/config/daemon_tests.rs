@@ -1,6 +1,7 @@
 //! Unit tests of the daemon settings: file parsing, layering and validation.
 
 use super::*;
+use std::path::Path;
 use proptest::prelude::*;
 
 fn parse(text: &str) -> Result<RunOverrides, DaemonConfigError> {

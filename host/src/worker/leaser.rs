@@ -37,10 +37,17 @@ pub async fn lease_loop(
     stop: CancellationToken,
 ) {
     let mut plugins = shared.registry.subscribe();
-    refresh_queues(&shared, &verdicts);
+    let mut served = Vec::new();
+    refresh_queues(&shared, &verdicts, &mut served);
     let mut wake = WakeWaiter::spawn(shared.broker.waiter(), shared.clone());
     let mut error_delay = Duration::from_millis(100);
     'rounds: while !stop.is_cancelled() {
+        // A busy leaser never idles in the select below: look for plugin
+        // changes on every round too.
+        if plugins.has_changed().unwrap_or(false) {
+            plugins.borrow_and_update();
+            refresh_queues(&shared, &verdicts, &mut served);
+        }
         let (wants, mut room) = shared.sched.with(|q| q.wants());
         let mut idle = Vec::new();
         let mut leased_any = false;
@@ -82,7 +89,7 @@ pub async fn lease_loop(
                     stop.cancelled().await;
                     break;
                 }
-                refresh_queues(&shared, &verdicts);
+                refresh_queues(&shared, &verdicts, &mut served);
             }
             _ = shared.sched.room() => {}
             _ = wake.wait(&idle), if !idle.is_empty() => {}
@@ -122,8 +129,9 @@ fn hand_over(
     release(verdicts, shared.sched.push(queue, tickets));
 }
 
-/// Re-reads the registry's types and caps; releases what is no longer served.
-fn refresh_queues(shared: &Shared, verdicts: &UnboundedSender<Verdict>) {
+/// Re-reads the registry's types and caps; releases what is no longer
+/// served. Logs the served set when it changed since `last`.
+fn refresh_queues(shared: &Shared, verdicts: &UnboundedSender<Verdict>, last: &mut Vec<String>) {
     let served: Vec<(String, Option<usize>)> = shared
         .registry
         .types()
@@ -137,7 +145,11 @@ fn refresh_queues(shared: &Shared, verdicts: &UnboundedSender<Verdict>) {
             (ty, cap)
         })
         .collect();
-    info!(queues = ?served.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>(), "serving queues");
+    let names: Vec<String> = served.iter().map(|(t, _)| t.clone()).collect();
+    if names != *last {
+        info!(queues = ?names, "serving queues");
+        *last = names;
+    }
     let orphans = shared.sched.with(|q| q.set_queues(&served));
     if !orphans.is_empty() {
         warn!(

@@ -91,9 +91,17 @@ impl Totals {
 
 /// Current totals over `queues`.
 pub async fn totals(client: &Client, queues: &[&str]) -> Totals {
+    try_totals(client, queues).await.expect("queue stats")
+}
+
+/// Current totals over `queues`, or the Redis error (Redis may be down).
+pub async fn try_totals(
+    client: &Client,
+    queues: &[&str],
+) -> Result<Totals, wasmq::broker::BrokerError> {
     let mut t = Totals::default();
     for queue in queues {
-        let s = client.queue_stats(queue).await.expect("queue stats");
+        let s = client.queue_stats(queue).await?;
         t.completed += s.counters.completed;
         t.dead += s.counters.dead;
         t.retried += s.counters.retried;
@@ -104,7 +112,7 @@ pub async fn totals(client: &Client, queues: &[&str]) -> Totals {
         t.retry_wait += s.retry_wait;
         t.active += s.active;
     }
-    t
+    Ok(t)
 }
 
 /// Waits until `n` tasks of `queues` are settled and none is waiting.
@@ -113,7 +121,7 @@ pub async fn settled(client: &Client, queues: &[&str], n: u64, timeout: Duration
         &format!("{n} tasks of {queues:?} to settle"),
         timeout,
         || async {
-            let t = totals(client, queues).await;
+            let t = try_totals(client, queues).await.ok()?;
             (t.settled() >= n && t.waiting() == 0).then_some(t)
         },
     )
@@ -131,7 +139,7 @@ pub async fn completed_at_least(
         &format!("{n} completions in {queues:?}"),
         timeout,
         || async {
-            let t = totals(client, queues).await;
+            let t = try_totals(client, queues).await.ok()?;
             (t.completed >= n).then_some(t)
         },
     )
