@@ -132,7 +132,10 @@ impl HostUnderTest {
         let wanted = format!("{plugin}@");
         loop {
             let hosts = client.hosts().await.context("reading the host registry")?;
-            if hosts.iter().any(|h| h.plugins.iter().any(|p| p.starts_with(&wanted))) {
+            if hosts
+                .iter()
+                .any(|h| h.plugins.iter().any(|p| p.starts_with(&wanted)))
+            {
                 return Ok(self.started.elapsed());
             }
             if let Err(e) = self.check_alive() {
@@ -181,7 +184,9 @@ impl HostUnderTest {
                     if Instant::now() > deadline {
                         let _ = child.kill();
                         let _ = child.wait();
-                        bail!("`wasmq run` did not stop within {STOP_TIMEOUT:?} of SIGTERM; killed it");
+                        bail!(
+                            "`wasmq run` did not stop within {STOP_TIMEOUT:?} of SIGTERM; killed it"
+                        );
                     }
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
@@ -232,7 +237,8 @@ fn start_in_process(spec: &HostSpec) -> Result<Kind> {
 fn start_child(spec: &HostSpec, log_dir: &Path) -> Result<Kind> {
     let exe = std::env::current_exe().context("locating the wasmq binary for --child")?;
     let log = log_dir.join("host.log");
-    let file = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+    let file =
+        std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
     let child = Command::new(&exe)
         .arg("run")
         .args(["--redis", &spec.url])

@@ -105,7 +105,8 @@ async fn send_and_wait(
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
-    let latency = Percentiles::of_micros(&mut latencies).context("no live samples (--live-n 0?)")?;
+    let latency =
+        Percentiles::of_micros(&mut latencies).context("no live samples (--live-n 0?)")?;
     Ok(LiveResult {
         n,
         latency,

@@ -29,8 +29,8 @@ mod target;
 use crate::Client;
 use crate::broker::BrokerOptions;
 use anyhow::{Context, Result, bail};
-use launch::{HostMode, HostSpec, HostUnderTest};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use launch::{HostMode, HostSpec, HostUnderTest};
 use report::{LiveFigures, Report};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -101,14 +101,19 @@ impl BenchPlugin {
 fn parse_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(rate) if rate > 0.0 && rate <= 100_000.0 => Ok(rate),
-        _ => Err(format!("`{text}` is not a rate between 0 and 100000 tasks per second")),
+        _ => Err(format!(
+            "`{text}` is not a rate between 0 and 100000 tasks per second"
+        )),
     }
 }
 
 /// Runs `wasmq bench`: exit 0 with the report, 1 when the bench failed.
 pub fn run(args: BenchArgs) -> ExitCode {
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -178,7 +183,12 @@ fn copy_plugin(from: &Path, dest: &Path, plugin: &str) -> Result<()> {
     Ok(())
 }
 
-async fn phases(args: &BenchArgs, target: &mut Target, plugins_dir: &Path, work: &Path) -> Result<Report> {
+async fn phases(
+    args: &BenchArgs,
+    target: &mut Target,
+    plugins_dir: &Path,
+    work: &Path,
+) -> Result<Report> {
     let plugin = args.plugin.name();
     let n = args.n as usize;
     let payload = phases::payload(args.payload_bytes as usize);
@@ -195,7 +205,11 @@ async fn phases(args: &BenchArgs, target: &mut Target, plugins_dir: &Path, work:
     let enqueued = phases::enqueue_backlog(&client, target, plugin, &payload, n, &bar).await?;
     bar.finish_and_clear();
 
-    let mode = if args.child { HostMode::Child } else { HostMode::InProcess };
+    let mode = if args.child {
+        HostMode::Child
+    } else {
+        HostMode::InProcess
+    };
     let spec = HostSpec {
         url: target.url.clone(),
         namespace: target.namespace.clone(),

@@ -67,17 +67,25 @@ pub async fn enqueue_backlog(
     n: usize,
     bar: &ProgressBar,
 ) -> Result<Enqueued> {
-    client.pause(queue).await.context("pausing the bench queue")?;
+    client
+        .pause(queue)
+        .await
+        .context("pausing the bench queue")?;
     let before = target.reading().await?;
     let mut ids = Vec::with_capacity(n);
     let started = Instant::now();
     while ids.len() < n {
         let slice = ENQUEUE_SLICE.min(n - ids.len());
-        let specs = (0..slice).map(|_| TaskSpec::new(queue, payload.to_vec())).collect();
-        let batch = client
-            .enqueue_many(specs)
-            .await
-            .with_context(|| format!("enqueueing tasks {}..{} of the backlog", ids.len(), ids.len() + slice))?;
+        let specs = (0..slice)
+            .map(|_| TaskSpec::new(queue, payload.to_vec()))
+            .collect();
+        let batch = client.enqueue_many(specs).await.with_context(|| {
+            format!(
+                "enqueueing tasks {}..{} of the backlog",
+                ids.len(),
+                ids.len() + slice
+            )
+        })?;
         ids.extend(batch);
         bar.set_position(ids.len() as u64);
     }
@@ -118,7 +126,10 @@ pub async fn drain(
     let redis_before = target.reading().await?;
     let host_before = host.cpu_us()?;
     let started = Instant::now();
-    client.resume(queue).await.context("resuming the bench queue")?;
+    client
+        .resume(queue)
+        .await
+        .context("resuming the bench queue")?;
     let mut last_progress = (0u64, Instant::now());
     loop {
         tokio::time::sleep(POLL).await;
@@ -167,7 +178,10 @@ pub struct Records {
 pub async fn read_records(client: &Client, ids: &[TaskId], bar: &ProgressBar) -> Result<Records> {
     let results: Vec<_> = stream::iter(ids)
         .map(|id| async move {
-            let result = client.result(id).await.with_context(|| format!("reading the result of {id}"))?;
+            let result = client
+                .result(id)
+                .await
+                .with_context(|| format!("reading the result of {id}"))?;
             bar.inc(1);
             result.with_context(|| format!("task {id} has no completed record after the drain"))
         })
@@ -177,7 +191,9 @@ pub async fn read_records(client: &Client, ids: &[TaskId], bar: &ProgressBar) ->
     let mut latencies = Vec::with_capacity(results.len());
     let (mut first_start, mut last_finish) = (u64::MAX, 0u64);
     for r in &results {
-        let enqueued = r.enqueued_at_ms.context("a final record lacks its enqueue time")?;
+        let enqueued = r
+            .enqueued_at_ms
+            .context("a final record lacks its enqueue time")?;
         latencies.push(r.finished_at_ms.saturating_sub(enqueued));
         first_start = first_start.min(r.started_at_ms.unwrap_or(r.finished_at_ms));
         last_finish = last_finish.max(r.finished_at_ms);

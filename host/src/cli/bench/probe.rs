@@ -91,7 +91,11 @@ pub fn seconds_to_micros(text: &str) -> Option<u64> {
         let digit = frac.as_bytes().get(i).map_or(0, |b| u64::from(b - b'0'));
         micros = micros * 10 + digit;
     }
-    whole.parse::<u64>().ok()?.checked_mul(1_000_000)?.checked_add(micros)
+    whole
+        .parse::<u64>()
+        .ok()?
+        .checked_mul(1_000_000)?
+        .checked_add(micros)
 }
 
 /// CPU time (user + system) of a process from the text of its
@@ -135,7 +139,12 @@ mod tests {
         assert_eq!(reading.cpu_us, 71_390 + 1_500_000);
         let err = RedisReading::parse("used_memory:1\r\n").unwrap_err();
         assert_eq!(err, ProbeError::MissingInfoField("used_cpu_sys"));
-        assert!(RedisReading::parse("used_memory:x\r\n").unwrap_err().to_string().contains("\"x\""));
+        assert!(
+            RedisReading::parse("used_memory:x\r\n")
+                .unwrap_err()
+                .to_string()
+                .contains("\"x\"")
+        );
     }
 
     #[test]

@@ -93,8 +93,16 @@ impl Report {
             _ => "-",
         };
         let rows = [
-            ("enqueue (batch)", format!("{:.0} tasks/s", self.enqueue_per_s), "≥ 80 000/s"),
-            ("drain", format!("{:.0} tasks/s in {:.2} s", self.process_per_s, self.drain_s), drain_target),
+            (
+                "enqueue (batch)",
+                format!("{:.0} tasks/s", self.enqueue_per_s),
+                "≥ 80 000/s",
+            ),
+            (
+                "drain",
+                format!("{:.0} tasks/s in {:.2} s", self.process_per_s, self.drain_s),
+                drain_target,
+            ),
             ("backlog latency", fmt_pct(&self.lat_backlog_ms), "-"),
             (
                 "live latency",
@@ -130,7 +138,7 @@ impl Report {
             ("host start", format!("{:.2} s", self.host_start_s), "-"),
         ];
         for (what, value, target) in rows {
-            let _ = writeln!(out, "  {what:<18} {value:<52} target {target}");
+            let _ = writeln!(out, "  {what:<18} {value:<58} target {target}");
         }
         if self.build == "debug" {
             let _ = writeln!(
@@ -151,7 +159,11 @@ fn fmt_pct(p: &Percentiles) -> String {
 
 /// `release` or `debug`, from how this binary was compiled.
 pub fn build_kind() -> &'static str {
-    if cfg!(debug_assertions) { "debug" } else { "release" }
+    if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    }
 }
 
 #[cfg(test)]

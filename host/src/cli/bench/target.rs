@@ -39,7 +39,11 @@ impl Target {
             Some(url) => {
                 refuse_cluster(url)?;
                 let suffix = format!("{:08x}", rand::random::<u32>());
-                (url.to_owned(), format!("{PRIVATE_NAMESPACE}-{suffix}"), None)
+                (
+                    url.to_owned(),
+                    format!("{PRIVATE_NAMESPACE}-{suffix}"),
+                    None,
+                )
             }
             None => {
                 let local = tokio::task::spawn_blocking(LocalRedis::start)
@@ -152,7 +156,10 @@ mod tests {
             "redis://127.0.0.1:7000/?cluster=true",
         ] {
             let err = refuse_cluster(url).unwrap_err().to_string();
-            assert!(err.contains("single Redis server") && err.contains("omit --redis"), "{err}");
+            assert!(
+                err.contains("single Redis server") && err.contains("omit --redis"),
+                "{err}"
+            );
         }
         refuse_cluster("redis://127.0.0.1:6379").unwrap();
     }
