@@ -44,8 +44,9 @@ pub struct DevArgs {
     /// Tasks run at once [default: the number of cores].
     #[arg(long, short = 'c', value_name = "N")]
     pub concurrency: Option<usize>,
-    /// Log filter [default: warn, so progress stays readable].
-    #[arg(long, value_name = "FILTER", default_value = "warn")]
+    /// Log filter; the default shows warnings and what the worker does with
+    /// each task (retries, dead-letters), so progress stays readable.
+    #[arg(long, value_name = "FILTER", default_value = "warn,wasmq::worker=info")]
     pub log_level: String,
 }
 
@@ -88,6 +89,8 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
             }
         }
     }
+    // Catch Ctrl-C from now on, so an interrupted start still stops Redis.
+    let signal = shutdown_signal()?;
     let redis = tokio::task::spawn_blocking(LocalRedis::start).await??;
     let mut config = RunConfig::new(redis.url(), &args.plugins);
     config.http = Some(([127, 0, 0, 1], 0).into());
@@ -98,7 +101,6 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
     let host = Host::start(config).await?;
     print_instructions(&redis, &host, &args.plugins);
     let stop = CancellationToken::new();
-    let signal = shutdown_signal()?;
     tokio::spawn({
         let stop = stop.clone();
         async move {

@@ -9,6 +9,7 @@
 //! for the user (`wasmq dev` prints its instructions there).
 
 use crate::config::LogFormat;
+use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::FmtSpan;
 
@@ -46,6 +47,8 @@ pub fn init(format: LogFormat, level: Option<&str>) -> Result<(), LoggingError> 
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colours only for a terminal: a log file or collector gets plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_span_events(FmtSpan::NONE);
     // `try_init` only fails when a subscriber is already set: keep that one.
     let _ = match format {

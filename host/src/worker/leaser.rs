@@ -30,6 +30,10 @@ use tracing::{info, warn};
 /// Longest blocking wait for work before looking again anyway.
 pub const IDLE_WAIT: Duration = Duration::from_secs(1);
 
+/// Leases held (running, buffered or awaiting their verdict in Redis) above
+/// which no more are taken.
+const UNSETTLED_LIMIT: usize = 4 * super::settle::MAX_BATCH;
+
 /// Leases until `stop`; tasks that cannot be buffered are released.
 pub async fn lease_loop(
     shared: Arc<Shared>,
@@ -47,6 +51,14 @@ pub async fn lease_loop(
         if plugins.has_changed().unwrap_or(false) {
             plugins.borrow_and_update();
             refresh_queues(&shared, &verdicts, &mut served);
+        }
+        if shared.inflight.len() > UNSETTLED_LIMIT {
+            // Verdicts are reaching Redis more slowly than tasks finish: let
+            // the settler catch up rather than hold ever more leases.
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tokio::time::sleep(Duration::from_millis(10)) => continue,
+            }
         }
         let (wants, mut room) = shared.sched.with(|q| q.wants());
         let mut idle = Vec::new();

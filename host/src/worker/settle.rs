@@ -1,12 +1,16 @@
 //! Telling Redis how each task ended: batched, and patient with outages.
 //!
 //! Executors do not talk to Redis. They hand a [`Verdict`] to the settler
-//! over a channel and take the next task. The settler collects verdicts for
-//! at most [`BATCH_WAIT`] (or until [`MAX_BATCH`]), then acks the whole batch
-//! with one `ack_many` script call per queue; retries, dead-letters and
-//! releases go out in the same round, concurrently. At a few hundred tasks
-//! per call this is what lets one host settle tens of thousands of short
-//! tasks per second: the round trip is paid per batch, not per task.
+//! over a channel and take the next task. The settler takes every verdict
+//! waiting (up to [`MAX_BATCH`]) and acks the whole batch with one `ack_many`
+//! script call per queue; retries, dead-letters and releases go out in the
+//! same round, concurrently. Verdicts that arrive during a round wait for the
+//! next, so batches grow with the load by themselves; under load (the last
+//! round had more than a handful) the settler also lingers up to
+//! [`BATCH_WAIT`] to fill the batch, while on an idle host a lone verdict
+//! goes out at once. At a few hundred tasks per call this is what lets one
+//! host settle tens of thousands of short tasks per second: the round trip
+//! and the script's fixed cost are paid per batch, not per task.
 //!
 //! When Redis is unreachable the plugin has already run, so its verdict is
 //! worth keeping: the settler retries with backoff (50 ms doubling to 2 s)
@@ -32,8 +36,11 @@ use tracing::{error, warn};
 /// Most verdicts settled in one round.
 pub const MAX_BATCH: usize = 512;
 
-/// How long the settler waits for more verdicts before a round.
+/// How long the settler waits for more verdicts before a round, under load.
 pub const BATCH_WAIT: Duration = Duration::from_millis(1);
+
+/// A round this large means load: the next round lingers for [`BATCH_WAIT`].
+const LINGER_ABOVE: usize = 8;
 
 /// What to tell Redis about a task.
 #[derive(Debug)]
@@ -90,9 +97,17 @@ struct Settler {
 
 impl Settler {
     async fn run(self, mut rx: UnboundedReceiver<Verdict>) {
+        let mut last_batch = 0;
         while let Some(first) = rx.recv().await {
             let mut batch = vec![first];
-            let deadline = tokio::time::Instant::now() + BATCH_WAIT;
+            // Linger only under load: a lone verdict on an idle host goes out
+            // at once, so a task's latency does not pay for batching.
+            let linger = if last_batch >= LINGER_ABOVE {
+                BATCH_WAIT
+            } else {
+                Duration::ZERO
+            };
+            let deadline = tokio::time::Instant::now() + linger;
             while batch.len() < MAX_BATCH {
                 while batch.len() < MAX_BATCH
                     && let Ok(verdict) = rx.try_recv()
@@ -102,11 +117,15 @@ impl Settler {
                 if batch.len() >= MAX_BATCH {
                     break;
                 }
+                if linger.is_zero() {
+                    break;
+                }
                 match tokio::time::timeout_at(deadline, rx.recv()).await {
                     Ok(Some(verdict)) => batch.push(verdict),
                     Ok(None) | Err(_) => break,
                 }
             }
+            last_batch = batch.len();
             self.settle(batch).await;
         }
     }

@@ -163,7 +163,7 @@ async fn bench(args: &BenchArgs) -> Result<Report> {
     let plugins_dir = work.path().join("plugins");
     copy_plugin(&args.plugins, &plugins_dir, plugin)?;
     let mut target = Target::open(args.redis.as_deref()).await?;
-    let outcome = phases(args, &mut target, &plugins_dir, work.path()).await;
+    let outcome = run_phases(args, &mut target, &plugins_dir, work.path()).await;
     let cleaned = target.cleanup().await;
     let report = outcome?;
     cleaned.context("deleting the bench's keys")?;
@@ -183,7 +183,8 @@ fn copy_plugin(from: &Path, dest: &Path, plugin: &str) -> Result<()> {
     Ok(())
 }
 
-async fn phases(
+/// Enqueues the backlog, starts the host and measures everything.
+async fn run_phases(
     args: &BenchArgs,
     target: &mut Target,
     plugins_dir: &Path,
@@ -219,28 +220,23 @@ async fn phases(
             .map_or_else(crate::config::default_concurrency, |c| c as usize),
     };
     let mut host = HostUnderTest::start(mode, &spec, work)?;
-    let host_start = host.wait_ready(&client, plugin).await?;
-
-    let bar = progress(show, n as u64, "drain");
-    let drained = phases::drain(&client, target, &mut host, plugin, n as u64, &bar).await?;
-    bar.finish_and_clear();
-
-    let bar = progress(show, n as u64, "read results");
-    let records = phases::read_records(&client, &enqueued.ids, &bar).await?;
-    bar.finish_and_clear();
-
-    let bar = progress(show, u64::from(args.live_n), "live");
-    let live = live::run(
-        &client,
+    let ctx = Phase {
+        client: &client,
         plugin,
-        &payload,
-        args.live_rate,
-        args.live_n as usize,
-        &bar,
-    )
-    .await?;
-    bar.finish_and_clear();
-    host.stop().await?;
+        payload: &payload,
+        show,
+    };
+    // The host is stopped before returning, whatever happened, so that it
+    // writes nothing into the namespace after the cleanup.
+    let measured = with_host(args, &ctx, target, &mut host, &enqueued).await;
+    let stopped = host.stop().await;
+    let Measured {
+        host_start,
+        drained,
+        records,
+        live,
+    } = measured?;
+    stopped?;
 
     let per_task = |total: u64, tasks: u64| total as f64 / tasks.max(1) as f64;
     let drain_secs = drained.wall.as_secs_f64().max(1e-9);
@@ -272,6 +268,60 @@ async fn phases(
         completed: drained.completed,
         drain_s: drained.wall.as_secs_f64(),
         host_start_s: host_start.as_secs_f64(),
+    })
+}
+
+/// What every phase run under the host needs.
+struct Phase<'a> {
+    client: &'a Client,
+    plugin: &'static str,
+    payload: &'a [u8],
+    show: bool,
+}
+
+/// What the phases run under the host measured.
+struct Measured {
+    host_start: std::time::Duration,
+    drained: phases::Drained,
+    records: phases::Records,
+    live: live::LiveResult,
+}
+
+/// Waits for the host, drains the backlog, reads the records and runs the
+/// live phase.
+async fn with_host(
+    args: &BenchArgs,
+    ctx: &Phase<'_>,
+    target: &mut Target,
+    host: &mut HostUnderTest,
+    enqueued: &phases::Enqueued,
+) -> Result<Measured> {
+    let host_start = host.wait_ready(ctx.client, ctx.plugin).await?;
+
+    let bar = progress(ctx.show, args.n, "drain");
+    let drained = phases::drain(ctx.client, target, host, ctx.plugin, args.n, &bar).await?;
+    bar.finish_and_clear();
+
+    let bar = progress(ctx.show, args.n, "read results");
+    let records = phases::read_records(ctx.client, &enqueued.ids, &bar).await?;
+    bar.finish_and_clear();
+
+    let bar = progress(ctx.show, u64::from(args.live_n), "live");
+    let live = live::run(
+        ctx.client,
+        ctx.plugin,
+        ctx.payload,
+        args.live_rate,
+        args.live_n as usize,
+        &bar,
+    )
+    .await?;
+    bar.finish_and_clear();
+    Ok(Measured {
+        host_start,
+        drained,
+        records,
+        live,
     })
 }
 

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The README's first command: everything needed to see wasmq work, on a fresh
+# machine. Installs what is missing (wasm targets, redis-server), builds the
+# example plugins, then runs `wasmq dev --demo`: a private Redis on a free
+# port, a host with the dashboard, and the example workload (emails, some with
+# bad addresses that end up dead-lettered, and image jobs). Ctrl-C stops it
+# all and removes the private Redis. Extra arguments go to `wasmq dev`, e.g.
+#   bash examples/demo.sh --exit-when-done
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash tests/deps.sh --no-browser
+bash plugins/build.sh
+exec cargo run --quiet -p wasmq -- dev --plugins plugins/dist --demo "$@"
