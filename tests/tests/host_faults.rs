@@ -37,25 +37,26 @@ async fn killed_host_loses_nothing_and_duplicates_only_its_in_flight_tasks() {
     let client = client(&redis.url()).await;
     let echo_ids = enqueue(
         &client,
-        json_tasks("echo", (0..3000).map(|n| serde_json::json!({ "n": n }))),
+        json_tasks("echo", (0..10_000).map(|n| serde_json::json!({ "n": n }))),
     )
     .await;
     let image_ids = enqueue(
         &client,
-        json_tasks("image", (0..200).map(|n| image(n, 512))),
+        json_tasks("image", (0..400).map(|n| image(n, 512))),
     )
     .await;
     completed_at_least(&client, &["echo", "image"], 800, LONG).await;
     victim.kill();
 
-    let t = settled(&client, &["echo", "image"], 3200, LONG).await;
-    assert_eq!((t.completed, t.dead), (3200, 0), "{t:?}");
+    let t = settled(&client, &["echo", "image"], 10_400, LONG).await;
+    assert_eq!((t.completed, t.dead), (10_400, 0), "{t:?}");
     let all: Vec<_> = echo_ids.iter().chain(&image_ids).cloned().collect();
     let again: Vec<_> = statuses(&client, &all)
         .await
         .into_iter()
         .filter(|s| s.attempts > 1)
         .collect();
+    assert!(t.expired > 0, "the victim died holding leases: {t:?}");
     println!(
         "the killed host held {} leases that were re-delivered (capacity {capacity})",
         again.len()
@@ -174,7 +175,7 @@ async fn redis_restart_mid_run_loses_nothing() {
     let client = client(&redis.url()).await;
     enqueue(
         &client,
-        json_tasks("echo", (0..3000).map(|n| serde_json::json!({ "n": n }))),
+        json_tasks("echo", (0..20_000).map(|n| serde_json::json!({ "n": n }))),
     )
     .await;
     enqueue(
@@ -182,12 +183,16 @@ async fn redis_restart_mid_run_loses_nothing() {
         json_tasks("image", (0..300).map(|n| image(n, 256))),
     )
     .await;
-    completed_at_least(&client, &["echo", "image"], 500, LONG).await;
+    let before = completed_at_least(&client, &["echo", "image"], 500, LONG).await;
+    assert!(
+        before.waiting() > 0,
+        "Redis must go away mid-run: {before:?}"
+    );
     redis.kill();
     tokio::time::sleep(Duration::from_secs(1)).await;
     redis.restart();
-    let t = settled(&client, &["echo", "image"], 3300, LONG).await;
-    assert_eq!((t.completed, t.dead), (3300, 0), "{t:?}");
+    let t = settled(&client, &["echo", "image"], 20_300, LONG).await;
+    assert_eq!((t.completed, t.dead), (20_300, 0), "{t:?}");
     assert!(
         host.log().contains("Redis call failed; will retry"),
         "the outage was seen and retried:\n{}",

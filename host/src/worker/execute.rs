@@ -1,10 +1,14 @@
 //! Running one leased task: the executors.
 //!
-//! The host runs `concurrency` executors. Each takes the next task the
-//! scheduler allows, runs its plugin on a blocking thread (wasm runs
-//! synchronously; a blocking thread keeps the async loops responsive),
-//! turns the [`Outcome`] into a verdict through the retry policy, hands the
-//! verdict to the settler and takes the next task, without waiting for Redis.
+//! The host runs `concurrency` executors, each an OS thread of its own: wasm
+//! runs synchronously and blocks its thread, and a dedicated thread that
+//! loops over tasks costs no hand-off between the async runtime and a
+//! blocking pool per task (two thread wake-ups, a large share of a no-op
+//! task's cost). Each executor takes the next task the scheduler allows,
+//! runs its plugin, turns the [`Outcome`] into a verdict through the retry
+//! policy, hands the verdict to the settler and takes the next task, without
+//! waiting for Redis. The async loops (leasing, settling) stay responsive
+//! because no plugin ever runs on them.
 //!
 //! The plugin is looked up when the task starts, not when it was leased: a
 //! task leased just before a hot reload runs on the new version, and one
@@ -18,10 +22,12 @@ use crate::broker::{Completion, Failure};
 use crate::config::Limits;
 use crate::runtime::{CancelToken, Invocation, Outcome, OutcomeKind};
 use crate::task::TaskId;
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc::UnboundedSender;
-use tracing::{debug, info, instrument, warn};
+use tokio::sync::mpsc::{self, UnboundedSender};
+use tracing::{debug, error, info, instrument, warn};
 
 /// Longest error message kept with a failed task.
 const MAX_ERROR_LEN: usize = 4096;
@@ -47,14 +53,75 @@ pub struct Ticket {
     pub cancel: CancelToken,
 }
 
-/// One executor: runs tasks until the scheduler closes.
-pub async fn executor(shared: Arc<Shared>, verdicts: UnboundedSender<Verdict>) {
-    while let Some(job) = shared.sched.next_job().await {
+/// One executor thread: runs tasks until the scheduler closes. `_alive` is
+/// dropped when the thread ends, which is how the worker knows it drained.
+pub fn executor(shared: Arc<Shared>, verdicts: UnboundedSender<Verdict>, _alive: mpsc::Sender<()>) {
+    let mut metrics = TaskMetrics::default();
+    let mut finished: Option<(String, Duration)> = None;
+    while let Some(job) = shared.sched.next_job(
+        finished
+            .as_ref()
+            .map(|(queue, took)| (queue.as_str(), *took)),
+    ) {
         let started = Instant::now();
-        let verdict = run_task(&shared, job.item).await;
+        let id = job.item.id.clone();
+        let run = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            run_task(&shared, &mut metrics, job.item)
+        }));
+        let verdict = run.unwrap_or_else(|panic| {
+            error!(task_id = %id, panic = panic_text(&panic), "running the task panicked (a bug in the host); giving the task back");
+            Verdict {
+                id,
+                action: Action::Release,
+            }
+        });
         // The receiver only goes away when the worker is torn down.
         let _ = verdicts.send(verdict);
-        shared.sched.finish(&job.queue, started.elapsed());
+        finished = Some((job.queue, started.elapsed()));
+    }
+}
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("unknown panic")
+}
+
+/// Metric handles per task type (and outcome), so the per-task path does
+/// not look them up (and allocate their labels) every time.
+#[derive(Default)]
+struct TaskMetrics {
+    outcomes: HashMap<(String, &'static str), metrics::Counter>,
+    costs: HashMap<String, [metrics::Histogram; 3]>,
+}
+
+impl TaskMetrics {
+    fn record(&mut self, task_type: &str, outcome: &Outcome) {
+        let label = outcome.label();
+        match self.outcomes.get(&(task_type.to_owned(), label)) {
+            Some(counter) => counter.increment(1),
+            None => {
+                let counter = metrics::counter!("wasmq_tasks_total", "type" => task_type.to_owned(), "outcome" => label);
+                counter.increment(1);
+                self.outcomes.insert((task_type.to_owned(), label), counter);
+            }
+        }
+        if !self.costs.contains_key(task_type) {
+            let ty = task_type.to_owned();
+            let handles = [
+                metrics::histogram!("wasmq_task_duration_seconds", "type" => ty.clone()),
+                metrics::histogram!("wasmq_task_fuel_used", "type" => ty.clone()),
+                metrics::histogram!("wasmq_task_peak_memory_bytes", "type" => ty),
+            ];
+            self.costs.insert(task_type.to_owned(), handles);
+        }
+        if let Some([duration, fuel, memory]) = self.costs.get(task_type) {
+            duration.record(outcome.wall_time.as_secs_f64());
+            fuel.record(outcome.fuel_used as f64);
+            memory.record(outcome.peak_memory as f64);
+        }
     }
 }
 
@@ -72,7 +139,7 @@ fn run_limits(plugin: &Limits, timeout: Option<Duration>, fuel: Option<u64>) -> 
 }
 
 #[instrument(skip_all, fields(task_id = %ticket.id, kind = ticket.id.queue(), attempt = ticket.attempt, plugin_version))]
-async fn run_task(shared: &Shared, ticket: Ticket) -> Verdict {
+fn run_task(shared: &Shared, metrics: &mut TaskMetrics, ticket: Ticket) -> Verdict {
     let Ticket {
         id,
         attempt,
@@ -102,21 +169,8 @@ async fn run_task(shared: &Shared, ticket: Ticket) -> Verdict {
         enqueued_at_ms,
         limits: run_limits(&plugin.limits(), timeout, fuel),
     };
-    let run = tokio::task::spawn_blocking(move || plugin.run(invocation, &cancel));
-    let outcome = match run.await {
-        Ok(outcome) => outcome,
-        Err(e) => Outcome {
-            kind: OutcomeKind::Trap {
-                message: format!("the host's run of the plugin failed: {e}"),
-            },
-            fuel_used: 0,
-            peak_memory: 0,
-            wall_time: Duration::ZERO,
-            log: String::new(),
-            progress: None,
-        },
-    };
-    record_metrics(id.queue(), &outcome);
+    let outcome = plugin.run(invocation, &cancel);
+    metrics.record(id.queue(), &outcome);
     let retry = EffectiveRetry::resolve(&shared.retry, &loaded.policy, max_attempts);
     let decision = decide(&outcome.kind, attempt, &retry, &mut rand::rng());
     let wall_ms = outcome.wall_time.as_millis() as u64;
@@ -165,18 +219,6 @@ async fn run_task(shared: &Shared, ticket: Ticket) -> Verdict {
         }
     };
     Verdict { id, action }
-}
-
-fn record_metrics(task_type: &str, outcome: &Outcome) {
-    let ty = task_type.to_owned();
-    metrics::counter!("wasmq_tasks_total", "type" => ty.clone(), "outcome" => outcome.label())
-        .increment(1);
-    metrics::histogram!("wasmq_task_duration_seconds", "type" => ty.clone())
-        .record(outcome.wall_time.as_secs_f64());
-    metrics::histogram!("wasmq_task_fuel_used", "type" => ty.clone())
-        .record(outcome.fuel_used as f64);
-    metrics::histogram!("wasmq_task_peak_memory_bytes", "type" => ty)
-        .record(outcome.peak_memory as f64);
 }
 
 fn truncate(mut message: String) -> String {

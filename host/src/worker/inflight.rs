@@ -24,6 +24,7 @@ use crate::task::TaskId;
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
@@ -32,12 +33,17 @@ struct Entry {
     /// The lease, with its payload taken out.
     lease: LeasedTask,
     cancel: CancelToken,
+    /// Its verdict is on its way to Redis: no longer extended (an extension
+    /// racing the ack would report a lease lost that was merely settled).
+    settling: bool,
 }
 
 /// The leases this host holds.
 #[derive(Debug, Default)]
 pub struct Inflight {
     map: Mutex<HashMap<TaskId, Entry>>,
+    /// Wakes the leaser when settled leases were forgotten (room to lease).
+    forgotten: Notify,
 }
 
 impl Inflight {
@@ -56,6 +62,7 @@ impl Inflight {
                 Entry {
                     lease,
                     cancel: cancel.clone(),
+                    settling: false,
                 },
             )
         });
@@ -63,9 +70,25 @@ impl Inflight {
         cancel
     }
 
-    /// The lease of `id`, if held, for a settlement call.
-    pub fn lease(&self, id: &TaskId) -> Option<LeasedTask> {
-        self.with(|map| map.get(id).map(|e| e.lease.clone()))
+    /// The lease of `id`, if held, for its settlement call; from now on it
+    /// is no longer extended.
+    pub fn settle(&self, id: &TaskId) -> Option<LeasedTask> {
+        self.with(|map| {
+            map.get_mut(id).map(|e| {
+                e.settling = true;
+                e.lease.clone()
+            })
+        })
+    }
+
+    /// Resolves after leases were forgotten since the last call.
+    pub async fn forgotten(&self) {
+        self.forgotten.notified().await;
+    }
+
+    /// True while `id` is held and has no verdict on its way.
+    pub fn is_unsettled(&self, id: &TaskId) -> bool {
+        self.with(|map| map.get(id).is_some_and(|e| !e.settling))
     }
 
     /// Forgets settled leases.
@@ -76,6 +99,7 @@ impl Inflight {
                 .count()
         });
         metrics::gauge!("wasmq_leases_in_flight").decrement(removed as f64);
+        self.forgotten.notify_one();
     }
 
     /// Trips the cancel token of `id`; false if this host does not hold it.
@@ -96,9 +120,14 @@ impl Inflight {
         self.with(|map| map.len())
     }
 
-    /// Every held lease (without payloads).
+    /// Every held lease whose task has no verdict yet (without payloads).
     pub fn leases(&self) -> Vec<LeasedTask> {
-        self.with(|map| map.values().map(|e| e.lease.clone()).collect())
+        self.with(|map| {
+            map.values()
+                .filter(|e| !e.settling)
+                .map(|e| e.lease.clone())
+                .collect()
+        })
     }
 }
 
@@ -125,7 +154,10 @@ pub async fn keep_leases(
         }
         match broker.extend(&leases, lease).await {
             Ok(deadlines) => {
-                let lost = leases.iter().zip(&deadlines).filter(|(_, d)| d.is_none());
+                // A lease settled while the extension was on its way is not lost.
+                let lost = leases.iter().zip(&deadlines).filter(|(task, deadline)| {
+                    deadline.is_none() && inflight.is_unsettled(&task.id)
+                });
                 for (task, _) in lost {
                     warn!(task_id = %task.id, kind = task.id.queue(),
                         "lost the lease of a running task (it expired and was re-delivered); \

@@ -1,7 +1,8 @@
 //! Taking work from Redis: the leaser.
 //!
 //! One loop per host asks the scheduler how much each served queue wants
-//! (free slots plus prefetch), leases that much in one round trip per queue,
+//! (free slots plus prefetch), leases that much in one round trip per queue
+//! (never holding more than `concurrency + lease_batch` leases in all),
 //! and hands the tasks to the executors. When a round leases nothing it does
 //! not poll: it blocks on the broker's wake lists (`BLPOP`, at most
 //! [`IDLE_WAIT`]), and also wakes when a running task finishes (room for
@@ -30,10 +31,6 @@ use tracing::{info, warn};
 /// Longest blocking wait for work before looking again anyway.
 pub const IDLE_WAIT: Duration = Duration::from_secs(1);
 
-/// Leases held (running, buffered or awaiting their verdict in Redis) above
-/// which no more are taken.
-const UNSETTLED_LIMIT: usize = 4 * super::settle::MAX_BATCH;
-
 /// Leases until `stop`; tasks that cannot be buffered are released.
 pub async fn lease_loop(
     shared: Arc<Shared>,
@@ -52,15 +49,12 @@ pub async fn lease_loop(
             plugins.borrow_and_update();
             refresh_queues(&shared, &verdicts, &mut served);
         }
-        if shared.inflight.len() > UNSETTLED_LIMIT {
-            // Verdicts are reaching Redis more slowly than tasks finish: let
-            // the settler catch up rather than hold ever more leases.
-            tokio::select! {
-                _ = stop.cancelled() => break,
-                _ = tokio::time::sleep(Duration::from_millis(10)) => continue,
-            }
-        }
-        let (wants, mut room) = shared.sched.with(|q| q.wants());
+        // Room is bounded twice: by the scheduler (slots and prefetch) and by
+        // the leases held in all, verdicts on their way to Redis included,
+        // so a host never holds more than `max_held` leases, even when Redis
+        // is slow to take the verdicts.
+        let (wants, room) = shared.sched.with(|q| q.wants());
+        let mut room = room.min(shared.max_held.saturating_sub(shared.inflight.len()));
         let mut idle = Vec::new();
         let mut leased_any = false;
         for (queue, want) in wants {
@@ -104,6 +98,7 @@ pub async fn lease_loop(
                 refresh_queues(&shared, &verdicts, &mut served);
             }
             _ = shared.sched.room() => {}
+            _ = shared.inflight.forgotten() => {}
             _ = wake.wait(&idle), if !idle.is_empty() => {}
         }
     }

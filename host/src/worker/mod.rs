@@ -5,8 +5,8 @@
 //! ```text
 //!             lease (batches)             verdicts (channel)
 //!   Redis ──▶ leaser ──▶ scheduler ──▶ executors ──▶ settler ──▶ Redis
-//!               ▲        buffers,       (blocking     ack_many per queue,
-//!      BLPOP ───┘        caps, RR        threads)     retry / dead / release
+//!               ▲        buffers,      (one thread    ack_many per queue,
+//!      BLPOP ───┘        caps, RR        each)        retry / dead / release
 //!
 //!   lease keeper: extends held leases every lease/3, polls cancel flags
 //!   cancel listener: pub/sub → trips the task's CancelToken
@@ -16,7 +16,7 @@
 //! * [`leaser`] takes work only for the task types the plugin registry
 //!   serves, as much as free slots plus a small prefetch allow
 //!   ([`sched`]), and blocks on Redis instead of polling when there is none.
-//! * [`execute`] runs each task on a blocking thread in a fresh instance and
+//! * [`execute`] runs each task on an executor thread in a fresh instance and
 //!   turns the outcome into a verdict with the retry policy of [`policy`]
 //!   (its module docs have the table of which failures are retried).
 //! * [`settle`] batches verdicts into few Redis calls and retries them
@@ -60,7 +60,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
 /// How long the last verdicts may take to reach Redis at shutdown.
@@ -119,6 +118,9 @@ pub enum WorkerError {
     /// One of the worker's loops panicked (a bug); the others were stopped.
     #[error("the worker's {task} loop panicked: {message}")]
     Panicked { task: &'static str, message: String },
+    /// An executor thread could not be started (the system is out of threads).
+    #[error("cannot start an executor thread: {0}; lower --concurrency")]
+    Thread(String),
 }
 
 /// What the worker's loops share.
@@ -130,6 +132,8 @@ pub(crate) struct Shared {
     stats: Arc<Stats>,
     retry: RetryPolicy,
     identity: Identity,
+    /// Most leases held at once: running, buffered and settling.
+    max_held: usize,
 }
 
 /// Serves the registry's task types from `broker` until `shutdown` is
@@ -164,6 +168,7 @@ pub async fn run(
         stats: stats.clone(),
         retry: config.retry,
         identity: config.identity.clone(),
+        max_held: config.concurrency + config.lease_batch,
     });
     let abandon = CancellationToken::new();
     let (verdicts, mut settler) = settle::spawn_settler(
@@ -172,11 +177,20 @@ pub async fn run(
         stats.clone(),
         abandon.clone(),
     );
-    let executors = TaskTracker::new();
-    for _ in 0..config.concurrency {
-        executors.spawn(execute::executor(shared.clone(), verdicts.clone()));
+    // Each executor thread holds a sender; `recv` ends when all are gone.
+    let (alive, mut executors) = tokio::sync::mpsc::channel::<()>(1);
+    for n in 0..config.concurrency {
+        let thread = (shared.clone(), verdicts.clone(), alive.clone());
+        let spawned = std::thread::Builder::new()
+            .name(format!("wasmq-exec-{n}"))
+            .spawn(move || execute::executor(thread.0, thread.1, thread.2));
+        if let Err(e) = spawned {
+            // Let the threads already started end.
+            shared.sched.close();
+            return Err(WorkerError::Thread(e.to_string()));
+        }
     }
-    executors.close();
+    drop(alive);
     let leaser = tokio::spawn(leaser::lease_loop(
         shared.clone(),
         verdicts.clone(),
@@ -228,7 +242,7 @@ pub async fn run(
     info!(running = shared.sched.with(|q| q.running()), released = buffered.len(),
         drain_timeout = ?config.drain_timeout, "shutting down: stopped leasing, releasing tasks not started, draining running tasks");
     leaser::release(&verdicts, buffered);
-    if tokio::time::timeout(config.drain_timeout, executors.wait())
+    if tokio::time::timeout(config.drain_timeout, executors.recv())
         .await
         .is_err()
     {
@@ -237,7 +251,7 @@ pub async fn run(
             cancelled = n,
             "drain timeout passed: cancelling running tasks and releasing their leases"
         );
-        if tokio::time::timeout(CANCEL_GRACE, executors.wait())
+        if tokio::time::timeout(CANCEL_GRACE, executors.recv())
             .await
             .is_err()
         {

@@ -15,9 +15,15 @@
 //!
 //! [`Queues`] is the pure bookkeeping (property-tested); [`Scheduler`] wraps
 //! it with the wake-ups executors and the leaser wait on.
+//!
+//! An executor waits only when no buffered task may start; every push wakes
+//! the waiting executors, and a finished task's executor looks for the next
+//! one itself, so a task that becomes startable is never left waiting while
+//! an executor sleeps.
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -231,12 +237,17 @@ impl<T> Queues<T> {
     }
 }
 
-/// [`Queues`] shared by the leaser and the executors, with wake-ups.
+/// [`Queues`] shared by the leaser and the executor threads, with wake-ups.
+///
+/// Executors are OS threads (a plugin run blocks its thread), so they wait
+/// on a condition variable; the leaser is async and waits on a `Notify`.
 #[derive(Debug)]
 pub struct Scheduler<T> {
     queues: Mutex<Queues<T>>,
-    /// Wakes executors: work was buffered or a per-type slot freed.
-    work: Notify,
+    /// Wakes executors: work was buffered, or the scheduler closed.
+    work: Condvar,
+    /// Executors blocked on `work`.
+    waiting: AtomicUsize,
     /// Wakes the leaser: room to lease appeared.
     room: Notify,
 }
@@ -246,49 +257,59 @@ impl<T> Scheduler<T> {
     pub fn new(concurrency: usize, lease_batch: usize) -> Self {
         Scheduler {
             queues: Mutex::new(Queues::new(concurrency, lease_batch)),
-            work: Notify::new(),
+            work: Condvar::new(),
+            waiting: AtomicUsize::new(0),
             room: Notify::new(),
         }
     }
 
+    fn lock(&self) -> MutexGuard<'_, Queues<T>> {
+        self.queues.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Runs `f` on the bookkeeping under the lock.
     pub fn with<R>(&self, f: impl FnOnce(&mut Queues<T>) -> R) -> R {
-        let mut queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
-        f(&mut queues)
+        f(&mut self.lock())
     }
 
     /// Buffers leased tasks and wakes the executors; see [`Queues::push`].
     pub fn push(&self, queue: &str, items: Vec<T>) -> Vec<T> {
         let rejected = self.with(|q| q.push(queue, items));
-        self.work.notify_waiters();
+        if self.waiting.load(Ordering::Acquire) > 0 {
+            self.work.notify_all();
+        }
         rejected
     }
 
-    /// Waits for the next task to run; `None` once closed.
-    pub async fn next_job(&self) -> Option<Job<T>> {
-        loop {
-            let notified = self.work.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let (job, closed) = self.with(|q| (q.pop(), q.closed));
-            if job.is_some() || closed {
-                return job;
-            }
-            notified.await;
+    /// For an executor thread: records the task it just finished (if any)
+    /// and blocks until the next task may start; `None` once closed.
+    /// One lock round trip per task on the busy path.
+    pub fn next_job(&self, finished: Option<(&str, Duration)>) -> Option<Job<T>> {
+        let mut queues = self.lock();
+        if let Some((queue, run_time)) = finished {
+            queues.finish(queue, run_time);
+            self.room.notify_one();
         }
-    }
-
-    /// Records a finished task and wakes whoever may now proceed.
-    pub fn finish(&self, queue: &str, run_time: Duration) {
-        self.with(|q| q.finish(queue, run_time));
-        self.work.notify_waiters();
-        self.room.notify_one();
+        loop {
+            if queues.closed {
+                return None;
+            }
+            if let Some(job) = queues.pop() {
+                return Some(job);
+            }
+            self.waiting.fetch_add(1, Ordering::AcqRel);
+            queues = self
+                .work
+                .wait(queues)
+                .unwrap_or_else(PoisonError::into_inner);
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 
     /// Closes the scheduler (executors drain out); returns the buffered tasks.
     pub fn close(&self) -> Vec<T> {
         let buffered = self.with(Queues::close);
-        self.work.notify_waiters();
+        self.work.notify_all();
         self.room.notify_one();
         buffered
     }

@@ -102,24 +102,42 @@ fn close_returns_the_buffer_and_stops_everything() {
     assert_eq!(q.push("a", vec![4]), [4]);
 }
 
-#[tokio::test]
-async fn executors_wake_when_work_arrives_and_stop_when_closed() {
+#[test]
+fn executors_wake_when_work_arrives_and_stop_when_closed() {
     let sched = std::sync::Arc::new(Scheduler::<u32>::new(2, 8));
     sched.with(|q| q.set_queues(&served(&[("a", None)])));
-    let waiting = tokio::spawn({
-        let sched = sched.clone();
-        async move { sched.next_job().await.map(|j| j.item) }
-    });
-    tokio::task::yield_now().await;
-    sched.push("a", vec![7]);
-    assert_eq!(waiting.await.unwrap(), Some(7));
-    let idle = tokio::spawn({
-        let sched = sched.clone();
-        async move { sched.next_job().await.map(|j| j.item) }
-    });
-    tokio::task::yield_now().await;
+    let executor = |sched: std::sync::Arc<Scheduler<u32>>| {
+        std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            let mut finished = None;
+            while let Some(job) = sched.next_job(
+                finished
+                    .as_ref()
+                    .map(|q: &String| (q.as_str(), Duration::ZERO)),
+            ) {
+                seen.push(job.item);
+                finished = Some(job.queue);
+            }
+            seen
+        })
+    };
+    let (one, two) = (executor(sched.clone()), executor(sched.clone()));
+    for item in 0..100 {
+        assert!(sched.push("a", vec![item]).is_empty());
+    }
+    // Wait until both executors have drained the buffer, then close.
+    while sched.with(|q| q.buffered() + q.running()) > 0 {
+        std::thread::yield_now();
+    }
     assert!(sched.close().is_empty());
-    assert_eq!(idle.await.unwrap(), None);
+    let mut seen: Vec<u32> = one
+        .join()
+        .unwrap()
+        .into_iter()
+        .chain(two.join().unwrap())
+        .collect();
+    seen.sort();
+    assert_eq!(seen, (0..100).collect::<Vec<_>>());
 }
 
 #[derive(Debug, Clone)]

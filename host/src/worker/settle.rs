@@ -136,7 +136,7 @@ impl Settler {
         let mut singles = Vec::new();
         let mut ids = Vec::with_capacity(batch.len());
         for verdict in batch {
-            let Some(lease) = self.inflight.lease(&verdict.id) else {
+            let Some(lease) = self.inflight.settle(&verdict.id) else {
                 warn!(task_id = %verdict.id, "a verdict for a lease this host does not hold; ignored");
                 continue;
             };
