@@ -142,11 +142,25 @@ impl HostProcess {
 
     /// Sends SIGTERM (a graceful drain).
     pub fn terminate(&self) {
+        self.signal("TERM");
+    }
+
+    /// Freezes the process (SIGSTOP), as a long GC pause or a hung VM would.
+    pub fn freeze(&self) {
+        self.signal("STOP");
+    }
+
+    /// Thaws a frozen process (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, name: &str) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
+            .args([&format!("-{name}"), &self.pid().to_string()])
             .status()
             .unwrap();
-        assert!(status.success(), "kill -TERM {} failed", self.pid());
+        assert!(status.success(), "kill -{name} {} failed", self.pid());
     }
 
     /// Waits for the process to exit; panics with the log after `timeout`.

@@ -22,8 +22,9 @@ fn image(_n: usize, side: u32) -> serde_json::Value {
 async fn killed_host_loses_nothing_and_duplicates_only_its_in_flight_tasks() {
     let redis = RedisServer::start();
     let plugins = PluginsDir::with(&[("echo", "echo"), ("image", "image")]);
-    // The victim can hold at most concurrency + lease batch = 10 leases.
-    let capacity = 2 + 8;
+    // The victim holds at most concurrency + 4 × lease batch = 34 leases
+    // (running, buffered, and verdicts on their way to Redis).
+    let capacity = 2 + 4 * 8;
     let mut victim = HostProcess::start(
         &redis.url(),
         plugins.path(),
@@ -240,5 +241,91 @@ async fn cancelling_a_running_task_stops_it_and_frees_its_slot() {
         host.log().contains("cancellation requested"),
         "{}",
         host.log()
+    );
+}
+
+/// A host frozen (SIGSTOP) past its lease, as a long pause would: another
+/// host takes the task over; when the first one thaws, its late verdict is
+/// refused as stale (logged and counted, not an error) and the task is
+/// settled once.
+#[tokio::test(flavor = "multi_thread")]
+async fn frozen_host_verdict_is_refused_as_stale() {
+    let redis = RedisServer::start();
+    let plugins = PluginsDir::with(&[("loop", "loop")]);
+    plugins.manifest(
+        "loop",
+        "fuel = 1_000_000_000_000_000\ntimeout = \"1s\"\nmax_retries = 0\n",
+    );
+    let flags = [
+        "--concurrency",
+        "1",
+        "--lease",
+        "500ms",
+        "--maintenance-tick",
+        "50ms",
+    ];
+    let mut frozen = HostProcess::start(&redis.url(), plugins.path(), &flags);
+    let client = client(&redis.url()).await;
+    let ids = enqueue(&client, json_tasks("loop", [serde_json::json!({})])).await;
+    eventually("the first host to run the task", LONG, || async {
+        (totals(&client, &["loop"]).await.active == 1).then_some(())
+    })
+    .await;
+    frozen.freeze();
+    let other = HostProcess::start(&redis.url(), plugins.path(), &flags);
+    let t = settled(&client, &["loop"], 1, LONG).await;
+    assert_eq!(
+        (t.dead, t.expired),
+        (1, 1),
+        "taken over once the lease expired: {t:?}"
+    );
+    frozen.thaw();
+    frozen.wait_for_log("stale lease", LONG);
+    let status = &statuses(&client, &ids).await[0];
+    assert_eq!(
+        (status.state, status.attempts),
+        (TaskState::Dead, 2),
+        "{status:?}"
+    );
+    assert_eq!(
+        totals(&client, &["loop"]).await.dead,
+        1,
+        "the stale verdict changed nothing"
+    );
+    frozen.terminate();
+    assert!(
+        frozen.wait(LONG).success(),
+        "a stale verdict is not an error:\n{}",
+        frozen.log()
+    );
+    drop(other);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn second_signal_exits_at_once_and_leaves_the_lease_to_expire() {
+    let redis = RedisServer::start();
+    let plugins = PluginsDir::with(&[("loop", "loop")]);
+    plugins.manifest("loop", "fuel = 1_000_000_000_000_000\ntimeout = \"120s\"\n");
+    let mut host = HostProcess::start(
+        &redis.url(),
+        plugins.path(),
+        &["--concurrency", "1", "--drain-timeout", "120s"],
+    );
+    let client = client(&redis.url()).await;
+    enqueue(&client, json_tasks("loop", [serde_json::json!({})])).await;
+    eventually("the loop to run", LONG, || async {
+        (totals(&client, &["loop"]).await.active == 1).then_some(())
+    })
+    .await;
+    host.terminate();
+    host.wait_for_log("shutting down gracefully", LONG);
+    host.terminate();
+    let status = host.wait(LONG);
+    assert_eq!(status.code(), Some(130), "{status}:\n{}", host.log());
+    assert!(host.log().contains("exiting at once"), "{}", host.log());
+    assert_eq!(
+        totals(&client, &["loop"]).await.active,
+        1,
+        "the lease is left for the reaper"
     );
 }

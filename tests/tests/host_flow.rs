@@ -410,7 +410,7 @@ async fn http_serves_task_metrics_and_plugin_errors_of_a_running_host() {
 async fn removing_a_plugin_under_load_parks_its_tasks_until_it_returns() {
     let redis = RedisServer::start();
     let plugins = PluginsDir::with(&[("echo", "echo"), ("noop", "noop")]);
-    let mut host = HostProcess::start(&redis.url(), plugins.path(), &["--concurrency", "2"]);
+    let host = HostProcess::start(&redis.url(), plugins.path(), &["--concurrency", "2"]);
     let client = client(&redis.url()).await;
     let payload = |n: usize| serde_json::json!({ "n": n });
     let mut enqueued = enqueue(&client, json_tasks("echo", (0..1000).map(payload)))
@@ -464,5 +464,78 @@ async fn removing_a_plugin_under_load_parks_its_tasks_until_it_returns() {
         (t.completed, t.dead, t.retried),
         (enqueued as u64, 0, 0),
         "{t:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_types_max_concurrency_caps_it_while_other_types_use_the_free_slots() {
+    let redis = RedisServer::start();
+    let plugins = PluginsDir::with(&[("image", "image"), ("echo", "echo")]);
+    plugins.manifest("image", "max_concurrency = 1\n");
+    let _host = HostProcess::start(&redis.url(), plugins.path(), &["--concurrency", "3"]);
+    let client = client(&redis.url()).await;
+    let job = serde_json::json!({ "width": 2048, "height": 2048, "scale": 0.5 });
+    let images = enqueue(&client, json_tasks("image", std::iter::repeat_n(job, 12))).await;
+    enqueue(
+        &client,
+        json_tasks("echo", (0..3000).map(|n| serde_json::json!({ "n": n }))),
+    )
+    .await;
+    let t = settled(&client, &["image", "echo"], 3012, LONG).await;
+    assert_eq!((t.completed, t.dead), (3012, 0), "{t:?}");
+    // Runs one at a time fit inside the span from the first lease to the
+    // last ack; two at a time would add up to about twice that span.
+    let runs = results(&client, &images).await;
+    let busy: u64 = runs.iter().map(|r| r.wall_ms.unwrap()).sum();
+    let first = runs.iter().map(|r| r.started_at_ms.unwrap()).min().unwrap();
+    let last = runs.iter().map(|r| r.finished_at_ms).max().unwrap();
+    println!(
+        "12 image runs: {busy} ms of runs within {} ms",
+        last - first
+    );
+    assert!(
+        busy <= last - first + 12,
+        "image runs overlapped: {busy} ms of runs in {} ms",
+        last - first
+    );
+}
+
+#[test]
+fn environment_beats_the_file_and_json_logs_are_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("wasmq.toml");
+    std::fs::write(&config, "lease = \"1ms\"\n").unwrap();
+    let run = |env: &[(&str, &str)]| {
+        let mut command = Command::new(wasmq_bin());
+        command
+            .args([
+                "run",
+                "--redis",
+                "redis://127.0.0.1:1",
+                "--plugins",
+                "/nonexistent",
+                "--config",
+            ])
+            .arg(&config)
+            .env_remove("WASMQ_LEASE")
+            .env_remove("WASMQ_LOG_FORMAT");
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        command.output().unwrap()
+    };
+    let bad = run(&[]);
+    assert_eq!(bad.status.code(), Some(2));
+    let output = run(&[("WASMQ_LEASE", "5s"), ("WASMQ_LOG_FORMAT", "json")]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let logged = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["level"] == "ERROR")
+        .unwrap_or_else(|| panic!("no JSON error line:\n{stderr}"));
+    assert!(
+        logged["message"].as_str().unwrap().contains("/nonexistent"),
+        "{logged}"
     );
 }

@@ -1,8 +1,8 @@
 //! Unit tests of the daemon settings: file parsing, layering and validation.
 
 use super::*;
-use std::path::Path;
 use proptest::prelude::*;
+use std::path::Path;
 
 fn parse(text: &str) -> Result<RunOverrides, DaemonConfigError> {
     RunOverrides::parse_file(text, Path::new("/etc/wasmq/wasmq.toml"))

@@ -83,7 +83,9 @@ pub async fn beat(shared: Arc<Shared>, every: Duration, stop: CancellationToken)
             redis_error(&shared.stats, "heartbeat", &e);
         }
     }
-    if let Err(e) = shared.broker.remove_host(&shared.identity.host_id).await {
+    // Bounded: with Redis gone at shutdown, the record simply expires.
+    let removal = shared.broker.remove_host(&shared.identity.host_id);
+    if let Ok(Err(e)) = tokio::time::timeout(Duration::from_secs(2), removal).await {
         redis_error(&shared.stats, "remove host record", &e);
     }
 }

