@@ -11,4 +11,9 @@ cd "$(dirname "$0")/.."
 
 bash tests/deps.sh --no-browser
 bash plugins/build.sh
-exec cargo run --quiet -p wasmq -- dev --plugins plugins/dist --demo "$@"
+# Serve the example plugins only: plugins/dist also holds the adversarial
+# plugins the tests use (an infinite loop, a memory bomb, broken contracts).
+demo=target/demo-plugins
+mkdir -p "$demo"
+for p in email image echo noop cpu50 upper; do cp -p "plugins/dist/$p.wasm" "$demo/"; done
+exec cargo run --quiet -p wasmq -- dev --plugins "$demo" --demo "$@"

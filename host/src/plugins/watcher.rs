@@ -124,6 +124,14 @@ impl WatchTask {
             warn!(dir = %self.plugins.path().display(), "plugin watcher lost events; re-scanning the directory");
             return self.rescan().await;
         }
+        // Reads (including the loader's own, when it hashes a file) change
+        // nothing; reacting to them would re-sync every plugin forever.
+        // A close after writing still counts: it marks the end of a copy.
+        use notify::event::{AccessKind, AccessMode, EventKind};
+        if matches!(event.kind, EventKind::Access(kind) if kind != AccessKind::Close(AccessMode::Write))
+        {
+            return;
+        }
         let now = Instant::now().into_std();
         for path in &event.paths {
             if path == self.plugins.path() || !self.plugins.path().exists() {
