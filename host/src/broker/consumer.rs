@@ -15,7 +15,6 @@ use super::reply::Reply;
 use super::scripts::SCRIPTS;
 use crate::error::ValidationError;
 use crate::task::{Priority, TaskId, TaskRecord};
-use redis::Value;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::{error, instrument};
@@ -133,9 +132,8 @@ impl Client {
         let token: Arc<str> = format!("{:016x}", rand::random::<u64>()).into();
         let lease_ms = millis(self.inner.opts.lease_duration);
         let op = format!("lease from queue {queue:?}");
-        let reply: Value = SCRIPTS
-            .lease
-            .key(&keys.pending[..])
+        let mut inv = SCRIPTS.lease.prepare_invoke();
+        inv.key(&keys.pending[..])
             .key(&keys.active)
             .key(&keys.lease)
             .key(&keys.meta)
@@ -147,12 +145,9 @@ impl Client {
             .key(&keys.stats)
             .arg(max)
             .arg(&*token)
-            .arg(lease_ms)
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(|e| self.fail(&op, e))?;
+            .arg(lease_ms);
         let r = Reply::of(&op);
-        let mut items = r.array(reply)?.into_iter();
+        let mut items = r.array(self.invoke(&inv, &op).await?)?.into_iter();
         let now = match items.next() {
             Some(v) => r.int(&v)?,
             None => return Err(BrokerError::reply(&op, "empty reply")),
@@ -260,15 +255,8 @@ impl Client {
                     inv.arg(task.id.local()).arg(task.token()).arg(tail);
                 }
                 let op = format!("ack tasks of queue {queue:?}");
-                let reply: Value = inv
-                    .invoke_async(&mut self.conn())
-                    .await
-                    .map_err(|e| self.fail(&op, e))?;
+                let flags = self.invoke_flags(&inv, &op, chunk.len()).await?;
                 let r = Reply::of(&op);
-                let flags = r.array(reply)?;
-                if flags.len() != chunk.len() {
-                    return Err(BrokerError::reply(&op, "one flag per task expected"));
-                }
                 let mut stale = 0u64;
                 for (&i, flag) in chunk.iter().zip(flags) {
                     out[i] = if r.int(&flag)? == 1 {

@@ -7,11 +7,12 @@
 
 use super::client::Client;
 use super::error::{BrokerError, BrokerResult};
+use super::invoke::count;
 use super::records::Meta;
 use super::reply::Reply;
 use super::scripts::SCRIPTS;
 use crate::task::{Priority, TaskId, TaskRecord};
-use redis::Value;
+use redis::{ScriptInvocation, Value};
 use serde::Serialize;
 
 /// Dead tasks handled per script call in bulk re-drives and purges.
@@ -72,18 +73,14 @@ impl Client {
     pub async fn list_dead(&self, queue: &str, offset: u64, limit: u64) -> BrokerResult<DeadPage> {
         let keys = self.keys(queue)?;
         let op = format!("list dead tasks of queue {queue:?}");
-        let reply: Value = SCRIPTS
-            .dead_list
-            .key(&keys.dead)
+        let mut inv = SCRIPTS.dead_list.prepare_invoke();
+        inv.key(&keys.dead)
             .key(&keys.tasks)
             .key(&keys.meta)
             .arg(offset)
-            .arg(limit.clamp(1, BULK_LIMIT as u64))
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(|e| self.fail(&op, e))?;
+            .arg(limit.clamp(1, BULK_LIMIT as u64));
         let r = Reply::of(&op);
-        let mut items = r.array(reply)?.into_iter();
+        let mut items = r.array(self.invoke(&inv, &op).await?)?.into_iter();
         let total = match items.next() {
             Some(v) => r.uint(&v)?,
             None => return Err(BrokerError::reply(&op, "empty reply")),
@@ -127,18 +124,11 @@ impl Client {
                     .key(&keys.pending[..])
                     .key(&keys.wake)
                     .key(&keys.stats);
-                match &one {
-                    Some(local) => inv.arg("one").arg(local),
-                    None => inv.arg("some").arg(BULK_LIMIT),
-                };
-                let reply: Value = inv
-                    .invoke_async(&mut self.conn())
-                    .await
-                    .map_err(|e| self.fail(&op, e))?;
+                let reply = self.invoke_selected(&mut inv, one.as_deref(), &op).await?;
                 let r = Reply::of(&op);
                 let counts = r.array(reply)?;
-                let requeued = counts.first().map(|v| r.uint(v)).transpose()?.unwrap_or(0);
-                let dropped = counts.get(1).map(|v| r.uint(v)).transpose()?.unwrap_or(0);
+                let requeued = count(&r, &counts, 0)?;
+                let dropped = count(&r, &counts, 1)?;
                 report.requeued += requeued;
                 report.dropped += dropped;
                 if one.is_some() || requeued + dropped == 0 {
@@ -158,14 +148,7 @@ impl Client {
                 let op = format!("purge dead tasks of queue {queue:?}");
                 let mut inv = SCRIPTS.purge_dead.prepare_invoke();
                 inv.key(&keys.dead).key(&keys.tasks).key(&keys.meta);
-                match &one {
-                    Some(local) => inv.arg("one").arg(local),
-                    None => inv.arg("some").arg(BULK_LIMIT),
-                };
-                let reply: Value = inv
-                    .invoke_async(&mut self.conn())
-                    .await
-                    .map_err(|e| self.fail(&op, e))?;
+                let reply = self.invoke_selected(&mut inv, one.as_deref(), &op).await?;
                 let n = Reply::of(&op).uint(&reply)?;
                 purged += n;
                 if one.is_some() || n == 0 {
@@ -174,6 +157,22 @@ impl Client {
             }
         }
         Ok(purged)
+    }
+
+    /// Adds the selector arguments of the re-drive and purge scripts (`one`
+    /// and a local id, or `some` and [`BULK_LIMIT`] for a batch of the whole
+    /// queue) and runs the call.
+    async fn invoke_selected(
+        &self,
+        inv: &mut ScriptInvocation<'_>,
+        one: Option<&str>,
+        op: &str,
+    ) -> BrokerResult<Value> {
+        match one {
+            Some(local) => inv.arg("one").arg(local),
+            None => inv.arg("some").arg(BULK_LIMIT),
+        };
+        self.invoke(inv, op).await
     }
 
     /// (queue, Some(local id) for one task | None for the whole queue).

@@ -7,6 +7,7 @@
 
 use super::client::Client;
 use super::error::BrokerResult;
+use super::invoke::count;
 use super::options::millis;
 use super::reply::Reply;
 use super::scripts::SCRIPTS;
@@ -46,9 +47,8 @@ impl Client {
     pub async fn promote_due(&self, queue: &str, limit: usize) -> BrokerResult<u64> {
         let keys = self.keys(queue)?;
         let op = format!("promote due tasks of queue {queue:?}");
-        let reply: redis::Value = SCRIPTS
-            .promote
-            .key(&keys.scheduled)
+        let mut inv = SCRIPTS.promote.prepare_invoke();
+        inv.key(&keys.scheduled)
             .key(&keys.retry)
             .key(&keys.tasks)
             .key(&keys.pending[..])
@@ -57,14 +57,11 @@ impl Client {
             .key(&keys.meta)
             .key(&keys.stats)
             .key(&keys.garbage)
-            .arg(limit.max(1))
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(|e| self.fail(&op, e))?;
+            .arg(limit.max(1));
         let r = Reply::of(&op);
-        let counts = r.array(reply)?;
-        let promoted = counts.first().map(|v| r.uint(v)).transpose()?.unwrap_or(0);
-        let bad = counts.get(1).map(|v| r.uint(v)).transpose()?.unwrap_or(0);
+        let counts = r.array(self.invoke(&inv, &op).await?)?;
+        let promoted = count(&r, &counts, 0)?;
+        let bad = count(&r, &counts, 1)?;
         if bad > 0 {
             tracing::error!(queue, count = bad, "set aside malformed scheduled tasks");
         }
@@ -79,9 +76,8 @@ impl Client {
         let bucket = self.bucket(&keys);
         let opts = &self.inner.opts;
         let op = format!("reap expired leases of queue {queue:?}");
-        let reply: redis::Value = SCRIPTS
-            .reap
-            .key(&keys.active)
+        let mut inv = SCRIPTS.reap.prepare_invoke();
+        inv.key(&keys.active)
             .key(&keys.lease)
             .key(&keys.meta)
             .key(&keys.tasks)
@@ -96,23 +92,13 @@ impl Client {
             .arg(limit.max(1))
             .arg(opts.dead_max_count)
             .arg(opts.dead_max_age_ms())
-            .arg(&bucket.args()[..])
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(|e| self.fail(&op, e))?;
+            .arg(&bucket.args()[..]);
         let r = Reply::of(&op);
-        let counts = r.array(reply)?;
-        let get = |i: usize| {
-            counts
-                .get(i)
-                .map(|v| r.uint(v))
-                .transpose()
-                .map(Option::unwrap_or_default)
-        };
+        let counts = r.array(self.invoke(&inv, &op).await?)?;
         let report = ReapReport {
-            requeued: get(0)?,
-            dead: get(1)?,
-            cancelled: get(2)?,
+            requeued: count(&r, &counts, 0)?,
+            dead: count(&r, &counts, 1)?,
+            cancelled: count(&r, &counts, 2)?,
         };
         if report != ReapReport::default() {
             warn!(queue, ?report, "reaped expired leases (hosts died or hung)");
@@ -130,26 +116,17 @@ impl Client {
         let keys = self.keys(queue)?;
         let opts = &self.inner.opts;
         let op = format!("trim queue {queue:?}");
-        let reply: redis::Value = SCRIPTS
-            .trim
-            .key(&keys.dead)
+        let mut inv = SCRIPTS.trim.prepare_invoke();
+        inv.key(&keys.dead)
             .key(&keys.tasks)
             .key(&keys.meta)
             .key(&keys.throughput)
             .arg(opts.dead_max_count)
             .arg(opts.dead_max_age_ms())
             .arg(millis(opts.throughput_retention) / 60_000)
-            .arg(limit.max(1))
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(|e| self.fail(&op, e))?;
+            .arg(limit.max(1));
         let r = Reply::of(&op);
-        let counts = r.array(reply)?;
-        let dropped = counts
-            .first()
-            .map(|v| r.uint(v))
-            .transpose()?
-            .unwrap_or_default();
+        let dropped = count(&r, &r.array(self.invoke(&inv, &op).await?)?, 0)?;
         self.trim_results(&keys).await?;
         Ok(dropped)
     }

@@ -71,6 +71,7 @@ mod consumer;
 mod dead;
 mod error;
 mod hosts;
+mod invoke;
 pub mod keys;
 mod maintenance;
 mod options;

@@ -10,7 +10,6 @@ use super::options::{MAX_BATCH, millis};
 use super::reply::Reply;
 use super::scripts::SCRIPTS;
 use crate::task::TaskId;
-use redis::Value;
 use std::time::Duration;
 use tracing::{instrument, warn};
 
@@ -30,9 +29,8 @@ impl Client {
         let bucket = self.bucket(&keys);
         let opts = &self.inner.opts;
         let op = format!("retry task {}", task.id);
-        let reply: Value = SCRIPTS
-            .retry
-            .key(&keys.active)
+        let mut inv = SCRIPTS.retry.prepare_invoke();
+        inv.key(&keys.active)
             .key(&keys.lease)
             .key(&keys.meta)
             .key(&keys.tasks)
@@ -52,12 +50,9 @@ impl Client {
             .arg(&failure.message)
             .arg(opts.dead_max_count)
             .arg(opts.dead_max_age_ms())
-            .arg(&bucket.args()[..])
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(|e| self.fail(&op, e))?;
+            .arg(&bucket.args()[..]);
         let r = Reply::of(&op);
-        let mut items = r.array(reply)?.into_iter();
+        let mut items = r.array(self.invoke(&inv, &op).await?)?.into_iter();
         let code = match items.next() {
             Some(v) => r.text(v)?,
             None => return Err(BrokerError::reply(&op, "empty reply")),
@@ -108,9 +103,8 @@ impl Client {
         } else {
             super::records::sanitize(&failure.reason)
         };
-        let reply: Value = SCRIPTS
-            .dead
-            .key(&keys.active)
+        let mut inv = SCRIPTS.dead.prepare_invoke();
+        inv.key(&keys.active)
             .key(&keys.lease)
             .key(&keys.meta)
             .key(&keys.tasks)
@@ -126,13 +120,10 @@ impl Client {
             .arg(&failure.message)
             .arg(opts.dead_max_count)
             .arg(opts.dead_max_age_ms())
-            .arg(if malformed { "1" } else { "0" })
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(|e| self.fail(&op, e))?;
+            .arg(if malformed { "1" } else { "0" });
         let r = Reply::of(&op);
         let code = r
-            .array(reply)?
+            .array(self.invoke(&inv, &op).await?)?
             .into_iter()
             .next()
             .map(|v| r.text(v))
@@ -166,12 +157,8 @@ impl Client {
                     inv.arg(tasks[i].id.local()).arg(tasks[i].token());
                 }
                 let op = format!("extend leases in queue {queue:?}");
-                let reply: Value = inv
-                    .invoke_async(&mut self.conn())
-                    .await
-                    .map_err(|e| self.fail(&op, e))?;
                 let r = Reply::of(&op);
-                let mut items = r.array(reply)?.into_iter();
+                let mut items = r.array(self.invoke(&inv, &op).await?)?.into_iter();
                 let deadline = match items.next() {
                     Some(v) => r.uint(&v)?,
                     None => return Err(BrokerError::reply(&op, "empty reply")),
@@ -210,15 +197,8 @@ impl Client {
                     inv.arg(tasks[i].id.local()).arg(tasks[i].token());
                 }
                 let op = format!("release tasks of queue {queue:?}");
-                let reply: Value = inv
-                    .invoke_async(&mut self.conn())
-                    .await
-                    .map_err(|e| self.fail(&op, e))?;
+                let flags = self.invoke_flags(&inv, &op, chunk.len()).await?;
                 let r = Reply::of(&op);
-                let flags = r.array(reply)?;
-                if flags.len() != chunk.len() {
-                    return Err(BrokerError::reply(&op, "one flag per task expected"));
-                }
                 for (&i, flag) in chunk.iter().zip(flags) {
                     out[i] = match r.int(&flag)? {
                         1 => Settlement::Released,

@@ -73,54 +73,48 @@ pub(crate) trait Artifact: Sized {
     fn from_artifact(engine: &Engine, path: &Path) -> wasmtime::Result<Self>;
 }
 
-impl Artifact for wasmtime::component::Component {
-    const EXTENSION: &'static str = "component.cwasm";
-    const KIND: &'static str = "component";
+/// Implements [`Artifact`] for a wasmtime code type; components and core
+/// modules share the whole API (`new`, `serialize`, `deserialize`) and
+/// differ only in the file extension and the name used in messages.
+macro_rules! artifact {
+    ($ty:ty, $extension:literal, $kind:literal) => {
+        impl Artifact for $ty {
+            const EXTENSION: &'static str = $extension;
+            const KIND: &'static str = $kind;
 
-    fn compile(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Self> {
-        Self::new(engine, bytes)
-    }
+            fn compile(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Self> {
+                Self::new(engine, bytes)
+            }
 
-    fn to_bytes(&self) -> wasmtime::Result<Vec<u8>> {
-        self.serialize()
-    }
+            fn to_bytes(&self) -> wasmtime::Result<Vec<u8>> {
+                self.serialize()
+            }
 
-    #[allow(unsafe_code)]
-    fn from_artifact(engine: &Engine, path: &Path) -> wasmtime::Result<Self> {
-        let bytes = std::fs::read(path)?;
-        // SAFETY: deserializing trusts the bytes to be wasmtime output. This
-        // file was written by `DiskCache::store` from `Component::serialize`,
-        // atomically (temp file + rename), in a directory the host owns;
-        // its name pins the source sha256 and the engine's compatibility
-        // hash, and wasmtime still checks the header, version and engine
-        // settings, failing (not misbehaving) on a mismatch. The bytes are
-        // read into memory rather than mapped, so a file changed or
-        // truncated later cannot pull code from under a running plugin.
-        unsafe { Self::deserialize(engine, bytes) }
-    }
+            #[allow(unsafe_code)]
+            fn from_artifact(engine: &Engine, path: &Path) -> wasmtime::Result<Self> {
+                let bytes = std::fs::read(path)?;
+                // SAFETY: deserializing trusts the bytes to be wasmtime
+                // output. This file was written by `DiskCache::store` from
+                // this type's own `serialize`, atomically (temp file +
+                // rename), in a directory the host owns; its name pins the
+                // source sha256 and the engine's compatibility hash, and
+                // wasmtime still checks the header, version and engine
+                // settings, failing (not misbehaving) on a mismatch. The
+                // bytes are read into memory rather than mapped, so a file
+                // changed or truncated later cannot pull code from under a
+                // running plugin.
+                unsafe { Self::deserialize(engine, bytes) }
+            }
+        }
+    };
 }
 
-impl Artifact for wasmtime::Module {
-    const EXTENSION: &'static str = "module.cwasm";
-    const KIND: &'static str = "module";
-
-    fn compile(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Self> {
-        Self::new(engine, bytes)
-    }
-
-    fn to_bytes(&self) -> wasmtime::Result<Vec<u8>> {
-        self.serialize()
-    }
-
-    #[allow(unsafe_code)]
-    fn from_artifact(engine: &Engine, path: &Path) -> wasmtime::Result<Self> {
-        let bytes = std::fs::read(path)?;
-        // SAFETY: as for components above: our own `Module::serialize`
-        // output, written atomically in a directory we own, named by source
-        // and engine hash, header-checked by wasmtime, and read into memory.
-        unsafe { Self::deserialize(engine, bytes) }
-    }
-}
+artifact!(
+    wasmtime::component::Component,
+    "component.cwasm",
+    "component"
+);
+artifact!(wasmtime::Module, "module.cwasm", "module");
 
 /// The artifact for `bytes` from the cache if it is there and loads, else
 /// compiled (and stored). Returns whether it came from the cache.

@@ -7,12 +7,12 @@
 //! message). Its stdout is capped at the output limit while it runs.
 
 use super::capture::Capture;
-use super::classify::{RunFacts, classify};
 use super::error::LoadError;
 use super::invocation::{CancelToken, Invocation};
 use super::outcome::OutcomeKind;
 use super::run::{Finished, RunPlan};
 use super::sandbox::{LOG_KEEP, MemoryLimiter, Sandbox, arm, deny_all_wasi};
+use super::trap::trapped;
 use std::time::Instant;
 use wasmtime::{Engine, InstancePre, Linker, Module, Store};
 use wasmtime_wasi::I32Exit;
@@ -99,20 +99,9 @@ impl Prepared {
             (None, Ok(code)) => OutcomeKind::Permanent {
                 message: exit_message(code, &stderr),
             },
-            (None, Err(error)) => classify(
-                error,
-                &RunFacts {
-                    stderr: &stderr,
-                    refused_memory: store
-                        .data()
-                        .sandbox
-                        .limiter
-                        .refused
-                        .map(|_| plan.limits.memory),
-                    output_overflow: None,
-                    elapsed,
-                },
-            ),
+            (None, Err(error)) => {
+                trapped(error, &stderr, &store.data().sandbox, &plan.limits, elapsed)
+            }
         };
         let fuel_used = super::sandbox::fuel_used(&store, plan.limits.fuel);
         Finished {

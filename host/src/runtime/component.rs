@@ -8,12 +8,12 @@
 //! `InstancePre`; a task only instantiates and calls.
 
 use super::capture::Capture;
-use super::classify::{RunFacts, classify};
 use super::error::LoadError;
 use super::invocation::{CancelToken, Invocation};
 use super::outcome::OutcomeKind;
 use super::run::{Finished, RunPlan};
 use super::sandbox::{LOG_KEEP, MemoryLimiter, Sandbox, arm, deny_all_wasi};
+use super::trap::trapped;
 use std::time::Instant;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
@@ -160,19 +160,12 @@ impl Prepared {
                     message: error.message,
                 },
             },
-            Err(error) => classify(
+            Err(error) => trapped(
                 &error,
-                &RunFacts {
-                    stderr: &stderr,
-                    refused_memory: store
-                        .data()
-                        .sandbox
-                        .limiter
-                        .refused
-                        .map(|_| plan.limits.memory),
-                    output_overflow: None,
-                    elapsed,
-                },
+                &stderr,
+                &store.data().sandbox,
+                &plan.limits,
+                elapsed,
             ),
         };
         let fuel_used = super::sandbox::fuel_used(&store, plan.limits.fuel);

@@ -39,6 +39,7 @@ mod outcome;
 mod plugin;
 mod run;
 mod sandbox;
+mod trap;
 
 pub use command::EXIT_RETRYABLE;
 pub use contract::{CONTRACT_VERSION, HANDLER_INTERFACE, PluginKind};

@@ -1,0 +1,55 @@
+//! Calling a prepared script and reading the reply shapes several scripts
+//! share: a list of counts, or one flag per task of a batch.
+//!
+//! Every broker operation names itself (`op`) so that a Redis failure or an
+//! unexpected reply says which call it was.
+
+use super::client::Client;
+use super::error::{BrokerError, BrokerResult};
+use super::reply::Reply;
+use redis::{ScriptInvocation, Value};
+
+impl Client {
+    /// Runs a prepared script call; a Redis error fails as operation `op`.
+    pub(crate) async fn invoke(&self, inv: &ScriptInvocation<'_>, op: &str) -> BrokerResult<Value> {
+        inv.invoke_async(&mut self.conn())
+            .await
+            .map_err(|e| self.fail(op, e))
+    }
+
+    /// Runs a batch script call that replies with one flag per task and
+    /// returns the flags; fails as `op` unless there are exactly `n`.
+    pub(crate) async fn invoke_flags(
+        &self,
+        inv: &ScriptInvocation<'_>,
+        op: &str,
+        n: usize,
+    ) -> BrokerResult<Vec<Value>> {
+        let flags = Reply::of(op).array(self.invoke(inv, op).await?)?;
+        if flags.len() != n {
+            return Err(BrokerError::reply(op, "one flag per task expected"));
+        }
+        Ok(flags)
+    }
+}
+
+/// The non-negative count at `i` of a counts reply, 0 where the reply is
+/// shorter (older scripts, or nothing to report).
+pub(crate) fn count(r: &Reply<'_>, counts: &[Value], i: usize) -> BrokerResult<u64> {
+    Ok(counts.get(i).map(|v| r.uint(v)).transpose()?.unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn count_defaults_to_zero_and_checks_the_sign() {
+        let r = Reply::of("test");
+        let counts = [Value::Int(3), Value::Int(-1)];
+        assert_eq!(count(&r, &counts, 0).unwrap(), 3);
+        assert!(count(&r, &counts, 1).is_err());
+        assert_eq!(count(&r, &counts, 2).unwrap(), 0);
+        assert_eq!(count(&r, &[], 0).unwrap(), 0);
+    }
+}
