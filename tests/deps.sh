@@ -22,6 +22,7 @@ for t in wasm32-wasip1 wasm32-wasip2; do
 done
 command -v redis-server >/dev/null || apt_install redis-server
 command -v redis-cli >/dev/null || apt_install redis-tools
+command -v openssl >/dev/null || apt_install openssl
 if [ -n "$browser" ] && ! command -v chromium >/dev/null; then
     apt_install chromium
 fi

@@ -39,6 +39,9 @@ pub(crate) enum Target {
 impl Target {
     /// Parses the URL convention described in the module docs.
     pub(crate) fn parse(url: &str) -> BrokerResult<Self> {
+        if url.contains("rediss") {
+            install_tls_provider();
+        }
         let parts: Vec<&str> = url.split(',').map(str::trim).collect();
         let mut cluster = parts.len() > 1;
         let mut infos = Vec::with_capacity(parts.len());
@@ -248,6 +251,12 @@ impl ConnectionLike for Conn {
             Conn::Cluster(c) => c.get_db(),
         }
     }
+}
+
+/// rustls needs one process-wide crypto provider; redis-rs enables none, so
+/// without this a `rediss://` connection panics. Installing twice is a no-op.
+fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 #[cfg(test)]
