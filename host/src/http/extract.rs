@@ -12,6 +12,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
+use std::fmt::Display;
 
 /// Largest accepted request body, in bytes (2 MiB).
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
@@ -111,5 +112,20 @@ where
             .map_err(|r: PathRejection| {
                 ApiError::bad_request(format!("bad path parameter: {}", r.body_text()))
             })
+    }
+}
+
+/// Checks that the query parameter `name` is in `1..=max`, with the message
+/// the API gives for any out-of-range numeric parameter.
+pub fn param_in_range<N>(name: &str, value: N, max: N) -> Result<N, ApiError>
+where
+    N: Copy + PartialOrd + Display + From<u8>,
+{
+    if (N::from(1)..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ApiError::bad_request(format!(
+            "query parameter `{name}`: {value} is not in 1..={max}"
+        )))
     }
 }

@@ -11,7 +11,7 @@ use super::error::LoadError;
 use super::invocation::{CancelToken, Invocation};
 use super::outcome::OutcomeKind;
 use super::run::{Finished, RunPlan};
-use super::sandbox::{LOG_KEEP, MemoryLimiter, Sandbox, arm, deny_all_wasi};
+use super::sandbox::{HasSandbox, LOG_KEEP, Sandbox, arm, deny_all_wasi};
 use super::trap::trapped;
 use std::time::Instant;
 use wasmtime::{Engine, InstancePre, Linker, Module, Store};
@@ -26,6 +26,12 @@ pub const EXIT_RETRYABLE: i32 = 75;
 pub(crate) struct CommandState {
     sandbox: Sandbox,
     wasi: WasiP1Ctx,
+}
+
+impl HasSandbox for CommandState {
+    fn sandbox(&mut self) -> &mut Sandbox {
+        &mut self.sandbox
+    }
 }
 
 /// A command compiled, checked and pre-linked against WASI p1.
@@ -66,17 +72,10 @@ impl Prepared {
         };
         let mut store = Store::new(self.pre.module().engine(), state);
         let started = Instant::now();
-        let limiter: fn(&mut CommandState) -> &mut MemoryLimiter = |s| &mut s.sandbox.limiter;
-        let result = arm(
-            &mut store,
-            plan.limits.fuel,
-            started + plan.limits.timeout,
-            cancel,
-            limiter,
-        )
-        .and_then(|()| self.pre.instantiate(&mut store))
-        .and_then(|instance| instance.get_typed_func::<(), ()>(&mut store, "_start"))
-        .and_then(|start| start.call(&mut store, ()));
+        let result = arm(&mut store, &plan.limits, started, cancel)
+            .and_then(|()| self.pre.instantiate(&mut store))
+            .and_then(|instance| instance.get_typed_func::<(), ()>(&mut store, "_start"))
+            .and_then(|start| start.call(&mut store, ()));
         let elapsed = started.elapsed();
         let stderr = stderr.take().text();
         let exit = match &result {

@@ -12,7 +12,7 @@ use super::error::LoadError;
 use super::invocation::{CancelToken, Invocation};
 use super::outcome::OutcomeKind;
 use super::run::{Finished, RunPlan};
-use super::sandbox::{LOG_KEEP, MemoryLimiter, Sandbox, arm, deny_all_wasi};
+use super::sandbox::{HasSandbox, LOG_KEEP, Sandbox, arm, deny_all_wasi};
 use super::trap::trapped;
 use std::time::Instant;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
@@ -34,6 +34,12 @@ pub(crate) struct ComponentState {
     sandbox: Sandbox,
     wasi: WasiCtx,
     table: ResourceTable,
+}
+
+impl HasSandbox for ComponentState {
+    fn sandbox(&mut self) -> &mut Sandbox {
+        &mut self.sandbox
+    }
 }
 
 impl WasiView for ComponentState {
@@ -115,29 +121,22 @@ impl Prepared {
         };
         let mut store = Store::new(self.pre.engine(), state);
         let started = Instant::now();
-        let limiter: fn(&mut ComponentState) -> &mut MemoryLimiter = |s| &mut s.sandbox.limiter;
-        let result = arm(
-            &mut store,
-            plan.limits.fuel,
-            started + plan.limits.timeout,
-            cancel,
-            limiter,
-        )
-        .and_then(|()| self.pre.instantiate(&mut store))
-        .and_then(|handler| {
-            let task = types::Task {
-                id: invocation.id,
-                task_type: invocation.task_type,
-                payload: invocation.payload,
-                attempt: invocation.attempt,
-                max_attempts: invocation.max_attempts,
-                enqueued_at_ms: invocation.enqueued_at_ms,
-                deadline_ms: plan.deadline_ms,
-            };
-            handler
-                .wasmq_plugin_handler()
-                .call_handle(&mut store, &task)
-        });
+        let result = arm(&mut store, &plan.limits, started, cancel)
+            .and_then(|()| self.pre.instantiate(&mut store))
+            .and_then(|handler| {
+                let task = types::Task {
+                    id: invocation.id,
+                    task_type: invocation.task_type,
+                    payload: invocation.payload,
+                    attempt: invocation.attempt,
+                    max_attempts: invocation.max_attempts,
+                    enqueued_at_ms: invocation.enqueued_at_ms,
+                    deadline_ms: plan.deadline_ms,
+                };
+                handler
+                    .wasmq_plugin_handler()
+                    .call_handle(&mut store, &task)
+            });
         let elapsed = started.elapsed();
         let stderr = stderr.take().text();
         let kind = match result {

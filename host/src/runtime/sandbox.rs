@@ -142,21 +142,29 @@ pub(crate) fn deny_all_wasi(program: &str, stdout: &Capture, stderr: &Capture) -
     builder
 }
 
-/// Gives the store its fuel, its memory limiter accessor and an epoch
-/// callback that stops the run at `deadline` or when `cancel` is set.
+/// A store state that carries a [`Sandbox`], so [`arm`] can reach its
+/// memory limiter whatever the plugin kind.
+pub(crate) trait HasSandbox: 'static {
+    /// The run's sandbox.
+    fn sandbox(&mut self) -> &mut Sandbox;
+}
+
+/// Gives the store its fuel (`limits.fuel`), its memory limiter and an epoch
+/// callback that stops the run once `limits.timeout` has passed since
+/// `started`, or when `cancel` is set.
 ///
 /// The callback runs on every epoch tick, so both checks are observed within
 /// about one tick, even in a loop that never calls the host.
-pub(crate) fn arm<T: 'static>(
+pub(crate) fn arm<T: HasSandbox>(
     store: &mut Store<T>,
-    fuel: u64,
-    deadline: Instant,
+    limits: &Limits,
+    started: Instant,
     cancel: &CancelToken,
-    limiter: fn(&mut T) -> &mut MemoryLimiter,
 ) -> wasmtime::Result<()> {
-    store.set_fuel(fuel)?;
-    store.limiter(move |state| limiter(state) as &mut dyn ResourceLimiter);
+    store.set_fuel(limits.fuel)?;
+    store.limiter(|state| &mut state.sandbox().limiter as &mut dyn ResourceLimiter);
     store.set_epoch_deadline(1);
+    let deadline = started + limits.timeout;
     let cancel = cancel.clone();
     store.epoch_deadline_callback(move |_| {
         if cancel.is_cancelled() {

@@ -9,7 +9,7 @@ use crate::http::dto::{
     QueueDto, QueuesResponse, RequeueResponse,
 };
 use crate::http::error::{ApiError, ApiResult, ErrorBody};
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, param_in_range};
 use crate::task::{TaskId, unix_ms};
 use axum::Json;
 use axum::extract::State;
@@ -91,12 +91,11 @@ pub async fn list_dead(
     ApiQuery(query): ApiQuery<DeadQuery>,
 ) -> ApiResult<Json<DeadListResponse>> {
     let offset = query.offset.unwrap_or(0);
-    let limit = query.limit.unwrap_or(DEFAULT_DEAD_LIMIT);
-    if !(1..=MAX_DEAD_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_request(format!(
-            "query parameter `limit`: {limit} is not in 1..={MAX_DEAD_LIMIT}"
-        )));
-    }
+    let limit = param_in_range(
+        "limit",
+        query.limit.unwrap_or(DEFAULT_DEAD_LIMIT),
+        MAX_DEAD_LIMIT,
+    )?;
     let (total, tasks) = match query.queue {
         Some(queue) => {
             validate_queue_name(&queue)

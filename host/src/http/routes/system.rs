@@ -7,7 +7,7 @@ use crate::http::dto::{
     ThroughputQuery, ThroughputResponse,
 };
 use crate::http::error::{ApiError, ApiResult, ErrorBody};
-use crate::http::extract::ApiQuery;
+use crate::http::extract::{ApiQuery, param_in_range};
 use crate::task::unix_ms;
 use axum::Json;
 use axum::extract::State;
@@ -107,12 +107,11 @@ pub async fn throughput(
     State(state): State<HttpState>,
     ApiQuery(query): ApiQuery<ThroughputQuery>,
 ) -> ApiResult<Json<ThroughputResponse>> {
-    let minutes = query.minutes.unwrap_or(60);
-    if !(1..=MAX_THROUGHPUT_MINUTES).contains(&minutes) {
-        return Err(ApiError::bad_request(format!(
-            "query parameter `minutes`: {minutes} is not in 1..={MAX_THROUGHPUT_MINUTES}"
-        )));
-    }
+    let minutes = param_in_range(
+        "minutes",
+        query.minutes.unwrap_or(60),
+        MAX_THROUGHPUT_MINUTES,
+    )?;
     let queues = match &query.queue {
         Some(queue) => {
             crate::error::validate_queue_name(queue)
