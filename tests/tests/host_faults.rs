@@ -7,7 +7,7 @@ mod host_common;
 use host_common::{completed_at_least, enqueue, json_tasks, results, settled, statuses, totals};
 use std::time::Duration;
 use wasmq::broker::CancelOutcome;
-use wasmq::task::TaskState;
+use wasmq::task::{TaskId, TaskState};
 use wasmq_tests::host::{HostProcess, PluginsDir, client, eventually};
 use wasmq_tests::redis::RedisServer;
 
@@ -16,6 +16,36 @@ const LONG: Duration = Duration::from_secs(600);
 /// An image job (the plugin refuses unknown fields, so tasks are identical).
 fn image(_n: usize, side: u32) -> serde_json::Value {
     serde_json::json!({ "width": side, "height": side, "scale": 0.5 })
+}
+
+/// A host with concurrency 1 and the given drain timeout, running one
+/// infinite-loop task (fuel and timeout far out of reach): the starting
+/// point of the shutdown tests. The server and directory are returned so
+/// they live as long as the test.
+async fn running_loop(
+    drain_timeout: &str,
+) -> (
+    RedisServer,
+    PluginsDir,
+    HostProcess,
+    wasmq::Client,
+    Vec<TaskId>,
+) {
+    let redis = RedisServer::start();
+    let plugins = PluginsDir::with(&[("loop", "loop")]);
+    plugins.manifest("loop", "fuel = 1_000_000_000_000_000\ntimeout = \"120s\"\n");
+    let host = HostProcess::start(
+        &redis.url(),
+        plugins.path(),
+        &["--concurrency", "1", "--drain-timeout", drain_timeout],
+    );
+    let client = client(&redis.url()).await;
+    let ids = enqueue(&client, json_tasks("loop", [serde_json::json!({})])).await;
+    eventually("the loop to run", LONG, || async {
+        (totals(&client, &["loop"]).await.active == 1).then_some(())
+    })
+    .await;
+    (redis, plugins, host, client, ids)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -134,20 +164,7 @@ async fn sigterm_drains_running_tasks_and_releases_the_rest() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_after_the_drain_timeout_cancels_and_releases() {
-    let redis = RedisServer::start();
-    let plugins = PluginsDir::with(&[("loop", "loop")]);
-    plugins.manifest("loop", "fuel = 1_000_000_000_000_000\ntimeout = \"120s\"\n");
-    let mut host = HostProcess::start(
-        &redis.url(),
-        plugins.path(),
-        &["--concurrency", "1", "--drain-timeout", "1s"],
-    );
-    let client = client(&redis.url()).await;
-    let ids = enqueue(&client, json_tasks("loop", [serde_json::json!({})])).await;
-    eventually("the loop to run", LONG, || async {
-        (totals(&client, &["loop"]).await.active == 1).then_some(())
-    })
-    .await;
+    let (_redis, _plugins, mut host, client, ids) = running_loop("1s").await;
     host.terminate();
     let status = host.wait(LONG);
     assert!(status.success(), "{status}:\n{}", host.log());
@@ -303,20 +320,7 @@ async fn frozen_host_verdict_is_refused_as_stale() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn second_signal_exits_at_once_and_leaves_the_lease_to_expire() {
-    let redis = RedisServer::start();
-    let plugins = PluginsDir::with(&[("loop", "loop")]);
-    plugins.manifest("loop", "fuel = 1_000_000_000_000_000\ntimeout = \"120s\"\n");
-    let mut host = HostProcess::start(
-        &redis.url(),
-        plugins.path(),
-        &["--concurrency", "1", "--drain-timeout", "120s"],
-    );
-    let client = client(&redis.url()).await;
-    enqueue(&client, json_tasks("loop", [serde_json::json!({})])).await;
-    eventually("the loop to run", LONG, || async {
-        (totals(&client, &["loop"]).await.active == 1).then_some(())
-    })
-    .await;
+    let (_redis, _plugins, mut host, client, _ids) = running_loop("120s").await;
     host.terminate();
     host.wait_for_log("shutting down gracefully", LONG);
     host.terminate();
