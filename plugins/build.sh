@@ -31,6 +31,7 @@ declare -A components=(
     [panic]=panic
     [wrong-world]=wrong-world
     [future-major]=future-major
+    [sleeper]=sleeper
 )
 declare -A commands=(
     [upper]=upper

@@ -99,9 +99,13 @@ async fn stale_ack_is_refused(url: String) {
         Settlement::StaleLease
     );
     assert_eq!(
-        slow.extend(std::slice::from_ref(&first), Duration::from_secs(5))
-            .await
-            .unwrap(),
+        slow.extend(
+            "stale",
+            std::slice::from_ref(&first),
+            Duration::from_secs(5)
+        )
+        .await
+        .unwrap(),
         vec![None]
     );
     assert_eq!(
@@ -316,7 +320,7 @@ async fn extend_keeps_the_lease(url: String) {
     client.enqueue(TaskSpec::new("ext", "x")).await.unwrap();
     let task = client.lease("ext", 1).await.unwrap().remove(0);
     let extended = client
-        .extend(std::slice::from_ref(&task), Duration::from_secs(5))
+        .extend("ext", std::slice::from_ref(&task), Duration::from_secs(5))
         .await
         .unwrap();
     assert!(extended[0].is_some_and(|d| d > task.lease_deadline_ms));

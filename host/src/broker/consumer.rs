@@ -9,7 +9,7 @@
 
 use super::client::Client;
 use super::error::{BrokerError, BrokerResult};
-use super::options::{MAX_BATCH, millis};
+use super::options::{MAX_BATCH, MAX_CALL_BYTES, millis, split_calls};
 use super::records::ack_tail;
 use super::reply::Reply;
 use super::scripts::SCRIPTS;
@@ -51,9 +51,49 @@ impl LeasedTask {
         &self.token
     }
 
-    /// True if this was the last attempt the task gets.
-    pub fn is_last_attempt(&self) -> bool {
-        self.attempt >= self.max_attempts
+    /// This lease's identity: the task id and the token it was leased under.
+    pub fn key(&self) -> LeaseKey {
+        LeaseKey {
+            id: self.id.clone(),
+            token: self.token.clone(),
+        }
+    }
+}
+
+/// A lease of `id` under `token`, with no payload, for unit tests of what
+/// tracks leases.
+#[cfg(test)]
+pub(crate) fn test_lease(id: TaskId, token: &str) -> LeasedTask {
+    LeasedTask {
+        id,
+        attempt: 1,
+        max_attempts: 1,
+        priority: Priority::Normal,
+        timeout: None,
+        fuel: None,
+        enqueued_at_ms: 0,
+        started_at_ms: 0,
+        lease_deadline_ms: 0,
+        payload: Vec::new(),
+        token: token.into(),
+    }
+}
+
+/// One lease of one task. A host can hold two leases of the same task at
+/// once (the first expired while its run was frozen, and the task was
+/// re-leased to the same host), so whatever tracks a lease is keyed by this,
+/// never by the task id alone.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LeaseKey {
+    /// The task.
+    pub id: TaskId,
+    /// The token of the lease call that leased it (shared by its batch).
+    pub token: Arc<str>,
+}
+
+impl std::fmt::Display for LeaseKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}", self.id, self.token)
     }
 }
 
@@ -197,7 +237,13 @@ impl Client {
                         message: e.to_string(),
                         plugin_version: String::new(),
                     };
-                    self.dead_inner(&id, &token, &failure, true).await?;
+                    // Never let this step cost the rest of the batch: the
+                    // good tasks are leased already and must reach the
+                    // caller. If burying fails, the bad one stays leased and
+                    // the reaper brings it back to be set aside again.
+                    if let Err(e) = self.dead_inner(&id, &token, &failure, true).await {
+                        error!(task_id = %id, error = %e, "could not set aside a malformed task record; its lease will expire and it will be set aside again");
+                    }
                 }
             }
         }
@@ -218,7 +264,31 @@ impl Client {
         for (queue, indices) in group_by_queue(done.iter().map(|(t, _)| &t.id)) {
             let keys = self.keys(&queue)?;
             let bucket = self.bucket(&keys);
-            for chunk in indices.chunks(MAX_BATCH) {
+            // The record tails are built first, so that a call is cut by
+            // bytes as well as by count: a few large outputs must not make
+            // one call larger than Redis takes (its query buffer).
+            let tails: Vec<Vec<u8>> = indices
+                .iter()
+                .map(|&i| {
+                    let (task, c) = &done[i];
+                    if !bucket.keep {
+                        return Vec::new();
+                    }
+                    ack_tail(
+                        task.attempt,
+                        task.enqueued_at_ms,
+                        task.started_at_ms,
+                        millis(c.wall),
+                        c.fuel_used,
+                        &c.plugin_version,
+                        c.content_type.as_deref(),
+                        &c.output,
+                    )
+                })
+                .collect();
+            let sizes = tails.iter().map(|t| t.len() + ACK_ARG_OVERHEAD);
+            for range in split_calls(sizes, MAX_BATCH, MAX_CALL_BYTES) {
+                let chunk = &indices[range.clone()];
                 let mut inv = SCRIPTS.ack.prepare_invoke();
                 inv.key(&keys.active)
                     .key(&keys.lease)
@@ -236,22 +306,8 @@ impl Client {
                     .arg(channel)
                     .arg(&queue)
                     .arg(chunk.len());
-                for &i in chunk {
-                    let (task, c) = &done[i];
-                    let tail = if bucket.keep {
-                        ack_tail(
-                            task.attempt,
-                            task.enqueued_at_ms,
-                            task.started_at_ms,
-                            millis(c.wall),
-                            c.fuel_used,
-                            &c.plugin_version,
-                            c.content_type.as_deref(),
-                            &c.output,
-                        )
-                    } else {
-                        Vec::new()
-                    };
+                for (&i, tail) in chunk.iter().zip(&tails[range]) {
+                    let task = &done[i].0;
                     inv.arg(task.id.local()).arg(task.token()).arg(tail);
                 }
                 let op = format!("ack tasks of queue {queue:?}");
@@ -282,6 +338,10 @@ impl Client {
         Ok(out.first().copied().unwrap_or(Settlement::StaleLease))
     }
 }
+
+/// Bytes an ack call spends per task beside its record tail (id, token,
+/// the protocol's framing), for cutting calls by size.
+const ACK_ARG_OVERHEAD: usize = 64;
 
 /// Indices of `ids` grouped by queue, in first-seen order.
 pub(crate) fn group_by_queue<'a>(

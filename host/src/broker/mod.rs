@@ -86,7 +86,9 @@ mod waiter;
 
 pub use admin::{CancelOutcome, TaskResult, TaskStatus};
 pub use client::Client;
-pub use consumer::{Completion, Failure, LeasedTask, Settlement};
+#[cfg(test)]
+pub(crate) use consumer::test_lease;
+pub use consumer::{Completion, Failure, LeaseKey, LeasedTask, Settlement};
 pub use dead::{BULK_LIMIT, DeadPage, DeadSelector, DeadTask, RequeueReport};
 pub use error::{BrokerError, BrokerResult};
 pub use hosts::HostInfo;

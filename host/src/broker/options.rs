@@ -11,6 +11,38 @@ use std::time::Duration;
 /// each Lua script call short, since Redis runs nothing else meanwhile.
 pub const MAX_BATCH: usize = 1000;
 
+/// Largest argument size of one batched settlement call (8 MiB). Redis
+/// closes a connection whose query buffer outgrows its limit, so a batch of
+/// large outputs is cut into calls of at most this many bytes (a single
+/// larger task goes alone).
+pub const MAX_CALL_BYTES: usize = 8 << 20;
+
+/// Cuts items of the given sizes, in order, into consecutive ranges of at
+/// most `max_count` items and at most `max_bytes` bytes each; an item larger
+/// than `max_bytes` gets a range of its own.
+pub(crate) fn split_calls(
+    sizes: impl IntoIterator<Item = usize>,
+    max_count: usize,
+    max_bytes: usize,
+) -> Vec<std::ops::Range<usize>> {
+    let mut ranges = Vec::new();
+    let (mut start, mut bytes) = (0, 0usize);
+    let mut end = 0;
+    for size in sizes {
+        let full = end - start >= max_count || (end > start && bytes + size > max_bytes);
+        if full {
+            ranges.push(start..end);
+            (start, bytes) = (end, 0);
+        }
+        bytes += size;
+        end += 1;
+    }
+    if end > start {
+        ranges.push(start..end);
+    }
+    ranges
+}
+
 /// How the broker behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerOptions {
@@ -127,6 +159,43 @@ pub(crate) fn millis(d: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn settlement_calls_are_cut_by_count_and_bytes(
+            sizes in proptest::collection::vec(0usize..3000, 0..300),
+            max_count in 1usize..50,
+            max_bytes in 1usize..10_000,
+        ) {
+            let ranges = split_calls(sizes.iter().copied(), max_count, max_bytes);
+            // Consecutive, in order, covering every item once.
+            let mut next = 0;
+            for r in &ranges {
+                proptest::prop_assert_eq!(r.start, next);
+                proptest::prop_assert!(r.end > r.start);
+                proptest::prop_assert!(r.len() <= max_count);
+                let bytes: usize = sizes[r.clone()].iter().sum();
+                proptest::prop_assert!(bytes <= max_bytes || r.len() == 1);
+                next = r.end;
+            }
+            proptest::prop_assert_eq!(next, sizes.len());
+        }
+    }
+
+    #[test]
+    fn a_batch_of_large_outputs_is_cut_into_calls_redis_accepts() {
+        let sizes = vec![3 << 20; 10];
+        let ranges = split_calls(sizes, MAX_BATCH, MAX_CALL_BYTES);
+        assert_eq!(ranges, vec![0..2, 2..4, 4..6, 6..8, 8..10]);
+        assert_eq!(
+            split_calls(vec![64; 2500], MAX_BATCH, MAX_CALL_BYTES).len(),
+            3
+        );
+        assert_eq!(
+            split_calls([20 << 20, 1], MAX_BATCH, MAX_CALL_BYTES),
+            vec![0..1, 1..2]
+        );
+    }
 
     #[test]
     fn defaults_are_valid() {

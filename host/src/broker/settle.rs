@@ -138,35 +138,42 @@ impl Client {
         }
     }
 
-    /// Pushes the lease deadline of `tasks` to `duration` from now (Redis's
-    /// clock). Returns, in order, the new deadline in ms, or `None` where the
-    /// lease is stale. Call it well before the deadline for long tasks.
+    /// Pushes the lease deadline of `tasks`, all of `queue`, to `duration`
+    /// from now (Redis's clock). Returns, in order, the new deadline in ms,
+    /// or `None` where the lease is stale. One call per queue, so that a
+    /// queue whose keys fail (its shard is down) fails alone: callers extend
+    /// each queue separately.
     pub async fn extend(
         &self,
+        queue: &str,
         tasks: &[LeasedTask],
         duration: Duration,
     ) -> BrokerResult<Vec<Option<u64>>> {
-        let mut out = vec![None; tasks.len()];
-        for (queue, indices) in group_by_queue(tasks.iter().map(|t| &t.id)) {
-            let keys = self.keys(&queue)?;
-            for chunk in indices.chunks(MAX_BATCH) {
-                let mut inv = SCRIPTS.extend.prepare_invoke();
-                inv.key(&keys.active).key(&keys.lease);
-                inv.arg(millis(duration)).arg(chunk.len());
-                for &i in chunk {
-                    inv.arg(tasks[i].id.local()).arg(tasks[i].token());
-                }
-                let op = format!("extend leases in queue {queue:?}");
-                let r = Reply::of(&op);
-                let mut items = r.array(self.invoke(&inv, &op).await?)?.into_iter();
-                let deadline = match items.next() {
-                    Some(v) => r.uint(&v)?,
-                    None => return Err(BrokerError::reply(&op, "empty reply")),
-                };
-                for &i in chunk {
-                    let held = items.next().map(|v| r.int(&v)).transpose()? == Some(1);
-                    out[i] = held.then_some(deadline);
-                }
+        let keys = self.keys(queue)?;
+        if let Some(other) = tasks.iter().find(|t| t.id.queue() != queue) {
+            return Err(BrokerError::reply(
+                &format!("extend leases in queue {queue:?}"),
+                format!("task {} is not of this queue", other.id),
+            ));
+        }
+        let mut out = Vec::with_capacity(tasks.len());
+        for chunk in tasks.chunks(MAX_BATCH) {
+            let mut inv = SCRIPTS.extend.prepare_invoke();
+            inv.key(&keys.active).key(&keys.lease);
+            inv.arg(millis(duration)).arg(chunk.len());
+            for task in chunk {
+                inv.arg(task.id.local()).arg(task.token());
+            }
+            let op = format!("extend leases in queue {queue:?}");
+            let r = Reply::of(&op);
+            let mut items = r.array(self.invoke(&inv, &op).await?)?.into_iter();
+            let deadline = match items.next() {
+                Some(v) => r.uint(&v)?,
+                None => return Err(BrokerError::reply(&op, "empty reply")),
+            };
+            for _ in chunk {
+                let held = items.next().map(|v| r.int(&v)).transpose()? == Some(1);
+                out.push(held.then_some(deadline));
             }
         }
         Ok(out)

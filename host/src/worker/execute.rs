@@ -18,10 +18,9 @@
 use super::Shared;
 use super::policy::{Decision, EffectiveRetry, decide};
 use super::settle::{Action, Verdict};
-use crate::broker::{Completion, Failure};
+use crate::broker::{Completion, Failure, LeaseKey};
 use crate::config::Limits;
 use crate::runtime::{CancelToken, Invocation, Outcome, OutcomeKind};
-use crate::task::TaskId;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -35,8 +34,8 @@ const MAX_ERROR_LEN: usize = 4096;
 /// A leased task on its way to an executor, with its payload.
 #[derive(Debug)]
 pub struct Ticket {
-    /// The task id.
-    pub id: TaskId,
+    /// The lease the task is held under (its verdict settles this lease).
+    pub lease: LeaseKey,
     /// 1 on the first run.
     pub attempt: u32,
     /// The attempt after which a failure is final, as the task was enqueued.
@@ -64,20 +63,61 @@ pub fn executor(shared: Arc<Shared>, verdicts: UnboundedSender<Verdict>, _alive:
             .map(|(queue, took)| (queue.as_str(), *took)),
     ) {
         let started = Instant::now();
-        let id = job.item.id.clone();
+        let (lease, attempt, max_attempts) = (
+            job.item.lease.clone(),
+            job.item.attempt,
+            job.item.max_attempts,
+        );
         let run = std::panic::catch_unwind(AssertUnwindSafe(|| {
             run_task(&shared, &mut metrics, job.item)
         }));
         let verdict = run.unwrap_or_else(|panic| {
-            error!(task_id = %id, panic = panic_text(&panic), "running the task panicked (a bug in the host); giving the task back");
+            let text = panic_text(&panic);
+            error!(task_id = %lease.id, attempt, panic = text,
+                "running the task panicked (a bug in the host); the attempt counts");
+            let retry = host_retry(&shared, lease.id.queue(), max_attempts);
             Verdict {
-                id,
-                action: Action::Release,
+                action: host_panic_action(text, attempt, &retry),
+                lease,
             }
         });
         // The receiver only goes away when the worker is torn down.
         let _ = verdicts.send(verdict);
         finished = Some((job.queue, started.elapsed()));
+    }
+}
+
+/// The retry settings of `task_type` as its plugin (if still loaded) and
+/// the host define them.
+fn host_retry(shared: &Shared, task_type: &str, max_attempts: u32) -> EffectiveRetry {
+    let policy = shared
+        .registry
+        .get_loaded(task_type)
+        .map(|l| l.policy)
+        .unwrap_or_default();
+    EffectiveRetry::resolve(&shared.retry, &policy, max_attempts)
+}
+
+/// What a run that panicked the host becomes: a failed attempt, retried or
+/// dead by the task's policy like a trap. Giving the task back uncounted
+/// would re-deliver an input that crashes the host forever.
+fn host_panic_action(text: &str, attempt: u32, retry: &EffectiveRetry) -> Action {
+    let kind = OutcomeKind::Trap {
+        message: format!("the host panicked while running this task (a bug in wasmq): {text}"),
+    };
+    let failure = |reason: &str| Failure {
+        reason: reason.to_owned(),
+        message: truncate(kind.describe()),
+        plugin_version: String::new(),
+    };
+    match decide(&kind, attempt, retry, &mut rand::rng()) {
+        Decision::Retry { delay } => Action::Retry {
+            delay,
+            failure: failure("host-panic"),
+        },
+        Decision::Dead { reason } => Action::Dead(failure(reason)),
+        // A trap is never acked or released.
+        Decision::Ack | Decision::Release => Action::Dead(failure("host-panic")),
     }
 }
 
@@ -138,10 +178,10 @@ fn run_limits(plugin: &Limits, timeout: Option<Duration>, fuel: Option<u64>) -> 
     })
 }
 
-#[instrument(skip_all, fields(task_id = %ticket.id, kind = ticket.id.queue(), attempt = ticket.attempt, plugin_version))]
+#[instrument(skip_all, fields(task_id = %ticket.lease.id, task_type = ticket.lease.id.queue(), attempt = ticket.attempt, plugin_version))]
 fn run_task(shared: &Shared, metrics: &mut TaskMetrics, ticket: Ticket) -> Verdict {
     let Ticket {
-        id,
+        lease,
         attempt,
         max_attempts,
         enqueued_at_ms,
@@ -150,10 +190,11 @@ fn run_task(shared: &Shared, metrics: &mut TaskMetrics, ticket: Ticket) -> Verdi
         payload,
         cancel,
     } = ticket;
+    let id = &lease.id;
     let Some(loaded) = shared.registry.get_loaded(id.queue()) else {
         info!("no plugin serves this type any more; giving the task back");
         return Verdict {
-            id,
+            lease,
             action: Action::Release,
         };
     };
@@ -218,7 +259,7 @@ fn run_task(shared: &Shared, metrics: &mut TaskMetrics, ticket: Ticket) -> Verdi
             })
         }
     };
-    Verdict { id, action }
+    Verdict { lease, action }
 }
 
 fn truncate(mut message: String) -> String {
@@ -246,6 +287,25 @@ mod tests {
         let higher = run_limits(&plugin, Some(Duration::from_secs(3600)), Some(u64::MAX)).unwrap();
         assert_eq!((higher.timeout, higher.fuel), (plugin.timeout, plugin.fuel));
         assert_eq!(higher.memory, plugin.memory);
+    }
+
+    #[test]
+    fn a_host_panic_counts_an_attempt() {
+        let retry = EffectiveRetry {
+            policy: crate::task::RetryPolicy::default(),
+            max_attempts: 3,
+        };
+        match host_panic_action("boom", 1, &retry) {
+            Action::Retry { failure, .. } => {
+                assert!(failure.message.contains("boom"), "{}", failure.message);
+                assert!(failure.message.contains("host panicked"));
+            }
+            other => panic!("a first attempt that panicked must be retried, not {other:?}"),
+        }
+        match host_panic_action("boom", 3, &retry) {
+            Action::Dead(failure) => assert_eq!(failure.reason, "retries-exhausted"),
+            other => panic!("a last attempt that panicked must be dead, not {other:?}"),
+        }
     }
 
     #[test]

@@ -1,32 +1,25 @@
-//! Every lease this host holds, from the lease until Redis has the verdict,
-//! and the loops that look after them: lease extension and cancellation.
-//!
-//! A lease runs out unless extended, and then the reaper of any host hands
-//! the task to someone else. That is what makes a crashed host harmless, but
-//! a task that simply runs long must not be mistaken for one: the keeper
-//! extends every held lease each third of the lease duration, so a task
-//! running for many lease periods keeps its single owner.
-//!
-//! Cancellation arrives by pub/sub (the broker publishes the id of a task
-//! whose cancellation was requested while it was active). A message can be
-//! lost while the subscription reconnects, so the keeper also asks Redis,
-//! on each extension round, which of the held tasks are flagged. Either way
-//! the task's [`CancelToken`] trips and its instance stops within an epoch
-//! tick; the broker then records it cancelled when the lease is released.
+//! Every lease this host holds, from the lease until Redis has the verdict.
+//! The loops that look after them (extension, cancellation) are in
+//! [`super::keeper`].
 //!
 //! The table holds leases without their payloads: the payload travels with
 //! the task to the executor (see [`super::Ticket`]) and is never copied.
+//!
+//! Entries are keyed by lease ([`LeaseKey`]: task id and lease token), not
+//! by task id. One host can hold two leases of one task: the first expired
+//! while the host was frozen (a stop signal, a stalled VM) and the reaper
+//! handed the task back, to the head of its list, where this same host
+//! leased it again. Keyed by id, the first run's verdict would settle the
+//! second lease and the second run's verdict would be dropped; keyed by
+//! lease, each verdict settles the lease its run held, and the stale one is
+//! refused by Redis as it should be.
 
-use super::stats::{Stats, redis_error};
-use crate::broker::{Client, LeasedTask};
+use crate::broker::{LeaseKey, LeasedTask};
 use crate::runtime::CancelToken;
 use crate::task::TaskId;
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
 
 #[derive(Debug)]
 struct Entry {
@@ -41,13 +34,13 @@ struct Entry {
 /// The leases this host holds.
 #[derive(Debug, Default)]
 pub struct Inflight {
-    map: Mutex<HashMap<TaskId, Entry>>,
+    map: Mutex<HashMap<LeaseKey, Entry>>,
     /// Wakes the leaser when settled leases were forgotten (room to lease).
     forgotten: Notify,
 }
 
 impl Inflight {
-    fn with<R>(&self, f: impl FnOnce(&mut HashMap<TaskId, Entry>) -> R) -> R {
+    fn with<R>(&self, f: impl FnOnce(&mut HashMap<LeaseKey, Entry>) -> R) -> R {
         f(&mut self.map.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
@@ -55,10 +48,10 @@ impl Inflight {
     /// returns the token that cancels its run.
     pub fn insert(&self, lease: LeasedTask) -> CancelToken {
         let cancel = CancelToken::new();
-        let id = lease.id.clone();
+        let key = lease.key();
         self.with(|map| {
             map.insert(
-                id,
+                key,
                 Entry {
                     lease,
                     cancel: cancel.clone(),
@@ -70,11 +63,11 @@ impl Inflight {
         cancel
     }
 
-    /// The lease of `id`, if held, for its settlement call; from now on it
-    /// is no longer extended.
-    pub fn settle(&self, id: &TaskId) -> Option<LeasedTask> {
+    /// The lease `key`, if held, for its settlement call; from now on it is
+    /// no longer extended.
+    pub fn settle(&self, key: &LeaseKey) -> Option<LeasedTask> {
         self.with(|map| {
-            map.get_mut(id).map(|e| {
+            map.get_mut(key).map(|e| {
                 e.settling = true;
                 e.lease.clone()
             })
@@ -86,25 +79,38 @@ impl Inflight {
         self.forgotten.notified().await;
     }
 
-    /// True while `id` is held and has no verdict on its way.
-    pub fn is_unsettled(&self, id: &TaskId) -> bool {
-        self.with(|map| map.get(id).is_some_and(|e| !e.settling))
+    /// True while lease `key` is held and has no verdict on its way.
+    pub fn is_unsettled(&self, key: &LeaseKey) -> bool {
+        self.with(|map| map.get(key).is_some_and(|e| !e.settling))
     }
 
-    /// Forgets settled leases.
-    pub fn remove(&self, ids: impl IntoIterator<Item = TaskId>) {
+    /// Forgets settled leases (only those: another lease of the same task
+    /// stays).
+    pub fn remove(&self, keys: impl IntoIterator<Item = LeaseKey>) {
         let removed = self.with(|map| {
-            ids.into_iter()
-                .filter(|id| map.remove(id).is_some())
+            keys.into_iter()
+                .filter(|key| map.remove(key).is_some())
                 .count()
         });
         metrics::gauge!("wasmq_leases_in_flight").decrement(removed as f64);
         self.forgotten.notify_one();
     }
 
-    /// Trips the cancel token of `id`; false if this host does not hold it.
+    /// Trips the cancel token of every lease of task `id` this host holds
+    /// (cancellation is asked of the task, whichever run has it); false if
+    /// it holds none. A scan: cancellations are rare, and the table holds at
+    /// most a few thousand leases.
     pub fn cancel(&self, id: &TaskId) -> bool {
-        self.with(|map| map.get(id).map(|e| e.cancel.cancel()).is_some())
+        self.with(|map| {
+            let mut found = false;
+            for (key, entry) in map.iter() {
+                if key.id == *id {
+                    entry.cancel.cancel();
+                    found = true;
+                }
+            }
+            found
+        })
     }
 
     /// Trips every cancel token (forced shutdown); returns how many.
@@ -131,110 +137,54 @@ impl Inflight {
     }
 }
 
-/// Extends every held lease each `lease / 3` and polls for cancellations,
-/// until `stop`.
-pub async fn keep_leases(
-    broker: Client,
-    inflight: std::sync::Arc<Inflight>,
-    stats: std::sync::Arc<Stats>,
-    stop: CancellationToken,
-) {
-    let lease = broker.options().lease_duration;
-    let every = (lease / 3).max(Duration::from_millis(10));
-    let mut ticker = tokio::time::interval(every);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = ticker.tick() => {}
-        }
-        let leases = inflight.leases();
-        if leases.is_empty() {
-            continue;
-        }
-        match broker.extend(&leases, lease).await {
-            Ok(deadlines) => {
-                // A lease settled while the extension was on its way is not lost.
-                let lost = leases.iter().zip(&deadlines).filter(|(task, deadline)| {
-                    deadline.is_none() && inflight.is_unsettled(&task.id)
-                });
-                for (task, _) in lost {
-                    warn!(task_id = %task.id, kind = task.id.queue(),
-                        "lost the lease of a running task (it expired and was re-delivered); \
-                         its result will be refused as stale");
-                }
-                debug!(n = leases.len(), "extended leases");
-            }
-            Err(e) => redis_error(&stats, "extend", &e),
-        }
-        poll_cancellations(&broker, &inflight, &stats, &leases).await;
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::test_lease;
 
-/// The fallback for lost pub/sub messages: asks Redis which held tasks are
-/// flagged for cancellation, one call per queue.
-async fn poll_cancellations(
-    broker: &Client,
-    inflight: &Inflight,
-    stats: &Stats,
-    leases: &[LeasedTask],
-) {
-    let mut by_queue: HashMap<&str, Vec<TaskId>> = HashMap::new();
-    for task in leases {
-        by_queue
-            .entry(task.id.queue())
-            .or_default()
-            .push(task.id.clone());
-    }
-    for (queue, ids) in by_queue {
-        match broker.cancel_requested(queue, &ids).await {
-            Ok(flags) => {
-                for (id, _) in ids.iter().zip(flags).filter(|(_, flagged)| *flagged) {
-                    if inflight.cancel(id) {
-                        info!(task_id = %id, kind = queue, "cancellation requested (found by polling)");
-                    }
-                }
-            }
-            Err(e) => redis_error(stats, "poll cancellations", &e),
-        }
-    }
-}
+    #[test]
+    fn two_leases_of_one_task_are_settled_each_by_its_own_token() {
+        let inflight = Inflight::default();
+        let id: TaskId = "email:1a".parse().unwrap();
+        // The first run's lease expired while the host was frozen; the same
+        // host leased the task again under a new token.
+        let first = test_lease(id.clone(), "aaaa");
+        let second = test_lease(id.clone(), "bbbb");
+        let first_cancel = inflight.insert(first.clone());
+        let second_cancel = inflight.insert(second.clone());
+        assert_eq!(
+            inflight.len(),
+            2,
+            "the second lease must not replace the first"
+        );
 
-/// Trips the cancel token of each task whose cancellation is published,
-/// until `stop`. Reconnects (with backoff) if the subscription cannot start.
-pub async fn listen_for_cancellations(
-    broker: Client,
-    inflight: std::sync::Arc<Inflight>,
-    stats: std::sync::Arc<Stats>,
-    stop: CancellationToken,
-) {
-    let mut delay = Duration::from_millis(100);
-    loop {
-        let subscribed = tokio::select! {
-            _ = stop.cancelled() => return,
-            s = broker.cancel_subscription() => s,
-        };
-        match subscribed {
-            Ok(mut subscription) => {
-                delay = Duration::from_millis(100);
-                loop {
-                    let next = tokio::select! {
-                        _ = stop.cancelled() => return,
-                        id = subscription.next() => id,
-                    };
-                    let Some(id) = next else { break };
-                    if inflight.cancel(&id) {
-                        info!(task_id = %id, kind = id.queue(), "cancellation requested: stopping the task");
-                    }
-                }
-                warn!("the cancellation subscription ended; subscribing again");
-            }
-            Err(e) => redis_error(&stats, "subscribe to cancellations", &e),
-        }
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(delay) => {}
-        }
-        delay = (delay * 2).min(Duration::from_secs(5));
+        // The first run's verdict settles the first lease, with its token.
+        let settling = inflight.settle(&first.key()).unwrap();
+        assert_eq!(settling.token(), "aaaa");
+        assert!(!inflight.is_unsettled(&first.key()));
+        assert!(inflight.is_unsettled(&second.key()));
+        // The second lease is still extended.
+        let extended: Vec<String> = inflight
+            .leases()
+            .iter()
+            .map(|l| l.token().to_owned())
+            .collect();
+        assert_eq!(extended, ["bbbb"]);
+
+        // Forgetting the first leaves the second held, and its verdict lands.
+        inflight.remove([first.key()]);
+        assert_eq!(inflight.len(), 1);
+        assert_eq!(inflight.settle(&second.key()).unwrap().token(), "bbbb");
+        assert!(inflight.settle(&first.key()).is_none());
+
+        // A cancellation is asked of the task: every run of it stops.
+        let third = test_lease(id.clone(), "cccc");
+        let third_cancel = inflight.insert(third);
+        assert!(inflight.cancel(&id));
+        assert!(second_cancel.is_cancelled() && third_cancel.is_cancelled());
+        assert!(
+            !first_cancel.is_cancelled(),
+            "a forgotten lease is not touched"
+        );
     }
 }

@@ -16,16 +16,19 @@
 //!
 //! The served queues are the registry's task types; a type that disappears
 //! stops being leased and its buffered tasks are released at once. Redis
-//! errors are counted and retried with backoff; the loop never gives up.
+//! errors are counted and retried with backoff per queue, while the other
+//! queues go on; the loop never gives up.
 
 use super::Shared;
 use super::execute::Ticket;
 use super::settle::{Action, Verdict};
 use super::stats::{Counted, redis_error};
 use crate::broker::{BrokerResult, LeasedTask, Waiter};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::{self, UnboundedSender};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -42,8 +45,8 @@ pub async fn lease_loop(
     let mut served = Vec::new();
     refresh_queues(&shared, &verdicts, &mut served);
     let mut wake = WakeWaiter::spawn(shared.broker.waiter(), shared.clone());
-    let mut error_delay = Duration::from_millis(100);
-    'rounds: while !stop.is_cancelled() {
+    let mut failing = Backoffs::default();
+    while !stop.is_cancelled() {
         // A busy leaser never idles in the select below: look for plugin
         // changes on every round too.
         if plugins.has_changed().unwrap_or(false) {
@@ -62,34 +65,44 @@ pub async fn lease_loop(
             if room == 0 {
                 break;
             }
-            let leased = tokio::select! {
-                _ = stop.cancelled() => break 'rounds,
-                leased = shared.broker.lease(&queue, want.min(room)) => leased,
-            };
+            // A failing queue waits out its own backoff; the others go on.
+            if failing.is_waiting(&queue) {
+                continue;
+            }
+            // Never dropped halfway, shutdown or not: Redis runs the script
+            // whether or not anyone waits for its reply, and a reply not
+            // taken leaves its tasks leased to nobody until the lease
+            // expires (and costs them an attempt). The call is bounded by
+            // the connection's response timeout; what it leases after a
+            // shutdown began is buffered and released with the rest.
+            let leased = shared.broker.lease(&queue, want.min(room)).await;
             match leased {
-                Ok(tasks) if tasks.is_empty() => idle.push(queue),
+                Ok(tasks) if tasks.is_empty() => {
+                    failing.succeeded(&queue);
+                    idle.push(queue);
+                }
                 Ok(tasks) => {
+                    failing.succeeded(&queue);
                     leased_any = true;
                     room = room.saturating_sub(tasks.len());
                     hand_over(&shared, &verdicts, &queue, tasks);
                 }
                 Err(e) => {
                     redis_error(&shared.stats, "lease", &e);
-                    tokio::select! {
-                        _ = stop.cancelled() => break 'rounds,
-                        _ = tokio::time::sleep(error_delay) => {}
-                    }
-                    error_delay = (error_delay * 2).min(Duration::from_secs(2));
-                    continue 'rounds;
+                    metrics::counter!("wasmq_lease_errors_total", "queue" => queue.clone())
+                        .increment(1);
+                    let delay = failing.failed(&queue);
+                    warn!(task_type = %queue, retry_in_ms = delay.as_millis() as u64,
+                        "leasing from this queue failed; other queues go on");
                 }
             }
         }
-        error_delay = Duration::from_millis(100);
         if leased_any {
             continue;
         }
         tokio::select! {
             _ = stop.cancelled() => break,
+            _ = failing.next_retry(), if failing.any() => {}
             changed = plugins.changed() => {
                 if changed.is_err() {
                     // The registry is gone: nothing to serve any more.
@@ -106,6 +119,48 @@ pub async fn lease_loop(
     info!("stopped leasing");
 }
 
+/// Queues whose lease calls fail, each with its own backoff (100 ms
+/// doubling to 2 s), so one unreachable queue does not hold up the others.
+#[derive(Default)]
+struct Backoffs {
+    queues: HashMap<String, (Instant, Duration)>,
+}
+
+impl Backoffs {
+    fn is_waiting(&self, queue: &str) -> bool {
+        self.queues
+            .get(queue)
+            .is_some_and(|(until, _)| Instant::now() < *until)
+    }
+
+    /// Records a failure; returns how long the queue now waits.
+    fn failed(&mut self, queue: &str) -> Duration {
+        let entry = self
+            .queues
+            .entry(queue.to_owned())
+            .or_insert((Instant::now(), Duration::from_millis(50)));
+        entry.1 = (entry.1 * 2).min(Duration::from_secs(2));
+        entry.0 = Instant::now() + entry.1;
+        entry.1
+    }
+
+    fn succeeded(&mut self, queue: &str) {
+        self.queues.remove(queue);
+    }
+
+    fn any(&self) -> bool {
+        !self.queues.is_empty()
+    }
+
+    /// Resolves when the earliest backoff ends.
+    async fn next_retry(&self) {
+        match self.queues.values().map(|(until, _)| *until).min() {
+            Some(until) => tokio::time::sleep_until(until).await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
 /// Records new leases and passes them to the scheduler.
 fn hand_over(
     shared: &Shared,
@@ -119,7 +174,7 @@ fn hand_over(
         .map(|mut lease| {
             let payload = std::mem::take(&mut lease.payload);
             let ticket = Ticket {
-                id: lease.id.clone(),
+                lease: lease.key(),
                 attempt: lease.attempt,
                 max_attempts: lease.max_attempts,
                 enqueued_at_ms: lease.enqueued_at_ms,
@@ -172,7 +227,7 @@ fn refresh_queues(shared: &Shared, verdicts: &UnboundedSender<Verdict>, last: &m
 pub fn release(verdicts: &UnboundedSender<Verdict>, tickets: Vec<Ticket>) {
     for ticket in tickets {
         let _ = verdicts.send(Verdict {
-            id: ticket.id,
+            lease: ticket.lease,
             action: Action::Release,
         });
     }

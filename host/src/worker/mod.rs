@@ -19,10 +19,12 @@
 //! * [`execute`] runs each task on an executor thread in a fresh instance and
 //!   turns the outcome into a verdict with the retry policy of [`policy`]
 //!   (its module docs have the table of which failures are retried).
-//! * [`settle`] batches verdicts into few Redis calls and retries them
-//!   through outages.
-//! * [`inflight`] holds every lease until its verdict is in Redis: extends
-//!   them, cancels them, gives them back.
+//! * [`settle`] batches verdicts into few Redis calls, in one lane per
+//!   queue so that a failing queue retries alone, and retries them through
+//!   outages.
+//! * [`inflight`] holds every lease, keyed by lease (task id and token),
+//!   until its verdict is in Redis; [`keeper`] extends them per queue and
+//!   cancels them.
 //!
 //! Delivery is at least once. A task is never lost: it is in Redis, leased
 //! under a token and a deadline, until a verdict lands; if this host dies the
@@ -39,9 +41,10 @@
 mod execute;
 mod heartbeat;
 mod inflight;
+mod keeper;
 mod leaser;
-pub mod policy;
-pub mod sched;
+pub(crate) mod policy;
+pub(crate) mod sched;
 mod settle;
 mod stats;
 
@@ -269,7 +272,7 @@ fn spawn_background(
     vec![
         (
             "lease keeper",
-            tokio::spawn(inflight::keep_leases(
+            tokio::spawn(keeper::keep_leases(
                 broker.clone(),
                 inflight.clone(),
                 stats.clone(),
@@ -278,7 +281,7 @@ fn spawn_background(
         ),
         (
             "cancel listener",
-            tokio::spawn(inflight::listen_for_cancellations(
+            tokio::spawn(keeper::listen_for_cancellations(
                 broker.clone(),
                 inflight.clone(),
                 stats.clone(),

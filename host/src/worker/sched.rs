@@ -232,6 +232,7 @@ impl<T> Queues<T> {
     }
 
     /// Tasks leased and waiting for a slot.
+    #[cfg(test)]
     pub fn buffered(&self) -> usize {
         self.slots.iter().map(|s| s.buffered.len()).sum()
     }

@@ -1,10 +1,11 @@
 //! Telling Redis how each task ended: batched, and patient with outages.
 //!
 //! Executors do not talk to Redis. They hand a [`Verdict`] to the settler
-//! over a channel and take the next task. The settler takes every verdict
+//! over a channel and take the next task. The settler routes each verdict to
+//! its queue's lane, a task of its own: each lane takes every verdict
 //! waiting (up to [`MAX_BATCH`]) and acks the whole batch with one `ack_many`
-//! script call per queue; retries, dead-letters and releases go out in the
-//! same round, concurrently. Verdicts that arrive during a round wait for the
+//! script call; retries, dead-letters and releases go out in the same round,
+//! concurrently. Verdicts that arrive during a round wait for the
 //! next, so batches grow with the load by themselves; under load (the last
 //! round had more than a handful) the settler also lingers up to
 //! [`BATCH_WAIT`] to fill the batch, while on an idle host a lone verdict
@@ -12,8 +13,13 @@
 //! host settle tens of thousands of short tasks per second: the round trip
 //! and the script's fixed cost are paid per batch, not per task.
 //!
+//! Lanes are per queue because queues fail alone: a queue whose keys cannot
+//! be reached (its Cluster shard is down) retries its own batch while the
+//! other queues' verdicts keep landing, so their leases are not left to
+//! expire and their tasks to run twice.
+//!
 //! When Redis is unreachable the plugin has already run, so its verdict is
-//! worth keeping: the settler retries with backoff (50 ms doubling to 2 s)
+//! worth keeping: the lane retries with backoff (50 ms doubling to 2 s)
 //! until Redis answers or the host gives up at shutdown. If the lease expired
 //! meanwhile, another host may run the task again; that is the at-least-once
 //! contract, and the late verdict comes back as a stale lease, which is
@@ -23,14 +29,15 @@
 
 use super::inflight::Inflight;
 use super::stats::{Counted, Stats, redis_error};
-use crate::broker::{BrokerResult, Client, Completion, Failure, LeasedTask, Settlement};
-use crate::task::TaskId;
+use crate::broker::{BrokerResult, Client, Completion, Failure, LeaseKey, LeasedTask, Settlement};
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{error, warn};
 
 /// Most verdicts settled in one round.
@@ -60,11 +67,11 @@ pub enum Action {
     Release,
 }
 
-/// The verdict on one leased task.
+/// The verdict on one lease of a task: it settles that lease and no other.
 #[derive(Debug)]
 pub struct Verdict {
-    /// The task.
-    pub id: TaskId,
+    /// The lease the run held.
+    pub lease: LeaseKey,
     /// What to do.
     pub action: Action,
 }
@@ -79,13 +86,13 @@ pub fn spawn_settler(
     abandon: CancellationToken,
 ) -> (UnboundedSender<Verdict>, JoinHandle<()>) {
     let (tx, rx) = unbounded_channel();
-    let settler = Settler {
+    let settler = Arc::new(Settler {
         broker,
         inflight,
         stats,
         abandon,
-    };
-    (tx, tokio::spawn(settler.run(rx)))
+    });
+    (tx, tokio::spawn(route(settler, rx)))
 }
 
 struct Settler {
@@ -95,8 +102,34 @@ struct Settler {
     abandon: CancellationToken,
 }
 
+/// Routes verdicts to their queue's lane, starting lanes as queues appear;
+/// when every sender is gone, closes the lanes and waits for them.
+async fn route(settler: Arc<Settler>, mut rx: UnboundedReceiver<Verdict>) {
+    let lanes_running = TaskTracker::new();
+    let mut lanes: HashMap<String, UnboundedSender<Verdict>> = HashMap::new();
+    while let Some(verdict) = rx.recv().await {
+        let queue = verdict.lease.id.queue();
+        let lane = match lanes.get(queue) {
+            Some(lane) => lane,
+            None => {
+                let (tx, lane_rx) = unbounded_channel();
+                lanes_running.spawn(settler.clone().lane(lane_rx));
+                lanes.entry(queue.to_owned()).or_insert(tx)
+            }
+        };
+        // A lane only ends when its sender is dropped, below.
+        let _ = lane.send(verdict);
+    }
+    // Dropping the senders ends each lane once it has settled what it holds.
+    drop(lanes);
+    lanes_running.close();
+    lanes_running.wait().await;
+}
+
 impl Settler {
-    async fn run(self, mut rx: UnboundedReceiver<Verdict>) {
+    /// One queue's lane: batches its verdicts and settles them, retrying
+    /// through outages without holding up any other queue.
+    async fn lane(self: Arc<Self>, mut rx: UnboundedReceiver<Verdict>) {
         let mut last_batch = 0;
         while let Some(first) = rx.recv().await {
             let mut batch = vec![first];
@@ -131,16 +164,20 @@ impl Settler {
     }
 
     async fn settle(&self, batch: Vec<Verdict>) {
+        let Some(first) = batch.first() else { return };
+        let queue = first.lease.id.queue().to_owned();
+        let queue = queue.as_str();
         let mut acks = Vec::new();
         let mut releases = Vec::new();
         let mut singles = Vec::new();
-        let mut ids = Vec::with_capacity(batch.len());
+        let mut keys = Vec::with_capacity(batch.len());
         for verdict in batch {
-            let Some(lease) = self.inflight.settle(&verdict.id) else {
-                warn!(task_id = %verdict.id, "a verdict for a lease this host does not hold; ignored");
+            let Some(lease) = self.inflight.settle(&verdict.lease) else {
+                // Each lease gets one verdict: this is a bug, not a race.
+                error!(task_id = %verdict.lease.id, "a verdict for a lease this host does not hold; ignored");
                 continue;
             };
-            ids.push(verdict.id);
+            keys.push(verdict.lease);
             match verdict.action {
                 Action::Ack(completion) => acks.push((lease, completion)),
                 Action::Release => releases.push(lease),
@@ -151,7 +188,9 @@ impl Settler {
             if acks.is_empty() {
                 return;
             }
-            let settled = self.persist("ack", || self.broker.ack_many(&acks)).await;
+            let settled = self
+                .persist(queue, "ack", || self.broker.ack_many(&acks))
+                .await;
             self.count(acks.iter().map(|(t, _)| t), settled);
         };
         let release_round = async {
@@ -159,7 +198,7 @@ impl Settler {
                 return;
             }
             let settled = self
-                .persist("release", || self.broker.release(&releases))
+                .persist(queue, "release", || self.broker.release(&releases))
                 .await;
             self.count(releases.iter(), settled);
         };
@@ -167,11 +206,11 @@ impl Settler {
             futures::future::join_all(singles.iter().map(|(lease, action)| async move {
                 let settled = match action {
                     Action::Retry { delay, failure } => {
-                        self.persist("retry", || self.broker.retry(lease, *delay, failure))
+                        self.persist(queue, "retry", || self.broker.retry(lease, *delay, failure))
                             .await
                     }
                     Action::Dead(failure) => {
-                        self.persist("dead", || self.broker.dead(lease, failure))
+                        self.persist(queue, "dead", || self.broker.dead(lease, failure))
                             .await
                     }
                     Action::Ack(_) | Action::Release => None,
@@ -179,7 +218,7 @@ impl Settler {
                 self.count(std::iter::once(lease), settled.map(|s| vec![s]));
             }));
         futures::join!(ack_round, release_round, singles_round);
-        self.inflight.remove(ids);
+        self.inflight.remove(keys);
     }
 
     fn count<'a>(
@@ -196,7 +235,7 @@ impl Settler {
                 Settlement::Cancelled => Counted::Cancelled,
                 Settlement::Released => Counted::Released,
                 Settlement::StaleLease => {
-                    warn!(task_id = %lease.id, kind = lease.id.queue(), attempt = lease.attempt,
+                    warn!(task_id = %lease.id, task_type = lease.id.queue(), attempt = lease.attempt,
                         "stale lease: the task was re-delivered before its verdict arrived; verdict dropped");
                     Counted::Stale
                 }
@@ -207,7 +246,7 @@ impl Settler {
 
     /// Runs `call` until it succeeds, retrying connection errors with
     /// backoff until `abandon`, other errors three times.
-    async fn persist<T, F, Fut>(&self, op: &'static str, mut call: F) -> Option<T>
+    async fn persist<T, F, Fut>(&self, queue: &str, op: &'static str, mut call: F) -> Option<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = BrokerResult<T>>,
@@ -220,14 +259,16 @@ impl Settler {
                 Err(error) => error,
             };
             redis_error(&self.stats, op, &error);
+            metrics::counter!("wasmq_settle_errors_total", "queue" => queue.to_owned())
+                .increment(1);
             failures += 1;
             if !error.is_connection() && failures >= 3 {
-                error!(op, error = %error, "giving up on this verdict; the lease will expire and the task be re-delivered");
+                error!(op, task_type = queue, error = %error, "giving up on this verdict; the lease will expire and the task be re-delivered");
                 return None;
             }
             tokio::select! {
                 _ = self.abandon.cancelled() => {
-                    warn!(op, "shutting down with verdicts unsettled; their leases will expire and the tasks be re-delivered");
+                    warn!(op, task_type = queue, "shutting down with verdicts unsettled; their leases will expire and the tasks be re-delivered");
                     return None;
                 }
                 _ = tokio::time::sleep(delay) => {}

@@ -1,0 +1,183 @@
+//! Leases under faults that leave a host alive: a host frozen past its
+//! lease and thawed (it then holds two leases of one task), a shutdown that
+//! arrives while a lease call is inside Redis, and one queue whose keys fail
+//! while another's task runs. Each is a defect the audit of issue 9
+//! reproduced; each test fails on the code before its fix.
+
+mod host_common;
+
+use host_common::{enqueue, settled, statuses, totals};
+use std::time::Duration;
+use wasmq::task::{TaskSpec, TaskState};
+use wasmq_tests::host::{HostProcess, PluginsDir, client, eventually};
+use wasmq_tests::redis::RedisServer;
+
+const LONG: Duration = Duration::from_secs(600);
+
+/// A sleeper task that runs `ms` and fails its first `fail` attempts, with
+/// `retries` retries.
+fn sleeper(queue: &str, ms: u64, fail: u32, retries: u32) -> TaskSpec {
+    let payload = serde_json::json!({ "ms": ms, "fail_attempts": fail });
+    TaskSpec::new(queue, payload.to_string()).max_retries(retries)
+}
+
+/// Issue 9, item 1. The host is frozen (SIGSTOP) mid-run for longer than
+/// its lease; meanwhile the lease expires and is reaped (as another host's
+/// reaper would), and on thawing this host leases the task again while the
+/// first run is still going. The first run fails (attempt 1 of 2 fails on
+/// purpose); its verdict must settle the first lease, which Redis refuses as
+/// stale, not the second. Keyed by task id, it settled the second lease and
+/// dead-lettered the task as retries-exhausted while attempt 2 was running.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_host_frozen_past_its_lease_settles_each_lease_once() {
+    let redis = RedisServer::start();
+    let plugins = PluginsDir::with(&[("sleeper", "sleeper")]);
+    let mut host = HostProcess::start(
+        &redis.url(),
+        plugins.path(),
+        &["--concurrency", "2", "--lease", "1s"],
+    );
+    let client = client(&redis.url()).await;
+    let ids = enqueue(&client, vec![sleeper("sleeper", 3000, 1, 1)]).await;
+    eventually("the first run to start", LONG, || async {
+        (totals(&client, &["sleeper"]).await.active == 1).then_some(())
+    })
+    .await;
+
+    host.freeze();
+    // Past the 1 s lease; then take the task back as any host's reaper would.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let reaped = client.reap_expired("sleeper", 10).await.unwrap();
+    assert_eq!(
+        reaped.requeued, 1,
+        "the frozen lease expired and was reaped"
+    );
+    host.thaw();
+
+    let t = settled(&client, &["sleeper"], 1, LONG).await;
+    let status = &statuses(&client, &ids).await[0];
+    assert_eq!(
+        (status.state, status.attempts, t.dead),
+        (TaskState::Completed, 2, 0),
+        "attempt 2 completes; the first run's failure must not bury it: {status:?}\n{}",
+        host.log()
+    );
+    host.terminate();
+    host.wait(LONG);
+    let log = host.log();
+    assert_eq!(
+        log.matches("stale lease").count(),
+        1,
+        "exactly the first lease's verdict is refused as stale:\n{log}"
+    );
+    assert!(
+        !log.contains("does not hold"),
+        "every verdict found its lease:\n{log}"
+    );
+}
+
+/// Issue 9, item 2. A shutdown that comes while a lease call is inside
+/// Redis (here held there by `CLIENT PAUSE`) must wait for its reply and
+/// give those tasks back, not drop the call: Redis runs the script anyway,
+/// and its tasks would stay leased to nobody until the lease expired,
+/// costing each an attempt.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shutdown_never_drops_a_lease_call_in_flight() {
+    let redis = RedisServer::start();
+    let plugins = PluginsDir::with(&[("noop", "noop")]);
+    let mut host = HostProcess::start(
+        &redis.url(),
+        plugins.path(),
+        &["--concurrency", "4", "--lease-batch", "32"],
+    );
+    let client = client(&redis.url()).await;
+    let n = 20_000;
+    enqueue(&client, (0..n).map(|_| TaskSpec::new("noop", "")).collect()).await;
+    eventually("the host to drain", LONG, || async {
+        (totals(&client, &["noop"]).await.completed >= 500).then_some(())
+    })
+    .await;
+    // Every write (each lease, ack and release) now waits inside Redis.
+    redis.cli(&["CLIENT", "PAUSE", "2000", "WRITE"]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    host.terminate();
+    assert!(host.wait(LONG).success(), "{}", host.log());
+
+    let t = totals(&client, &["noop"]).await;
+    assert_eq!(
+        t.active,
+        0,
+        "no task left leased to nobody: {t:?}\n{}",
+        host.log()
+    );
+    assert_eq!(t.completed + t.pending, n as u64, "{t:?}");
+    assert_eq!(t.expired, 0, "{t:?}");
+}
+
+/// Issue 9, item 3. Two queues run a long task each on one host; then the
+/// host loses access to one queue's keys (an ACL change: the same failure a
+/// Cluster shard going down gives that queue). The healthy queue's lease
+/// must still be extended, so its task keeps its single owner although a
+/// reaper runs all along; before the fix, one failing queue stopped the
+/// whole extension round.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_queue_does_not_stop_lease_extension_of_the_others() {
+    let redis = RedisServer::start();
+    redis.cli(&[
+        "ACL",
+        "SETUSER",
+        "host",
+        "on",
+        ">host-password",
+        "~*",
+        "&*",
+        "+@all",
+    ]);
+    let plugins = PluginsDir::with(&[("sleeper", "good"), ("sleeper", "bad")]);
+    let url = format!("redis://host:host-password@127.0.0.1:{}", redis.port());
+    let mut host = HostProcess::start(
+        &url,
+        plugins.path(),
+        &["--concurrency", "4", "--lease", "1s"],
+    );
+    let client = client(&redis.url()).await;
+    let ids = enqueue(
+        &client,
+        vec![sleeper("good", 5000, 0, 3), sleeper("bad", 5000, 0, 3)],
+    )
+    .await;
+    eventually("both tasks to run", LONG, || async {
+        (totals(&client, &["good", "bad"]).await.active == 2).then_some(())
+    })
+    .await;
+    // The host may no longer touch the bad queue's keys.
+    redis.cli(&[
+        "ACL",
+        "SETUSER",
+        "host",
+        "resetkeys",
+        "~wasmq:queues",
+        "~wasmq:{hosts}:*",
+        "~wasmq:{good}:*",
+    ]);
+    // Reap as another host would, until the good task is settled.
+    let good = eventually("the good task to finish", LONG, || async {
+        client.reap_expired("good", 10).await.unwrap();
+        let status = statuses(&client, &ids[..1]).await.remove(0);
+        (status.state == TaskState::Completed).then_some(status)
+    })
+    .await;
+    assert_eq!(
+        good.attempts,
+        1,
+        "the healthy queue's lease was kept although the other queue failed: {good:?}\n{}",
+        host.log()
+    );
+    let log = host.log();
+    assert!(
+        log.contains("could not extend this queue's leases"),
+        "{log}"
+    );
+    host.terminate();
+    host.wait(LONG);
+}
