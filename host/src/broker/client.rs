@@ -7,7 +7,8 @@
 //! chunks are sent concurrently so they pipeline on the connection (and fan
 //! out to the right nodes on Cluster).
 
-use super::conn::{Conn, Target, mask_password};
+use super::conn::{Conn, Target};
+use super::redact::mask_password;
 use super::error::{BrokerError, BrokerResult};
 use super::keys::{GlobalKeys, QueueKeys};
 use super::options::{BrokerOptions, millis};
