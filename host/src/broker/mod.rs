@@ -67,6 +67,7 @@
 
 mod admin;
 mod client;
+mod clock;
 mod conn;
 mod consumer;
 mod dead;

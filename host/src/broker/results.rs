@@ -19,8 +19,7 @@ use super::client::Client;
 use super::error::BrokerResult;
 use super::keys::QueueKeys;
 use super::options::millis;
-use crate::task::unix_ms;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// Narrowest and widest result bucket.
 const MIN_WIDTH: Duration = Duration::from_secs(1);
@@ -84,7 +83,7 @@ pub(crate) fn bucket_at(keys: &QueueKeys, ttl: Duration, now_ms: u64) -> Bucket 
 impl Client {
     /// The bucket this host writes final records of `keys`' queue to now.
     pub(crate) fn bucket(&self, keys: &QueueKeys) -> Bucket {
-        bucket_at(keys, self.inner.opts.result_ttl, unix_ms(SystemTime::now()))
+        bucket_at(keys, self.inner.opts.result_ttl, self.inner.clock.host_ms())
     }
 
     /// The result buckets of a queue that exist, newest first.
@@ -104,7 +103,7 @@ impl Client {
     pub(crate) async fn trim_results(&self, keys: &QueueKeys) -> BrokerResult<u64> {
         let opts = &self.inner.opts;
         let width = millis(bucket_width(opts.result_ttl));
-        let now = unix_ms(SystemTime::now());
+        let now = self.inner.clock.host_ms();
         // A bucket starting at s holds records up to s + width; they expire
         // at s + width + ttl.
         let cutoff = now.saturating_sub(width + millis(opts.result_ttl));
