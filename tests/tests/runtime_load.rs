@@ -344,7 +344,9 @@ fn loads_are_measured_runs_are_not() {
     })
     .unwrap();
     assert!(
-        names.take().contains(&"wasmq_plugin_compiles_total".to_owned()),
+        names
+            .take()
+            .contains(&"wasmq_plugin_compiles_total".to_owned()),
         "a compile is counted"
     );
     let output = metrics::with_local_recorder(&names, || run_ok(&echo, "hi"));

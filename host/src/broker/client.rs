@@ -9,10 +9,10 @@
 
 use super::clock::RedisClock;
 use super::conn::{Conn, Target};
-use super::redact::mask_password;
 use super::error::{BrokerError, BrokerResult};
 use super::keys::{GlobalKeys, QueueKeys};
 use super::options::{BrokerOptions, millis};
+use super::redact::mask_password;
 use super::reply::Reply;
 use super::scripts::SCRIPTS;
 use crate::error::{MAX_UNIQUE_KEY_LEN, ValidationError};

@@ -77,7 +77,12 @@ impl Host {
         }
         let client = Client::connect(&config.redis_url, broker_options(&config))
             .await
-            .with_context(|| format!("cannot connect to Redis at {}", mask_password(&config.redis_url)))?;
+            .with_context(|| {
+                format!(
+                    "cannot connect to Redis at {}",
+                    mask_password(&config.redis_url)
+                )
+            })?;
         let http = match config.http {
             Some(addr) => Some(
                 crate::http::bind(addr, config.http_token.as_ref().map(|t| t.0.as_str()))
