@@ -3,7 +3,8 @@
 //! A plugin has no stdout worth reading (the host may discard it), so logging
 //! goes through the contract's `log` import, which the host files under the
 //! running task. On a native target (a handler's unit tests) there is no
-//! host, so both calls write to standard error instead.
+//! host, so both calls write one line to standard error instead:
+//! `[INFO] message`, `[PROGRESS 40%] note`.
 
 use std::fmt;
 
@@ -56,7 +57,7 @@ pub fn log(level: Level, message: &str) {
         log(level, message);
     }
     #[cfg(not(target_arch = "wasm32"))]
-    eprintln!("[{level}] {message}");
+    native::write(format!("[{level}] {message}"));
 }
 
 /// Reports how far a long task got: `percent` (capped at 100) and a short
@@ -66,7 +67,40 @@ pub fn progress(percent: u8, note: &str) {
     #[cfg(target_arch = "wasm32")]
     crate::bindings::wasmq::plugin::progress::report(percent, note);
     #[cfg(not(target_arch = "wasm32"))]
-    eprintln!("[PROGRESS {percent}%] {note}");
+    native::write(format!("[PROGRESS {percent}%] {note}"));
+}
+
+/// Where log and progress lines go on a native target.
+#[cfg(not(target_arch = "wasm32"))]
+mod native {
+    use std::cell::RefCell;
+
+    thread_local! {
+        /// Lines collected by a test of this crate instead of printed.
+        static CAPTURED: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
+    }
+
+    /// Writes one line to standard error (or to the current capture).
+    pub(super) fn write(line: String) {
+        let unclaimed = CAPTURED.with(|captured| match captured.borrow_mut().as_mut() {
+            Some(lines) => {
+                lines.push(line);
+                None
+            }
+            None => Some(line),
+        });
+        if let Some(line) = unclaimed {
+            eprintln!("{line}");
+        }
+    }
+
+    /// Runs `f` and returns the lines it wrote on this thread.
+    #[cfg(test)]
+    pub(super) fn capture(f: impl FnOnce()) -> Vec<String> {
+        CAPTURED.with(|captured| *captured.borrow_mut() = Some(Vec::new()));
+        f();
+        CAPTURED.with(|captured| captured.borrow_mut().take().unwrap_or_default())
+    }
 }
 
 /// Logs at [`Level::Trace`], with `format!` arguments.
@@ -110,12 +144,27 @@ mod tests {
     }
 
     #[test]
-    fn macros_and_progress_run_natively() {
-        crate::trace!("t {}", 1);
-        crate::debug!("d");
-        crate::info!("i {x}", x = 2);
-        crate::warn!("w");
-        crate::error!("e");
-        progress(250, "capped at 100");
+    fn macros_and_progress_write_their_lines_natively() {
+        let lines = native::capture(|| {
+            crate::trace!("t {}", 1);
+            crate::debug!("d");
+            crate::info!("i {x}", x = 2);
+            crate::warn!("w");
+            crate::error!("e {:?}", "quoted");
+            progress(250, "capped at 100");
+            progress(42, "");
+        });
+        assert_eq!(
+            lines,
+            [
+                "[TRACE] t 1",
+                "[DEBUG] d",
+                "[INFO] i 2",
+                "[WARN] w",
+                "[ERROR] e \"quoted\"",
+                "[PROGRESS 100%] capped at 100",
+                "[PROGRESS 42%] ",
+            ]
+        );
     }
 }

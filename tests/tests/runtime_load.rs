@@ -2,6 +2,7 @@
 //! and the problem, manifests are applied, and the compile cache is reused,
 //! invalidated and repaired.
 
+use metrics::{KeyName, Metadata, SharedString, Unit};
 use std::path::{Path, PathBuf};
 use wasmq::config::Limits;
 use wasmq::runtime::{
@@ -295,4 +296,60 @@ fn compile_cache_is_reused_invalidated_and_repaired() {
         reused.from_cache(),
         "the repaired artifact is used next time"
     );
+}
+
+/// Records the names of the metrics registered while it is the thread's
+/// recorder.
+#[derive(Default)]
+struct Names(std::sync::Mutex<Vec<String>>);
+
+impl Names {
+    fn add(&self, key: &metrics::Key) {
+        self.0.lock().unwrap().push(key.name().to_owned());
+    }
+
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut self.0.lock().unwrap())
+    }
+}
+
+impl metrics::Recorder for Names {
+    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn register_counter(&self, key: &metrics::Key, _: &Metadata<'_>) -> metrics::Counter {
+        self.add(key);
+        metrics::Counter::noop()
+    }
+    fn register_gauge(&self, key: &metrics::Key, _: &Metadata<'_>) -> metrics::Gauge {
+        self.add(key);
+        metrics::Gauge::noop()
+    }
+    fn register_histogram(&self, key: &metrics::Key, _: &Metadata<'_>) -> metrics::Histogram {
+        self.add(key);
+        metrics::Histogram::noop()
+    }
+}
+
+#[test]
+fn loads_are_measured_runs_are_not() {
+    // A run is counted once, by the worker (`wasmq_tasks_total` and the
+    // task histograms per type); the runtime counting it again made a
+    // second, differently labelled set of series for the same runs.
+    let cache = tempfile::tempdir().unwrap();
+    let runtime = runtime_with_cache(cache.path());
+    let names = Names::default();
+    let echo = metrics::with_local_recorder(&names, || {
+        runtime.load("echo", &plugin("echo"), Limits::default())
+    })
+    .unwrap();
+    assert!(
+        names
+            .take()
+            .contains(&"wasmq_plugin_compiles_total".to_owned()),
+        "a compile is counted"
+    );
+    let output = metrics::with_local_recorder(&names, || run_ok(&echo, "hi"));
+    assert_eq!(output, b"hi");
+    assert_eq!(names.take(), Vec::<String>::new(), "a run records nothing");
 }

@@ -7,10 +7,12 @@
 //! chunks are sent concurrently so they pipeline on the connection (and fan
 //! out to the right nodes on Cluster).
 
-use super::conn::{Conn, Target, mask_password};
+use super::clock::RedisClock;
+use super::conn::{Conn, Target};
 use super::error::{BrokerError, BrokerResult};
 use super::keys::{GlobalKeys, QueueKeys};
 use super::options::{BrokerOptions, millis};
+use super::redact::mask_password;
 use super::reply::Reply;
 use super::scripts::SCRIPTS;
 use crate::error::{MAX_UNIQUE_KEY_LEN, ValidationError};
@@ -19,7 +21,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tracing::{debug, instrument, warn};
 
 /// Chunks of one batch enqueue in flight at once.
@@ -43,6 +45,7 @@ pub(crate) struct Inner {
     conn: RwLock<Conn>,
     rebuilding: AtomicBool,
     pub opts: BrokerOptions,
+    pub clock: RedisClock,
     pub global: GlobalKeys,
     keys: Mutex<HashMap<String, Arc<QueueKeys>>>,
     registered: Mutex<HashSet<String>>,
@@ -59,8 +62,23 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     /// Connects to Redis at `url` (see [`crate::broker`] for the URL
-    /// convention) and loads the scripts.
+    /// convention), loads the scripts and reads Redis's clock.
     pub async fn connect(url: &str, opts: BrokerOptions) -> BrokerResult<Self> {
+        Self::open(url, opts, 0).await
+    }
+
+    /// [`Client::connect`] on a host whose clock is `skew_ms` off. Only for
+    /// tests that show what a host clock can and cannot break.
+    #[doc(hidden)]
+    pub async fn connect_with_skewed_clock(
+        url: &str,
+        opts: BrokerOptions,
+        skew_ms: i64,
+    ) -> BrokerResult<Self> {
+        Self::open(url, opts, skew_ms).await
+    }
+
+    async fn open(url: &str, opts: BrokerOptions, skew_ms: i64) -> BrokerResult<Self> {
         opts.validate()?;
         let target = Target::parse(url)?;
         let conn = target
@@ -74,11 +92,13 @@ impl Client {
                 conn: RwLock::new(conn),
                 rebuilding: AtomicBool::new(false),
                 opts,
+                clock: RedisClock::new(skew_ms),
                 keys: Mutex::new(HashMap::new()),
                 registered: Mutex::new(HashSet::new()),
             }),
         };
         client.load_scripts().await?;
+        client.sync_clock().await?;
         Ok(client)
     }
 
@@ -202,7 +222,7 @@ impl Client {
     /// order. Every task is validated before anything is sent. Each chunk is
     /// atomic; if a chunk fails, earlier chunks may already be enqueued.
     pub async fn enqueue_many(&self, specs: Vec<TaskSpec>) -> BrokerResult<Vec<TaskId>> {
-        let enqueued_at_ms = unix_ms(SystemTime::now());
+        let enqueued_at_ms = self.inner.clock.host_ms();
         let mut by_queue: HashMap<String, Vec<(usize, TaskSpec)>> = HashMap::new();
         for (index, spec) in specs.into_iter().enumerate() {
             self.validate(&spec)?;

@@ -13,6 +13,7 @@
 //! stall every other caller.
 
 use super::error::{BrokerError, BrokerResult};
+use super::redact::mask_password;
 use redis::aio::{
     ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
 };
@@ -189,25 +190,6 @@ fn strip_cluster_marker(url: &str) -> Result<(String, bool), String> {
         }
     }
     Ok((out, cluster))
-}
-
-/// The URL with the password (if any) replaced by `***`, for messages.
-pub(crate) fn mask_password(url: &str) -> String {
-    url.split(',')
-        .map(|part| match (part.find("://"), part.rfind('@')) {
-            (Some(scheme_end), Some(at)) if at > scheme_end => {
-                let creds = &part[scheme_end + 3..at];
-                match creds.split_once(':') {
-                    Some((user, _)) => {
-                        format!("{}{user}:***{}", &part[..scheme_end + 3], &part[at..])
-                    }
-                    None => part.to_owned(),
-                }
-            }
-            _ => part.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// A connection of any kind; implements [`ConnectionLike`] so scripts and

@@ -40,6 +40,7 @@
 //! backoff after Redis restarts; calls made meanwhile fail with a
 //! [`BrokerError`] for which [`BrokerError::is_connection`] is true. On
 //! Cluster, a client that lost every node is rebuilt from the seed nodes.
+//! Every message that shows a URL passes it through [`mask_password`].
 //!
 //! # Notifications
 //!
@@ -66,6 +67,7 @@
 
 mod admin;
 mod client;
+mod clock;
 mod conn;
 mod consumer;
 mod dead;
@@ -76,6 +78,7 @@ pub mod keys;
 mod maintenance;
 mod options;
 mod records;
+mod redact;
 mod reply;
 mod results;
 mod scripts;
@@ -94,6 +97,7 @@ pub use error::{BrokerError, BrokerResult};
 pub use hosts::HostInfo;
 pub use maintenance::{MaintenanceReport, ReapReport};
 pub use options::{BrokerOptions, MAX_BATCH};
+pub use redact::mask_password;
 pub use stats::{Counters, QueueStats, ThroughputPoint};
 pub use subscription::{CancelSubscription, Subscription};
 pub use waiter::Waiter;

@@ -3,28 +3,42 @@
 //! One key per result with its own expiry would cost Redis a key, an expiry
 //! entry and ~3 µs of CPU per task. Instead, records are fields of one hash
 //! per queue and time bucket, `<ns>:{Q}:res:<n>`, written with one `HSET` per
-//! ack batch. A bucket spans `result_ttl / 24` (clamped to 1 min .. 1 h); an
+//! ack batch. A bucket spans `result_ttl / 24` (clamped to 1 s .. 1 h); an
 //! index sorted set lists the buckets that exist, so lookups check only those
-//! (newest first) and maintenance deletes whole buckets with `UNLINK` (freed
-//! in the background, so even a big bucket does not stall Redis) once their
-//! last record is older than the TTL. A result therefore stays readable for at
+//! and maintenance deletes whole buckets with `UNLINK` (freed in the
+//! background, so even a big bucket does not stall Redis) once their last
+//! record is older than the TTL. A result therefore stays readable for at
 //! least `result_ttl` and at most `result_ttl` plus one bucket width. Each
-//! bucket also carries a `PEXPIREAT` one width later as a safety net in case
-//! no host runs maintenance.
+//! bucket also carries a `PEXPIREAT` as a safety net in case no host runs
+//! maintenance.
 //!
-//! Bucket numbers come from the writing host's clock: a skewed clock only
-//! shifts which bucket a record lands in, never whether it is found.
+//! # Whose clock
+//!
+//! Redis's, everywhere. The bucket is a key, so the host must name it in the
+//! script's `KEYS`; it picks the bucket number from its estimate of Redis's
+//! clock (`clock.rs`), not from its own. The script then judges the bucket by
+//! its own `TIME` (`touch_bucket` in `prelude.lua`): the index score of a
+//! bucket is its start, raised to the start of the bucket `TIME` is in when
+//! the host's estimate named an older one, and the safety expiry follows the
+//! score. Trimming ([`Client::trim_results`]) compares scores with `TIME`
+//! inside a script too. So no host clock, however wrong, can delete a record
+//! before its TTL; a wrong estimate can only keep a bucket longer.
 
 use super::client::Client;
 use super::error::BrokerResult;
 use super::keys::QueueKeys;
 use super::options::millis;
-use crate::task::unix_ms;
-use std::time::{Duration, SystemTime};
+use super::reply::Reply;
+use super::scripts::SCRIPTS;
+use std::time::Duration;
 
 /// Narrowest and widest result bucket.
 const MIN_WIDTH: Duration = Duration::from_secs(1);
 const MAX_WIDTH: Duration = Duration::from_secs(3600);
+
+/// Most buckets of one queue a trim looks at (the oldest ones). A queue has
+/// about 25 buckets at any time; more only after maintenance stopped a while.
+const TRIM_BATCH: isize = 100;
 
 /// The result bucket a script writes final records to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,12 +49,12 @@ pub(crate) struct Bucket {
     pub index: String,
     /// False when results are not kept (result TTL 0).
     pub keep: bool,
-    /// Bucket number: start ms / width ms.
+    /// Bucket number: start ms / width ms, by Redis's clock.
     pub number: u64,
-    /// Start of the bucket, ms since the Unix epoch.
-    pub start_ms: u64,
-    /// Safety-net expiry of the bucket hash.
-    pub expire_at_ms: u64,
+    /// Bucket width, ms.
+    pub width_ms: u64,
+    /// The result TTL, ms.
+    pub ttl_ms: u64,
 }
 
 impl Bucket {
@@ -49,14 +63,14 @@ impl Bucket {
         [&self.key, &self.index]
     }
 
-    /// The four arguments scripts take for it: keep (0/1), number, start
-    /// ms, expire-at ms.
+    /// The four arguments scripts take for it: keep (0/1), number, width
+    /// ms, TTL ms.
     pub(crate) fn args(&self) -> [u64; 4] {
         [
             u64::from(self.keep),
             self.number,
-            self.start_ms,
-            self.expire_at_ms,
+            self.width_ms,
+            self.ttl_ms,
         ]
     }
 }
@@ -66,25 +80,25 @@ pub(crate) fn bucket_width(ttl: Duration) -> Duration {
     (ttl / 24).clamp(MIN_WIDTH, MAX_WIDTH)
 }
 
-/// The bucket `now_ms` falls in.
+/// The bucket `now_ms` (Redis's clock) falls in.
 pub(crate) fn bucket_at(keys: &QueueKeys, ttl: Duration, now_ms: u64) -> Bucket {
-    let width = millis(bucket_width(ttl));
-    let number = now_ms / width;
-    let start_ms = number * width;
+    let width_ms = millis(bucket_width(ttl));
+    let number = now_ms / width_ms;
     Bucket {
         key: keys.result_bucket(number),
         index: keys.result_index.clone(),
         keep: !ttl.is_zero(),
         number,
-        start_ms,
-        expire_at_ms: start_ms + 2 * width + millis(ttl),
+        width_ms,
+        ttl_ms: millis(ttl),
     }
 }
 
 impl Client {
-    /// The bucket this host writes final records of `keys`' queue to now.
+    /// The bucket final records of `keys`' queue go to now, by this
+    /// client's estimate of Redis's clock.
     pub(crate) fn bucket(&self, keys: &QueueKeys) -> Bucket {
-        bucket_at(keys, self.inner.opts.result_ttl, unix_ms(SystemTime::now()))
+        bucket_at(keys, self.inner.opts.result_ttl, self.redis_now_ms())
     }
 
     /// The result buckets of a queue that exist, newest first.
@@ -99,37 +113,32 @@ impl Client {
         Ok(numbers.into_iter().map(|n| keys.result_bucket(n)).collect())
     }
 
-    /// Deletes result buckets whose every record is older than the TTL;
-    /// returns how many.
+    /// Deletes result buckets whose every record is older than the TTL by
+    /// Redis's clock, among the [`TRIM_BATCH`] oldest; returns how many.
     pub(crate) async fn trim_results(&self, keys: &QueueKeys) -> BrokerResult<u64> {
         let opts = &self.inner.opts;
-        let width = millis(bucket_width(opts.result_ttl));
-        let now = unix_ms(SystemTime::now());
-        // A bucket starting at s holds records up to s + width; they expire
-        // at s + width + ttl.
-        let cutoff = now.saturating_sub(width + millis(opts.result_ttl));
         let op = format!("trim result buckets of queue {:?}", keys.queue);
-        let old: Vec<u64> = redis::cmd("ZRANGEBYSCORE")
+        let oldest: Vec<u64> = redis::cmd("ZRANGE")
             .arg(&keys.result_index)
-            .arg("-inf")
-            .arg(format!("({cutoff}"))
+            .arg(0)
+            .arg(TRIM_BATCH - 1)
             .query_async(&mut self.conn())
             .await
             .map_err(|e| self.fail(&op, e))?;
-        if old.is_empty() {
+        if oldest.is_empty() {
             return Ok(0);
         }
-        let buckets: Vec<String> = old.iter().map(|n| keys.result_bucket(*n)).collect();
-        redis::pipe()
-            .cmd("UNLINK")
-            .arg(&buckets)
-            .ignore()
-            .zrem(&keys.result_index, &old)
-            .ignore()
-            .exec_async(&mut self.conn())
-            .await
-            .map_err(|e| self.fail(&op, e))?;
-        Ok(old.len() as u64)
+        // A bucket scored s holds records written before s + width; they
+        // expire at s + width + ttl.
+        let horizon = millis(bucket_width(opts.result_ttl)) + millis(opts.result_ttl);
+        let mut inv = SCRIPTS.trim_results.prepare_invoke();
+        inv.key(&keys.result_index);
+        for number in &oldest {
+            inv.key(keys.result_bucket(*number));
+        }
+        inv.arg(horizon).arg(&oldest[..]);
+        let reply = self.invoke(&inv, &op).await?;
+        Reply::of(&op).uint(&reply)
     }
 }
 
@@ -158,15 +167,14 @@ mod tests {
 
     proptest! {
         #[test]
-        fn a_bucket_outlives_its_records(ttl_s in 0u64..100 * 24 * 3600, now in 0u64..4_000_000_000_000) {
+        fn the_bucket_holds_the_moment_it_was_picked_for(ttl_s in 0u64..100 * 24 * 3600, now in 0u64..4_000_000_000_000) {
             let keys = QueueKeys::new("ns", "q").unwrap();
             let ttl = Duration::from_secs(ttl_s);
             let b = bucket_at(&keys, ttl, now);
             let width = millis(bucket_width(ttl));
-            prop_assert!(b.start_ms <= now && now < b.start_ms + width);
-            // The last record written to it must live its full TTL.
-            prop_assert!(b.expire_at_ms >= b.start_ms + width + millis(ttl));
-            prop_assert_eq!(b.keep, ttl_s > 0);
+            let start = b.number * width;
+            prop_assert!(start <= now && now < start + width);
+            prop_assert_eq!(b.args(), [u64::from(ttl_s > 0), b.number, width, ttl_s * 1000]);
             prop_assert_eq!(b.key, keys.result_bucket(b.number));
         }
     }

@@ -8,7 +8,7 @@
 //! settings, plugins directory, Redis, HTTP address. A host with no working
 //! plugin still starts (it serves plugins as they are added) but says so.
 
-use crate::broker::{BrokerOptions, Client};
+use crate::broker::{BrokerOptions, Client, mask_password};
 use crate::config::{Limits, RunConfig};
 use crate::plugins::{PluginDir, Registry, spawn_watcher};
 use crate::runtime::{Runtime, RuntimeOptions};
@@ -77,7 +77,12 @@ impl Host {
         }
         let client = Client::connect(&config.redis_url, broker_options(&config))
             .await
-            .with_context(|| format!("cannot connect to Redis at {}", mask(&config.redis_url)))?;
+            .with_context(|| {
+                format!(
+                    "cannot connect to Redis at {}",
+                    mask_password(&config.redis_url)
+                )
+            })?;
         let http = match config.http {
             Some(addr) => Some(
                 crate::http::bind(addr, config.http_token.as_ref().map(|t| t.0.as_str()))
@@ -189,30 +194,9 @@ pub fn broker_options(config: &RunConfig) -> BrokerOptions {
     }
 }
 
-/// `url` with any password replaced, for messages.
-fn mask(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => format!("{}***{}", &url[..scheme + 3], &url[at..]),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_never_reach_messages() {
-        assert_eq!(mask("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
-        assert_eq!(mask("redis://user:hunter2@h:1/0"), "redis://user:***@h:1/0");
-        assert_eq!(mask("rediss://hunter2@h:1"), "rediss://***@h:1");
-    }
 
     #[test]
     fn broker_options_follow_the_host_settings() {

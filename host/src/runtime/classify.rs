@@ -2,11 +2,13 @@
 //!
 //! wasmtime reports every abnormal end the same way, as an error. What it
 //! means depends on what is inside (a `Trap` code, our own interruption
-//! marker, an overflowing output) and on what the sandbox saw during the run
-//! (a refused memory growth, a panic message on stderr). The order of the
+//! marker) and on what the sandbox saw during the run (a refused memory
+//! growth, a panic message on stderr). An output past its limit never gets
+//! here: a command's runner checks its stdout capture before classifying
+//! (the failed write is why the guest stopped), and a component's output is
+//! measured after it returns. The order of the
 //! checks matters and is documented on [`classify`].
 
-use super::capture::OutputOverflow;
 use super::outcome::OutcomeKind;
 use super::sandbox::Interruption;
 use std::time::Duration;
@@ -19,8 +21,6 @@ pub(crate) struct RunFacts<'a> {
     pub stderr: &'a str,
     /// The memory limit, if a growth past it was refused.
     pub refused_memory: Option<u64>,
-    /// `(size, limit)` if the output went past its limit.
-    pub output_overflow: Option<(u64, u64)>,
     /// How long the run took.
     pub elapsed: Duration,
 }
@@ -31,13 +31,11 @@ pub(crate) struct RunFacts<'a> {
 ///    stopped, whatever the guest was doing;
 /// 2. a full instance pool is the host's problem, not the task's: it is
 ///    retryable and says so;
-/// 3. an output past its limit, even if the guest then panicked on the
-///    failed write;
-/// 4. fuel and stack exhaustion, from the trap code;
-/// 5. a refused memory growth: the trap that follows (usually an abort after
+/// 3. fuel and stack exhaustion, from the trap code;
+/// 4. a refused memory growth: the trap that follows (usually an abort after
 ///    a failed allocation) is a consequence of the missing memory;
-/// 6. a panic message on stderr makes an `unreachable` trap a panic;
-/// 7. anything else is a trap, with wasmtime's message and backtrace.
+/// 5. a panic message on stderr makes an `unreachable` trap a panic;
+/// 6. anything else is a trap, with wasmtime's message and backtrace.
 pub(crate) fn classify(error: &wasmtime::Error, facts: &RunFacts<'_>) -> OutcomeKind {
     match error.downcast_ref::<Interruption>() {
         Some(Interruption::TimedOut) => {
@@ -52,15 +50,6 @@ pub(crate) fn classify(error: &wasmtime::Error, facts: &RunFacts<'_>) -> Outcome
         return OutcomeKind::Retryable {
             message: format!("host busy: {full}; the task did not start"),
             retry_after: None,
-        };
-    }
-    if let Some((size, limit)) = facts.output_overflow {
-        return OutcomeKind::OutputTooLarge { size, limit };
-    }
-    if let Some(overflow) = error.downcast_ref::<OutputOverflow>() {
-        return OutcomeKind::OutputTooLarge {
-            size: overflow.limit + 1,
-            limit: overflow.limit,
         };
     }
     let trap = error.downcast_ref::<Trap>().copied();
@@ -121,7 +110,7 @@ mod tests {
     fn interruption_wins_over_everything() {
         let facts = RunFacts {
             refused_memory: Some(10),
-            output_overflow: Some((2, 1)),
+            stderr: "thread panicked at src/lib.rs:1:1:\nboom",
             ..RunFacts::default()
         };
         let error = wasmtime::Error::from(Interruption::Cancelled).context("while calling handle");

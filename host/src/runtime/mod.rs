@@ -14,9 +14,10 @@
 //!
 //! Runs are synchronous: wasm executes on the calling thread, and the WASI
 //! host calls are the synchronous variants. The worker calls [`Plugin::run`]
-//! from `spawn_blocking`; there is no async state machine on the per-task
-//! path. Timeouts and cancellation do not need one either: they are checked
-//! by the epoch callback on every tick.
+//! on its executors, each an OS thread of its own (`worker/execute.rs`);
+//! there is no async state machine on the per-task path. Timeouts and
+//! cancellation do not need one either: they are checked by the epoch
+//! callback on every tick.
 //!
 //! Capacity: the engine's pool holds `max_instances` live instances. A run
 //! that finds it full does not start and ends as a retryable "host busy"

@@ -1,10 +1,10 @@
 //! The result of one run, classified so the worker can decide what to do.
 //!
 //! Every way a run can end is a distinct [`OutcomeKind`] rather than an
-//! error string, because the worker treats them differently: a handler's
-//! retryable error is retried with backoff, a timeout may be retried, while
-//! running out of fuel will happen again on every attempt and goes straight
-//! to the dead-letter set.
+//! error string, because the worker treats them differently. This module
+//! only says how a run ended; what that means for the task (retry, dead
+//! letter, release) is decided in one place, the worker's retry policy
+//! (`worker/policy.rs`).
 
 use serde::{Serialize, Serializer};
 use std::time::Duration;
@@ -69,8 +69,6 @@ pub enum OutcomeKind {
     Panic { message: String },
     /// The output is larger than the output limit.
     OutputTooLarge { size: u64, limit: u64 },
-    /// The plugin could not be instantiated or called as the contract says.
-    ContractMismatch { message: String },
     /// The run was cancelled through its [`CancelToken`](super::CancelToken).
     Cancelled,
 }
@@ -79,23 +77,6 @@ impl Outcome {
     /// Whether the handler succeeded.
     pub fn is_success(&self) -> bool {
         matches!(self.kind, OutcomeKind::Success { .. })
-    }
-
-    /// Whether the worker should retry this outcome (within the task's
-    /// attempts), absent any other policy:
-    ///
-    /// * retried: [`Retryable`](OutcomeKind::Retryable) (the handler asked),
-    ///   [`TimedOut`](OutcomeKind::TimedOut) (a slow dependency may recover)
-    ///   and [`Cancelled`](OutcomeKind::Cancelled) (the host stopped it, for
-    ///   example at shutdown; the task itself did nothing wrong);
-    /// * not retried: everything else, because the same input on the same
-    ///   plugin fails the same way again: permanent errors, fuel, memory,
-    ///   stack, traps, panics, oversized output, contract mismatches.
-    pub fn is_retryable_by_default(&self) -> bool {
-        matches!(
-            self.kind,
-            OutcomeKind::Retryable { .. } | OutcomeKind::TimedOut { .. } | OutcomeKind::Cancelled
-        )
     }
 
     /// A stable snake_case name for metrics labels and logs.
@@ -118,7 +99,6 @@ impl OutcomeKind {
             OutcomeKind::Trap { .. } => "trap",
             OutcomeKind::Panic { .. } => "panic",
             OutcomeKind::OutputTooLarge { .. } => "output_too_large",
-            OutcomeKind::ContractMismatch { .. } => "contract_mismatch",
             OutcomeKind::Cancelled => "cancelled",
         }
     }
@@ -148,7 +128,6 @@ impl OutcomeKind {
             OutcomeKind::OutputTooLarge { size, limit } => {
                 format!("output too large: {size} bytes, limit {limit}")
             }
-            OutcomeKind::ContractMismatch { message } => format!("contract mismatch: {message}"),
             OutcomeKind::Cancelled => "cancelled".into(),
         }
     }
@@ -238,22 +217,5 @@ mod tests {
             let json = serde_json::to_value(outcome(kind.clone())).unwrap();
             assert_eq!(json["outcome"], kind.label());
         }
-    }
-
-    #[test]
-    fn default_retry_policy() {
-        assert!(
-            outcome(OutcomeKind::TimedOut {
-                after: Duration::ZERO
-            })
-            .is_retryable_by_default()
-        );
-        assert!(!outcome(OutcomeKind::OutOfFuel).is_retryable_by_default());
-        assert!(
-            !outcome(OutcomeKind::Permanent {
-                message: String::new()
-            })
-            .is_retryable_by_default()
-        );
     }
 }

@@ -96,9 +96,12 @@ impl Plugin {
 
     /// Runs one task in a fresh, sandboxed instance and reports how it went.
     ///
-    /// Blocking: call it from a thread that may block (for example
-    /// `tokio::task::spawn_blocking`). Never panics on guest behaviour; every
-    /// way the guest can fail is an [`OutcomeKind`].
+    /// Synchronous: the wasm runs on the calling thread and blocks it until
+    /// the run ends. The worker calls it on its executors, OS threads of
+    /// their own (`worker/execute.rs`); `wasmq call` on its main thread.
+    /// Never panics on guest behaviour; every way the guest can fail is an
+    /// [`OutcomeKind`]. Records no metrics: the caller knows what the run
+    /// was for (the worker counts tasks per type and outcome).
     #[instrument(skip_all, fields(task_id = %invocation.id, kind = %invocation.task_type))]
     pub fn run(&self, invocation: Invocation, cancel: &CancelToken) -> Outcome {
         let limits = effective(
@@ -125,13 +128,8 @@ impl Plugin {
             }
         };
         let outcome = finished.into_outcome();
-        let label = outcome.label();
-        metrics::counter!("wasmq_plugin_runs_total", "plugin" => self.inner.name.clone(), "outcome" => label)
-            .increment(1);
-        metrics::histogram!("wasmq_plugin_run_seconds", "plugin" => self.inner.name.clone())
-            .record(outcome.wall_time.as_secs_f64());
         tracing::debug!(
-            outcome = label,
+            outcome = outcome.label(),
             fuel_used = outcome.fuel_used,
             peak_memory = outcome.peak_memory,
             wall_time_us = outcome.wall_time.as_micros() as u64,

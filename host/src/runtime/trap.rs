@@ -26,7 +26,6 @@ pub(crate) fn trapped(
         &RunFacts {
             stderr,
             refused_memory: sandbox.limiter.refused.map(|_| limits.memory),
-            output_overflow: None,
             elapsed,
         },
     )

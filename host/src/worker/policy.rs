@@ -12,7 +12,7 @@
 //! | `Trap`, `Panic` | retry: may come from the environment (a flaky input fetch that the plugin turned into an `unwrap`) |
 //! | `Permanent` | dead at once: the handler said so |
 //! | `OutOfFuel` | dead at once: fuel metering is deterministic, it would run out again |
-//! | `OutOfMemory`, `StackOverflow`, `OutputTooLarge`, `ContractMismatch` | dead at once: same input, same result |
+//! | `OutOfMemory`, `StackOverflow`, `OutputTooLarge` | dead at once: same input, same result |
 //! | `Cancelled` | released to the broker, which records it cancelled (or, at a forced shutdown, pending again, the attempt not counted) |
 //!
 //! A retry on the task's last attempt is dead instead (`retries-exhausted`).
@@ -97,8 +97,7 @@ pub fn decide<R: Rng + ?Sized>(
         | OutcomeKind::OutOfFuel
         | OutcomeKind::OutOfMemory { .. }
         | OutcomeKind::StackOverflow
-        | OutcomeKind::OutputTooLarge { .. }
-        | OutcomeKind::ContractMismatch { .. } => {
+        | OutcomeKind::OutputTooLarge { .. } => {
             return Decision::Dead {
                 reason: kind.label(),
             };
@@ -151,9 +150,6 @@ mod tests {
                 message: "boom".into(),
             },
             OutcomeKind::OutputTooLarge { size: 2, limit: 1 },
-            OutcomeKind::ContractMismatch {
-                message: "x".into(),
-            },
             OutcomeKind::Cancelled,
         ]
     }
@@ -192,7 +188,6 @@ mod tests {
                 "retry",
                 "retry",
                 "dead:output_too_large",
-                "dead:contract_mismatch",
                 "release",
             ]
         );
@@ -245,7 +240,7 @@ mod tests {
     proptest! {
         #[test]
         fn retries_stop_at_the_last_attempt(
-            kind_index in 0usize..13,
+            kind_index in 0usize..12,
             attempt in 1u32..20,
             max_attempts in 1u32..20,
             seed in any::<u64>(),

@@ -2,7 +2,7 @@
 -- KEYS[1] active ZSET   KEYS[2] lease HASH   KEYS[3] meta HASH   KEYS[4] tasks HASH
 -- KEYS[5] cancel SET    KEYS[6] stats HASH   KEYS[7] throughput HASH
 -- KEYS[8] result bucket HASH   KEYS[9] result bucket index ZSET
--- ARGV[1..4] result bucket: keep 0/1, number, start ms, expire-at ms
+-- ARGV[1..4] result bucket: keep 0/1, number, width ms, TTL ms
 -- ARGV[5] completions channel ('' = do not announce)   ARGV[6] queue name
 -- ARGV[7] n; then 3 per task: id, lease token, final record tail
 --   "<attempt>|<enqueued ms>|<started ms>|<wall ms>|<fuel>|<version>|<content type>\n<output>"
@@ -36,7 +36,7 @@ if #done > 0 then
   bulk('SREM', KEYS[5], done)
   if rb.keep then
     bulk('HSET', rb.key, records)
-    touch_bucket(rb)
+    touch_bucket(rb, now)
   end
   count(KEYS[6], KEYS[7], 'completed', #done, now)
   if ARGV[5] ~= '' then

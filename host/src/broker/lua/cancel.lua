@@ -7,7 +7,7 @@
 -- KEYS[9] cancel SET   KEYS[10] stats HASH   KEYS[11] dead ZSET
 -- KEYS[12] result bucket HASH   KEYS[13] result bucket index ZSET
 -- ARGV[1] local id   ARGV[2] cancel channel   ARGV[3] full id
--- ARGV[4..7] result bucket: keep 0/1, number, start ms, expire-at ms
+-- ARGV[4..7] result bucket: keep 0/1, number, width ms, TTL ms
 -- Returns 'cancelled' | 'requested' | 'dead' | 'unknown' (finished, or no
 -- such task: the caller tells them apart with a status lookup).
 local id = ARGV[1]

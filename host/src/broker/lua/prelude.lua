@@ -43,26 +43,38 @@ local function lease_of(v, token)
 end
 
 -- Records a final record in the current result bucket (when results are
--- kept): the bucket hash, its index entry, and a safety expiry in case
--- maintenance stops deleting old buckets.
--- rb = {key, index, number, start, expire_at, keep}
+-- kept); touch_bucket then lists the bucket in its index.
+-- rb = {key, index, keep, number, width, ttl} (see bucket_args)
 local function keep_record(rb, id, rec)
   if not rb.keep then return end
   redis.call('HSET', rb.key, id, rec)
 end
 
-local function touch_bucket(rb)
+-- Lists the bucket in its index and sets its safety expiry, by Redis's
+-- clock. The host named the bucket from its estimate of Redis's clock
+-- (broker/clock.rs); when that named a bucket older than the one TIME is
+-- in, the index score is raised to the current bucket's start, so trimming
+-- by score (trim_results.lua) still keeps every record for the TTL. Scores
+-- never go down; the expiry, one width past when trimming may delete the
+-- bucket, follows the score.
+local function touch_bucket(rb, now)
   if not rb.keep then return end
-  redis.call('ZADD', rb.index, 'NX', rb.start, rb.number)
-  redis.call('PEXPIREAT', rb.key, rb.expire_at)
+  local score = math.max(tonumber(rb.number) * rb.width, now - now % rb.width)
+  local old = tonumber(redis.call('ZSCORE', rb.index, rb.number))
+  if old and old >= score then
+    score = old
+  else
+    redis.call('ZADD', rb.index, int(score), rb.number)
+  end
+  redis.call('PEXPIREAT', rb.key, int(score + 2 * rb.width + rb.ttl))
 end
 
 -- The result bucket described by four consecutive ARGV entries from `i`:
--- keep (0/1), number, start ms, expire-at ms; keys from KEYS[k], KEYS[k + 1].
+-- keep (0/1), number, width ms, TTL ms; keys from KEYS[k], KEYS[k + 1].
 local function bucket_args(i, k)
   return {
-    keep = ARGV[i] == '1', number = ARGV[i + 1], start = ARGV[i + 2],
-    expire_at = ARGV[i + 3], key = KEYS[k], index = KEYS[k + 1],
+    keep = ARGV[i] == '1', number = ARGV[i + 1], width = tonumber(ARGV[i + 2]),
+    ttl = tonumber(ARGV[i + 3]), key = KEYS[k], index = KEYS[k + 1],
   }
 end
 
@@ -166,7 +178,7 @@ local function finish_cancelled(rb, tasks, meta, stats, id, now, attempt, starte
   local a, s, _, v = meta_parse(redis.call('HGET', meta, id))
   if attempt then a, s = attempt, started end
   keep_record(rb, id, 'cancelled|' .. int(now) .. '|' .. int(a) .. '|' .. enqueued_at(body) .. '|' .. s .. '|||' .. v .. '|\n')
-  touch_bucket(rb)
+  touch_bucket(rb, now)
   redis.call('HDEL', tasks, id)
   redis.call('HDEL', meta, id)
   redis.call('HINCRBY', stats, 'cancelled', 1)

@@ -8,7 +8,7 @@
 -- KEYS[10] wake LIST   KEYS[11] stats HASH   KEYS[12] throughput HASH
 -- KEYS[13] garbage LIST   KEYS[14] result bucket HASH   KEYS[15] result bucket index ZSET
 -- ARGV[1] limit   ARGV[2] dead max count   ARGV[3] dead max age ms
--- ARGV[4..7] result bucket: keep 0/1, number, start ms, expire-at ms
+-- ARGV[4..7] result bucket: keep 0/1, number, width ms, TTL ms
 -- Returns {requeued, dead, cancelled}.
 local rb = bucket_args(4, 14)
 local now = now_ms()

@@ -4,7 +4,7 @@
 -- KEYS[1] active ZSET   KEYS[2] lease HASH   KEYS[3] meta HASH   KEYS[4] tasks HASH
 -- KEYS[5..7] pending p0 p1 p2 LISTs   KEYS[8] wake LIST   KEYS[9] cancel SET
 -- KEYS[10] stats HASH   KEYS[11] result bucket HASH   KEYS[12] result bucket index ZSET
--- ARGV[1..4] result bucket: keep 0/1, number, start ms, expire-at ms
+-- ARGV[1..4] result bucket: keep 0/1, number, width ms, TTL ms
 -- ARGV[5] n   then 2 per task: id, lease token
 -- Returns n integers: 1 released, 0 stale lease, 2 cancelled (cancellation
 -- had been requested).

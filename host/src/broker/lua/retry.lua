@@ -6,7 +6,7 @@
 -- KEYS[15] result bucket HASH   KEYS[16] result bucket index ZSET
 -- ARGV[1] id   ARGV[2] lease token   ARGV[3] delay ms   ARGV[4] plugin version
 -- ARGV[5] error message   ARGV[6] dead max count   ARGV[7] dead max age ms
--- ARGV[8..11] result bucket: keep 0/1, number, start ms, expire-at ms
+-- ARGV[8..11] result bucket: keep 0/1, number, width ms, TTL ms
 -- Returns {'stale'} | {'retry', due ms} | {'requeued'} | {'dead'} | {'cancelled'}.
 -- A task whose attempts are used up goes to the dead set instead; one whose
 -- cancellation was requested while it ran becomes cancelled.

@@ -10,6 +10,7 @@
 //! nodes would not mean what the report says.
 
 use super::probe::RedisReading;
+use crate::broker::mask_password;
 use crate::cli::local_redis::LocalRedis;
 use anyhow::{Context, Result, bail};
 use redis::aio::MultiplexedConnection;
@@ -54,11 +55,11 @@ impl Target {
             }
         };
         let client = redis::Client::open(url.as_str())
-            .with_context(|| format!("`{}` is not a valid Redis URL", mask(&url)))?;
+            .with_context(|| format!("`{}` is not a valid Redis URL", mask_password(&url)))?;
         let conn = client
             .get_multiplexed_async_connection()
             .await
-            .with_context(|| format!("cannot connect to Redis at {}", mask(&url)))?;
+            .with_context(|| format!("cannot connect to Redis at {}", mask_password(&url)))?;
         Ok(Target {
             url,
             namespace,
@@ -124,24 +125,10 @@ fn refuse_cluster(url: &str) -> Result<()> {
         bail!(
             "the bench measures a single Redis server, and `{}` is a Redis Cluster URL; \
              pass the URL of one server, or omit --redis to use a private one",
-            mask(url)
+            mask_password(url)
         );
     }
     Ok(())
-}
-
-/// The URL with any password replaced by `***`, for messages.
-fn mask(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
 }
 
 #[cfg(test)]
@@ -154,19 +141,15 @@ mod tests {
             "redis+cluster://127.0.0.1:7000",
             "redis://a:1,redis://b:2",
             "redis://127.0.0.1:7000/?cluster=true",
+            "redis://:Secret1@a:1,redis://:Secret2@b:2",
         ] {
             let err = refuse_cluster(url).unwrap_err().to_string();
             assert!(
                 err.contains("single Redis server") && err.contains("omit --redis"),
                 "{err}"
             );
+            assert!(!err.contains("Secret"), "{err}");
         }
         refuse_cluster("redis://127.0.0.1:6379").unwrap();
-    }
-
-    #[test]
-    fn passwords_are_masked() {
-        assert_eq!(mask("redis://u:secret@h:1"), "redis://u:***@h:1");
-        assert_eq!(mask("redis://h:1"), "redis://h:1");
     }
 }

@@ -1,0 +1,22 @@
+-- trim_results.lua: deletes result buckets whose every record is older than
+-- the result TTL, by Redis's clock. The client lists the candidates (the
+-- index's oldest entries) beforehand; this script re-checks each against
+-- TIME, so a bucket written to meanwhile is kept.
+-- KEYS[1] result bucket index ZSET
+-- KEYS[2..] candidate result bucket HASHes, one per ARGV[2..] number
+-- ARGV[1] horizon ms: bucket width + result TTL
+-- ARGV[2..] the candidates' bucket numbers
+-- Returns the number of buckets deleted.
+local index = KEYS[1]
+local cutoff = now_ms() - tonumber(ARGV[1])
+local deleted = 0
+for i = 2, #KEYS do
+  local number = ARGV[i]
+  local score = tonumber(redis.call('ZSCORE', index, number))
+  if score and score < cutoff then
+    redis.call('UNLINK', KEYS[i])
+    redis.call('ZREM', index, number)
+    deleted = deleted + 1
+  end
+end
+return deleted
