@@ -36,6 +36,7 @@ pub(crate) struct Scripts {
     pub reap: Script,
     pub promote: Script,
     pub trim: Script,
+    pub maintain: Script,
     pub cancel: Script,
     pub status: Script,
     pub final_record: Script,
@@ -57,6 +58,7 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     reap: lua!("reap.lua"),
     promote: lua!("promote.lua"),
     trim: lua!("trim.lua"),
+    maintain: lua!("maintain.lua"),
     cancel: lua!("cancel.lua"),
     status: lua!("status.lua"),
     final_record: lua!("final.lua"),
@@ -68,7 +70,7 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
 
 impl Scripts {
     /// All scripts, for preloading.
-    pub(crate) fn all(&self) -> [&Script; 17] {
+    pub(crate) fn all(&self) -> [&Script; 18] {
         [
             &self.enqueue,
             &self.lease,
@@ -80,6 +82,7 @@ impl Scripts {
             &self.reap,
             &self.promote,
             &self.trim,
+            &self.maintain,
             &self.cancel,
             &self.status,
             &self.final_record,
