@@ -33,7 +33,10 @@ fn short_lease() -> BrokerOptions {
 
 /// Gives `queue` one lease that expires in 300 ms and one task due in 100 ms.
 async fn plant_work(client: &Client, queue: &str) {
-    client.enqueue(TaskSpec::new(queue, "leased")).await.unwrap();
+    client
+        .enqueue(TaskSpec::new(queue, "leased"))
+        .await
+        .unwrap();
     assert_eq!(client.lease(queue, 1).await.unwrap().len(), 1);
     let delayed = TaskSpec::new(queue, "delayed").delay(Duration::from_millis(100));
     client.enqueue(delayed).await.unwrap();
@@ -80,8 +83,15 @@ async fn one_failing_queue_does_not_stop_maintenance_of_the_others(url: String) 
     break_key(&url, &bad, "active").await;
     tokio::time::sleep(Duration::from_millis(400)).await; // leases expire, delays fall due
 
-    let report = client.maintain_once(100).await.expect("the queues can be listed");
-    assert_eq!(report.failed.keys().collect::<Vec<_>>(), [&bad], "{report:?}");
+    let report = client
+        .maintain_once(100)
+        .await
+        .expect("the queues can be listed");
+    assert_eq!(
+        report.failed.keys().collect::<Vec<_>>(),
+        [&bad],
+        "{report:?}"
+    );
     assert!(report.failed[&bad].contains("WRONGTYPE"), "{report:?}");
     assert_eq!(report.maintained, HEALTHY as u64);
     assert_eq!(report.promoted, HEALTHY as u64, "{report:?}");
@@ -91,8 +101,13 @@ async fn one_failing_queue_does_not_stop_maintenance_of_the_others(url: String) 
         assert_eq!((s.pending, s.scheduled, s.active), (2, 0, 0), "{queue}");
     }
     let mut raw = Raw::open(&url).await;
-    let scheduled: u64 = raw.run(&["ZCARD", &format!("wasmq:{{{bad}}}:scheduled")]).await;
-    assert_eq!(scheduled, 1, "the bad queue's call failed before it moved anything");
+    let scheduled: u64 = raw
+        .run(&["ZCARD", &format!("wasmq:{{{bad}}}:scheduled")])
+        .await;
+    assert_eq!(
+        scheduled, 1,
+        "the bad queue's call failed before it moved anything"
+    );
     assert_eq!(errors_counted(&bad), 1);
 
     // The loop keeps maintaining the healthy queues, and retrying the bad one.
@@ -109,18 +124,25 @@ async fn one_failing_queue_does_not_stop_maintenance_of_the_others(url: String) 
         let later = TaskSpec::new(queue, "later").delay(Duration::from_millis(100));
         client.enqueue(later).await.unwrap();
     }
-    eventually("promote the healthy queues", Duration::from_secs(30), async || {
-        for queue in &healthy {
-            if client.queue_stats(queue).await.unwrap().pending < 3 {
-                return false;
+    eventually(
+        "promote the healthy queues",
+        Duration::from_secs(30),
+        async || {
+            for queue in &healthy {
+                if client.queue_stats(queue).await.unwrap().pending < 3 {
+                    return false;
+                }
             }
-        }
-        true
-    })
+            true
+        },
+    )
     .await;
     stop.cancel();
     maintenance.await.unwrap();
-    assert!(errors_counted(&bad) >= 2, "the loop tried the bad queue again");
+    assert!(
+        errors_counted(&bad) >= 2,
+        "the loop tried the bad queue again"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -152,7 +174,10 @@ async fn a_failing_queue_backs_off_and_recovers() {
     server.cli(&["DEL", &format!("wasmq:{{{bad}}}:scheduled")]);
     for tick in 20..=22 {
         let report = maintainer.tick().await.unwrap();
-        assert_eq!(report.maintained, 3, "tick {tick}: recovered, then every tick");
+        assert_eq!(
+            report.maintained, 3,
+            "tick {tick}: recovered, then every tick"
+        );
         assert_eq!((report.failed.len(), report.backing_off), (0, 0));
     }
 }
@@ -216,14 +241,22 @@ async fn reaped_tasks_keep_their_priority(url: String) {
         assert_eq!(requeued, 3, "{queue}");
         let stats = client.queue_stats(queue).await.unwrap();
         assert_eq!(stats.pending_by_priority, [1, 1, 1], "{queue}");
-        let order: Vec<String> = drain(&client, queue, 1).await.iter().map(payload_text).collect();
+        let order: Vec<String> = drain(&client, queue, 1)
+            .await
+            .iter()
+            .map(payload_text)
+            .collect();
         assert_eq!(order, ["high", "normal", "low"], "{queue}");
     }
 }
 
 /// The port of the cluster node that serves `key`'s slot.
 fn node_of(cluster: &RedisCluster, key: &str) -> u16 {
-    let slot: u16 = cluster.cli(&["CLUSTER", "KEYSLOT", key]).trim().parse().unwrap();
+    let slot: u16 = cluster
+        .cli(&["CLUSTER", "KEYSLOT", key])
+        .trim()
+        .parse()
+        .unwrap();
     for line in cluster.cli(&["CLUSTER", "NODES"]).lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let port = fields[1].split(['@', ':']).nth(1).unwrap().parse().unwrap();
@@ -275,7 +308,14 @@ async fn a_hung_shard_does_not_hold_up_the_others() {
     // goes on, so the cluster stays up): the loop's next call for `hung`
     // hangs.
     let paused = Command::new("redis-cli")
-        .args(["-p", &hung_node.to_string(), "CLIENT", "PAUSE", "300000", "ALL"])
+        .args([
+            "-p",
+            &hung_node.to_string(),
+            "CLIENT",
+            "PAUSE",
+            "300000",
+            "ALL",
+        ])
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&paused.stdout).contains("OK"));
@@ -284,14 +324,18 @@ async fn a_hung_shard_does_not_hold_up_the_others() {
         let later = TaskSpec::new(queue, "later").delay(Duration::from_millis(100));
         client.enqueue(later).await.unwrap();
     }
-    eventually("promote on the healthy shards", Duration::from_secs(60), async || {
-        for queue in &healthy {
-            if client.queue_stats(queue).await.unwrap().pending < 2 {
-                return false;
+    eventually(
+        "promote on the healthy shards",
+        Duration::from_secs(60),
+        async || {
+            for queue in &healthy {
+                if client.queue_stats(queue).await.unwrap().pending < 2 {
+                    return false;
+                }
             }
-        }
-        true
-    })
+            true
+        },
+    )
     .await;
     stop.cancel();
     maintenance.await.unwrap();

@@ -234,10 +234,12 @@ impl Maintainer {
         loop {
             let joined = match deadline {
                 None => self.work.join_next_with_id().await,
-                Some(at) => match tokio::time::timeout_at(at, self.work.join_next_with_id()).await {
-                    Ok(joined) => joined,
-                    Err(_) => break,
-                },
+                Some(at) => {
+                    match tokio::time::timeout_at(at, self.work.join_next_with_id()).await {
+                        Ok(joined) => joined,
+                        Err(_) => break,
+                    }
+                }
             };
             match joined {
                 Some(joined) => self.finish(joined, &mut report),
@@ -288,7 +290,11 @@ impl Maintainer {
         match outcome {
             Ok(work) => {
                 if state.failures > 0 {
-                    info!(queue, failures = state.failures, "maintenance of queue recovered");
+                    info!(
+                        queue,
+                        failures = state.failures,
+                        "maintenance of queue recovered"
+                    );
                 }
                 state.failures = 0;
                 state.next_try = 0;

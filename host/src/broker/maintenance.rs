@@ -86,7 +86,12 @@ impl Client {
         let r = Reply::of(&op);
         let counts = r.array(self.invoke(&inv, &op).await?)?;
         let promoted = count(&r, &counts, 0)?;
-        note(queue, promoted, count(&r, &counts, 1)?, ReapReport::default());
+        note(
+            queue,
+            promoted,
+            count(&r, &counts, 1)?,
+            ReapReport::default(),
+        );
         Ok(promoted)
     }
 
@@ -227,7 +232,11 @@ impl Client {
 /// Logs and counts what a promote or reap step of `queue` did.
 fn note(queue: &str, promoted: u64, malformed: u64, reaped: ReapReport) {
     if malformed > 0 {
-        tracing::error!(queue, count = malformed, "set aside malformed scheduled tasks");
+        tracing::error!(
+            queue,
+            count = malformed,
+            "set aside malformed scheduled tasks"
+        );
     }
     if promoted > 0 {
         metrics::counter!("wasmq_broker_promoted_total", "queue" => queue.to_owned())

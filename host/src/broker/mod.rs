@@ -91,7 +91,7 @@ pub use consumer::{Completion, Failure, LeasedTask, Settlement};
 pub use dead::{BULK_LIMIT, DeadPage, DeadSelector, DeadTask, RequeueReport};
 pub use error::{BrokerError, BrokerResult};
 pub use hosts::HostInfo;
-pub use maintainer::{MAX_BACKOFF, MaintenanceReport, Maintainer, TRIM_PERIOD};
+pub use maintainer::{MAX_BACKOFF, Maintainer, MaintenanceReport, TRIM_PERIOD};
 pub use maintenance::ReapReport;
 pub use options::{BrokerOptions, MAX_BATCH};
 pub use stats::{Counters, QueueStats, ThroughputPoint};
