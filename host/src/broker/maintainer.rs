@@ -20,8 +20,8 @@
 //!   2, 4 … ticks (at most [`MAX_BACKOFF`]) before its next try; a success
 //!   resets that. Every other queue is maintained on schedule.
 //! * **Listing the queues may fail too** (`<ns>:queues` lives on one node):
-//!   the tick then works on the queues it already knew and counts
-//!   `wasmq_maintenance_list_errors_total`.
+//!   when it fails or hangs past the tick's wait, the tick works on the
+//!   queues it already knew and counts `wasmq_maintenance_list_errors_total`.
 //! * **Trimming is rare.** Dead-set, throughput and result-bucket bounds are
 //!   loose and change slowly, so a queue is trimmed once per [`TRIM_PERIOD`]
 //!   (inside the same `maintain.lua` call, plus one read of its result
@@ -197,7 +197,7 @@ impl Maintainer {
     /// still running are reported by a later tick.
     async fn tick_within(&mut self, wait: Option<Duration>) -> BrokerResult<MaintenanceReport> {
         self.tick += 1;
-        let queues = self.list().await?;
+        let queues = self.list(wait).await?;
         let listed: HashSet<&String> = queues.iter().collect();
         self.queues.retain(|q, s| s.running || listed.contains(q));
         let mut report = MaintenanceReport::default();
@@ -250,22 +250,31 @@ impl Maintainer {
         Ok(report)
     }
 
-    /// The queues to maintain: the listed ones, or those known before when
-    /// listing fails.
-    async fn list(&mut self) -> BrokerResult<Vec<String>> {
-        match self.client.queues().await {
-            Ok(queues) => Ok(queues),
-            Err(e) => {
-                metrics::counter!("wasmq_maintenance_list_errors_total").increment(1);
-                if self.queues.is_empty() {
+    /// The queues to maintain: the listed ones or, when listing fails or
+    /// takes longer than `wait` (the node of `<ns>:queues` hangs), those
+    /// known before, if any.
+    async fn list(&mut self, wait: Option<Duration>) -> BrokerResult<Vec<String>> {
+        let known = !self.queues.is_empty();
+        let error = match wait.filter(|_| known) {
+            Some(wait) => match tokio::time::timeout(wait, self.client.queues()).await {
+                Ok(Ok(queues)) => return Ok(queues),
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => format!("listing the queues took longer than {wait:?}"),
+            },
+            None => match self.client.queues().await {
+                Ok(queues) => return Ok(queues),
+                Err(e) if !known => {
+                    metrics::counter!("wasmq_maintenance_list_errors_total").increment(1);
                     return Err(e);
                 }
-                warn!(error = %e, "could not list the queues; maintaining the ones known");
-                let mut known: Vec<String> = self.queues.keys().cloned().collect();
-                known.sort();
-                Ok(known)
-            }
-        }
+                Err(e) => e.to_string(),
+            },
+        };
+        metrics::counter!("wasmq_maintenance_list_errors_total").increment(1);
+        warn!(%error, "could not list the queues; maintaining the ones known");
+        let mut queues: Vec<String> = self.queues.keys().cloned().collect();
+        queues.sort();
+        Ok(queues)
     }
 
     /// Books one finished call: the queue's schedule, the report, and on
