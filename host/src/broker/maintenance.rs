@@ -1,22 +1,30 @@
-//! Background work every host runs: promoting due tasks, reaping expired
-//! leases, and trimming the dead set and throughput buckets.
+//! The maintenance steps of one queue: promoting due tasks, reaping expired
+//! leases, and trimming the dead set, throughput buckets and result buckets.
 //!
 //! Every step is an atomic script with a LIMIT, so any number of hosts can run
-//! the loop at once: racing promoters or reapers never move a task twice (the
-//! read and the move happen in one script), and no tick blocks Redis for long.
+//! them at once: racing promoters or reapers never move a task twice (the
+//! read and the move happen in one script), and no call blocks Redis for long.
+//!
+//! The maintenance loop (`maintainer.rs`) runs all steps of a queue in one
+//! call, `maintain.lua`, so a tick costs one round trip per queue rather than
+//! one per step; an idle queue's call reads three sorted sets and writes
+//! nothing. The single-step calls ([`Client::promote_due`],
+//! [`Client::reap_expired`], [`Client::trim`]) share their Lua with it (the
+//! step bodies are functions in `prelude.lua`) and serve tests and admin
+//! tools.
 
 use super::client::Client;
 use super::error::BrokerResult;
 use super::invoke::count;
+use super::keys::QueueKeys;
 use super::options::millis;
 use super::reply::Reply;
 use super::scripts::SCRIPTS;
 use serde::Serialize;
-use std::time::Duration;
-use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::warn;
 
-/// Rounds of a step per queue and tick while a full batch keeps coming back.
+/// Rounds of `maintain.lua` per queue and tick while a full batch keeps
+/// coming back.
 const MAX_ROUNDS: usize = 10;
 
 /// What the reaper did in one call.
@@ -30,15 +38,32 @@ pub struct ReapReport {
     pub cancelled: u64,
 }
 
-/// What one maintenance tick did, over all queues.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct MaintenanceReport {
+impl ReapReport {
+    /// Tasks taken back, whatever became of them.
+    pub fn total(&self) -> u64 {
+        self.requeued + self.dead + self.cancelled
+    }
+
+    fn add(&mut self, other: ReapReport) {
+        self.requeued += other.requeued;
+        self.dead += other.dead;
+        self.cancelled += other.cancelled;
+    }
+}
+
+/// What the maintenance of one queue did in one tick.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct QueueWork {
     /// Scheduled and retry-waiting tasks made pending.
     pub promoted: u64,
     /// Expired leases taken back.
     pub reaped: ReapReport,
+    /// Whether this tick trimmed the queue.
+    pub trimmed: bool,
     /// Dead tasks dropped by the count and age bounds.
     pub dead_trimmed: u64,
+    /// Result buckets deleted.
+    pub buckets_trimmed: u64,
 }
 
 impl Client {
@@ -61,12 +86,12 @@ impl Client {
         let r = Reply::of(&op);
         let counts = r.array(self.invoke(&inv, &op).await?)?;
         let promoted = count(&r, &counts, 0)?;
-        let bad = count(&r, &counts, 1)?;
-        if bad > 0 {
-            tracing::error!(queue, count = bad, "set aside malformed scheduled tasks");
-        }
-        metrics::counter!("wasmq_broker_promoted_total", "queue" => queue.to_owned())
-            .increment(promoted);
+        note(
+            queue,
+            promoted,
+            count(&r, &counts, 1)?,
+            ReapReport::default(),
+        );
         Ok(promoted)
     }
 
@@ -100,11 +125,7 @@ impl Client {
             dead: count(&r, &counts, 1)?,
             cancelled: count(&r, &counts, 2)?,
         };
-        if report != ReapReport::default() {
-            warn!(queue, ?report, "reaped expired leases (hosts died or hung)");
-        }
-        metrics::counter!("wasmq_broker_reaped_total", "queue" => queue.to_owned())
-            .increment(report.requeued + report.dead + report.cancelled);
+        note(queue, 0, 0, report);
         Ok(report)
     }
 
@@ -131,56 +152,99 @@ impl Client {
         Ok(dropped)
     }
 
-    /// One maintenance tick over every known queue.
-    pub async fn maintain_once(&self, limit: usize) -> BrokerResult<MaintenanceReport> {
-        let mut report = MaintenanceReport::default();
-        for queue in self.queues().await? {
-            for _ in 0..MAX_ROUNDS {
-                let n = self.promote_due(&queue, limit).await?;
-                report.promoted += n;
-                if n < limit as u64 {
-                    break;
-                }
+    /// One tick of one queue: `maintain.lua` (promote and reap, plus trim
+    /// if `trim`), again while a step finds a full batch (at most
+    /// [`MAX_ROUNDS`] calls), then the result buckets if `trim`.
+    pub(crate) async fn maintain_queue(
+        &self,
+        queue: &str,
+        limit: usize,
+        trim: bool,
+    ) -> BrokerResult<QueueWork> {
+        let keys = self.keys(queue)?;
+        let mut work = QueueWork {
+            trimmed: trim,
+            ..QueueWork::default()
+        };
+        for round in 0..MAX_ROUNDS {
+            if !self
+                .maintain_call(&keys, limit, trim && round == 0, &mut work)
+                .await?
+            {
+                break;
             }
-            for _ in 0..MAX_ROUNDS {
-                let reaped = self.reap_expired(&queue, limit).await?;
-                report.reaped.requeued += reaped.requeued;
-                report.reaped.dead += reaped.dead;
-                report.reaped.cancelled += reaped.cancelled;
-                if reaped.requeued + reaped.dead + reaped.cancelled < limit as u64 {
-                    break;
-                }
-            }
-            report.dead_trimmed += self.trim(&queue, limit).await?;
         }
-        Ok(report)
+        if trim {
+            work.buckets_trimmed = self.trim_results(&keys).await?;
+        }
+        Ok(work)
     }
 
-    /// Runs [`Client::maintain_once`] every `interval` until `shutdown` is
-    /// cancelled. Errors (Redis restarting, say) are logged and the loop goes
-    /// on; it never gives up on its own.
-    pub async fn run_maintenance(
+    /// One `maintain.lua` call; adds what it did to `work` and returns
+    /// whether a step found a full batch (so another round may find more).
+    async fn maintain_call(
         &self,
-        interval: Duration,
+        keys: &QueueKeys,
         limit: usize,
-        shutdown: CancellationToken,
-    ) {
-        info!(?interval, limit, "broker maintenance started");
-        let mut ticker = tokio::time::interval(interval.max(Duration::from_millis(10)));
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = ticker.tick() => {}
-            }
-            match self.maintain_once(limit).await {
-                Ok(report) if report != MaintenanceReport::default() => {
-                    debug!(?report, "maintenance tick")
-                }
-                Ok(_) => {}
-                Err(e) => warn!(error = %e, "maintenance tick failed; retrying next tick"),
-            }
-        }
-        info!("broker maintenance stopped");
+        trim: bool,
+        work: &mut QueueWork,
+    ) -> BrokerResult<bool> {
+        let bucket = self.bucket(keys);
+        let opts = &self.inner.opts;
+        let op = format!("maintain queue {:?}", keys.queue);
+        let mut inv = SCRIPTS.maintain.prepare_invoke();
+        inv.key(&keys.scheduled)
+            .key(&keys.retry)
+            .key(&keys.tasks)
+            .key(&keys.pending[..])
+            .key(&keys.wake)
+            .key(&keys.dead)
+            .key(&keys.meta)
+            .key(&keys.stats)
+            .key(&keys.garbage)
+            .key(&keys.active)
+            .key(&keys.lease)
+            .key(&keys.cancel)
+            .key(&keys.throughput)
+            .key(&bucket.keys()[..])
+            .arg(limit.max(1))
+            .arg(opts.dead_max_count)
+            .arg(opts.dead_max_age_ms())
+            .arg(u8::from(trim))
+            .arg(millis(opts.throughput_retention) / 60_000)
+            .arg(&bucket.args()[..]);
+        let r = Reply::of(&op);
+        let counts = r.array(self.invoke(&inv, &op).await?)?;
+        let promoted = count(&r, &counts, 0)?;
+        let reaped = ReapReport {
+            requeued: count(&r, &counts, 2)?,
+            dead: count(&r, &counts, 3)?,
+            cancelled: count(&r, &counts, 4)?,
+        };
+        note(&keys.queue, promoted, count(&r, &counts, 1)?, reaped);
+        work.promoted += promoted;
+        work.reaped.add(reaped);
+        work.dead_trimmed += count(&r, &counts, 5)?;
+        Ok(count(&r, &counts, 7)? > 0)
+    }
+}
+
+/// Logs and counts what a promote or reap step of `queue` did.
+fn note(queue: &str, promoted: u64, malformed: u64, reaped: ReapReport) {
+    if malformed > 0 {
+        tracing::error!(
+            queue,
+            count = malformed,
+            "set aside malformed scheduled tasks"
+        );
+    }
+    if promoted > 0 {
+        metrics::counter!("wasmq_broker_promoted_total", "queue" => queue.to_owned())
+            .increment(promoted);
+    }
+    if reaped.total() > 0 {
+        warn!(queue, report = ?reaped, "reaped expired leases (hosts died or hung)");
+        metrics::counter!("wasmq_broker_reaped_total", "queue" => queue.to_owned())
+            .increment(reaped.total());
     }
 }

@@ -37,6 +37,7 @@ pub(crate) struct Scripts {
     pub promote: Script,
     pub trim: Script,
     pub trim_results: Script,
+    pub maintain: Script,
     pub cancel: Script,
     pub status: Script,
     pub final_record: Script,
@@ -59,6 +60,7 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     promote: lua!("promote.lua"),
     trim: lua!("trim.lua"),
     trim_results: lua!("trim_results.lua"),
+    maintain: lua!("maintain.lua"),
     cancel: lua!("cancel.lua"),
     status: lua!("status.lua"),
     final_record: lua!("final.lua"),
@@ -70,7 +72,7 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
 
 impl Scripts {
     /// All scripts, for preloading.
-    pub(crate) fn all(&self) -> [&Script; 18] {
+    pub(crate) fn all(&self) -> [&Script; 19] {
         [
             &self.enqueue,
             &self.lease,
@@ -83,6 +85,7 @@ impl Scripts {
             &self.promote,
             &self.trim,
             &self.trim_results,
+            &self.maintain,
             &self.cancel,
             &self.status,
             &self.final_record,

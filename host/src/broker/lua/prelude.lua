@@ -183,3 +183,141 @@ local function finish_cancelled(rb, tasks, meta, stats, id, now, attempt, starte
   redis.call('HDEL', meta, id)
   redis.call('HINCRBY', stats, 'cancelled', 1)
 end
+
+-- Maintenance steps, shared by promote.lua, reap.lua, trim.lua and
+-- maintain.lua (promote and reap, and trim when asked, in one call per queue
+-- and tick). A script first reads what is due (`due_ids`), then checks the
+-- types of the keys it will write (`check_keys`), then moves: a foreign
+-- value in one of a queue's keys fails the call before anything moved.
+--
+-- `q` names a queue's keys (a script sets those it has): scheduled, retry,
+-- active, dead (ZSET); tasks, lease, meta, stats, tp (HASH); cancel (SET);
+-- wake, garbage (LIST); pending = { p0, p1, p2 } (LISTs).
+
+local KEY_TYPES = {
+  scheduled = 'zset', retry = 'zset', active = 'zset', dead = 'zset',
+  tasks = 'hash', lease = 'hash', meta = 'hash', stats = 'hash', tp = 'hash',
+  cancel = 'set', wake = 'list', garbage = 'list',
+}
+
+local function check_type(key, want)
+  local got = redis.call('TYPE', key)['ok']
+  if got ~= 'none' and got ~= want then
+    error({ err = 'WRONGTYPE wasmq: ' .. key .. ' holds a ' .. got .. ', not a ' .. want })
+  end
+end
+
+-- Fails the script unless every key of `q` (and of result bucket `rb` when
+-- records are kept) is missing or of its type. Called only before writes,
+-- so an idle queue costs no TYPE call.
+local function check_keys(q, rb)
+  for name, want in pairs(KEY_TYPES) do
+    if q[name] then check_type(q[name], want) end
+  end
+  for _, key in ipairs(q.pending or {}) do check_type(key, 'list') end
+  if rb and rb.keep then
+    check_type(rb.key, 'hash')
+    check_type(rb.index, 'zset')
+  end
+end
+
+-- Up to `limit` members of a sorted set whose score (due time or lease
+-- deadline) has passed.
+local function due_ids(zset, now, limit)
+  return redis.call('ZRANGEBYSCORE', zset, '-inf', now, 'LIMIT', 0, limit)
+end
+
+-- Moves due ids of the scheduled and retry sets to the back of their
+-- priority lists; members without a valid body are set aside.
+-- Returns promoted, set aside.
+local function promote_ids(q, scheduled, retry, now)
+  local promoted, bad = 0, 0
+  local lists = { {}, {}, {} }
+  for _, batch in ipairs({ { q.scheduled, scheduled }, { q.retry, retry } }) do
+    local zset, ids = batch[1], batch[2]
+    if #ids > 0 then
+      bulk('ZREM', zset, ids)
+      local bodies = redis.call('HMGET', q.tasks, unpack(ids))
+      for j, id in ipairs(ids) do
+        local level = header(bodies[j])
+        if level then
+          local list = lists[level + 1]
+          list[#list + 1] = id
+          promoted = promoted + 1
+        else
+          set_aside(q.garbage, q.dead, q.meta, q.stats, id, now,
+            bodies[j] and 'the stored body has no valid header' or 'no stored body for this id')
+          bad = bad + 1
+        end
+      end
+    end
+  end
+  for level = 1, 3 do
+    if #lists[level] > 0 then bulk('RPUSH', q.pending[level], lists[level]) end
+  end
+  if promoted > 0 then wake(q.wake) end
+  return promoted, bad
+end
+
+-- Takes back the expired leases `ids`: each task goes back to the front of
+-- its priority list with the attempt counted, or to the dead set after its
+-- last attempt, or becomes cancelled if cancellation was requested.
+-- Returns requeued, buried, cancelled.
+local function reap_ids(q, rb, ids, dead_max_count, dead_max_age, now)
+  local requeued, buried, cancelled = 0, 0, 0
+  for _, id in ipairs(ids) do
+    local a, s = lease_of(redis.call('HGET', q.lease, id))
+    redis.call('ZREM', q.active, id)
+    redis.call('HDEL', q.lease, id)
+    redis.call('HINCRBY', q.stats, 'expired', 1)
+    count(q.stats, q.tp, 'failed', 1, now)
+    local m, _, _, v = meta_parse(redis.call('HGET', q.meta, id))
+    if not a then
+      -- An active member without a lease value: count it as one more attempt.
+      a, s = m + 1, ''
+    end
+    if redis.call('SREM', q.cancel, id) == 1 then
+      finish_cancelled(rb, q.tasks, q.meta, q.stats, id, now, a, s)
+      cancelled = cancelled + 1
+    else
+      local level, max_retries = header(redis.call('HGET', q.tasks, id))
+      if not level then
+        set_aside(q.garbage, q.dead, q.meta, q.stats, id, now, 'the stored body has no valid header')
+        buried = buried + 1
+      elseif a >= max_retries + 1 then
+        bury(q.dead, q.meta, q.stats, id, now, a, s, v, 'lease-expired',
+          'the lease expired on the last attempt (' .. int(a) .. '): its host died, hung or lost Redis')
+        buried = buried + 1
+      else
+        redis.call('HSET', q.meta, id, meta_join(a, s, '', v, '',
+          'the lease expired on attempt ' .. int(a) .. ': its host died, hung or lost Redis'))
+        redis.call('LPUSH', q.pending[level + 1], id)
+        requeued = requeued + 1
+      end
+    end
+  end
+  if requeued > 0 then wake(q.wake) end
+  if buried > 0 then
+    trim_dead(q.dead, q.tasks, q.meta, dead_max_count, dead_max_age, now, 100)
+  end
+  return requeued, buried, cancelled
+end
+
+-- Drops dead tasks beyond the age and count bounds and throughput minutes
+-- older than `retention` minutes, at most `limit` of each.
+-- Returns dead tasks dropped, minutes trimmed.
+local function trim_queue(q, max_count, max_age, retention, limit, now)
+  local dropped = trim_dead(q.dead, q.tasks, q.meta, max_count, max_age, now, limit)
+  local minutes = 0
+  local lo = tonumber(redis.call('HGET', q.tp, 'lo'))
+  if lo then
+    local stop = math.min(math.floor(now / 60000) - retention, lo + limit)
+    while lo < stop do
+      redis.call('HDEL', q.tp, 'c:' .. int(lo), 'f:' .. int(lo))
+      lo = lo + 1
+      minutes = minutes + 1
+    end
+    if minutes > 0 then redis.call('HSET', q.tp, 'lo', int(lo)) end
+  end
+  return dropped, minutes
+end
