@@ -71,7 +71,14 @@ fn the_cap_is_inclusive_and_a_missing_file_is_not_found() {
     assert_eq!(read_bounded(&file, 5, None).unwrap(), b"12345");
     let err = read_bounded(&file, 4, None).unwrap_err();
     assert!(
-        matches!(err, FileError::TooLarge { size: 5, max: 4, .. }),
+        matches!(
+            err,
+            FileError::TooLarge {
+                size: 5,
+                max: 4,
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert!(err.to_string().contains("above the 4 byte limit"), "{err}");

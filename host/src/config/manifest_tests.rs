@@ -128,7 +128,9 @@ fn load_for_finds_the_toml_next_to_the_wasm() {
     let manifest = PluginManifest::load_for(&wasm, None).unwrap().unwrap();
     assert_eq!(manifest.fuel, Some(7));
     std::fs::write(dir.path().join("echo.toml"), "fuel = 0").unwrap();
-    let err = PluginManifest::load_for(&wasm, None).unwrap_err().to_string();
+    let err = PluginManifest::load_for(&wasm, None)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("echo.toml"), "{err}");
 }
 
@@ -153,6 +155,11 @@ fn load_for_refuses_an_oversized_or_binary_manifest() {
     );
 
     std::fs::write(&toml, b"fuel = 7 # \xff\n").unwrap();
-    let err = PluginManifest::load_for(&wasm, None).unwrap_err().to_string();
-    assert!(err.contains("echo.toml") && err.contains("not UTF-8"), "{err}");
+    let err = PluginManifest::load_for(&wasm, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("echo.toml") && err.contains("not UTF-8"),
+        "{err}"
+    );
 }
