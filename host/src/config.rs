@@ -11,8 +11,12 @@
 //!   It is strict (unknown keys are errors) because a silently ignored typo in
 //!   a limit is exactly the kind of mistake that only shows up in production.
 //! * [`units`] parses human-friendly durations (`"2s"`) and sizes (`"64MiB"`).
+//! * [`read_regular_file`] reads a plugin or manifest dropped into a
+//!   directory without blocking on a FIFO, reading past a cap, or following
+//!   a symlink out of the directory.
 
 mod daemon;
+mod file;
 mod limits;
 mod manifest;
 pub mod units;
@@ -21,5 +25,6 @@ pub use daemon::{
     DaemonConfigError, InvalidSetting, LogFormat, RunConfig, RunOverrides, Secret,
     default_concurrency, parse_socket_addr,
 };
+pub use file::{FileError, FileRules, read_regular_file};
 pub use limits::{InvalidLimit, Limits};
-pub use manifest::{ManifestError, PluginManifest};
+pub use manifest::{MAX_MANIFEST_SIZE, ManifestError, PluginManifest};

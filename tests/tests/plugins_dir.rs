@@ -6,108 +6,15 @@
 //! The watcher is asynchronous, so tests poll the registry with a generous
 //! deadline and never assert how long a reload took (they print it).
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
-use wasmq::config::Limits;
-use wasmq::plugins::{
-    PluginDir, PluginDirError, PluginEntry, Registry, SyncOutcome, spawn_watcher,
+mod plugins_common;
+
+use plugins_common::{
+    atomic_replace, content_type, entry, plugins_dir, runtime, stop, wait_for, watched,
 };
-use wasmq::runtime::{CancelToken, Invocation, OutcomeKind, Plugin, Runtime, RuntimeOptions};
+use std::time::{Duration, Instant};
+use wasmq::config::Limits;
+use wasmq::plugins::{PluginDir, PluginDirError, Registry, SyncOutcome};
 use wasmq_tests::plugins::plugin;
-
-/// How long the watcher may take to notice and apply a change.
-const DEADLINE: Duration = Duration::from_secs(60);
-
-fn runtime() -> Runtime {
-    Runtime::new(RuntimeOptions {
-        disk_cache: false,
-        max_instances: 16,
-        ..RuntimeOptions::default()
-    })
-    .expect("create the runtime")
-}
-
-/// A temp dir holding `<type>.wasm` copies of the named built plugins.
-fn plugins_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("create a temp dir");
-    for (task_type, built) in files {
-        std::fs::copy(plugin(built), dir.path().join(format!("{task_type}.wasm")))
-            .expect("copy a plugin");
-    }
-    dir
-}
-
-/// Opens and scans `dir`, then starts the watcher.
-async fn watched(dir: &Path) -> (Registry, PluginDir, CancellationToken, JoinHandle<()>) {
-    let plugins = PluginDir::open(dir, runtime(), Limits::default()).expect("open the plugins dir");
-    let registry = Registry::new();
-    let report = plugins.scan(&registry).await.expect("scan");
-    assert!(report.failed.is_empty(), "initial scan failed: {report:?}");
-    let shutdown = CancellationToken::new();
-    let watcher =
-        spawn_watcher(registry.clone(), plugins.clone(), shutdown.clone()).expect("watch");
-    (registry, plugins, shutdown, watcher)
-}
-
-async fn stop(shutdown: CancellationToken, watcher: JoinHandle<()>) {
-    shutdown.cancel();
-    tokio::time::timeout(DEADLINE, watcher)
-        .await
-        .expect("the watcher stops on shutdown")
-        .expect("the watcher task does not panic");
-}
-
-fn entry(registry: &Registry, task_type: &str) -> Option<PluginEntry> {
-    registry
-        .entries()
-        .into_iter()
-        .find(|e| e.task_type == task_type)
-}
-
-/// Polls until `done` holds, failing with `what` and the entries otherwise.
-async fn wait_for(registry: &Registry, what: &str, done: impl Fn(&Registry) -> bool) {
-    let started = Instant::now();
-    while !done(registry) {
-        assert!(
-            started.elapsed() < DEADLINE,
-            "timed out waiting for: {what}\nentries: {:#?}",
-            registry.entries()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    println!("{what}: after {:?}", started.elapsed());
-}
-
-/// Runs `plugin` on a JSON payload and returns the output content type.
-async fn content_type(plugin: Plugin) -> String {
-    let outcome = tokio::task::spawn_blocking(move || {
-        plugin.run(
-            Invocation::new("t:1", "echo", br#"{"a":1}"#.to_vec()),
-            &CancelToken::new(),
-        )
-    })
-    .await
-    .expect("run the plugin");
-    match outcome.kind {
-        OutcomeKind::Success {
-            content_type,
-            output,
-        } => {
-            assert_eq!(output, br#"{"a":1}"#);
-            content_type.expect("echo sets a content type")
-        }
-        other => panic!("echo did not succeed: {}", other.describe()),
-    }
-}
-
-/// Replaces `dest` the way deploy tools do: write a temp file, then rename.
-fn atomic_replace(source: &Path, dest: &Path) {
-    let tmp: PathBuf = dest.with_extension("wasm.tmp");
-    std::fs::copy(source, &tmp).expect("write the temp file");
-    std::fs::rename(&tmp, dest).expect("rename over the plugin");
-}
 
 #[tokio::test]
 async fn initial_scan_loads_good_plugins_and_reports_broken_ones() {

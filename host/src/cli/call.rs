@@ -3,7 +3,10 @@
 //! This is the plugin author's inner loop: build, `wasmq call`, read the
 //! outcome, its cost and the log, repeat. It goes through exactly the same
 //! runtime as the daemon (same sandbox, same limits, same manifest), so what
-//! works here works in the queue.
+//! works here works in the queue. The plugin file is read as a host reads
+//! it (a regular file, never a FIFO or device, at most 256 MiB, hashed and
+//! compiled from one read); unlike in a plugins directory, a symlink is
+//! followed wherever it points, since the user typed this path.
 //!
 //! Exit codes: 0 the task succeeded; 1 the task ran and failed (any other
 //! outcome); 2 the command could not run it (bad arguments, bad payload,

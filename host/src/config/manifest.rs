@@ -18,13 +18,20 @@
 //!
 //! Parsing is strict: an unknown key or an out-of-range value is an error that
 //! names the file and the key, so a typo cannot silently leave a default in
-//! force.
+//! force. Reading is bounded: the manifest is read with
+//! [`read_regular_file`](super::read_regular_file) (no FIFO or device, at
+//! most [`MAX_MANIFEST_SIZE`] bytes, symlinks confined like the plugin's).
 
+use super::file::{FileError, FileRules, read_regular_file};
 use super::limits::{InvalidLimit, Limits};
 use super::units::{parse_duration, parse_size};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// Largest manifest accepted: 64 KiB. A manifest is a dozen lines of TOML;
+/// anything near this is not one, and parsing it would cost for nothing.
+pub const MAX_MANIFEST_SIZE: u64 = 64 << 10;
 
 /// A parsed and validated plugin manifest. `None` means "not set here".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -53,12 +60,10 @@ pub struct PluginManifest {
 /// Why a manifest could not be used. Every message names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
-    /// The file exists but could not be read.
-    #[error("cannot read plugin manifest {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    /// The file could not be read: not a regular file, too large, a
+    /// symlink out of the directory, or an I/O error.
+    #[error(transparent)]
+    File(#[from] FileError),
     /// The file is not valid TOML, or has an unknown key or a wrongly typed value.
     #[error("{} is not a valid plugin manifest: {message}", path.display())]
     Syntax { path: PathBuf, message: String },
@@ -105,14 +110,30 @@ impl PluginManifest {
         wasm.with_extension("toml")
     }
 
-    /// Loads the manifest next to `wasm`, or `None` when there is none.
-    pub fn load_for(wasm: &Path) -> Result<Option<PluginManifest>, ManifestError> {
+    /// Loads the manifest next to `wasm`, or `None` when there is none. With
+    /// `confine`, a symlinked manifest must resolve inside that directory.
+    pub fn load_for(
+        wasm: &Path,
+        confine: Option<&Path>,
+    ) -> Result<Option<PluginManifest>, ManifestError> {
         let path = Self::path_for(wasm);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Self::parse(&text, &path).map(Some),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(ManifestError::Read { path, source }),
-        }
+        let rules = FileRules {
+            what: "plugin manifest",
+            max: MAX_MANIFEST_SIZE,
+            confine,
+        };
+        let bytes = match read_regular_file(&path, rules) {
+            Err(e) if e.is_not_found() => return Ok(None),
+            other => other?,
+        };
+        let text = String::from_utf8(bytes).map_err(|e| ManifestError::Syntax {
+            path: path.clone(),
+            message: format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        })?;
+        Self::parse(&text, &path).map(Some)
     }
 
     /// Parses and validates manifest text; `path` is only used in errors.

@@ -123,11 +123,43 @@ fn any_grant_is_refused_by_name() {
 fn load_for_finds_the_toml_next_to_the_wasm() {
     let dir = tempfile::tempdir().unwrap();
     let wasm = dir.path().join("echo.wasm");
-    assert_eq!(PluginManifest::load_for(&wasm).unwrap(), None);
+    assert_eq!(PluginManifest::load_for(&wasm, None).unwrap(), None);
     std::fs::write(dir.path().join("echo.toml"), "fuel = 7").unwrap();
-    let manifest = PluginManifest::load_for(&wasm).unwrap().unwrap();
+    let manifest = PluginManifest::load_for(&wasm, None).unwrap().unwrap();
     assert_eq!(manifest.fuel, Some(7));
     std::fs::write(dir.path().join("echo.toml"), "fuel = 0").unwrap();
-    let err = PluginManifest::load_for(&wasm).unwrap_err().to_string();
+    let err = PluginManifest::load_for(&wasm, None)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("echo.toml"), "{err}");
+}
+
+#[test]
+fn load_for_refuses_an_oversized_or_binary_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = dir.path().join("echo.wasm");
+    let toml = dir.path().join("echo.toml");
+    // Valid TOML (one comment), one byte over the cap.
+    let mut text = "#".repeat(MAX_MANIFEST_SIZE as usize);
+    text.push('\n');
+    std::fs::write(&toml, &text).unwrap();
+    let err = PluginManifest::load_for(&wasm, None).unwrap_err();
+    assert!(
+        matches!(err, ManifestError::File(FileError::TooLarge { .. })),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("echo.toml") && message.contains("65536 byte limit for a plugin manifest"),
+        "{message}"
+    );
+
+    std::fs::write(&toml, b"fuel = 7 # \xff\n").unwrap();
+    let err = PluginManifest::load_for(&wasm, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("echo.toml") && err.contains("not UTF-8"),
+        "{err}"
+    );
 }

@@ -6,7 +6,6 @@
 //! logged, counted and shown in the registry's entries, and the other
 //! plugins (and the previous version of this one) keep serving.
 
-use crate::config::ManifestError;
 use crate::runtime::LoadError;
 use std::path::PathBuf;
 
@@ -58,37 +57,10 @@ pub enum LoadFailure {
         /// What is wrong with the name.
         reason: String,
     },
-    /// The path is a directory or a special file.
-    #[error("{} is not a regular file; a plugin must be a .wasm file", path.display())]
-    NotAFile {
-        /// The path.
-        path: PathBuf,
-    },
-    /// The file is larger than the configured cap.
-    #[error(
-        "{} is {size} bytes, above the {max} byte limit for plugin files; is it really a plugin? (strip debug info with `--release`)",
-        path.display()
-    )]
-    TooLarge {
-        /// The plugin file.
-        path: PathBuf,
-        /// Its size.
-        size: u64,
-        /// The cap.
-        max: u64,
-    },
-    /// The file could not be read.
-    #[error("cannot read plugin {}: {source}", path.display())]
-    Read {
-        /// The plugin file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The manifest `<type>.toml` is invalid (it names its own file and key).
-    #[error(transparent)]
-    Manifest(#[from] ManifestError),
-    /// The runtime refused the module (not WebAssembly, wrong contract, ...).
+    /// The file or its manifest could not be read (missing, not a regular
+    /// file, too large, a symlink out of the directory), the manifest is
+    /// invalid, or the runtime refused the module (not WebAssembly, wrong
+    /// contract, ...).
     #[error(transparent)]
     Runtime(#[from] LoadError),
     /// The background compile task panicked or was cancelled.

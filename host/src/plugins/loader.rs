@@ -6,6 +6,18 @@
 //! version alone. The initial scan and the watcher both go through it, so a
 //! plugin behaves the same whether it was there at start or copied in later.
 //!
+//! Each sync reads `<type>.wasm` and its manifest once, into a
+//! [`PluginFile`]: the hash that decides whether anything changed and the
+//! code that is compiled come from the same bytes, so a file replaced
+//! mid-load cannot be served under the previous file's hash (a further
+//! event syncs the new one). The read refuses FIFOs, devices and
+//! directories without blocking on them, is capped (the plugin at
+//! [`PluginDir::with_max_file_size`], the manifest at
+//! [`MAX_MANIFEST_SIZE`](crate::config::MAX_MANIFEST_SIZE)), and follows a
+//! symlink only when its resolved target is inside the plugins directory
+//! (see [`read_regular_file`](crate::config::read_regular_file) for why).
+//! The loads semaphore bounds how many files are held in memory at once.
+//!
 //! Reading, hashing and compiling run on blocking threads: a large module
 //! takes seconds to compile and must not stall the tasks already running.
 //! A failure concerns one file only. It is logged with the file and the
@@ -15,12 +27,10 @@
 use super::error::{LoadFailure, PluginDirError};
 use super::name::{FileRole, classify, validate_task_type};
 use super::registry::{Fingerprint, LoadedPlugin, PluginPolicy, Registry};
-use crate::config::{Limits, PluginManifest};
-use crate::runtime::{Plugin, Runtime};
+use crate::config::Limits;
+use crate::runtime::{DEFAULT_MAX_PLUGIN_SIZE, Plugin, PluginFile, Runtime};
 use futures::StreamExt;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -28,7 +38,7 @@ use tokio::sync::Semaphore;
 use tracing::{Span, debug, info, instrument, warn};
 
 /// Largest plugin file accepted by default: 256 MiB.
-pub const DEFAULT_MAX_FILE_SIZE: u64 = 256 << 20;
+pub const DEFAULT_MAX_FILE_SIZE: u64 = DEFAULT_MAX_PLUGIN_SIZE;
 
 /// The plugins directory: where plugins come from and how they are loaded.
 /// Cheap to clone.
@@ -213,11 +223,11 @@ impl PluginDir {
         let _slot = self.inner.loads.acquire().await.ok();
         let inner = Arc::clone(&self.inner);
         let (stem_owned, path_owned) = (stem.to_owned(), path.to_owned());
-        let fingerprint = run_blocking(path, move || {
-            fingerprint_of(&stem_owned, &path_owned, inner.max_file_size)
+        let file = run_blocking(path, move || {
+            read_plugin(&stem_owned, &path_owned, &inner.dir, inner.max_file_size)
         })
         .await?;
-        let Some(fingerprint) = fingerprint else {
+        let Some(file) = file else {
             return Ok(if registry.remove(stem) {
                 info!(file = %path.display(), "plugin removed; tasks of this type wait until it is back");
                 SyncOutcome::Removed
@@ -225,12 +235,16 @@ impl PluginDir {
                 SyncOutcome::Absent
             });
         };
+        let fingerprint = Fingerprint {
+            wasm_sha256: file.sha256().to_owned(),
+            manifest: file.manifest().cloned(),
+        };
         if registry.fingerprint(stem).as_ref() == Some(&fingerprint) {
             debug!(file = %path.display(), "plugin unchanged");
             registry.set_error(stem, path.to_owned(), None);
             return Ok(SyncOutcome::Unchanged);
         }
-        let plugin = self.compile(stem, path).await?;
+        let plugin = self.compile(stem, file).await?;
         Span::current().record("version", plugin.version());
         info!(
             file = %path.display(),
@@ -240,12 +254,6 @@ impl PluginDir {
         );
         metrics::counter!("wasmq_plugin_reloads_total", "type" => stem.to_owned()).increment(1);
         let version = plugin.version().to_owned();
-        // What the runtime actually read: the file may have changed since it
-        // was hashed above (a further event then syncs again).
-        let fingerprint = Fingerprint {
-            wasm_sha256: plugin.sha256().to_owned(),
-            manifest: plugin.manifest().cloned(),
-        };
         let loaded = LoadedPlugin {
             policy: PluginPolicy::from_manifest(plugin.manifest()),
             plugin,
@@ -256,14 +264,16 @@ impl PluginDir {
         Ok(SyncOutcome::Loaded { version })
     }
 
-    /// Compiles `<stem>.wasm` with its manifest over the host defaults.
-    async fn compile(&self, stem: &str, path: &Path) -> Result<Plugin, LoadFailure> {
+    /// Compiles the bytes read for `stem`, with their manifest over the host
+    /// defaults.
+    async fn compile(&self, stem: &str, file: PluginFile) -> Result<Plugin, LoadFailure> {
         let inner = Arc::clone(&self.inner);
-        let (stem, path_owned) = (stem.to_owned(), path.to_owned());
-        run_blocking(path, move || {
+        let stem = stem.to_owned();
+        let path = file.path().to_owned();
+        run_blocking(&path, move || {
             inner
                 .runtime
-                .load(&stem, &path_owned, inner.defaults)
+                .load_file(&stem, &file, inner.defaults)
                 .map_err(LoadFailure::from)
         })
         .await
@@ -289,49 +299,27 @@ async fn run_blocking<T: Send + 'static>(
     })
 }
 
-/// Hashes `<stem>.wasm` and parses its manifest, to tell whether anything
-/// changed; `None` if the file does not exist. Hashing streams the file, so
-/// even a file at the size cap costs no memory.
-fn fingerprint_of(stem: &str, path: &Path, max: u64) -> Result<Option<Fingerprint>, LoadFailure> {
-    let file = match std::fs::File::open(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        other => other,
-    };
-    validate_task_type(stem).map_err(|reason| LoadFailure::InvalidName {
-        path: path.to_owned(),
-        reason,
-    })?;
-    let read_error = |source| LoadFailure::Read {
-        path: path.to_owned(),
-        source,
-    };
-    let file = file.map_err(read_error)?;
-    let meta = file.metadata().map_err(read_error)?;
-    if !meta.is_file() {
-        return Err(LoadFailure::NotAFile {
-            path: path.to_owned(),
-        });
+/// Reads `<stem>.wasm` and its manifest from `dir`, once; `None` if the
+/// plugin does not exist. A bad name is refused before anything is read.
+fn read_plugin(
+    stem: &str,
+    path: &Path,
+    dir: &Path,
+    max: u64,
+) -> Result<Option<PluginFile>, LoadFailure> {
+    if let Err(reason) = validate_task_type(stem) {
+        return match std::fs::symlink_metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            _ => Err(LoadFailure::InvalidName {
+                path: path.to_owned(),
+                reason,
+            }),
+        };
     }
-    let too_large = |size| LoadFailure::TooLarge {
-        path: path.to_owned(),
-        size,
-        max,
-    };
-    if meta.len() > max {
-        return Err(too_large(meta.len()));
+    match PluginFile::read(path, max, Some(dir)) {
+        Err(e) if e.is_not_found() => Ok(None),
+        other => Ok(Some(other?)),
     }
-    // The file may grow while we read it: never read more than the cap.
-    let mut hasher = Sha256::new();
-    let read =
-        std::io::copy(&mut file.take(max.saturating_add(1)), &mut hasher).map_err(read_error)?;
-    if read > max {
-        return Err(too_large(read));
-    }
-    let manifest = PluginManifest::load_for(path)?;
-    Ok(Some(Fingerprint {
-        wasm_sha256: hex::encode(hasher.finalize()),
-        manifest,
-    }))
 }
 
 /// The stems of the `.wasm` files in `dir`.

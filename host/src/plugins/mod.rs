@@ -14,6 +14,19 @@
 //! * **The registry converges on the directory.** Every change, however it
 //!   is made, ends with a [`PluginDir::sync`] of the type, which compares
 //!   what is on disk (by content hash) with what serves.
+//! * **Nothing in the directory can hang or exhaust the host.** A FIFO,
+//!   device or directory named `<type>.wasm` or `<type>.toml` is refused
+//!   without being opened for a blocking read; plugins and manifests are
+//!   read once, up to a cap, and the bytes hashed are the bytes compiled.
+//!
+//! Symlink policy: a `<type>.wasm` or `<type>.toml` may be a symlink only if
+//! its fully resolved target lies inside the (resolved) plugins directory,
+//! so `echo.wasm -> releases/echo-3.wasm` and the `..data/` links of a
+//! Kubernetes volume work, while `echo.wasm -> ../elsewhere/echo.wasm` is
+//! refused with an error naming the link, its target and the directory. A
+//! link to a file outside would let whoever controls that file (or a path
+//! through it) change what the host runs without touching the directory
+//! the operator watches. A dangling link is an error, not an absent plugin.
 //!
 //! | file | role |
 //! |---|---|

@@ -5,7 +5,7 @@
 //! Failures *while running* a task are not errors: they are
 //! [`Outcome`](super::Outcome)s, because the worker must act on each kind.
 
-use crate::config::{InvalidLimit, ManifestError};
+use crate::config::{FileError, InvalidLimit, ManifestError};
 use std::path::PathBuf;
 
 /// Why the runtime (engine, cache directory, epoch ticker) could not start.
@@ -33,12 +33,10 @@ pub enum RuntimeError {
 /// [`Runtime::load_bytes`](super::Runtime::load_bytes), the plugin name).
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    /// The file could not be read.
-    #[error("cannot read plugin {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    /// The file could not be read: missing, not a regular file, too large,
+    /// a symlink out of the plugins directory, or an I/O error.
+    #[error(transparent)]
+    File(#[from] FileError),
     /// The file does not start with the WebAssembly magic bytes.
     #[error(
         "{file} is not a WebAssembly file (starts with {head}); a plugin must be a component built for wasm32-wasip2 or a WASI command built for wasm32-wasip1"
@@ -100,4 +98,12 @@ pub enum LoadError {
         limit: String,
         max: String,
     },
+}
+
+impl LoadError {
+    /// Whether the plugin file does not exist (its manifest may be missing
+    /// without error).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, LoadError::File(e) if e.is_not_found())
+    }
 }

@@ -8,7 +8,8 @@
 //!
 //! ```text
 //! Runtime::new(options)          one engine, pool, epoch ticker, disk cache
-//!   └ load(name, path, limits)   read + manifest + compile/cache + checks + link
+//!   └ load(name, path, limits)   PluginFile::read + load_file
+//!   └ load_file(name, &file, limits)  compile/cache + checks + link, of the bytes read
 //!       └ Plugin::run(inv, &cancel) -> Outcome    per task: fresh Store, instance
 //! ```
 //!
@@ -40,6 +41,7 @@ mod outcome;
 mod plugin;
 mod run;
 mod sandbox;
+mod source;
 mod trap;
 
 pub use command::EXIT_RETRYABLE;
@@ -49,6 +51,7 @@ pub use error::{LoadError, RuntimeError};
 pub use invocation::{CancelToken, Invocation};
 pub use outcome::{Outcome, OutcomeKind};
 pub use plugin::Plugin;
+pub use source::{DEFAULT_MAX_PLUGIN_SIZE, PluginFile};
 
 use crate::config::units::format_size;
 use crate::config::{Limits, PluginManifest};
@@ -60,6 +63,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::Engine;
+
+/// The bytes to compile and their SHA-256, computed from them.
+struct Source<'a> {
+    bytes: &'a [u8],
+    sha256: &'a str,
+}
 
 /// What the runtime and every plugin loaded from it share.
 pub(crate) struct RuntimeShared {
@@ -115,15 +124,31 @@ impl Runtime {
     }
 
     /// Loads the plugin at `path`, applying the manifest `<stem>.toml` next
-    /// to it (if any) over `limits`.
+    /// to it (if any) over `limits`. The file is read as
+    /// [`PluginFile::read`] does, capped at [`DEFAULT_MAX_PLUGIN_SIZE`];
+    /// symlinks are followed (the caller named this path).
     pub fn load(&self, name: &str, path: &Path, limits: Limits) -> Result<Plugin, LoadError> {
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        let manifest = PluginManifest::load_for(path)?;
+        let file = PluginFile::read(path, DEFAULT_MAX_PLUGIN_SIZE, None)?;
+        self.load_file(name, &file, limits)
+    }
+
+    /// Loads the plugin from a file already read: its bytes, under its hash,
+    /// with its manifest applied over `limits`. Nothing is read from disk,
+    /// so what is compiled is exactly what was hashed.
+    pub fn load_file(
+        &self,
+        name: &str,
+        file: &PluginFile,
+        limits: Limits,
+    ) -> Result<Plugin, LoadError> {
+        let manifest = file.manifest().cloned();
         let limits = manifest.as_ref().map_or(limits, |m| limits.merged(m));
-        self.load_checked(name, &path.display().to_string(), &bytes, limits, manifest)
+        let origin = file.path().display().to_string();
+        let source = Source {
+            bytes: file.bytes(),
+            sha256: file.sha256(),
+        };
+        self.load_checked(name, &origin, source, limits, manifest)
     }
 
     /// Loads a plugin from bytes already read from `origin`, with `limits`
@@ -136,14 +161,19 @@ impl Runtime {
         bytes: &[u8],
         limits: Limits,
     ) -> Result<Plugin, LoadError> {
-        self.load_checked(name, &origin.display().to_string(), bytes, limits, None)
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let source = Source {
+            bytes,
+            sha256: &sha256,
+        };
+        self.load_checked(name, &origin.display().to_string(), source, limits, None)
     }
 
     fn load_checked(
         &self,
         name: &str,
         file: &str,
-        bytes: &[u8],
+        Source { bytes, sha256 }: Source<'_>,
         limits: Limits,
         manifest: Option<PluginManifest>,
     ) -> Result<Plugin, LoadError> {
@@ -162,7 +192,6 @@ impl Runtime {
             });
         }
         let kind = contract::detect(file, bytes)?;
-        let sha256 = hex::encode(Sha256::digest(bytes));
         let engine = &self.shared.engine;
         let cache = self.shared.cache.as_ref();
         let corrupt = |kind: &'static str| {
@@ -174,7 +203,7 @@ impl Runtime {
         };
         let (code, from_cache) = match kind {
             PluginKind::Component => {
-                let (component, hit) = load_or_compile(cache, engine, name, &sha256, bytes)
+                let (component, hit) = load_or_compile(cache, engine, name, sha256, bytes)
                     .map_err(corrupt("component"))?;
                 contract::check_component(file, engine, &component)?;
                 (
@@ -183,7 +212,7 @@ impl Runtime {
                 )
             }
             PluginKind::Command => {
-                let (module, hit) = load_or_compile(cache, engine, name, &sha256, bytes)
+                let (module, hit) = load_or_compile(cache, engine, name, sha256, bytes)
                     .map_err(corrupt("module"))?;
                 contract::check_command(file, &module)?;
                 (
@@ -195,7 +224,7 @@ impl Runtime {
         let plugin = Plugin {
             inner: Arc::new(PluginInner {
                 name: name.to_owned(),
-                sha256,
+                sha256: sha256.to_owned(),
                 kind,
                 limits,
                 manifest,

@@ -6,7 +6,8 @@
 //! rollout, so each (type, version) pair is its own row.
 //!
 //! `check` loads a file through the same path a host takes for a file in its
-//! plugins directory ([`PluginDir::sync`]: name check, size cap, manifest,
+//! plugins directory ([`PluginDir::sync`]: name check, regular-file and
+//! symlink checks against the file's directory, size caps, manifest,
 //! compile or cache, contract check, linking), so "check passes" means "a
 //! host would serve it" and the error is the one the host would log.
 
