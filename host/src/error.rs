@@ -121,7 +121,9 @@ pub enum ValidationError {
 
     /// An invalid task of a batch, with its position: nothing of the batch
     /// was enqueued.
-    #[error("task [{index}] of the batch (counting from 0): {source}; nothing of the batch was enqueued")]
+    #[error(
+        "task [{index}] of the batch (counting from 0): {source}; nothing of the batch was enqueued"
+    )]
     InBatch {
         /// Position of the task in the batch, from 0.
         index: usize,

@@ -98,7 +98,11 @@ async fn enqueue_script_checks_every_argument_before_writing(url: String) {
     };
     for (ttl, body, why) in [
         ("18446744073709551615", "1|1|3|0||1\nB", "unique TTL"),
-        ("1000", "1|2|3|0||1\nB", "not a task record of that priority"),
+        (
+            "1000",
+            "1|2|3|0||1\nB",
+            "not a task record of that priority",
+        ),
         ("1000", "garbage", "not a task record"),
     ] {
         let reply: redis::RedisResult<redis::Value> = match &mut raw {
@@ -108,7 +112,11 @@ async fn enqueue_script_checks_every_argument_before_writing(url: String) {
         let err = reply.expect_err("the script refuses the last task");
         assert!(err.to_string().contains(why), "{why}: {err}");
         let names: Vec<&str> = keys.iter().map(String::as_str).collect();
-        assert_eq!(existing(&mut raw, &names).await, 0, "{why}: nothing written");
+        assert_eq!(
+            existing(&mut raw, &names).await,
+            0,
+            "{why}: nothing written"
+        );
     }
     // A key of the wrong type is found before the first write too.
     let _: () = raw.run(&["SET", &q("wake"), "not a list"]).await;
@@ -133,10 +141,7 @@ async fn delay_beyond_a_year_is_refused(url: String) {
             .await
             .unwrap_err()
             .to_string();
-        assert!(
-            err.contains("`delay`") && err.contains("365 days"),
-            "{err}"
-        );
+        assert!(err.contains("`delay`") && err.contains("365 days"), "{err}");
     }
     let stats = client.queue_stats("later").await.unwrap();
     assert_eq!((stats.pending, stats.scheduled), (0, 0));

@@ -161,7 +161,14 @@ async fn bad_input_exits_2_with_a_clear_message() {
             "--at is 32472144000000 ms since the Unix epoch, more than 365 days from now",
         ),
         (
-            &["enqueue", "email", "--unique", "k", "--unique-ttl", "2years"],
+            &[
+                "enqueue",
+                "email",
+                "--unique",
+                "k",
+                "--unique-ttl",
+                "2years",
+            ],
             "--unique-ttl is ",
         ),
         (&["enqueue", "email", "--fuel", "0"], "--fuel is 0"),

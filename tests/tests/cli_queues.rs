@@ -226,9 +226,15 @@ async fn queues_marks_a_queue_no_host_serves() {
     assert_eq!(field(0, "live_hosts"), 2);
     assert_eq!(field(0, "pending"), 1, "the statistics are still there");
     assert_eq!(field(1, "queue"), "ecoh");
-    assert_eq!((field(1, "live_hosts"), field(1, "ever_run")), (0.into(), false.into()));
+    assert_eq!(
+        (field(1, "live_hosts"), field(1, "ever_run")),
+        (0.into(), false.into())
+    );
     assert_eq!(field(2, "queue"), "noop");
-    assert_eq!((field(2, "live_hosts"), field(2, "ever_run")), (0.into(), true.into()));
+    assert_eq!(
+        (field(2, "live_hosts"), field(2, "ever_run")),
+        (0.into(), true.into())
+    );
 
     let run = wasmq(&url, &["queues"]).await.expect(0);
     let row = |queue: &str| {
@@ -277,7 +283,11 @@ async fn queues_rm_removes_an_empty_queue_and_refuses_a_busy_one() {
     let task = lease_one(&producer, "emial").await;
     complete(&producer, &task, b"ok", "text/plain").await;
     let run = wasmq(&url, &["queues", "rm", "emial"]).await.expect(0);
-    assert!(run.stdout.starts_with("removed queue emial"), "{}", run.stdout);
+    assert!(
+        run.stdout.starts_with("removed queue emial"),
+        "{}",
+        run.stdout
+    );
     let queues = wasmq(&url, &["queues", "--json"]).await.expect(0).json();
     let names: Vec<&str> = queues
         .as_array()
@@ -288,12 +298,22 @@ async fn queues_rm_removes_an_empty_queue_and_refuses_a_busy_one() {
     assert_eq!(names, ["busy"]);
     wasmq(&url, &["status", &typo]).await.expect(1);
     let keys = redis.cli(&["--scan", "--pattern", "wasmq:{emial}:*"]);
-    assert_eq!(keys.trim(), "wasmq:{emial}:seq", "only the id counter stays");
+    assert_eq!(
+        keys.trim(),
+        "wasmq:{emial}:seq",
+        "only the id counter stays"
+    );
 
     let run = wasmq(&url, &["queues", "rm", "emial"]).await.expect(1);
-    assert!(run.stderr.contains("there is no queue emial"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("there is no queue emial"),
+        "{}",
+        run.stderr
+    );
     let run = wasmq(&url, &["queues", "rm", "a b"]).await.expect(2);
     assert!(run.stderr.contains("invalid queue name"), "{}", run.stderr);
-    let json = wasmq(&url, &["queues", "rm", "busy", "--json"]).await.expect(1);
+    let json = wasmq(&url, &["queues", "rm", "busy", "--json"])
+        .await
+        .expect(1);
     assert!(json.stdout.is_empty(), "{}", json.stdout);
 }

@@ -42,9 +42,12 @@ impl HostInfo {
     /// True if this host has a plugin for task type (queue) `queue`: an
     /// entry `queue@<version>` (or just `queue`) in [`HostInfo::plugins`].
     pub fn serves(&self, queue: &str) -> bool {
-        self.plugins
-            .iter()
-            .any(|entry| entry.split_once('@').map_or(entry.as_str(), |(name, _)| name) == queue)
+        self.plugins.iter().any(|entry| {
+            entry
+                .split_once('@')
+                .map_or(entry.as_str(), |(name, _)| name)
+                == queue
+        })
     }
 }
 

@@ -180,7 +180,10 @@ impl TaskSpec {
         }
         if let Some((_, ttl)) = &self.unique {
             if *ttl < Duration::from_millis(1) {
-                return Err(bad("unique_ttl", "is below 1 ms; give at least 1 ms".into()));
+                return Err(bad(
+                    "unique_ttl",
+                    "is below 1 ms; give at least 1 ms".into(),
+                ));
             }
             if *ttl > MAX_SCHEDULE_AHEAD {
                 return Err(too_long("unique_ttl", *ttl, "give a shorter TTL"));
@@ -271,7 +274,10 @@ mod tests {
             .check_options(now())
             .unwrap_err()
             .to_string();
-        assert!(err.contains("`run_at`") && err.contains("2028-01-15"), "{err}");
+        assert!(
+            err.contains("`run_at`") && err.contains("2028-01-15"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -281,7 +287,10 @@ mod tests {
         let ms = Duration::from_millis(1);
         let cases = [
             (base().unique("k", Duration::ZERO), Some("unique_ttl")),
-            (base().unique("k", Duration::from_millis(u64::MAX)), Some("unique_ttl")),
+            (
+                base().unique("k", Duration::from_millis(u64::MAX)),
+                Some("unique_ttl"),
+            ),
             (base().unique("k", year), None),
             (base().timeout(Duration::from_micros(999)), Some("timeout")),
             (base().timeout(year + ms), Some("timeout")),

@@ -178,12 +178,18 @@ async fn delete_removes_an_empty_queue_only() {
     let (status, body) = answer(delete("typo").await.unwrap()).await;
     assert_eq!(status, 409, "{body}");
     assert!(
-        body["error"].as_str().unwrap().contains("it holds 1 pending"),
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("it holds 1 pending"),
         "{body}"
     );
     api.complete_next("typo", "{}").await;
     let (status, body) = answer(delete("typo").await.unwrap()).await;
-    assert_eq!((status, body), (200, json!({"queue": "typo", "removed": true})));
+    assert_eq!(
+        (status, body),
+        (200, json!({"queue": "typo", "removed": true}))
+    );
     let (_, queues) = api.get("/api/v1/queues").await;
     assert_eq!(queues["queues"], json!([]));
     let (status, body) = answer(delete("typo").await.unwrap()).await;

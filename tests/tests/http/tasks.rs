@@ -354,9 +354,15 @@ async fn a_rejected_batch_leaves_no_unique_key() {
 async fn schedules_beyond_a_year_get_400() {
     let api = Api::start(None, None).await;
     for (task, field) in [
-        (json!({"type": "t", "delay": 9_223_372_036_854_775_807_u64}), "`delay`"),
+        (
+            json!({"type": "t", "delay": 9_223_372_036_854_775_807_u64}),
+            "`delay`",
+        ),
         (json!({"type": "t", "delay": "366days"}), "`delay`"),
-        (json!({"type": "t", "run_at": "2999-01-01T00:00:00Z"}), "`run_at`"),
+        (
+            json!({"type": "t", "run_at": "2999-01-01T00:00:00Z"}),
+            "`run_at`",
+        ),
         (json!({"type": "t", "timeout": "400days"}), "`timeout`"),
         (json!({"type": "t", "fuel": 1_u64 << 60}), "`fuel`"),
     ] {

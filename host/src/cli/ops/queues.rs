@@ -16,9 +16,9 @@ use std::time::{Duration, UNIX_EPOCH};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
+use super::Common;
 use super::exit::within;
 use super::table::{Table, emit, print_json, timestamp};
-use super::Common;
 use crate::broker::{Counters, QueueStats, ThroughputPoint};
 
 /// Arguments of `wasmq queues`.

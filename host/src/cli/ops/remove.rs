@@ -25,15 +25,10 @@ pub struct RmArgs {
 
 /// Runs `wasmq queues rm`.
 pub async fn run(args: RmArgs) -> anyhow::Result<()> {
-    crate::error::validate_queue_name(&args.queue)
-        .map_err(|e| BadInput(format!("QUEUE: {e}")))?;
+    crate::error::validate_queue_name(&args.queue).map_err(|e| BadInput(format!("QUEUE: {e}")))?;
     let client = args.common.connect().await?;
     let queue = &args.queue;
-    let outcome = within(
-        &format!("remove queue {queue}"),
-        client.remove_queue(queue),
-    )
-    .await?;
+    let outcome = within(&format!("remove queue {queue}"), client.remove_queue(queue)).await?;
     match outcome {
         QueueRemoval::Removed => {}
         QueueRemoval::NotFound => {

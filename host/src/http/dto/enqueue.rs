@@ -170,13 +170,14 @@ impl EnqueueRequest {
             let ttl = duration_value(&unique.ttl).map_err(|e| field("unique.ttl", e))?;
             spec = spec.unique(unique.key, ttl);
         }
-        spec.check_options(SystemTime::now())
-            .map_err(|e| match e {
-                ValidationError::TaskOption { field: name, reason, .. } => {
-                    field(&name.replace("unique_", "unique."), reason)
-                }
-                other => other.into(),
-            })?;
+        spec.check_options(SystemTime::now()).map_err(|e| match e {
+            ValidationError::TaskOption {
+                field: name,
+                reason,
+                ..
+            } => field(&name.replace("unique_", "unique."), reason),
+            other => other.into(),
+        })?;
         Ok(spec)
     }
 }
@@ -281,9 +282,18 @@ mod tests {
             (json!({"type": ""}), "missing or empty"),
             (json!({"type": "t", "max_retries": -1}), "`max_retries`"),
             (json!({"type": "t", "fuel": 0}), "`fuel`"),
-            (json!({"type": "t", "timeout": 0}), "`timeout`: is below 1 ms"),
-            (json!({"type": "t", "delay": "400d"}), "`delay`: is 34560000000 ms (about 400 days)"),
-            (json!({"type": "t", "run_at": "2999-01-01T00:00:00Z"}), "`run_at`"),
+            (
+                json!({"type": "t", "timeout": 0}),
+                "`timeout`: is below 1 ms",
+            ),
+            (
+                json!({"type": "t", "delay": "400d"}),
+                "`delay`: is 34560000000 ms (about 400 days)",
+            ),
+            (
+                json!({"type": "t", "run_at": "2999-01-01T00:00:00Z"}),
+                "`run_at`",
+            ),
             (json!({"type": "t", "fuel": 1_u64 << 53}), "2^53"),
             (
                 json!({"type": "t", "unique": {"key": "k", "ttl": u64::MAX}}),
