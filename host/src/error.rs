@@ -106,6 +106,31 @@ pub enum ValidationError {
         reason: String,
     },
 
+    /// A task option outside the range wasmq can store and honour (a delay
+    /// more than a year ahead, a fuel budget beyond 2^53, ...).
+    #[error("`{field}` of a task for queue {queue:?} {reason}")]
+    TaskOption {
+        /// The queue the task was meant for.
+        queue: String,
+        /// The option, named as in [`crate::task::TaskSpec`]: `delay`,
+        /// `run_at`, `unique_ttl`, `timeout`, `fuel` or `max_retries`.
+        field: &'static str,
+        /// What is wrong with the value and what to give instead.
+        reason: String,
+    },
+
+    /// An invalid task of a batch, with its position: nothing of the batch
+    /// was enqueued.
+    #[error(
+        "task [{index}] of the batch (counting from 0): {source}; nothing of the batch was enqueued"
+    )]
+    InBatch {
+        /// Position of the task in the batch, from 0.
+        index: usize,
+        /// What is wrong with it.
+        source: Box<ValidationError>,
+    },
+
     /// A payload value that could not be serialised as JSON.
     #[error("the payload for queue {queue:?} could not be serialised as JSON: {message}")]
     Json {
@@ -114,6 +139,17 @@ pub enum ValidationError {
         /// serde_json's message.
         message: String,
     },
+}
+
+impl ValidationError {
+    /// The error itself, or for [`ValidationError::InBatch`] the error of the
+    /// task it wraps (to pick a status code by kind).
+    pub fn root(&self) -> &ValidationError {
+        match self {
+            ValidationError::InBatch { source, .. } => source.root(),
+            other => other,
+        }
+    }
 }
 
 /// Checks that `name` is a valid queue (task type) name:

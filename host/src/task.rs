@@ -18,7 +18,7 @@ mod spec;
 
 pub use record::{RecordError, TaskRecord};
 pub use retry::RetryPolicy;
-pub use spec::{Schedule, TaskSpec};
+pub use spec::{MAX_FUEL, MAX_RETRIES, MAX_SCHEDULE_AHEAD, Schedule, TaskSpec};
 
 use crate::error::{ValidationError, is_name_char, validate_queue_name};
 use serde::{Deserialize, Serialize};

@@ -152,6 +152,26 @@ async fn bad_input_exits_2_with_a_clear_message() {
             "time zone",
         ),
         (&["enqueue", "email", "--delay", "soon"], "soon"),
+        (
+            &["enqueue", "email", "--delay", "400days"],
+            "--delay is 34560000000 ms (about 400 days), above the limit of 365 days",
+        ),
+        (
+            &["enqueue", "email", "--at", "2999-01-01T00:00:00Z"],
+            "--at is 32472144000000 ms since the Unix epoch, more than 365 days from now",
+        ),
+        (
+            &[
+                "enqueue",
+                "email",
+                "--unique",
+                "k",
+                "--unique-ttl",
+                "2years",
+            ],
+            "--unique-ttl is ",
+        ),
+        (&["enqueue", "email", "--fuel", "0"], "--fuel is 0"),
         (&["status", "no-colon"], "invalid task id"),
         (&["cancel", "email:"], "invalid task id"),
         (&["dead", "retry"], "needs --queue QUEUE, --id ID or --all"),

@@ -205,3 +205,115 @@ async fn dead_list_retry_and_purge() {
     assert_eq!(queues[0]["pending"], 3);
     assert_eq!(queues[0]["dead"], 0);
 }
+
+#[tokio::test]
+async fn queues_marks_a_queue_no_host_serves() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let producer = client(&url).await;
+    heartbeat(&producer, "host-a", &["echo@v1"]).await;
+    heartbeat(&producer, "host-b", &["echo@v2", "noop@n1"]).await;
+    for task_type in ["echo", "ecoh", "noop"] {
+        wasmq(&url, &["enqueue", task_type]).await.expect(0);
+    }
+    let task = lease_one(&producer, "noop").await;
+    complete(&producer, &task, b"ok", "text/plain").await;
+    heartbeat(&producer, "host-b", &["echo@v2"]).await;
+
+    let queues = wasmq(&url, &["queues", "--json"]).await.expect(0).json();
+    let field = |i: usize, k: &str| queues[i][k].clone();
+    assert_eq!(field(0, "queue"), "echo");
+    assert_eq!(field(0, "live_hosts"), 2);
+    assert_eq!(field(0, "pending"), 1, "the statistics are still there");
+    assert_eq!(field(1, "queue"), "ecoh");
+    assert_eq!(
+        (field(1, "live_hosts"), field(1, "ever_run")),
+        (0.into(), false.into())
+    );
+    assert_eq!(field(2, "queue"), "noop");
+    assert_eq!(
+        (field(2, "live_hosts"), field(2, "ever_run")),
+        (0.into(), true.into())
+    );
+
+    let run = wasmq(&url, &["queues"]).await.expect(0);
+    let row = |queue: &str| {
+        run.stdout
+            .lines()
+            .find(|l| l.starts_with(queue))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(run.stdout.starts_with("QUEUE  SERVED BY"), "{}", run.stdout);
+    assert!(row("ecoh").contains("none, never ran"), "{}", run.stdout);
+    assert!(row("echo").contains("2 hosts"), "{}", run.stdout);
+    assert!(row("noop").contains("none now"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("no live host serves ecoh, noop"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn queues_rm_removes_an_empty_queue_and_refuses_a_busy_one() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let producer = client(&url).await;
+    for _ in 0..3 {
+        wasmq(&url, &["enqueue", "busy"]).await.expect(0);
+    }
+    wasmq(&url, &["enqueue", "busy", "--delay", "1h"])
+        .await
+        .expect(0);
+    let _running = lease_one(&producer, "busy").await;
+    let run = wasmq(&url, &["queues", "rm", "busy"]).await.expect(1);
+    assert!(
+        run.stderr
+            .contains("queue busy is not empty: it holds 2 pending, 1 scheduled, 1 active"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("nothing was removed"), "{}", run.stderr);
+    let queues = wasmq(&url, &["queues", "--json"]).await.expect(0).json();
+    assert_eq!(queues[0]["queue"], "busy");
+    assert_eq!(queues[0]["pending"], 2);
+
+    let typo = enqueued_id(&wasmq(&url, &["enqueue", "emial", "--json"]).await.expect(0));
+    let task = lease_one(&producer, "emial").await;
+    complete(&producer, &task, b"ok", "text/plain").await;
+    let run = wasmq(&url, &["queues", "rm", "emial"]).await.expect(0);
+    assert!(
+        run.stdout.starts_with("removed queue emial"),
+        "{}",
+        run.stdout
+    );
+    let queues = wasmq(&url, &["queues", "--json"]).await.expect(0).json();
+    let names: Vec<&str> = queues
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["queue"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["busy"]);
+    wasmq(&url, &["status", &typo]).await.expect(1);
+    let keys = redis.cli(&["--scan", "--pattern", "wasmq:{emial}:*"]);
+    assert_eq!(
+        keys.trim(),
+        "wasmq:{emial}:seq",
+        "only the id counter stays"
+    );
+
+    let run = wasmq(&url, &["queues", "rm", "emial"]).await.expect(1);
+    assert!(
+        run.stderr.contains("there is no queue emial"),
+        "{}",
+        run.stderr
+    );
+    let run = wasmq(&url, &["queues", "rm", "a b"]).await.expect(2);
+    assert!(run.stderr.contains("invalid queue name"), "{}", run.stderr);
+    let json = wasmq(&url, &["queues", "rm", "busy", "--json"])
+        .await
+        .expect(1);
+    assert!(json.stdout.is_empty(), "{}", json.stdout);
+}

@@ -27,9 +27,6 @@ use tracing::{debug, instrument, warn};
 /// Chunks of one batch enqueue in flight at once.
 const ENQUEUE_CONCURRENCY: usize = 8;
 
-/// Most retries a task may ask for.
-const MAX_RETRIES_LIMIT: u32 = 1000;
-
 /// Least time between two rebuilds of a stuck cluster connection.
 const REBUILD_PAUSE: Duration = Duration::from_secs(2);
 
@@ -205,6 +202,16 @@ impl Client {
         Ok(())
     }
 
+    /// Makes the next [`Client::register_queue`] of `queue` add it again:
+    /// the queue was removed, or the enqueue script saw it start afresh.
+    pub(crate) fn forget_registered(&self, queue: &str) {
+        self.inner
+            .registered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(queue);
+    }
+
     /// Enqueues one task and returns its id. With a unique key that still
     /// holds, returns the id of the task that took the key instead.
     #[instrument(skip_all, fields(task_id, kind = %spec.queue))]
@@ -219,13 +226,27 @@ impl Client {
     }
 
     /// Enqueues many tasks (any mix of queues) and returns their ids in
-    /// order. Every task is validated before anything is sent. Each chunk is
-    /// atomic; if a chunk fails, earlier chunks may already be enqueued.
+    /// order. Every task is validated before anything is sent, and an
+    /// invalid one (named by its index when there are several) refuses the
+    /// whole batch. Each chunk is atomic and its script checks everything
+    /// before writing; if Redis fails a chunk, earlier chunks may already be
+    /// enqueued.
     pub async fn enqueue_many(&self, specs: Vec<TaskSpec>) -> BrokerResult<Vec<TaskId>> {
         let enqueued_at_ms = self.inner.clock.host_ms();
+        let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(enqueued_at_ms);
+        let batch = specs.len() > 1;
         let mut by_queue: HashMap<String, Vec<(usize, TaskSpec)>> = HashMap::new();
         for (index, spec) in specs.into_iter().enumerate() {
-            self.validate(&spec)?;
+            self.validate(&spec, now).map_err(|e| {
+                if batch {
+                    ValidationError::InBatch {
+                        index,
+                        source: Box::new(e),
+                    }
+                } else {
+                    e
+                }
+            })?;
             by_queue
                 .entry(spec.queue.clone())
                 .or_default()
@@ -309,7 +330,16 @@ impl Client {
             .await
             .map_err(|e| self.fail(&op, e))?;
         let r = Reply::of(&op);
-        let locals = r.array(reply)?;
+        let mut locals = r.array(reply)?;
+        if locals.len() == chunk.len() + 1 {
+            // The queue started afresh (see enqueue.lua): list it again.
+            let flag = locals.pop().map(|v| r.text(v)).transpose()?;
+            if flag.as_deref() != Some("new") {
+                return Err(BrokerError::reply(&op, format!("unknown flag {flag:?}")));
+            }
+            self.forget_registered(&keys.queue);
+            self.register_queue(&keys.queue).await?;
+        }
         if locals.len() != chunk.len() {
             return Err(BrokerError::reply(
                 &op,
@@ -333,7 +363,7 @@ impl Client {
         Ok(out)
     }
 
-    fn validate(&self, spec: &TaskSpec) -> Result<(), ValidationError> {
+    fn validate(&self, spec: &TaskSpec, now: SystemTime) -> Result<(), ValidationError> {
         crate::error::validate_queue_name(&spec.queue)?;
         let limit = self.inner.opts.max_payload_bytes;
         if spec.payload.len() > limit {
@@ -343,24 +373,14 @@ impl Client {
                 limit,
             });
         }
-        if let Some((key, ttl)) = &spec.unique {
-            let bad = |reason: String| ValidationError::UniqueKey {
+        if let Some((key, _)) = &spec.unique
+            && (key.is_empty() || key.len() > MAX_UNIQUE_KEY_LEN)
+        {
+            return Err(ValidationError::UniqueKey {
                 queue: spec.queue.clone(),
-                reason,
-            };
-            if key.is_empty() || key.len() > MAX_UNIQUE_KEY_LEN {
-                return Err(bad(format!("the key is {} bytes long", key.len())));
-            }
-            if millis(*ttl) == 0 {
-                return Err(bad("the TTL is below 1 ms".into()));
-            }
-        }
-        if spec.max_retries.is_some_and(|r| r > MAX_RETRIES_LIMIT) {
-            return Err(ValidationError::OutOfRange {
-                what: format!("max_retries of a task for queue {:?}", spec.queue),
-                reason: format!("at most {MAX_RETRIES_LIMIT}"),
+                reason: format!("the key is {} bytes long", key.len()),
             });
         }
-        Ok(())
+        spec.check_options(now)
     }
 }

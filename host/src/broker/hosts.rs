@@ -38,6 +38,19 @@ pub struct HostInfo {
     pub last_seen_ms: u64,
 }
 
+impl HostInfo {
+    /// True if this host has a plugin for task type (queue) `queue`: an
+    /// entry `queue@<version>` (or just `queue`) in [`HostInfo::plugins`].
+    pub fn serves(&self, queue: &str) -> bool {
+        self.plugins.iter().any(|entry| {
+            entry
+                .split_once('@')
+                .map_or(entry.as_str(), |(name, _)| name)
+                == queue
+        })
+    }
+}
+
 impl Client {
     /// Records a heartbeat that keeps `host` listed for `ttl`. Send one
     /// every `ttl / 3` or so.
@@ -102,6 +115,15 @@ impl Client {
         Ok(hosts)
     }
 
+    /// How many live hosts serve each of `queues` (same order).
+    pub async fn serving_hosts(&self, queues: &[&str]) -> BrokerResult<Vec<u64>> {
+        let hosts = self.hosts().await?;
+        Ok(queues
+            .iter()
+            .map(|q| hosts.iter().filter(|h| h.serves(q)).count() as u64)
+            .collect())
+    }
+
     /// Removes a host from the registry at once (graceful shutdown).
     pub async fn remove_host(&self, host_id: &str) -> BrokerResult<()> {
         let global = &self.inner.global;
@@ -113,5 +135,27 @@ impl Client {
             .exec_async(&mut self.conn())
             .await
             .map_err(|e| self.fail("remove host", e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serves_matches_the_type_before_the_version() {
+        let host = HostInfo {
+            host_id: "h".into(),
+            hostname: "box".into(),
+            pid: 1,
+            version: "0".into(),
+            started_at_ms: 0,
+            plugins: vec!["email@1a2b".into(), "resize".into()],
+            in_flight: 0,
+            processed: 0,
+            last_seen_ms: 0,
+        };
+        assert!(host.serves("email") && host.serves("resize"));
+        assert!(!host.serves("emai") && !host.serves("1a2b") && !host.serves("email@1a2b"));
     }
 }

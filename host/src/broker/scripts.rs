@@ -45,6 +45,7 @@ pub(crate) struct Scripts {
     pub dead_list: Script,
     pub requeue_dead: Script,
     pub purge_dead: Script,
+    pub remove_queue: Script,
 }
 
 /// The scripts, hashed once per process.
@@ -68,11 +69,12 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     dead_list: lua!("dead_list.lua"),
     requeue_dead: lua!("requeue_dead.lua"),
     purge_dead: lua!("purge_dead.lua"),
+    remove_queue: lua!("remove_queue.lua"),
 });
 
 impl Scripts {
     /// All scripts, for preloading.
-    pub(crate) fn all(&self) -> [&Script; 19] {
+    pub(crate) fn all(&self) -> [&Script; 20] {
         [
             &self.enqueue,
             &self.lease,
@@ -93,6 +95,7 @@ impl Scripts {
             &self.dead_list,
             &self.requeue_dead,
             &self.purge_dead,
+            &self.remove_queue,
         ]
     }
 }

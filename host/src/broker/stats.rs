@@ -38,6 +38,15 @@ pub struct Counters {
     pub redriven: u64,
 }
 
+impl Counters {
+    /// True once some consumer has run a task of the queue to its end or
+    /// lost its lease: a host served the queue at some point (as far as the
+    /// counters, which `queues rm` resets, remember).
+    pub fn ever_run(&self) -> bool {
+        self.completed + self.failed + self.expired > 0
+    }
+}
+
 /// A queue's current sizes and counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct QueueStats {

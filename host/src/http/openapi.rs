@@ -23,8 +23,8 @@ use utoipa::{Modify, OpenApi};
     paths(
         tasks::enqueue, tasks::enqueue_batch, tasks::status, tasks::result, tasks::cancel,
         tasks::delete,
-        queues::list, queues::pause, queues::resume, queues::list_dead, queues::retry_dead,
-        queues::purge_dead,
+        queues::list, queues::remove, queues::pause, queues::resume, queues::list_dead,
+        queues::retry_dead, queues::purge_dead,
         system::info, system::hosts, system::plugins, system::stats, system::throughput,
         system::healthz, system::readyz,
     ),
@@ -32,7 +32,7 @@ use utoipa::{Modify, OpenApi};
     modifiers(&BearerScheme),
     tags(
         (name = "tasks", description = "Enqueue, look up, fetch results, cancel"),
-        (name = "queues", description = "Queue sizes and pausing"),
+        (name = "queues", description = "Queue sizes, pausing and removing"),
         (name = "dead", description = "The dead-letter set"),
         (name = "system", description = "Hosts, plugins, stats and health"),
     )

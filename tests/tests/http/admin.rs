@@ -160,3 +160,79 @@ async fn oversized_bodies_get_413() {
     );
     api.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_removes_an_empty_queue_only() {
+    let api = Api::start(Some(TOKEN), None).await;
+    api.enqueue("typo", 0).await;
+    let delete = |queue: &str| {
+        api.http
+            .delete(api.url(&format!("/api/v1/queues/{queue}")))
+            .bearer_auth(TOKEN)
+            .send()
+    };
+    let answer = |response: reqwest::Response| async move {
+        let status = response.status().as_u16();
+        (status, response.json::<serde_json::Value>().await.unwrap())
+    };
+    let (status, body) = answer(delete("typo").await.unwrap()).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("it holds 1 pending"),
+        "{body}"
+    );
+    api.complete_next("typo", "{}").await;
+    let (status, body) = answer(delete("typo").await.unwrap()).await;
+    assert_eq!(
+        (status, body),
+        (200, json!({"queue": "typo", "removed": true}))
+    );
+    let (_, queues) = api.get("/api/v1/queues").await;
+    assert_eq!(queues["queues"], json!([]));
+    let (status, body) = answer(delete("typo").await.unwrap()).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = answer(delete("bad%20name").await.unwrap()).await;
+    assert_eq!(status, 400, "{body}");
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queues_say_how_many_live_hosts_serve_them() {
+    let api = Api::start(None, None).await;
+    api.enqueue("served", 0).await;
+    api.enqueue("orphan", 0).await;
+    let host = wasmq::broker::HostInfo {
+        host_id: "h1".into(),
+        hostname: "box".into(),
+        pid: 1,
+        version: "0".into(),
+        started_at_ms: 0,
+        plugins: vec!["served@v1".into()],
+        in_flight: 0,
+        processed: 0,
+        last_seen_ms: 0,
+    };
+    api.client
+        .heartbeat(&host, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    let (status, body) = api.get("/api/v1/queues").await;
+    assert_eq!(status, 200, "{body}");
+    let hosts: Vec<(&str, u64, bool)> = body["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| {
+            (
+                q["name"].as_str().unwrap(),
+                q["live_hosts"].as_u64().unwrap(),
+                q["ever_run"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(hosts, [("orphan", 0, false), ("served", 1, false)]);
+    api.stop().await;
+}

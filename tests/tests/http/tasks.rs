@@ -3,6 +3,7 @@
 
 use super::common::Api;
 use serde_json::{Value, json};
+use std::time::{Duration, SystemTime};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enqueue_status_result_and_cancel() {
@@ -96,10 +97,11 @@ async fn enqueue_status_result_and_cancel() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batch_queues_pause_and_resume() {
     let api = Api::start(None, None).await;
+    let in_a_month = wasmq::task::unix_ms(SystemTime::now() + Duration::from_secs(30 * 86400));
     let batch = json!([
         {"type": "resize", "payload_b64": "AAEC"},
         {"type": "resize", "priority": "low", "delay": 60000},
-        {"type": "report", "run_at": "2099-01-01T00:00:00Z", "max_retries": 0},
+        {"type": "report", "run_at": in_a_month, "max_retries": 0},
     ]);
     let (status, body) = api.post("/api/v1/tasks/batch", &batch, None).await;
     assert_eq!(status, 201, "{body}");
@@ -314,5 +316,62 @@ async fn bad_input_gets_a_clear_4xx() {
     assert_eq!(response.status().as_u16(), 405);
     let body: Value = response.json().await.unwrap();
     assert!(body["error"].is_string(), "{body}");
+    api.stop().await;
+}
+
+/// Issue 9 item 4: a batch whose last task has a unique TTL of 2^64 - 1 ms
+/// used to set the first task's unique key and then fail in Redis, so the
+/// key pointed at a task that was never written (a 404 for an hour).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_batch_leaves_no_unique_key() {
+    let api = Api::start(None, None).await;
+    let batch = json!([
+        {"type": "invoice", "unique": {"key": "order-7", "ttl": "1h"}},
+        {"type": "invoice", "unique": {"key": "order-8", "ttl": u64::MAX}},
+    ]);
+    let (status, body) = api.post("/api/v1/tasks/batch", &batch, None).await;
+    assert_eq!(status, 400, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains("`[1].unique.ttl`") && error.contains("365 days"),
+        "{error}"
+    );
+    let keys = api.redis.cli(&["--scan", "--pattern", "wasmq:{invoice}:*"]);
+    assert_eq!(keys.trim(), "", "nothing of the batch was written");
+
+    let single = json!({"type": "invoice", "unique": {"key": "order-7", "ttl": "1h"}});
+    let (status, body) = api.post("/api/v1/tasks", &single, None).await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().unwrap();
+    let (status, task) = api.get(&format!("/api/v1/tasks/{id}")).await;
+    assert_eq!((status, &task["state"]), (200, &json!("pending")), "{task}");
+    let (_, again) = api.post("/api/v1/tasks", &single, None).await;
+    assert_eq!(again["id"], id, "the unique key now holds the real task");
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedules_beyond_a_year_get_400() {
+    let api = Api::start(None, None).await;
+    for (task, field) in [
+        (
+            json!({"type": "t", "delay": 9_223_372_036_854_775_807_u64}),
+            "`delay`",
+        ),
+        (json!({"type": "t", "delay": "366days"}), "`delay`"),
+        (
+            json!({"type": "t", "run_at": "2999-01-01T00:00:00Z"}),
+            "`run_at`",
+        ),
+        (json!({"type": "t", "timeout": "400days"}), "`timeout`"),
+        (json!({"type": "t", "fuel": 1_u64 << 60}), "`fuel`"),
+    ] {
+        let (status, body) = api.post("/api/v1/tasks", &task, None).await;
+        assert_eq!(status, 400, "{task}: {body}");
+        let error = body["error"].as_str().unwrap();
+        assert!(error.contains(field), "{task}: {error}");
+    }
+    let (_, queues) = api.get("/api/v1/queues").await;
+    assert_eq!(queues["queues"], json!([]), "nothing was enqueued");
     api.stop().await;
 }

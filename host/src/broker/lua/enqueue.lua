@@ -1,57 +1,133 @@
--- enqueue.lua: adds one or more tasks to one queue, atomically.
--- KEYS[1] tasks HASH   KEYS[2..4] pending p0 p1 p2 LISTs   KEYS[5] scheduled ZSET
--- KEYS[6] seq STRING   KEYS[7] stats HASH   KEYS[8] wake LIST
+-- enqueue.lua: adds one or more tasks to one queue, atomically. Every check
+-- (arguments, key types, unique keys held, duplicates within the call) runs
+-- before the first write, so a refused call changes nothing: no unique key
+-- pointing at a task that was never written, no seq bump.
+-- KEYS[1] tasks HASH
+-- KEYS[2] pending p0 LIST
+-- KEYS[3] pending p1 LIST
+-- KEYS[4] pending p2 LIST
+-- KEYS[5] scheduled ZSET
+-- KEYS[6] seq STRING
+-- KEYS[7] stats HASH
+-- KEYS[8] wake LIST
 -- KEYS[9..] unique-key STRINGs (u:<key>), one per task that has one
 -- ARGV[1] n; then 5 per task: priority level (0-2), when ('' now | '+<ms>'
 --   delay on Redis's clock | '@<ms>' absolute), index of its unique key in
 --   KEYS (0 = none), unique TTL ms, record (header + payload)
 -- Returns n strings: the new local id, or '=' .. the existing local id when
--- the unique key already held.
-local n = tonumber(ARGV[1])
-local last = redis.call('INCRBY', KEYS[6], n)
-local first = last - n + 1
+-- the unique key already held (or an earlier task of the call took it);
+-- then 'new' when tasks were added and the queue had no stats hash before
+-- (first use, or removed by remove_queue.lua): the client then registers
+-- the queue name again. A refused call returns an error and writes nothing.
+local tasks, scheduled, seq, stats, wakeup = KEYS[1], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local pending = { KEYS[2], KEYS[3], KEYS[4] }
+
+-- Largest integer a Lua number holds exactly (2^53 - 1).
+local MAX_EXACT = 9007199254740991
+
+local function refuse(why)
+  return redis.error_reply('ERR wasmq enqueue refused, nothing written: ' .. why)
+end
+
+-- A decimal integer in 0..MAX_EXACT, or nil.
+local function whole(text)
+  if type(text) ~= 'string' or not string.match(text, '^%d+$') or #text > 16 then return nil end
+  local v = tonumber(text)
+  if v > MAX_EXACT then return nil end
+  return v
+end
+
+local n = whole(ARGV[1])
+if not n or n < 1 or #ARGV ~= 1 + n * 5 then
+  return refuse('expected n >= 1 and 5 arguments per task, got ' .. #ARGV .. ' arguments')
+end
+
+-- Checks: the keys written have the expected types (or do not exist).
+local want = { [tasks] = 'hash', [scheduled] = 'zset', [seq] = 'string', [stats] = 'hash', [wakeup] = 'list' }
+for _, key in ipairs(pending) do want[key] = 'list' end
+for key, kind in pairs(want) do
+  local t = redis.call('TYPE', key)['ok']
+  if t ~= 'none' and t ~= kind then
+    return refuse(key .. ' is a ' .. t .. ', not a ' .. kind)
+  end
+end
+local last = redis.call('GET', seq) or '0'
+if not whole(last) then return refuse(seq .. ' holds ' .. last .. ', not a counter') end
+last = tonumber(last)
+local enqueued = redis.call('HGET', stats, 'enqueued')
+if enqueued and not string.match(enqueued, '^%d+$') then
+  return refuse(stats .. ' field enqueued holds ' .. enqueued .. ', not a counter')
+end
+local fresh = redis.call('EXISTS', stats) == 0
+
+-- Checks: every task's arguments, and which unique keys already hold.
 local now = nil
+local claimed = {}          -- unique key -> local id taken earlier in this call
+local claims = {}           -- key, id, ttl triples to write
 local bodies, lists, sched, out = {}, { {}, {}, {} }, {}, {}
-local added, pending = 0, 0
+local added, waiting = 0, 0
 for i = 0, n - 1 do
   local b = 2 + i * 5
-  local level, when, ui = tonumber(ARGV[b]), ARGV[b + 1], tonumber(ARGV[b + 2])
-  local id = base36(first + i)
-  local dup = false
-  if ui > 0 and not redis.call('SET', KEYS[ui], id, 'NX', 'PX', ARGV[b + 3]) then
-    dup = redis.call('GET', KEYS[ui])
-  end
-  if dup then
-    out[#out + 1] = '=' .. dup
-  else
-    bodies[#bodies + 1] = id
-    bodies[#bodies + 1] = ARGV[b + 4]
-    local due = nil
-    if when ~= '' then
-      now = now or now_ms()
-      local ms = tonumber(string.sub(when, 2))
-      if string.sub(when, 1, 1) == '+' then due = now + ms else due = ms end
-      if due <= now then due = nil end
+  local what = 'task ' .. i .. ': '
+  local level, when, ui, ttl, body = whole(ARGV[b]), ARGV[b + 1], whole(ARGV[b + 2]), ARGV[b + 3], ARGV[b + 4]
+  if not level or level > 2 then return refuse(what .. 'priority level ' .. ARGV[b] .. ' is not 0, 1 or 2') end
+  if header(body) ~= level then return refuse(what .. 'the record is not a task record of that priority') end
+  local due = nil
+  if when ~= '' then
+    local ms = whole(string.sub(when, 2))
+    local kind = string.sub(when, 1, 1)
+    if not ms or (kind ~= '+' and kind ~= '@') then
+      return refuse(what .. 'when ' .. when .. ' is not +<ms> or @<ms> below 2^53')
     end
+    now = now or now_ms()
+    if kind == '+' then due = now + ms else due = ms end
+    if due <= now then due = nil end
+  end
+  if not ui or (ui ~= 0 and (ui < 9 or ui > #KEYS)) then
+    return refuse(what .. 'unique key index ' .. ARGV[b + 2] .. ' names no key')
+  end
+  local holder = nil
+  if ui > 0 then
+    local ttl_ms = whole(ttl)
+    if not ttl_ms or ttl_ms < 1 then return refuse(what .. 'unique TTL ' .. ttl .. ' is not 1..2^53 ms') end
+    holder = claimed[KEYS[ui]] or redis.call('GET', KEYS[ui])
+  end
+  if holder then
+    out[#out + 1] = '=' .. holder
+  else
+    added = added + 1
+    local id = base36(last + added)
+    if ui > 0 then
+      claimed[KEYS[ui]] = id
+      claims[#claims + 1] = { KEYS[ui], id, ttl }
+    end
+    bodies[#bodies + 1] = id
+    bodies[#bodies + 1] = body
     if due then
       sched[#sched + 1] = int(due)
       sched[#sched + 1] = id
     else
       local list = lists[level + 1]
       list[#list + 1] = id
-      pending = pending + 1
+      waiting = waiting + 1
     end
     out[#out + 1] = id
-    added = added + 1
   end
 end
+
+-- Writes.
 if added > 0 then
-  bulk('HSET', KEYS[1], bodies)
-  for level = 1, 3 do
-    if #lists[level] > 0 then bulk('RPUSH', KEYS[level + 1], lists[level]) end
+  redis.call('INCRBY', seq, added)
+  for _, c in ipairs(claims) do
+    redis.call('SET', c[1], c[2], 'PX', c[3])
   end
-  if #sched > 0 then bulk('ZADD', KEYS[5], sched) end
-  redis.call('HINCRBY', KEYS[7], 'enqueued', added)
-  if pending > 0 then wake(KEYS[8]) end
+  bulk('HSET', tasks, bodies)
+  for level = 1, 3 do
+    if #lists[level] > 0 then bulk('RPUSH', pending[level], lists[level]) end
+  end
+  if #sched > 0 then bulk('ZADD', scheduled, sched) end
+  redis.call('HINCRBY', stats, 'enqueued', added)
+  if waiting > 0 then wake(wakeup) end
+  if fresh then out[#out + 1] = 'new' end
 end
 return out

@@ -23,6 +23,7 @@ use super::input::{file_payload, json_payload, parse_at, schedule};
 use super::{BadInput, Common};
 use crate::Client;
 use crate::config::units::parse_duration;
+use crate::error::ValidationError;
 use crate::task::{Priority, TaskSpec};
 
 /// Arguments of `wasmq enqueue`.
@@ -111,8 +112,9 @@ fn build_spec(args: &EnqueueArgs) -> anyhow::Result<TaskSpec> {
         (None, None, Some(_)) => file_payload(std::path::Path::new("-"))?,
         (None, None, None) => Vec::new(),
     };
+    let now = SystemTime::now();
     let at = args.at.as_deref().map(parse_at).transpose()?;
-    let (when, note) = schedule(args.delay, at, SystemTime::now());
+    let (when, note) = schedule(args.delay, at, now);
     if let Some(note) = note {
         eprintln!("{note}");
     }
@@ -130,7 +132,21 @@ fn build_spec(args: &EnqueueArgs) -> anyhow::Result<TaskSpec> {
     if let Some(key) = &args.unique {
         spec = spec.unique(key.clone(), args.unique_ttl);
     }
+    spec.check_options(now).map_err(|e| match e {
+        ValidationError::TaskOption { field, reason, .. } => {
+            BadInput(format!("{} {reason}", flag_of(field)))
+        }
+        other => BadInput(other.to_string()),
+    })?;
     Ok(spec)
+}
+
+/// The flag that sets a [`TaskSpec`] option, for error messages.
+fn flag_of(field: &str) -> String {
+    match field {
+        "run_at" => "--at".to_owned(),
+        other => format!("--{}", other.replace('_', "-")),
+    }
 }
 
 /// Warns on stderr when no live host has a plugin for `task_type`. Never
@@ -183,6 +199,13 @@ pub fn plugin_type(entry: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn option_errors_name_the_flag() {
+        assert_eq!(flag_of("run_at"), "--at");
+        assert_eq!(flag_of("unique_ttl"), "--unique-ttl");
+        assert_eq!(flag_of("delay"), "--delay");
+    }
 
     #[test]
     fn plugin_entries_name_their_type() {

@@ -1,5 +1,6 @@
-//! The operator commands: `enqueue`, `status`, `result`, `cancel`, `queues`,
-//! `stats`, `pause`, `resume`, `dead`, `hosts` and `plugins`.
+//! The operator commands: `enqueue`, `status`, `result`, `cancel`, `queues`
+//! (and `queues rm`), `stats`, `pause`, `resume`, `dead`, `hosts` and
+//! `plugins`.
 //!
 //! They are thin: each parses its flags, makes one or two calls on
 //! [`crate::Client`] (or, for `plugins check`, on the runtime exactly as a
@@ -28,6 +29,7 @@ mod hosts;
 mod input;
 mod plugins;
 mod queues;
+mod remove;
 mod table;
 mod tasks;
 
@@ -59,7 +61,8 @@ pub enum OpsCommand {
     /// Cancel a task: a waiting one is cancelled, a running one interrupted.
     #[command(after_help = EXIT_CODES_HELP)]
     Cancel(tasks::CancelArgs),
-    /// List the queues with their sizes per state and whether they are paused.
+    /// List the queues with their sizes per state, whether any live host
+    /// serves them and whether they are paused; `queues rm` removes an empty one.
     #[command(after_help = EXIT_CODES_HELP)]
     Queues(queues::QueuesArgs),
     /// Show the counters of every queue and the throughput of the last minutes.

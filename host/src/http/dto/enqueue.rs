@@ -5,11 +5,15 @@
 //! (`"5s"`, `"1m 30s"`), and `run_at` either milliseconds since the Unix
 //! epoch or an RFC 3339 time. Those fields are read as raw JSON values and
 //! converted here, rather than by serde, so a bad value gets a message that
-//! names the field (`tasks[3].delay`) and says what to write instead.
+//! names the field (`[3].delay` in a batch) and says what to write instead.
+//! The bounds (a year ahead at most, fuel below 2^53, ...) are the ones of
+//! [`TaskSpec::check_options`], which the broker enforces for every producer;
+//! they are checked here too so that the message uses the API's field names.
 
 use crate::config::units::parse_duration;
+use crate::error::ValidationError;
 use crate::http::error::ApiError;
-use crate::task::{Priority, TaskSpec};
+use crate::task::{MAX_RETRIES, Priority, TaskSpec};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -42,10 +46,11 @@ pub struct EnqueueRequest {
     pub run_at: Option<Value>,
     /// Retries after the first attempt (0 to 1000); default from the broker.
     pub max_retries: Option<i64>,
-    /// Wall-clock limit per attempt: milliseconds or `"30s"`.
+    /// Wall-clock limit per attempt: milliseconds or `"30s"` (1 ms to 365
+    /// days).
     #[schema(value_type = Option<String>, example = "30s")]
     pub timeout: Option<Value>,
-    /// Fuel budget per attempt (positive).
+    /// Fuel budget per attempt (1 to 2^53 - 1).
     pub fuel: Option<i64>,
     /// Deduplication: while the key holds, enqueueing again returns the
     /// first task's id.
@@ -58,7 +63,7 @@ pub struct EnqueueRequest {
 pub struct UniqueRequest {
     /// 1 to 256 bytes.
     pub key: String,
-    /// How long the key holds: milliseconds or `"1h"`.
+    /// How long the key holds: milliseconds or `"1h"` (1 ms to 365 days).
     #[schema(value_type = String, example = "1h")]
     pub ttl: Value,
 }
@@ -136,16 +141,17 @@ impl EnqueueRequest {
         if let Some(retries) = self.max_retries {
             let retries = u32::try_from(retries)
                 .ok()
-                .filter(|r| *r <= 1000)
-                .ok_or_else(|| field("max_retries", format!("{retries} is not in 0..=1000")))?;
+                .filter(|r| *r <= MAX_RETRIES)
+                .ok_or_else(|| {
+                    field(
+                        "max_retries",
+                        format!("{retries} is not in 0..={MAX_RETRIES}"),
+                    )
+                })?;
             spec = spec.max_retries(retries);
         }
         if let Some(timeout) = self.timeout {
-            let timeout = duration_value(&timeout).map_err(|e| field("timeout", e))?;
-            if timeout.is_zero() {
-                return Err(field("timeout", "must be above zero".into()));
-            }
-            spec = spec.timeout(timeout);
+            spec = spec.timeout(duration_value(&timeout).map_err(|e| field("timeout", e))?);
         }
         if let Some(fuel) = self.fuel {
             let fuel = u64::try_from(fuel)
@@ -162,11 +168,16 @@ impl EnqueueRequest {
                 ));
             }
             let ttl = duration_value(&unique.ttl).map_err(|e| field("unique.ttl", e))?;
-            if ttl < Duration::from_millis(1) {
-                return Err(field("unique.ttl", "must be at least 1 ms".into()));
-            }
             spec = spec.unique(unique.key, ttl);
         }
+        spec.check_options(SystemTime::now()).map_err(|e| match e {
+            ValidationError::TaskOption {
+                field: name,
+                reason,
+                ..
+            } => field(&name.replace("unique_", "unique."), reason),
+            other => other.into(),
+        })?;
         Ok(spec)
     }
 }
@@ -252,9 +263,8 @@ mod tests {
 
     #[test]
     fn base64_payload_and_run_at() {
-        let spec =
-            request(json!({"type": "t", "payload_b64": "AAEC", "run_at": "2030-01-01T00:00:00Z"}))
-                .unwrap();
+        let soon = crate::task::unix_ms(SystemTime::now() + Duration::from_secs(86400));
+        let spec = request(json!({"type": "t", "payload_b64": "AAEC", "run_at": soon})).unwrap();
         assert_eq!(spec.payload, vec![0, 1, 2]);
         assert!(matches!(spec.schedule, Schedule::At(_)));
     }
@@ -272,7 +282,27 @@ mod tests {
             (json!({"type": ""}), "missing or empty"),
             (json!({"type": "t", "max_retries": -1}), "`max_retries`"),
             (json!({"type": "t", "fuel": 0}), "`fuel`"),
-            (json!({"type": "t", "timeout": 0}), "above zero"),
+            (
+                json!({"type": "t", "timeout": 0}),
+                "`timeout`: is below 1 ms",
+            ),
+            (
+                json!({"type": "t", "delay": "400d"}),
+                "`delay`: is 34560000000 ms (about 400 days)",
+            ),
+            (
+                json!({"type": "t", "run_at": "2999-01-01T00:00:00Z"}),
+                "`run_at`",
+            ),
+            (json!({"type": "t", "fuel": 1_u64 << 53}), "2^53"),
+            (
+                json!({"type": "t", "unique": {"key": "k", "ttl": u64::MAX}}),
+                "`unique.ttl`: is ",
+            ),
+            (
+                json!({"type": "t", "unique": {"key": "k", "ttl": 0}}),
+                "`unique.ttl`: is below 1 ms",
+            ),
             (
                 json!({"type": "t", "payload": 1, "payload_b64": "AA=="}),
                 "not both",

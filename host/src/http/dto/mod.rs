@@ -16,7 +16,8 @@ pub use enqueue::{
 };
 pub use queues::{
     CountersDto, DeadActionRequest, DeadListResponse, DeadQuery, DeadTaskDto, PauseResponse,
-    PrioritySizes, PurgeResponse, QueueDto, QueueSizes, QueuesResponse, RequeueResponse,
+    PrioritySizes, PurgeResponse, QueueDto, QueueSizes, QueuesResponse, RemoveQueueResponse,
+    RequeueResponse,
 };
 pub use system::{
     CheckDto, HealthResponse, HostDto, HostsResponse, InfoResponse, LimitsDto, PluginDto,

@@ -116,6 +116,12 @@ pub struct QueueDto {
     pub pending_by_priority: PrioritySizes,
     /// Lifetime counters.
     pub counters: CountersDto,
+    /// Live hosts with a plugin for this task type (0: nothing drains the
+    /// queue now, perhaps a mistyped type). Absent where not looked up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live_hosts: Option<u64>,
+    /// Whether the counters show that a consumer ever ran its tasks.
+    pub ever_run: bool,
 }
 
 impl From<QueueStats> for QueueDto {
@@ -132,7 +138,9 @@ impl From<QueueStats> for QueueDto {
                 dead: s.dead,
             },
             pending_by_priority: PrioritySizes { high, normal, low },
+            ever_run: s.counters.ever_run(),
             counters: s.counters.into(),
+            live_hosts: None,
         }
     }
 }
@@ -142,6 +150,15 @@ impl From<QueueStats> for QueueDto {
 pub struct QueuesResponse {
     /// The queues.
     pub queues: Vec<QueueDto>,
+}
+
+/// A removed queue.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RemoveQueueResponse {
+    /// The queue.
+    pub queue: String,
+    /// Always true: a queue that cannot be removed gets an error instead.
+    pub removed: bool,
 }
 
 /// The state of a queue after pause or resume.

@@ -13,7 +13,7 @@ use super::HttpState;
 use super::dashboard;
 use super::openapi;
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 /// Every route, without middleware (see [`super::router`]).
 pub fn table() -> Router<HttpState> {
@@ -24,6 +24,7 @@ pub fn table() -> Router<HttpState> {
         .route("/tasks/{id}/result", get(tasks::result))
         .route("/tasks/{id}/cancel", post(tasks::cancel))
         .route("/queues", get(queues::list))
+        .route("/queues/{queue}", delete(queues::remove))
         .route("/queues/{queue}/pause", post(queues::pause))
         .route("/queues/{queue}/resume", post(queues::resume))
         .route("/dead", get(queues::list_dead))

@@ -1,12 +1,12 @@
-//! `/api/v1/queues` and `/api/v1/dead`: queue sizes, pausing, and the
-//! dead-letter set.
+//! `/api/v1/queues` and `/api/v1/dead`: queue sizes, pausing, removing an
+//! empty queue, and the dead-letter set.
 
-use crate::broker::{BULK_LIMIT, DeadSelector};
+use crate::broker::{BULK_LIMIT, DeadSelector, QueueRemoval};
 use crate::error::validate_queue_name;
 use crate::http::HttpState;
 use crate::http::dto::{
     DeadActionRequest, DeadListResponse, DeadQuery, DeadTaskDto, PauseResponse, PurgeResponse,
-    QueueDto, QueuesResponse, RequeueResponse,
+    QueueDto, QueuesResponse, RemoveQueueResponse, RequeueResponse,
 };
 use crate::http::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, param_in_range};
@@ -20,16 +20,60 @@ pub const DEFAULT_DEAD_LIMIT: u64 = 50;
 /// Largest page size of the dead list.
 pub const MAX_DEAD_LIMIT: u64 = 500;
 
-/// Sizes per state, paused flag and counters of every queue.
+/// Sizes per state, paused flag, counters and serving hosts of every queue.
 #[utoipa::path(
     get, path = "/api/v1/queues", tag = "queues",
     responses((status = 200, body = QueuesResponse), (status = 503, body = ErrorBody))
 )]
 pub async fn list(State(state): State<HttpState>) -> ApiResult<Json<QueuesResponse>> {
     let stats = state.client.stats().await?;
+    let names: Vec<&str> = stats.iter().map(|q| q.queue.as_str()).collect();
+    let hosts = state.client.serving_hosts(&names).await?;
     Ok(Json(QueuesResponse {
-        queues: stats.into_iter().map(QueueDto::from).collect(),
+        queues: stats
+            .into_iter()
+            .zip(hosts)
+            .map(|(stats, n)| QueueDto {
+                live_hosts: Some(n),
+                ..QueueDto::from(stats)
+            })
+            .collect(),
     }))
+}
+
+/// Remove an empty queue: its keys, counters, kept results and its name.
+#[utoipa::path(
+    delete, path = "/api/v1/queues/{queue}", tag = "queues",
+    params(("queue" = String, Path, description = "Queue (task type) name")),
+    responses((status = 200, body = RemoveQueueResponse), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody),
+              (status = 404, description = "No such queue", body = ErrorBody),
+              (status = 409, description = "The queue holds tasks; nothing was removed", body = ErrorBody),
+              (status = 503, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn remove(
+    State(state): State<HttpState>,
+    ApiPath(queue): ApiPath<String>,
+) -> ApiResult<Json<RemoveQueueResponse>> {
+    queue_name(&queue)?;
+    match state.client.remove_queue(&queue).await? {
+        QueueRemoval::Removed => {
+            tracing::info!(%queue, "queue removed through the HTTP API");
+            Ok(Json(RemoveQueueResponse {
+                queue,
+                removed: true,
+            }))
+        }
+        QueueRemoval::NotFound => Err(ApiError::not_found(format!(
+            "there is no queue {queue:?}; GET /api/v1/queues lists them"
+        ))),
+        QueueRemoval::NotEmpty(left) => Err(ApiError::conflict(format!(
+            "queue {queue:?} is not empty: it holds {}; nothing was removed. Let its tasks \
+             finish, or cancel them and purge its dead tasks, then try again",
+            left.describe()
+        ))),
+    }
 }
 
 fn queue_name(queue: &str) -> ApiResult<()> {
