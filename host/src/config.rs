@@ -10,13 +10,18 @@
 //! * [`PluginManifest`] is the optional `<type>.toml` next to `<type>.wasm`.
 //!   It is strict (unknown keys are errors) because a silently ignored typo in
 //!   a limit is exactly the kind of mistake that only shows up in production.
+//! * [`AllowedHost`] is one name the HTTP API answers to besides its own
+//!   address (`--http-allowed-host`).
 //! * [`units`] parses human-friendly durations (`"2s"`) and sizes (`"64MiB"`).
 
+mod allowed_host;
 mod daemon;
 mod limits;
 mod manifest;
 pub mod units;
 
+pub use allowed_host::AllowedHost;
+pub(crate) use allowed_host::{ip_text, normalize_host, split_host_port};
 pub use daemon::{
     DaemonConfigError, InvalidSetting, LogFormat, RunConfig, RunOverrides, Secret,
     default_concurrency, parse_socket_addr,
