@@ -104,7 +104,8 @@ pub async fn require_token(
         return next.run(request).await;
     };
     let mutating = is_mutating(request.method());
-    if !mutating && !(state.protect_reads && !is_public(request.uri().path())) {
+    let open_read = !state.protect_reads || is_public(request.uri().path());
+    if !mutating && open_read {
         return next.run(request).await;
     }
     let given = request
