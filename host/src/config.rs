@@ -10,17 +10,22 @@
 //! * [`PluginManifest`] is the optional `<type>.toml` next to `<type>.wasm`.
 //!   It is strict (unknown keys are errors) because a silently ignored typo in
 //!   a limit is exactly the kind of mistake that only shows up in production.
+//! * [`AllowedHost`] is one name the HTTP API answers to besides its own
+//!   address (`--http-allowed-host`).
 //! * [`units`] parses human-friendly durations (`"2s"`) and sizes (`"64MiB"`).
 //! * [`read_regular_file`] reads a plugin or manifest dropped into a
 //!   directory without blocking on a FIFO, reading past a cap, or following
 //!   a symlink out of the directory.
 
+mod allowed_host;
 mod daemon;
 mod file;
 mod limits;
 mod manifest;
 pub mod units;
 
+pub use allowed_host::AllowedHost;
+pub(crate) use allowed_host::{ip_text, normalize_host, split_host_port};
 pub use daemon::{
     DaemonConfigError, InvalidSetting, LogFormat, RunConfig, RunOverrides, Secret,
     default_concurrency, parse_socket_addr,

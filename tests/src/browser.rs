@@ -68,6 +68,13 @@ pub fn chromium_path() -> Result<PathBuf> {
 impl Browser {
     /// Starts headless Chromium and attaches to a fresh blank page.
     pub async fn launch() -> Result<Self> {
+        Self::launch_with(&[]).await
+    }
+
+    /// Like [`Browser::launch`], with extra Chromium switches (for example
+    /// `--host-resolver-rules=MAP evil.example 127.0.0.1`, which makes a
+    /// name resolve to loopback the way a DNS-rebinding attack does).
+    pub async fn launch_with(extra_args: &[&str]) -> Result<Self> {
         let binary = chromium_path()?;
         let profile = tempfile::tempdir().context("creating the Chromium profile dir")?;
         let mut child = Command::new(&binary)
@@ -84,6 +91,7 @@ impl Browser {
                 "--disable-extensions",
                 "--remote-debugging-port=0",
             ])
+            .args(extra_args)
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg("about:blank")
             .stdin(Stdio::null())

@@ -281,3 +281,52 @@ async fn dashboard_in_headless_chromium() {
     drop(browser);
     api.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_asks_for_the_token_when_reads_are_protected() {
+    chromium_path().expect("install chromium");
+    let api = Api::start_with(Some(TOKEN), None, |state| {
+        state.protect_reads(true).expect("a token is set")
+    })
+    .await;
+    api.enqueue("guarded", 3).await;
+    let mut browser = Browser::launch().await.expect("launch headless Chromium");
+    browser.navigate(&format!("{}/", api.base)).await.unwrap();
+    browser
+        .wait_for(
+            "Number(document.body.dataset.refreshes || 0) >= 1",
+            SHOWS_UP,
+        )
+        .await
+        .unwrap();
+    let row = "tr[data-queue='guarded']";
+    let before = browser
+        .evaluate(&format!(
+            "[!document.getElementById('token-form').hidden, {}]",
+            exists(row)
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        before,
+        serde_json::json!([true, false]),
+        "the token form shows and no queue data does"
+    );
+
+    browser
+        .evaluate(&format!(
+            "document.getElementById('token-input').value = {TOKEN:?}; \
+             document.getElementById('token-form').requestSubmit(); true"
+        ))
+        .await
+        .unwrap();
+    browser.wait_for(&exists(row), SHOWS_UP).await.unwrap();
+    click(&mut browser, "[data-testid='pause-guarded']").await;
+    browser
+        .wait_for(&exists("[data-testid='paused-guarded']"), SHOWS_UP)
+        .await
+        .unwrap();
+    assert!(api.client.is_paused("guarded").await.unwrap());
+    drop(browser);
+    api.stop().await;
+}

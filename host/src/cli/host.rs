@@ -130,6 +130,11 @@ impl Host {
                     Some(self.registry.clone()),
                     token,
                 )
+                .and_then(|state| {
+                    state
+                        .allow_hosts(self.config.http_allowed_hosts.clone())
+                        .protect_reads(self.config.http_protect_reads)
+                })
                 .context("cannot start the HTTP API")?;
                 Some(tokio::spawn(crate::http::serve(
                     listener,

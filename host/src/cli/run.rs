@@ -19,7 +19,7 @@ use super::logging;
 use crate::broker::BrokerError;
 use crate::config::units::parse_duration;
 use crate::config::{
-    DaemonConfigError, LogFormat, RunConfig, RunOverrides, Secret, parse_socket_addr,
+    AllowedHost, DaemonConfigError, LogFormat, RunConfig, RunOverrides, Secret, parse_socket_addr,
 };
 use clap::Args;
 use std::net::SocketAddr;
@@ -52,6 +52,26 @@ pub struct RunArgs {
         hide_env_values = true
     )]
     pub http_token: Option<String>,
+    /// Another name the HTTP API answers to (a reverse proxy's name, the
+    /// machine's name), with or without a port; repeat for several. Its own
+    /// address, and localhost when bound to loopback, are always allowed.
+    #[arg(
+        long,
+        env = "WASMQ_HTTP_ALLOWED_HOST",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
+    pub http_allowed_host: Vec<AllowedHost>,
+    /// Require the token for reads through the HTTP API too, not only for
+    /// changes (needs --http-token) [default: false].
+    #[arg(
+        long,
+        env = "WASMQ_HTTP_PROTECT_READS",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub http_protect_reads: Option<bool>,
     /// TOML config file; flags and environment variables override it.
     #[arg(long, env = "WASMQ_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -102,6 +122,9 @@ impl RunArgs {
             concurrency: self.concurrency,
             http: self.http,
             http_token: self.http_token.clone().map(Secret),
+            http_allowed_hosts: (!self.http_allowed_host.is_empty())
+                .then(|| self.http_allowed_host.clone()),
+            http_protect_reads: self.http_protect_reads,
             namespace: self.namespace.clone(),
             drain_timeout: self.drain_timeout,
             lease: self.lease,
@@ -214,4 +237,56 @@ pub fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>
     Ok(async move {
         let _ = first_rx.await;
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<RunArgs, clap::Error> {
+        Cli::try_parse_from([&["wasmq"], args].concat()).map(|cli| cli.run)
+    }
+
+    #[test]
+    fn allowed_hosts_repeat_and_protected_reads_is_a_switch() {
+        let args = parse(&[
+            "--http-allowed-host",
+            "queue.example.com",
+            "--http-allowed-host",
+            "10.0.0.5:7070,Box.Local",
+            "--http-protect-reads",
+            "--http-token",
+            "0123456789abcdef-secret",
+        ])
+        .unwrap();
+        let config = args.overrides().resolve("test").unwrap();
+        let names: Vec<String> = config
+            .http_allowed_hosts
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(names, ["queue.example.com", "10.0.0.5:7070", "box.local"]);
+        assert!(config.http_protect_reads);
+        let off = parse(&["--http-protect-reads=false"]).unwrap();
+        assert_eq!(off.overrides().http_protect_reads, Some(false));
+        assert_eq!(parse(&[]).unwrap().overrides().http_allowed_hosts, None);
+    }
+
+    #[test]
+    fn a_bad_allowed_host_names_the_flag() {
+        let message = parse(&["--http-allowed-host", "http://queue.example.com"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("--http-allowed-host") && message.contains("is a URL"),
+            "{message}"
+        );
+    }
 }

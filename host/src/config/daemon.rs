@@ -19,11 +19,14 @@
 //! plugins = "plugins"          # relative to this file
 //! concurrency = 8
 //! http = "127.0.0.1:8080"
+//! http_allowed_host = ["queue.example.com"]
+//! http_protect_reads = false
 //! namespace = "wasmq"
 //! drain_timeout = "30s"
 //! lease = "30s"
 //! ```
 
+use super::AllowedHost;
 use super::units::format_duration;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -68,6 +71,12 @@ pub struct RunConfig {
     /// non-loopback address). Only from the command line or environment
     /// (`WASMQ_HTTP_TOKEN`): secrets do not belong in config files.
     pub http_token: Option<Secret>,
+    /// Names the HTTP API answers to besides its own address (the `Host`
+    /// and `Origin` check against DNS rebinding and cross-site requests).
+    pub http_allowed_hosts: Vec<AllowedHost>,
+    /// Whether reads through the HTTP API need the token too (task results
+    /// and payloads are data, and task ids can be guessed). Needs a token.
+    pub http_protect_reads: bool,
     /// Prefix of every Redis key, so several deployments can share a server.
     pub namespace: String,
     /// How long a graceful shutdown waits for running tasks.
@@ -110,6 +119,8 @@ impl RunConfig {
             concurrency: default_concurrency(),
             http: None,
             http_token: None,
+            http_allowed_hosts: Vec::new(),
+            http_protect_reads: false,
             namespace: Self::DEFAULT_NAMESPACE.to_owned(),
             drain_timeout: Duration::from_secs(30),
             lease: Duration::from_secs(30),
@@ -144,6 +155,14 @@ impl RunConfig {
             return bad(
                 "lease_batch",
                 format!("must be between 1 and 1000, got {}", self.lease_batch),
+            );
+        }
+        if self.http_protect_reads && self.http_token.is_none() {
+            return bad(
+                "http_protect_reads",
+                "is on but no HTTP token is set: set WASMQ_HTTP_TOKEN (or --http-token), or \
+                 turn http_protect_reads off"
+                    .into(),
             );
         }
         let name_ok = |c: char| c.is_ascii_alphanumeric() || "_.-".contains(c);

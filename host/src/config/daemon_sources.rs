@@ -5,7 +5,7 @@
 //! here"; [`RunOverrides::or`] layers two of them and
 //! [`RunOverrides::resolve`] fills the gaps with defaults and validates.
 
-use super::{InvalidSetting, LogFormat, RunConfig, Secret};
+use super::{AllowedHost, InvalidSetting, LogFormat, RunConfig, Secret};
 use crate::config::units::parse_duration;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -32,8 +32,8 @@ pub enum DaemonConfigError {
     },
 }
 
-const ALLOWED_KEYS: &str = "redis, plugins, concurrency, http, namespace, drain_timeout, lease, \
-                            lease_batch, result_ttl, backoff_base, backoff_cap, heartbeat, \
+const ALLOWED_KEYS: &str = "redis, plugins, concurrency, http, http_allowed_host, \
+                            http_protect_reads, namespace, drain_timeout, lease, lease_batch, result_ttl, backoff_base, backoff_cap, heartbeat, \
                             maintenance_tick, cache_dir, log_format, log_level";
 
 /// Settings from one source; `None` means "this source does not set it".
@@ -49,6 +49,10 @@ pub struct RunOverrides {
     pub http: Option<SocketAddr>,
     /// See [`RunConfig::http_token`].
     pub http_token: Option<Secret>,
+    /// See [`RunConfig::http_allowed_hosts`].
+    pub http_allowed_hosts: Option<Vec<AllowedHost>>,
+    /// See [`RunConfig::http_protect_reads`].
+    pub http_protect_reads: Option<bool>,
     /// See [`RunConfig::namespace`].
     pub namespace: Option<String>,
     /// See [`RunConfig::drain_timeout`].
@@ -83,6 +87,8 @@ struct RawFile {
     plugins: Option<PathBuf>,
     concurrency: Option<i64>,
     http: Option<String>,
+    http_allowed_host: Option<Vec<String>>,
+    http_protect_reads: Option<bool>,
     namespace: Option<String>,
     drain_timeout: Option<String>,
     lease: Option<String>,
@@ -106,6 +112,8 @@ impl RunOverrides {
             concurrency: self.concurrency.or(lower.concurrency),
             http: self.http.or(lower.http),
             http_token: self.http_token.or(lower.http_token),
+            http_allowed_hosts: self.http_allowed_hosts.or(lower.http_allowed_hosts),
+            http_protect_reads: self.http_protect_reads.or(lower.http_protect_reads),
             namespace: self.namespace.or(lower.namespace),
             drain_timeout: self.drain_timeout.or(lower.drain_timeout),
             lease: self.lease.or(lower.lease),
@@ -131,6 +139,12 @@ impl RunOverrides {
             concurrency: self.concurrency.unwrap_or(defaults.concurrency),
             http: self.http.or(defaults.http),
             http_token: self.http_token.or(defaults.http_token),
+            http_allowed_hosts: self
+                .http_allowed_hosts
+                .unwrap_or(defaults.http_allowed_hosts),
+            http_protect_reads: self
+                .http_protect_reads
+                .unwrap_or(defaults.http_protect_reads),
             namespace: self.namespace.unwrap_or(defaults.namespace),
             drain_timeout: self.drain_timeout.unwrap_or(defaults.drain_timeout),
             lease: self.lease.unwrap_or(defaults.lease),
@@ -210,6 +224,23 @@ impl RunOverrides {
                 })
                 .transpose()?,
             http_token: None,
+            http_allowed_hosts: raw
+                .http_allowed_host
+                .map(|names| {
+                    names
+                        .iter()
+                        .map(|name| {
+                            name.parse().map_err(|message| {
+                                invalid(InvalidSetting {
+                                    key: "http_allowed_host",
+                                    message,
+                                })
+                            })
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()?,
+            http_protect_reads: raw.http_protect_reads,
             namespace: raw.namespace,
             drain_timeout: duration("drain_timeout", raw.drain_timeout)?,
             lease: duration("lease", raw.lease)?,

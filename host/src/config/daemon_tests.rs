@@ -26,6 +26,8 @@ fn full_file_parses_and_paths_are_relative_to_it() {
         plugins = "dist"
         concurrency = 8
         http = "127.0.0.1:8080"
+        http_allowed_host = ["queue.example.com", "10.0.0.5:7070"]
+        http_protect_reads = false
         namespace = "staging"
         drain_timeout = "10s"
         lease = "5s"
@@ -47,6 +49,13 @@ fn full_file_parses_and_paths_are_relative_to_it() {
     assert_eq!(config.cache_dir, Some(PathBuf::from("/var/cache/wasmq")));
     assert_eq!(config.concurrency, 8);
     assert_eq!(config.http, Some("127.0.0.1:8080".parse().unwrap()));
+    let allowed: Vec<String> = config
+        .http_allowed_hosts
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(allowed, ["queue.example.com", "10.0.0.5:7070"]);
+    assert!(!config.http_protect_reads);
     assert_eq!(config.namespace, "staging");
     assert_eq!(config.drain_timeout, Duration::from_secs(10));
     assert_eq!(config.lease, Duration::from_secs(5));
@@ -81,6 +90,10 @@ fn bad_values_name_the_key_and_the_file() {
         ),
         ("concurrency = -2", "`concurrency` must be positive, got -2"),
         ("log_format = \"xml\"", "unknown log format `xml`"),
+        (
+            "http_allowed_host = [\"ok.example\", \"http://x.example\"]",
+            "`http_allowed_host` `http://x.example` is a URL",
+        ),
     ];
     for (text, expected) in cases {
         let message = parse(text).unwrap_err().to_string();
@@ -132,6 +145,13 @@ fn out_of_range_values_are_refused_with_their_origin() {
             },
             "`redis` is empty",
         ),
+        (
+            RunOverrides {
+                http_protect_reads: Some(true),
+                ..Default::default()
+            },
+            "`http_protect_reads` is on but no HTTP token is set",
+        ),
     ];
     for (overrides, expected) in cases {
         let message = overrides
@@ -141,6 +161,21 @@ fn out_of_range_values_are_refused_with_their_origin() {
         assert!(message.starts_with("the command line: "), "{message}");
         assert!(message.contains(expected), "{message}");
     }
+}
+
+#[test]
+fn allowed_hosts_must_be_a_list_and_protected_reads_need_the_token() {
+    let err = parse("http_allowed_host = \"queue.example.com\"").unwrap_err();
+    assert!(
+        matches!(err, DaemonConfigError::Syntax { .. }),
+        "a single name is written as a list: {err}"
+    );
+    let file = parse("http_protect_reads = true").unwrap();
+    let flags = RunOverrides {
+        http_token: Some(Secret("0123456789abcdef-secret".into())),
+        ..Default::default()
+    };
+    assert!(flags.or(file).resolve("test").unwrap().http_protect_reads);
 }
 
 #[test]

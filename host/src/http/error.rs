@@ -39,6 +39,13 @@ pub enum HttpError {
         reason: &'static str,
     },
 
+    /// Protecting reads without a token would lock everyone out.
+    #[error(
+        "reads can only be protected with a token: set WASMQ_HTTP_TOKEN (or --http-token), or \
+         turn http_protect_reads off"
+    )]
+    ProtectReadsWithoutToken,
+
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}; is another process using the port?")]
     Bind {

@@ -11,6 +11,7 @@
 //! | `routes/` | handlers and the route table |
 //! | `dto/` | request and response bodies (with their OpenAPI schemas) |
 //! | `extract.rs` | JSON, query and path extractors with JSON errors |
+//! | `guard.rs` | Host, Origin and content-type checks against other web pages |
 //! | `security.rs` | the loopback/token rule and bearer-token checks |
 //! | `metrics.rs` | the Prometheus recorder and HTTP metrics |
 //! | `openapi.rs` | the generated OpenAPI document |
@@ -24,7 +25,8 @@
 //! use tokio_util::sync::CancellationToken;
 //! let token = std::env::var("WASMQ_HTTP_TOKEN").ok();
 //! let listener = wasmq::http::bind("127.0.0.1:7070".parse().unwrap(), token.as_deref()).await?;
-//! let state = wasmq::http::HttpState::new(client, Some(registry), token)?;
+//! let state = wasmq::http::HttpState::new(client, Some(registry), token)?
+//!     .allow_hosts(vec!["queue.example.com".parse().unwrap()]);
 //! let shutdown = CancellationToken::new();
 //! tokio::spawn(wasmq::http::serve(listener, state, shutdown.clone()));
 //! // ... on shutdown: shutdown.cancel();
@@ -32,20 +34,23 @@
 //! ```
 
 mod dashboard;
-pub mod dto;
+mod dto;
 mod error;
 mod extract;
+mod guard;
 pub mod metrics;
 mod openapi;
-pub mod routes;
+mod routes;
 mod security;
 
 pub use error::{ApiError, ApiResult, ErrorBody, HttpError};
 pub use extract::MAX_BODY_BYTES;
+pub use guard::{LocalAddr, REQUEST_HEADER};
 pub use openapi::ApiDoc;
 pub use security::{MIN_TOKEN_LEN, bind, check_bind, tokens_match, validate_token};
 
 use crate::broker::Client;
+use crate::config::AllowedHost;
 use crate::plugins::Registry;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -67,6 +72,10 @@ pub struct HttpState {
     pub registry: Option<Registry>,
     /// The bearer token mutating requests must carry, if any.
     pub token: Option<Arc<str>>,
+    /// Names the server answers to besides its own address.
+    allowed_hosts: Arc<[AllowedHost]>,
+    /// Whether reads of queue data need the token too.
+    protect_reads: bool,
     metrics: PrometheusHandle,
     started: Instant,
 }
@@ -77,6 +86,8 @@ impl std::fmt::Debug for HttpState {
             .field("client", &self.client)
             .field("registry", &self.registry.is_some())
             .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("protect_reads", &self.protect_reads)
             .finish_non_exhaustive()
     }
 }
@@ -96,13 +107,38 @@ impl HttpState {
             client,
             registry,
             token: token.map(Arc::from),
+            allowed_hosts: Arc::from([]),
+            protect_reads: false,
             metrics: metrics::install()?,
             started: Instant::now(),
         })
     }
+
+    /// Also answers to these names (`--http-allowed-host`); without them the
+    /// server answers only to the address a client connected to, and to
+    /// `localhost` on loopback.
+    pub fn allow_hosts(mut self, hosts: Vec<AllowedHost>) -> Self {
+        self.allowed_hosts = hosts.into();
+        self
+    }
+
+    /// Requires the token for reads of queue data too
+    /// (`--http-protect-reads`); refused without a token.
+    pub fn protect_reads(mut self, protect: bool) -> Result<Self, HttpError> {
+        if protect && self.token.is_none() {
+            return Err(HttpError::ProtectReadsWithoutToken);
+        }
+        self.protect_reads = protect;
+        Ok(self)
+    }
 }
 
-/// The full application: routes, token check, body limit, metrics, tracing.
+/// The full application: routes, the checks against other web pages, the
+/// token check, body limit, metrics, tracing.
+///
+/// Serve it with `into_make_service_with_connect_info::<`[`LocalAddr`]`>()`
+/// (as [`serve`] does): the Host check needs each connection's address, and
+/// without it only the [`HttpState::allow_hosts`] names are answered.
 pub fn router(state: HttpState) -> Router {
     routes::table()
         .method_not_allowed_fallback(method_not_allowed)
@@ -110,6 +146,10 @@ pub fn router(state: HttpState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             security::require_token,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::guard,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
@@ -145,10 +185,12 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), HttpError> {
     let addr = listener.local_addr().map_err(HttpError::Serve)?;
-    tracing::info!(%addr, auth = state.token.is_some(), "HTTP API and dashboard listening");
+    let allowed: Vec<String> = state.allowed_hosts.iter().map(|h| h.to_string()).collect();
+    tracing::info!(%addr, auth = state.token.is_some(), protect_reads = state.protect_reads,
+        allowed_hosts = allowed.join(","), "HTTP API and dashboard listening");
     let stop_upkeep = shutdown.child_token();
     let upkeep = tokio::spawn(upkeep(state.metrics.clone(), stop_upkeep.clone()));
-    let app = router(state);
+    let app = router(state).into_make_service_with_connect_info::<LocalAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await

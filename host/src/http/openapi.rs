@@ -2,13 +2,19 @@
 //!
 //! Each handler carries a `#[utoipa::path]` and each body type derives
 //! `ToSchema`, so the document is rebuilt from the code on every build; a
-//! test checks that every route in the router table appears here.
+//! test checks that every route in the router table appears here. The
+//! rules every request is held to (the Host, Origin and content-type checks
+//! of `guard.rs`, and the token for protected reads) are added to every
+//! operation by [`RequestRules`], so no handler can forget them.
 
 use super::dto;
 use super::error::ErrorBody;
 use super::routes::{queues, system, tasks};
+use super::security::is_public;
 use axum::Json;
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, Required, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 /// The API description served at `/api/v1/openapi.json`.
@@ -18,7 +24,12 @@ use utoipa::{Modify, OpenApi};
         title = "wasmq",
         description = "Enqueue and inspect tasks, administer queues and the dead-letter set, \
                        and watch hosts and plugins. POST and DELETE need \
-                       `Authorization: Bearer <token>` when the server has a token.",
+                       `Authorization: Bearer <token>` when the server has a token, and \
+                       `Content-Type: application/json` or `X-Wasmq-Request: 1` always \
+                       (so that other web pages cannot post forms to the API). With \
+                       `--http-protect-reads`, reads of queue data need the token too. \
+                       Requests whose `Host` or `Origin` is not this server (or a name \
+                       given with `--http-allowed-host`) get 403.",
     ),
     paths(
         tasks::enqueue, tasks::enqueue_batch, tasks::status, tasks::result, tasks::cancel,
@@ -29,7 +40,7 @@ use utoipa::{Modify, OpenApi};
         system::healthz, system::readyz,
     ),
     components(schemas(ErrorBody, dto::UniqueRequest)),
-    modifiers(&BearerScheme),
+    modifiers(&BearerScheme, &RequestRules),
     tags(
         (name = "tasks", description = "Enqueue, look up, fetch results, cancel"),
         (name = "queues", description = "Queue sizes, pausing and removing"),
@@ -50,6 +61,80 @@ impl Modify for BearerScheme {
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
     }
+}
+
+/// Adds the responses and headers that the middleware, not the handlers,
+/// produce: 403 for a foreign Host or Origin everywhere; for changes, the
+/// `X-Wasmq-Request` header and 415; for reads of queue data, 401 (when
+/// reads are protected).
+struct RequestRules;
+
+impl Modify for RequestRules {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let reads = [&mut item.get];
+            for operation in reads.into_iter().flatten() {
+                add_response(operation, "403", error("Host or Origin is not this server"));
+                if !is_public(path) {
+                    add_response(
+                        operation,
+                        "401",
+                        error("Reads are protected and the token is missing or wrong"),
+                    );
+                }
+            }
+            let changes = [
+                &mut item.post,
+                &mut item.delete,
+                &mut item.put,
+                &mut item.patch,
+            ];
+            for operation in changes.into_iter().flatten() {
+                add_response(operation, "403", error("Host or Origin is not this server"));
+                add_response(
+                    operation,
+                    "415",
+                    error(
+                        "Neither `Content-Type: application/json` nor `X-Wasmq-Request` was sent",
+                    ),
+                );
+                operation.parameters.get_or_insert_with(Vec::new).push(
+                    ParameterBuilder::new()
+                        .name("X-Wasmq-Request")
+                        .parameter_in(ParameterIn::Header)
+                        .required(Required::False)
+                        .description(Some(
+                            "Send `1` when the request has no JSON body: a change needs this \
+                             header or `Content-Type: application/json`",
+                        ))
+                        .schema(Some(
+                            utoipa::openapi::ObjectBuilder::new()
+                                .schema_type(utoipa::openapi::Type::String),
+                        ))
+                        .build(),
+                );
+            }
+        }
+    }
+}
+
+fn add_response(operation: &mut Operation, status: &str, response: utoipa::openapi::Response) {
+    operation
+        .responses
+        .responses
+        .entry(status.to_owned())
+        .or_insert_with(|| response.into());
 }
 
 /// `GET /api/v1/openapi.json`.
@@ -96,5 +181,19 @@ mod tests {
         let payload = &json["components"]["schemas"]["EnqueueRequest"]["properties"]["payload"];
         assert!(payload.get("type").is_none(), "{payload}");
         assert!(json["components"]["securitySchemes"]["bearer"].is_object());
+        let pause = &json["paths"]["/api/v1/queues/{queue}/pause"]["post"];
+        assert!(pause["responses"]["415"].is_object(), "{pause}");
+        assert!(pause["responses"]["403"].is_object(), "{pause}");
+        assert!(
+            pause["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["name"] == "X-Wasmq-Request" && p["in"] == "header"),
+            "{pause}"
+        );
+        let result = &json["paths"]["/api/v1/tasks/{id}/result"]["get"];
+        assert!(result["responses"]["401"].is_object(), "{result}");
+        assert!(json["paths"]["/healthz"]["get"]["responses"]["401"].is_null());
     }
 }

@@ -7,7 +7,14 @@
 //! * When a token is configured, [`require_token`] rejects every mutating
 //!   request (anything but GET, HEAD and OPTIONS) that does not carry
 //!   `Authorization: Bearer <token>`. Reads stay open so the dashboard and
-//!   Prometheus can poll without a secret.
+//!   Prometheus can poll without a secret, unless the server protects reads
+//!   too (`--http-protect-reads`): task payloads and results are data, and
+//!   task ids are sequential, so anyone who can read can enumerate them.
+//!   Then only what holds no queue data stays open ([`is_public`]): the
+//!   dashboard's page and assets (it must load to ask for the token), the
+//!   health probes, `/api/v1/info` and the OpenAPI document.
+//!
+//! Requests from other web pages are turned away before this, in `guard.rs`.
 //!
 //! The token is compared in constant time ([`tokens_match`]) so response
 //! timing reveals nothing about how much of a guess was right.
@@ -77,7 +84,17 @@ pub fn is_mutating(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// Middleware: with a token configured, mutating requests must present it.
+/// Whether `path` is readable without the token even when reads are
+/// protected: it shows nothing of the queues.
+pub fn is_public(path: &str) -> bool {
+    matches!(
+        path,
+        "/" | "/healthz" | "/readyz" | "/api/v1/info" | "/api/v1/openapi.json"
+    ) || path.starts_with("/assets/")
+}
+
+/// Middleware: with a token configured, mutating requests (and, if reads
+/// are protected, every request for queue data) must present it.
 pub async fn require_token(
     State(state): State<HttpState>,
     request: Request,
@@ -86,7 +103,9 @@ pub async fn require_token(
     let Some(expected) = state.token.as_deref() else {
         return next.run(request).await;
     };
-    if !is_mutating(request.method()) {
+    let mutating = is_mutating(request.method());
+    let open_read = !state.protect_reads || is_public(request.uri().path());
+    if !mutating && open_read {
         return next.run(request).await;
     }
     let given = request
@@ -100,7 +119,8 @@ pub async fn require_token(
             next.run(request).await
         }
         Some(_) => unauthorized("the bearer token is wrong"),
-        None => unauthorized("this request changes state and needs the API token"),
+        None if mutating => unauthorized("this request changes state and needs the API token"),
+        None => unauthorized("this server protects reads too, so this request needs the API token"),
     }
 }
 
@@ -150,6 +170,22 @@ mod tests {
         assert!(check_bind(addr, Some("short")).is_err());
         assert!(check_bind(addr, Some("has a space in the token")).is_err());
         assert!(check_bind("127.0.0.1:1".parse().unwrap(), Some("")).is_err());
+    }
+
+    #[test]
+    fn only_pages_without_queue_data_are_public() {
+        for path in ["/", "/assets/app.js", "/healthz", "/readyz", "/api/v1/info"] {
+            assert!(is_public(path), "{path}");
+        }
+        for path in [
+            "/metrics",
+            "/api/v1/tasks/email:1",
+            "/api/v1/dead",
+            "/api/v1/queues",
+            "/x",
+        ] {
+            assert!(!is_public(path), "{path}");
+        }
     }
 
     #[test]

@@ -106,6 +106,7 @@ async fn token_rules() {
     let response = api
         .http
         .delete(api.url("/api/v1/tasks/secured:1"))
+        .header("X-Wasmq-Request", "1")
         .send()
         .await
         .unwrap();

@@ -30,6 +30,16 @@ pub struct Api {
 impl Api {
     /// Starts Redis, a client, and the server (with `token` and `registry`).
     pub async fn start(token: Option<&str>, registry: Option<Registry>) -> Self {
+        Self::start_with(token, registry, |state| state).await
+    }
+
+    /// Like [`Api::start`], with `configure` applied to the server's state
+    /// (allowed hosts, protected reads).
+    pub async fn start_with(
+        token: Option<&str>,
+        registry: Option<Registry>,
+        configure: impl FnOnce(HttpState) -> HttpState,
+    ) -> Self {
         let redis = RedisServer::start();
         let opts = BrokerOptions {
             response_timeout: Duration::from_secs(2),
@@ -42,8 +52,10 @@ impl Api {
             .await
             .expect("bind 127.0.0.1:0");
         let port = listener.local_addr().unwrap().port();
-        let state = HttpState::new(client.clone(), registry, token.map(str::to_owned))
-            .expect("build the HTTP state");
+        let state = configure(
+            HttpState::new(client.clone(), registry, token.map(str::to_owned))
+                .expect("build the HTTP state"),
+        );
         let shutdown = CancellationToken::new();
         let server = tokio::spawn(serve(listener, state, shutdown.clone()));
         let http = reqwest::Client::builder()
@@ -83,6 +95,45 @@ impl Api {
             request = request.bearer_auth(token);
         }
         split(request.send().await.expect("POST")).await
+    }
+
+    /// The server's port.
+    pub fn port(&self) -> u16 {
+        self.base.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    /// Sends `request` (the head, CRLF line ends, without the final empty
+    /// line) and `body` byte for byte over a new connection, so a test
+    /// controls every header (or its absence); returns the status and the
+    /// JSON body (Null if not JSON).
+    pub async fn raw(&self, head: &str, body: &str) -> (u16, serde_json::Value) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port()))
+            .await
+            .expect("connect to the API");
+        let length = if body.is_empty() && head.starts_with("GET") {
+            String::new()
+        } else {
+            format!("Content-Length: {}\r\n", body.len())
+        };
+        let request = format!("{head}\r\n{length}Connection: close\r\n\r\n{body}");
+        stream.write_all(request.as_bytes()).await.expect("send");
+        let mut response = Vec::new();
+        tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut response))
+            .await
+            .expect("the server answers in time")
+            .expect("read the response");
+        let text = String::from_utf8_lossy(&response);
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("no status line in {text:?}"));
+        let body = text.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+        (
+            status,
+            serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+        )
     }
 
     /// Stops the server and waits for it to finish.

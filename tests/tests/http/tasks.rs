@@ -77,6 +77,7 @@ async fn enqueue_status_result_and_cancel() {
     let response = api
         .http
         .delete(api.url(&format!("/api/v1/tasks/{other}")))
+        .header("X-Wasmq-Request", "1")
         .send()
         .await
         .unwrap();

@@ -61,13 +61,18 @@ function showMessage(text, kind) {
 
 function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
 
+// Every call says it is an API call (X-Wasmq-Request): the server refuses
+// changes without it or a JSON body, which is what stops other web pages
+// from posting plain forms to it. The token, once entered, goes with every
+// call, because a server may protect reads too.
 async function api(path, options) {
   const opts = Object.assign({ method: "GET", headers: {} }, options || {});
+  opts.headers["X-Wasmq-Request"] = "1";
   if (opts.body !== undefined) {
     opts.headers["Content-Type"] = "application/json";
     opts.body = JSON.stringify(opts.body);
   }
-  if (opts.method !== "GET" && token()) opts.headers["Authorization"] = "Bearer " + token();
+  if (token()) opts.headers["Authorization"] = "Bearer " + token();
   const response = await fetch(path.startsWith("/") ? path : `${API}/${path}`, opts);
   let body = null;
   try { body = await response.json(); } catch (_) { body = null; }
@@ -315,6 +320,7 @@ async function init() {
     $("token-input").value = "";
     $("token-form").hidden = true;
     showMessage("Token saved for this browser tab.", "info");
+    refresh();
   });
   $("lookup-form").addEventListener("submit", lookup);
   window.addEventListener("resize", () => state.lastThroughput && drawChart(state.lastThroughput));

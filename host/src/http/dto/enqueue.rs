@@ -183,7 +183,7 @@ impl EnqueueRequest {
 }
 
 /// A duration given as milliseconds (a non-negative integer) or as text.
-pub fn duration_value(value: &Value) -> Result<Duration, String> {
+fn duration_value(value: &Value) -> Result<Duration, String> {
     match value {
         Value::Number(n) => match (n.as_u64(), n.as_i64()) {
             (Some(ms), _) => Ok(Duration::from_millis(ms)),
@@ -209,7 +209,7 @@ pub fn duration_value(value: &Value) -> Result<Duration, String> {
 }
 
 /// A point in time given as Unix milliseconds or RFC 3339 text.
-pub fn time_value(value: &Value) -> Result<SystemTime, String> {
+fn time_value(value: &Value) -> Result<SystemTime, String> {
     match value {
         Value::Number(n) => n
             .as_u64()

@@ -11,17 +11,13 @@ mod queues;
 mod system;
 mod tasks;
 
-pub use enqueue::{
-    BatchResponse, EnqueueRequest, EnqueueResponse, UniqueRequest, duration_value, time_value,
-};
+pub use enqueue::{BatchResponse, EnqueueRequest, EnqueueResponse, UniqueRequest};
 pub use queues::{
     CountersDto, DeadActionRequest, DeadListResponse, DeadQuery, DeadTaskDto, PauseResponse,
-    PrioritySizes, PurgeResponse, QueueDto, QueueSizes, QueuesResponse, RemoveQueueResponse,
-    RequeueResponse,
+    PurgeResponse, QueueDto, QueueSizes, QueuesResponse, RemoveQueueResponse, RequeueResponse,
 };
 pub use system::{
-    CheckDto, HealthResponse, HostDto, HostsResponse, InfoResponse, LimitsDto, PluginDto,
-    PluginsResponse, PolicyDto, ReadyResponse, StatsResponse, ThroughputPointDto, ThroughputQuery,
-    ThroughputResponse,
+    CheckDto, HealthResponse, HostDto, HostsResponse, InfoResponse, PluginDto, PluginsResponse,
+    ReadyResponse, StatsResponse, ThroughputPointDto, ThroughputQuery, ThroughputResponse,
 };
 pub use tasks::{CancelResponse, TaskResultDto, TaskStatusDto, outcome_name};

@@ -218,6 +218,9 @@ pub struct InfoResponse {
     pub namespace: String,
     /// True when POST and DELETE need `Authorization: Bearer <token>`.
     pub auth_required: bool,
+    /// True when reads of queue data (everything but this, the OpenAPI
+    /// document, the dashboard and the health probes) need the token too.
+    pub reads_protected: bool,
     /// True when the server has a plugin directory (see /api/v1/plugins).
     pub plugins_available: bool,
 }

@@ -30,6 +30,7 @@ pub async fn info(State(state): State<HttpState>) -> Json<InfoResponse> {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         namespace: state.client.options().namespace.clone(),
         auth_required: state.token.is_some(),
+        reads_protected: state.protect_reads,
         plugins_available: state.registry.is_some(),
     })
 }
