@@ -21,7 +21,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tracing::{debug, instrument, warn};
 
 /// Chunks of one batch enqueue in flight at once.
@@ -233,7 +233,7 @@ impl Client {
     /// enqueued.
     pub async fn enqueue_many(&self, specs: Vec<TaskSpec>) -> BrokerResult<Vec<TaskId>> {
         let enqueued_at_ms = self.inner.clock.host_ms();
-        let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(enqueued_at_ms);
+        let now = SystemTime::UNIX_EPOCH + Duration::from_millis(enqueued_at_ms);
         let batch = specs.len() > 1;
         let mut by_queue: HashMap<String, Vec<(usize, TaskSpec)>> = HashMap::new();
         for (index, spec) in specs.into_iter().enumerate() {

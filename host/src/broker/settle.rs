@@ -152,7 +152,7 @@ impl Client {
         let keys = self.keys(queue)?;
         if let Some(other) = tasks.iter().find(|t| t.id.queue() != queue) {
             return Err(BrokerError::reply(
-                &format!("extend leases in queue {queue:?}"),
+                format!("extend leases in queue {queue:?}"),
                 format!("task {} is not of this queue", other.id),
             ));
         }
