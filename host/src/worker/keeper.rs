@@ -62,7 +62,8 @@ pub async fn keep_leases(
             extend_queue(&broker, &inflight, &stats, queue, tasks, retry_until)
         }))
         .await;
-        poll_cancellations(&broker, &inflight, &stats, &by_queue).await;
+        let poll_until = Instant::now() + every / 2;
+        poll_cancellations(&broker, &inflight, &stats, &by_queue, poll_until).await;
     }
 }
 
@@ -93,7 +94,23 @@ async fn extend_queue(
     let lease = broker.options().lease_duration;
     let mut delay = Duration::from_millis(50);
     loop {
-        match broker.extend(queue, tasks, lease).await {
+        // A hung queue (its shard stalled) is given up on at `retry_until`,
+        // so the round, and every other queue's next extension, never waits
+        // on it. Dropping an extension halfway is harmless: it only moves a
+        // deadline, and the next round tries again.
+        let Ok(extended) =
+            tokio::time::timeout_at(retry_until, broker.extend(queue, tasks, lease)).await
+        else {
+            metrics::counter!("wasmq_lease_extension_errors_total", "queue" => queue.to_owned())
+                .increment(1);
+            warn!(
+                task_type = queue,
+                n = tasks.len(),
+                "extending this queue's leases did not answer in time; other queues go on"
+            );
+            return;
+        };
+        match extended {
             Ok(deadlines) => {
                 // A lease settled while the extension was on its way is not lost.
                 let lost = tasks.iter().zip(&deadlines).filter(|(task, deadline)| {
@@ -130,10 +147,18 @@ async fn poll_cancellations(
     inflight: &Inflight,
     stats: &Stats,
     by_queue: &[(String, Vec<LeasedTask>)],
+    until: Instant,
 ) {
-    for (queue, tasks) in by_queue {
+    // One call per queue, concurrently and bounded by `until`, so a hung
+    // queue delays no other queue's poll and not the next extension round.
+    futures::future::join_all(by_queue.iter().map(|(queue, tasks)| async move {
         let ids: Vec<TaskId> = tasks.iter().map(|t| t.id.clone()).collect();
-        match broker.cancel_requested(queue, &ids).await {
+        let Ok(polled) = tokio::time::timeout_at(until, broker.cancel_requested(queue, &ids)).await
+        else {
+            warn!(task_type = %queue, "polling this queue for cancellations did not answer in time");
+            return;
+        };
+        match polled {
             Ok(flags) => {
                 for (id, _) in ids.iter().zip(flags).filter(|(_, flagged)| *flagged) {
                     if inflight.cancel(id) {
@@ -143,7 +168,8 @@ async fn poll_cancellations(
             }
             Err(e) => redis_error(stats, "poll cancellations", &e),
         }
-    }
+    }))
+    .await;
 }
 
 /// Trips the cancel token of each task whose cancellation is published,

@@ -170,6 +170,7 @@ async fn delete_removes_an_empty_queue_only() {
         api.http
             .delete(api.url(&format!("/api/v1/queues/{queue}")))
             .bearer_auth(TOKEN)
+            .header("X-Wasmq-Request", "1")
             .send()
     };
     let answer = |response: reqwest::Response| async move {
