@@ -135,15 +135,17 @@ async fn a_failing_queue_does_not_stop_lease_extension_of_the_others() {
     ]);
     let plugins = PluginsDir::with(&[("sleeper", "good"), ("sleeper", "bad")]);
     let url = format!("redis://host:host-password@127.0.0.1:{}", redis.port());
+    // A 3 s lease leaves room for a loaded machine's scheduling; the tasks
+    // outlive it well, so a round of missed extensions would show.
     let mut host = HostProcess::start(
         &url,
         plugins.path(),
-        &["--concurrency", "4", "--lease", "1s"],
+        &["--concurrency", "4", "--lease", "3s"],
     );
     let client = client(&redis.url()).await;
     let ids = enqueue(
         &client,
-        vec![sleeper("good", 5000, 0, 3), sleeper("bad", 5000, 0, 3)],
+        vec![sleeper("good", 8000, 0, 3), sleeper("bad", 8000, 0, 3)],
     )
     .await;
     eventually("both tasks to run", LONG, || async {
