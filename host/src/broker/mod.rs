@@ -91,6 +91,7 @@ mod waiter;
 
 pub use admin::{CancelOutcome, TaskResult, TaskStatus};
 pub use client::Client;
+pub(crate) use consumer::group_by_queue;
 #[cfg(test)]
 pub(crate) use consumer::test_lease;
 pub use consumer::{Completion, Failure, LeaseKey, LeasedTask, Settlement};

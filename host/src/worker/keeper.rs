@@ -27,7 +27,6 @@ use super::inflight::Inflight;
 use super::stats::{Stats, redis_error};
 use crate::broker::{Client, LeasedTask};
 use crate::task::TaskId;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -67,17 +66,17 @@ pub async fn keep_leases(
     }
 }
 
+/// The leases grouped by queue, with the broker's grouping (first-seen
+/// order).
 fn group_by_queue(leases: &[LeasedTask]) -> Vec<(String, Vec<LeasedTask>)> {
-    let mut groups: HashMap<&str, Vec<LeasedTask>> = HashMap::new();
-    for task in leases {
-        groups
-            .entry(task.id.queue())
-            .or_default()
-            .push(task.clone());
-    }
-    groups
+    crate::broker::group_by_queue(leases.iter().map(|t| &t.id))
         .into_iter()
-        .map(|(queue, tasks)| (queue.to_owned(), tasks))
+        .map(|(queue, indices)| {
+            (
+                queue,
+                indices.into_iter().map(|i| leases[i].clone()).collect(),
+            )
+        })
         .collect()
 }
 
