@@ -218,6 +218,26 @@ impl RedisCluster {
         format!("redis://127.0.0.1:{}?cluster=true", self.nodes[0].port)
     }
 
+    /// The port of the master that serves `key`'s slot.
+    pub fn node_of(&self, key: &str) -> u16 {
+        let slot: u16 = self
+            .cli(&["CLUSTER", "KEYSLOT", key])
+            .trim()
+            .parse()
+            .unwrap();
+        for line in self.cli(&["CLUSTER", "NODES"]).lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let port = fields[1].split(['@', ':']).nth(1).unwrap().parse().unwrap();
+            for range in fields.iter().skip(8) {
+                let (lo, hi) = range.split_once('-').unwrap_or((range, range));
+                if (lo.parse().unwrap()..=hi.parse().unwrap()).contains(&slot) {
+                    return port;
+                }
+            }
+        }
+        panic!("no node serves slot {slot}");
+    }
+
     /// The ports of the three masters.
     pub fn ports(&self) -> Vec<u16> {
         self.nodes.iter().map(|n| n.port).collect()

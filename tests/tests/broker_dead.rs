@@ -246,3 +246,56 @@ async fn hosts_vanish_when_silent(url: String) {
     client.remove_host("long").await.unwrap();
     assert!(client.hosts().await.unwrap().is_empty());
 }
+
+/// Issue 9, item 2. A malformed record in a leased batch is set aside by a
+/// second call; when that call fails (here the host may not touch two of
+/// the keys the burial needs, an ACL rule), the good tasks of the batch are
+/// already leased and must still reach the caller. Before the fix the error
+/// discarded the whole batch: the good tasks sat leased to nobody until the
+/// reaper took them back, an attempt burnt each.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_burial_of_a_malformed_record_keeps_the_rest_of_the_batch() {
+    let redis = wasmq_tests::redis::RedisServer::start();
+    let admin = connect(&redis.url(), opts()).await;
+    let mut raw = Raw::open(&redis.url()).await;
+    let k = |suffix: &str| format!("wasmq:{{mixed}}:{suffix}");
+    // Fools Lua's header check but not the Rust decoder: leased, then buried.
+    let _: i64 = raw
+        .run(&["HSET", &k("t"), "sly", "1|1|3|0||soon\n{}"])
+        .await;
+    let _: i64 = raw.run(&["RPUSH", &k("p0"), "sly"]).await;
+    admin.enqueue_many(numbered("mixed", 3)).await.unwrap();
+    // Every key the lease needs, none of the burial's `cancel` and `tp`.
+    let mut acl = vec![
+        "ACL",
+        "SETUSER",
+        "host",
+        "on",
+        ">pw",
+        "&*",
+        "+@all",
+        "resetkeys",
+    ];
+    let allowed: Vec<String> = [
+        "p0", "p1", "p2", "active", "lease", "meta", "t", "paused", "wake", "dead", "garbage",
+        "stats",
+    ]
+    .iter()
+    .map(|suffix| format!("~{}", k(suffix)))
+    .collect();
+    acl.extend(allowed.iter().map(String::as_str));
+    redis.cli(&acl);
+    let url = format!("redis://host:pw@127.0.0.1:{}", redis.port());
+    let host = connect(&url, opts()).await;
+
+    let leased = host
+        .lease("mixed", 10)
+        .await
+        .expect("the good tasks are leased although the burial failed");
+    let payloads: Vec<String> = leased.iter().map(payload_text).collect();
+    assert_eq!(payloads, ["0", "1", "2"]);
+    // The malformed one stays leased, for the reaper to bring back and set
+    // aside again; nothing was half-buried.
+    let stats = admin.queue_stats("mixed").await.unwrap();
+    assert_eq!((stats.active, stats.dead), (4, 0), "{stats:?}");
+}

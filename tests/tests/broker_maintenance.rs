@@ -250,26 +250,6 @@ async fn reaped_tasks_keep_their_priority(url: String) {
     }
 }
 
-/// The port of the cluster node that serves `key`'s slot.
-fn node_of(cluster: &RedisCluster, key: &str) -> u16 {
-    let slot: u16 = cluster
-        .cli(&["CLUSTER", "KEYSLOT", key])
-        .trim()
-        .parse()
-        .unwrap();
-    for line in cluster.cli(&["CLUSTER", "NODES"]).lines() {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let port = fields[1].split(['@', ':']).nth(1).unwrap().parse().unwrap();
-        for range in fields.iter().skip(8) {
-            let (lo, hi) = range.split_once('-').unwrap_or((range, range));
-            if (lo.parse().unwrap()..=hi.parse().unwrap()).contains(&slot) {
-                return port;
-            }
-        }
-    }
-    panic!("no node serves slot {slot}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hung_shard_does_not_hold_up_the_others() {
     hung_shard(false).await;
@@ -285,7 +265,7 @@ async fn a_hung_queue_list_does_not_stop_maintenance() {
 async fn hung_shard(the_list: bool) {
     let cluster = RedisCluster::start();
     let queue_key = |q: &str| format!("wasmq:{{{q}}}:t");
-    let list_node = node_of(&cluster, "wasmq:queues");
+    let list_node = cluster.node_of("wasmq:queues");
     let hung_node = *cluster
         .ports()
         .iter()
@@ -293,11 +273,11 @@ async fn hung_shard(the_list: bool) {
         .unwrap();
     let hung = (0..)
         .map(|i| format!("hung{i}"))
-        .find(|q| node_of(&cluster, &queue_key(q)) == hung_node)
+        .find(|q| cluster.node_of(&queue_key(q)) == hung_node)
         .unwrap();
     let healthy: Vec<String> = (0..)
         .map(|i| format!("ok{i}"))
-        .filter(|q| node_of(&cluster, &queue_key(q)) != hung_node)
+        .filter(|q| cluster.node_of(&queue_key(q)) != hung_node)
         .take(3)
         .collect();
     // Calls to the hung node wait (no response timeout to end them early).

@@ -10,7 +10,7 @@ use host_common::{enqueue, settled, statuses, totals};
 use std::time::Duration;
 use wasmq::task::{TaskSpec, TaskState};
 use wasmq_tests::host::{HostProcess, PluginsDir, client, eventually};
-use wasmq_tests::redis::RedisServer;
+use wasmq_tests::redis::{RedisCluster, RedisServer};
 
 const LONG: Duration = Duration::from_secs(600);
 
@@ -180,6 +180,82 @@ async fn a_failing_queue_does_not_stop_lease_extension_of_the_others() {
         log.contains("could not extend this queue's leases"),
         "{log}"
     );
+    host.terminate();
+    host.wait(LONG);
+}
+
+/// Issue 9, item 3, for verdicts. On a Redis Cluster, the node holding one
+/// queue hangs (`CLIENT PAUSE`) just before that queue's task ends, so its
+/// verdict's call waits there. Verdicts are settled in one lane per queue:
+/// the other queue's task, ending later on a healthy node, must be settled
+/// while the hang lasts. With one settler for all queues it waited behind
+/// the hung call, retried through the whole pause.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hung_shard_does_not_hold_up_the_verdicts_of_other_queues() {
+    let cluster = RedisCluster::start();
+    let key = |q: &str| format!("wasmq:{{{q}}}:t");
+    // The hung node holds neither the host registry nor the queue list.
+    let busy = [
+        cluster.node_of("wasmq:{hosts}:index"),
+        cluster.node_of("wasmq:queues"),
+    ];
+    let hung_node = *cluster
+        .ports()
+        .iter()
+        .find(|p| !busy.contains(p))
+        .expect("three masters, two keys: one node holds neither");
+    let on = |hung: bool| {
+        (0..)
+            .map(|i| format!("q{i}"))
+            .find(|q| (cluster.node_of(&key(q)) == hung_node) == hung)
+            .unwrap()
+    };
+    let (bad, good) = (on(true), on(false));
+    let plugins = PluginsDir::with(&[("sleeper", bad.as_str()), ("sleeper", good.as_str())]);
+    let mut host = HostProcess::start(&cluster.url(), plugins.path(), &["--concurrency", "4"]);
+    let client = client(&cluster.url()).await;
+    let ids = enqueue(
+        &client,
+        // Should the hung queue's lease expire and be reaped on a slow
+        // machine, it has retries left to run again.
+        vec![sleeper(&bad, 1500, 0, 3), sleeper(&good, 3000, 0, 0)],
+    )
+    .await;
+    eventually("both tasks to run", LONG, || async {
+        (totals(&client, &[&bad, &good]).await.active == 2).then_some(())
+    })
+    .await;
+    let paused_at = std::time::Instant::now();
+    let pause = Duration::from_secs(20);
+    let port = hung_node.to_string();
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &port])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(cli(&["CLIENT", "PAUSE", &pause.as_millis().to_string(), "ALL"]).contains("OK"));
+    // The good task's node answers; the test reads only from it.
+    let good_done = eventually("the good task to be settled", pause / 2, || async {
+        let status = statuses(&client, &ids[1..]).await.remove(0);
+        (status.state == TaskState::Completed).then_some(status)
+    })
+    .await;
+    println!(
+        "the healthy queue's verdict landed {:?} into the other node's {pause:?} hang",
+        paused_at.elapsed()
+    );
+    assert_eq!(good_done.attempts, 1, "{good_done:?}");
+    assert!(cli(&["CLIENT", "UNPAUSE"]).contains("OK"));
+    // Nothing is lost: the hung queue's verdict lands once its node is back.
+    let bad_done = eventually("the hung queue's task to be settled", LONG, || async {
+        let status = statuses(&client, &ids[..1]).await.remove(0);
+        (status.state == TaskState::Completed).then_some(status)
+    })
+    .await;
+    assert!(bad_done.attempts >= 1, "{bad_done:?}");
     host.terminate();
     host.wait(LONG);
 }
