@@ -32,9 +32,12 @@ declare -A components=(
     [wrong-world]=wrong-world
     [future-major]=future-major
     [sleeper]=sleeper
+    [sleep200]=sleep200
+    [stall]=stall
 )
 declare -A commands=(
     [upper]=upper
+    [stall-cmd]=stall-cmd
 )
 
 if command -v rustup >/dev/null; then

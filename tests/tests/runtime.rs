@@ -37,7 +37,7 @@ fn run_with(plugin: &Plugin, payload: &str, limits: Option<Limits>) -> Outcome {
         payload.into(),
     );
     invocation.limits = limits;
-    plugin.run(invocation, &CancelToken::new())
+    plugin.run_blocking(invocation, &CancelToken::new())
 }
 
 fn run(name: &str, payload: &str) -> Outcome {
@@ -255,7 +255,7 @@ fn cancel_token_stops_a_run_from_another_thread() {
     };
     let mut invocation = Invocation::new("loop:cancel", "loop", Vec::new());
     invocation.limits = Some(limits);
-    let outcome = looping.run(invocation, &cancel);
+    let outcome = looping.run_blocking(invocation, &cancel);
     let stopped = Instant::now();
     let cancelled_at = canceller.join().unwrap();
     println!(
@@ -265,7 +265,7 @@ fn cancel_token_stops_a_run_from_another_thread() {
     assert_eq!(outcome.kind, OutcomeKind::Cancelled);
 
     // A token cancelled before the run stops it before it starts.
-    let outcome = looping.run(Invocation::new("loop:pre", "loop", Vec::new()), &cancel);
+    let outcome = looping.run_blocking(Invocation::new("loop:pre", "loop", Vec::new()), &cancel);
     assert_eq!(
         (outcome.kind, outcome.fuel_used),
         (OutcomeKind::Cancelled, 0)
@@ -350,7 +350,7 @@ fn a_full_instance_pool_is_a_retryable_host_condition() {
             loop {
                 let mut invocation = Invocation::new("loop:1", "loop", Vec::new());
                 invocation.limits = Some(limits);
-                let outcome = looping.run(invocation, &cancel);
+                let outcome = looping.run_blocking(invocation, &cancel);
                 // The echo below may hold the only slot for a moment.
                 if !host_busy(&outcome) {
                     return outcome;

@@ -54,6 +54,11 @@ fn noop_task_cost() {
     let cache = tempfile::tempdir().unwrap();
     let runtime = runtime(cache.path());
     let cancel = CancelToken::new();
+    // One runtime for all runs, as on a host: the figures are the run's.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
     for name in ["noop", "echo", "upper"] {
         let plugin = runtime
             .load(name, &plugin(name), Limits::default())
@@ -62,7 +67,7 @@ fn noop_task_cost() {
             .map(|i| {
                 let invocation = Invocation::new(format!("{name}:{i}"), name, b"x".to_vec());
                 let started = Instant::now();
-                let outcome = plugin.run(invocation, &cancel);
+                let outcome = rt.block_on(plugin.run(invocation, &cancel));
                 let elapsed = started.elapsed();
                 assert!(
                     matches!(outcome.kind, OutcomeKind::Success { .. }),

@@ -47,7 +47,7 @@ fn assert_mentions(error: &LoadError, path: &Path, needles: &[&str]) {
 }
 
 fn run_ok(plugin: &Plugin, payload: &str) -> Vec<u8> {
-    let outcome = plugin.run(
+    let outcome = plugin.run_blocking(
         Invocation::new("t:1", plugin.name(), payload.into()),
         &CancelToken::new(),
     );
@@ -193,7 +193,7 @@ fn core_modules_must_be_wasi_commands() {
         )
         .unwrap();
     assert_eq!(plugin.kind(), PluginKind::Command);
-    let outcome = plugin.run(
+    let outcome = plugin.run_blocking(
         Invocation::new("t:1", "trapper", Vec::new()),
         &CancelToken::new(),
     );

@@ -106,7 +106,7 @@ fn call(args: CallArgs) -> Result<bool> {
     let limits = overridden(plugin.limits(), &args)?;
     let mut invocation = Invocation::new(format!("{name}:call"), name, payload);
     invocation.limits = Some(limits);
-    let outcome = plugin.run(invocation, &CancelToken::new());
+    let outcome = plugin.run_blocking(invocation, &CancelToken::new());
     if args.json {
         println!("{}", json_report(&plugin, &limits, &outcome)?);
     } else {

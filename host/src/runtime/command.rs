@@ -43,7 +43,7 @@ impl Prepared {
     /// Links the module against WASI p1; fails if it imports anything else.
     pub fn new(file: &str, engine: &Engine, module: &Module) -> Result<Self, LoadError> {
         let mut linker = Linker::<CommandState>::new(engine);
-        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s| &mut s.wasi).map_err(|e| {
+        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s| &mut s.wasi).map_err(|e| {
             LoadError::Corrupt {
                 file: file.to_owned(),
                 kind: "module",
@@ -60,8 +60,15 @@ impl Prepared {
         Ok(Prepared { pre })
     }
 
-    /// Runs one task: payload on stdin, output from stdout.
-    pub fn run(&self, plan: &RunPlan, invocation: Invocation, cancel: &CancelToken) -> Finished {
+    /// Runs one task: payload on stdin, output from stdout. Async: a WASI
+    /// call that waits (a sleep, a poll) suspends the run instead of
+    /// blocking its thread, and dropping the future ends the run.
+    pub async fn run(
+        &self,
+        plan: &RunPlan,
+        invocation: Invocation,
+        cancel: &CancelToken,
+    ) -> Finished {
         let stdout = Capture::output(plan.limits.max_output);
         let stderr = Capture::log(LOG_KEEP);
         let mut wasi = deny_all_wasi(&invocation.task_type, &stdout, &stderr);
@@ -72,10 +79,13 @@ impl Prepared {
         };
         let mut store = Store::new(self.pre.module().engine(), state);
         let started = Instant::now();
-        let result = arm(&mut store, &plan.limits, started, cancel)
-            .and_then(|()| self.pre.instantiate(&mut store))
-            .and_then(|instance| instance.get_typed_func::<(), ()>(&mut store, "_start"))
-            .and_then(|start| start.call(&mut store, ()));
+        let result = async {
+            arm(&mut store, &plan.limits, started, cancel)?;
+            let instance = self.pre.instantiate_async(&mut store).await?;
+            let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+            start.call_async(&mut store, ()).await
+        }
+        .await;
         let elapsed = started.elapsed();
         let stderr = stderr.take().text();
         let exit = match &result {

@@ -23,6 +23,10 @@ mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "task-handler",
+        // The handler runs on a fiber, so a guest waiting in WASI suspends
+        // instead of blocking a thread; the contract's own imports (log,
+        // progress) never wait and stay synchronous.
+        exports: { default: async },
     });
 }
 
@@ -86,7 +90,7 @@ impl Prepared {
     /// wrong shape.
     pub fn new(file: &str, engine: &Engine, component: &Component) -> Result<Self, LoadError> {
         let mut linker = Linker::<ComponentState>::new(engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .and_then(|()| {
                 bindings::TaskHandler::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             })
@@ -110,8 +114,14 @@ impl Prepared {
         Ok(Prepared { pre })
     }
 
-    /// Runs one task in a fresh instance.
-    pub fn run(&self, plan: &RunPlan, invocation: Invocation, cancel: &CancelToken) -> Finished {
+    /// Runs one task in a fresh instance. Async, as for commands: a WASI
+    /// wait suspends the run, and dropping the future ends it.
+    pub async fn run(
+        &self,
+        plan: &RunPlan,
+        invocation: Invocation,
+        cancel: &CancelToken,
+    ) -> Finished {
         let stdout = Capture::log(LOG_KEEP);
         let stderr = Capture::log(LOG_KEEP);
         let state = ComponentState {
@@ -121,22 +131,24 @@ impl Prepared {
         };
         let mut store = Store::new(self.pre.engine(), state);
         let started = Instant::now();
-        let result = arm(&mut store, &plan.limits, started, cancel)
-            .and_then(|()| self.pre.instantiate(&mut store))
-            .and_then(|handler| {
-                let task = types::Task {
-                    id: invocation.id,
-                    task_type: invocation.task_type,
-                    payload: invocation.payload,
-                    attempt: invocation.attempt,
-                    max_attempts: invocation.max_attempts,
-                    enqueued_at_ms: invocation.enqueued_at_ms,
-                    deadline_ms: plan.deadline_ms,
-                };
-                handler
-                    .wasmq_plugin_handler()
-                    .call_handle(&mut store, &task)
-            });
+        let task = types::Task {
+            id: invocation.id,
+            task_type: invocation.task_type,
+            payload: invocation.payload,
+            attempt: invocation.attempt,
+            max_attempts: invocation.max_attempts,
+            enqueued_at_ms: invocation.enqueued_at_ms,
+            deadline_ms: plan.deadline_ms,
+        };
+        let result = async {
+            arm(&mut store, &plan.limits, started, cancel)?;
+            let handler = self.pre.instantiate_async(&mut store).await?;
+            handler
+                .wasmq_plugin_handler()
+                .call_handle(&mut store, &task)
+                .await
+        }
+        .await;
         let elapsed = started.elapsed();
         let stderr = stderr.take().text();
         let kind = match result {

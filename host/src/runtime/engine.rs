@@ -11,7 +11,13 @@
 //! * Fuel: a deterministic bound on computation.
 //! * Epoch interruption: a ticker thread bumps the epoch every few
 //!   milliseconds; each store's callback then checks its deadline and its
-//!   cancel flag, so even `loop {}` is stopped by wall-clock time.
+//!   cancel flag, so even `loop {}` is stopped by wall-clock time, and
+//!   otherwise yields to the async executor, so a CPU-bound guest shares its
+//!   thread with the other runs.
+//! * Async stacks: every run executes on a fiber stack taken from the pool
+//!   (`total_stacks`), so a run blocked in a host call holds a stack, not an
+//!   OS thread. The pool is sized from the host's concurrency, and a pool the
+//!   machine's address space cannot hold is refused with the figures.
 
 use super::error::RuntimeError;
 use std::num::NonZeroUsize;
@@ -103,6 +109,19 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
 const MEMORIES_PER_COMPONENT: u32 = 4;
 
+/// The fiber stack of one run: wasm's own stack limit (512 KiB, wasmtime's
+/// default) plus room for the host functions it calls (WASI, the contract).
+const ASYNC_STACK_SIZE: usize = 2 << 20;
+
+/// What one linear-memory slot of the pool reserves in address space:
+/// wasmtime's default 4 GiB reservation plus its 32 MiB guard. Reserved, not
+/// committed: only pages a guest touches cost memory.
+const MEMORY_SLOT_RESERVATION: u64 = (4 << 30) + (32 << 20);
+
+/// The address space a process may reserve, with room left for everything
+/// else: x86-64 and aarch64 give user space 128 TiB; keep a quarter free.
+const ADDRESS_SPACE_BUDGET: u64 = 96 << 40;
+
 /// Wasm frames kept in a trap's backtrace.
 const BACKTRACE_FRAMES: usize = 32;
 
@@ -110,8 +129,10 @@ const BACKTRACE_FRAMES: usize = 32;
 pub(crate) fn build_engine(options: &RuntimeOptions) -> Result<Engine, RuntimeError> {
     options.validate()?;
     let n = options.max_instances;
+    check_address_space(n)?;
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(n)
+        .total_stacks(n)
         .total_core_instances(n * CORE_INSTANCES_PER_COMPONENT)
         .total_memories(n * MEMORIES_PER_COMPONENT)
         .total_tables(n * CORE_INSTANCES_PER_COMPONENT)
@@ -125,6 +146,8 @@ pub(crate) fn build_engine(options: &RuntimeOptions) -> Result<Engine, RuntimeEr
         // memory is still reset between tasks, so nothing leaks.
         .linear_memory_keep_resident(1 << 20)
         .table_keep_resident(64 << 10)
+        // The same for fiber stacks: their hot pages stay mapped.
+        .async_stack_keep_resident(64 << 10)
         .pagemap_scan(wasmtime::Enabled::Auto);
 
     let mut config = Config::new();
@@ -135,11 +158,67 @@ pub(crate) fn build_engine(options: &RuntimeOptions) -> Result<Engine, RuntimeEr
         .wasm_backtrace_max_frames(NonZeroUsize::new(BACKTRACE_FRAMES))
         .wasm_backtrace_details(WasmBacktraceDetails::Enable)
         .memory_init_cow(true)
+        .async_stack_size(ASYNC_STACK_SIZE)
         .parallel_compilation(true)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&config).map_err(|e| RuntimeError::Engine {
-        message: format!("{e:#}"),
+        message: format!(
+            "{e:#} (the instance pool for {n} concurrent runs reserves about {}; \
+             lower --concurrency if the machine cannot back it)",
+            crate::config::units::format_size(pool_reservation(n))
+        ),
     })
+}
+
+/// The address space the pool reserves for `instances` concurrent runs:
+/// their memory slots and fiber stacks.
+pub(crate) fn pool_reservation(instances: u32) -> u64 {
+    let memories = u64::from(instances) * u64::from(MEMORIES_PER_COMPONENT);
+    let stacks = u64::from(instances) * (ASYNC_STACK_SIZE as u64 + 4096);
+    memories
+        .saturating_mul(MEMORY_SLOT_RESERVATION)
+        .saturating_add(stacks)
+}
+
+/// Refuses a pool larger than the address space the process can reserve
+/// (the architecture's, or `RLIMIT_AS` when it is lower), before wasmtime
+/// fails on it with a bare `mmap` error.
+fn check_address_space(instances: u32) -> Result<(), RuntimeError> {
+    let needed = pool_reservation(instances);
+    let budget = address_space_limit().map_or(ADDRESS_SPACE_BUDGET, |limit| {
+        ADDRESS_SPACE_BUDGET.min(limit.saturating_sub(limit / 4))
+    });
+    if needed <= budget {
+        return Ok(());
+    }
+    let size = crate::config::units::format_size;
+    let fits = budget / pool_reservation(1).max(1);
+    Err(RuntimeError::Option(format!(
+        "{instances} concurrent runs need about {} of address space for their \
+         instance pool ({MEMORIES_PER_COMPONENT} memory slots of {} each, plus stacks), \
+         but this process may reserve about {}; lower --concurrency to at most {fits}",
+        size(needed),
+        size(MEMORY_SLOT_RESERVATION),
+        size(budget),
+    )))
+}
+
+/// The process's `RLIMIT_AS`, if one is set.
+#[cfg(unix)]
+fn address_space_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one `rlimit` into the struct we own.
+    #[allow(unsafe_code)]
+    let ok = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } == 0;
+    (ok && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
+}
+
+#[cfg(not(unix))]
+fn address_space_limit() -> Option<u64> {
+    None
 }
 
 /// Advances the engine's epoch every tick until dropped.

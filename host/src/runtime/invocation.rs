@@ -1,9 +1,8 @@
 //! What the host hands a plugin for one run, and how to cancel that run.
 
 use crate::config::Limits;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
+use tokio_util::sync::CancellationToken;
 
 /// One task, as the runtime runs it. Mirrors the WIT `task` record; the
 /// deadline is computed by the runtime from the effective timeout.
@@ -49,13 +48,15 @@ pub(crate) fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Cancels a running task from another thread.
+/// Cancels a running task from another thread or task.
 ///
-/// The run checks the token on every epoch tick (a few milliseconds), so a
-/// cancelled task stops within about one tick even in a tight loop. Clones
-/// share the flag. A token stays cancelled once cancelled.
+/// A run stops within about one epoch tick of [`cancel`](Self::cancel),
+/// whatever the guest is doing: the epoch callback stops wasm code, and the
+/// run's future is dropped when the guest is blocked in a host call (see
+/// [`Plugin::run`](super::Plugin::run)). Clones share the state. A token stays
+/// cancelled once cancelled.
 #[derive(Debug, Clone, Default)]
-pub struct CancelToken(Arc<AtomicBool>);
+pub struct CancelToken(CancellationToken);
 
 impl CancelToken {
     /// A token that is not cancelled.
@@ -65,11 +66,16 @@ impl CancelToken {
 
     /// Asks every run holding this token to stop.
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::Release);
+        self.0.cancel();
     }
 
     /// Whether [`cancel`](Self::cancel) was called.
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::Acquire)
+        self.0.is_cancelled()
+    }
+
+    /// Resolves once [`cancel`](Self::cancel) is called.
+    pub async fn cancelled(&self) {
+        self.0.cancelled().await;
     }
 }

@@ -13,20 +13,18 @@
 //!       └ Plugin::run(inv, &cancel) -> Outcome    per task: fresh Store, instance
 //! ```
 //!
-//! Runs are synchronous: wasm executes on the calling thread, and the WASI
-//! host calls are the synchronous variants. The worker calls [`Plugin::run`]
-//! on its executors, each an OS thread of its own (`worker/execute.rs`);
-//! there is no async state machine on the per-task path. Timeouts and
-//! cancellation do not need one either: they are checked by the epoch
-//! callback on every tick.
+//! Runs are async: wasm executes on a fiber stack inside the run's future,
+//! and WASI is linked with its async variants, so a guest waiting in a host
+//! call (a sleep, a poll) suspends its run instead of blocking a thread. The
+//! worker runs each task as a tokio task (`worker/execute.rs`); thousands can
+//! wait at once on a few threads. A run always ends by its deadline: the
+//! epoch callback stops wasm code, and a timer drops the future of a run
+//! blocked in a host call ([`Plugin::run`]).
 //!
-//! Capacity: the engine's pool holds `max_instances` live instances. A run
-//! that finds it full does not start and ends as a retryable "host busy"
-//! outcome; the worker should keep its concurrency at or below the pool.
-//!
-//! Known limit: a guest blocked inside a host call (a WASI sleep or poll)
-//! is only interrupted once that call returns, because epochs are checked in
-//! wasm code. The contract grants no blocking capability beyond clocks.
+//! Capacity: the engine's pool holds `max_instances` live instances, each
+//! with its fiber stack. A run that finds it full does not start and ends as
+//! a retryable "host busy" outcome; the worker keeps its concurrency at or
+//! below the pool.
 
 mod cache;
 mod capture;
@@ -50,7 +48,7 @@ pub use engine::{RuntimeOptions, default_cache_dir};
 pub use error::{LoadError, RuntimeError};
 pub use invocation::{CancelToken, Invocation};
 pub use outcome::{Outcome, OutcomeKind};
-pub use plugin::Plugin;
+pub use plugin::{Plugin, STOP_GRACE};
 pub use source::{DEFAULT_MAX_PLUGIN_SIZE, PluginFile};
 
 use crate::config::units::format_size;

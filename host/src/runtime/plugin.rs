@@ -7,10 +7,10 @@ use super::contract::PluginKind;
 use super::invocation::{CancelToken, Invocation};
 use super::outcome::{Outcome, OutcomeKind};
 use super::run::{Finished, RunPlan};
-use super::sandbox::{Sandbox, deadline_ms, effective};
+use super::sandbox::{deadline_ms, effective};
 use crate::config::{Limits, PluginManifest};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tracing::instrument;
 
 /// The compiled, pre-linked code of either kind.
@@ -33,7 +33,7 @@ pub(crate) struct PluginInner {
 }
 
 /// A plugin ready to run tasks. Cheap to clone (an `Arc`); safe to run from
-/// many threads at once, each run in its own instance.
+/// many tasks and threads at once, each run in its own instance.
 #[derive(Clone)]
 pub struct Plugin {
     pub(crate) inner: Arc<PluginInner>,
@@ -96,14 +96,23 @@ impl Plugin {
 
     /// Runs one task in a fresh, sandboxed instance and reports how it went.
     ///
-    /// Synchronous: the wasm runs on the calling thread and blocks it until
-    /// the run ends. The worker calls it on its executors, OS threads of
-    /// their own (`worker/execute.rs`); `wasmq call` on its main thread.
+    /// Async: wasm runs on a fiber inside this future, a guest waiting in a
+    /// WASI call (a sleep, a poll) suspends it rather than blocking a thread,
+    /// and a CPU-bound guest yields every epoch tick. The run ends by its
+    /// deadline or on `cancel`, whatever the guest is doing:
+    ///
+    /// * in wasm code, the epoch callback traps within a tick, and the
+    ///   outcome keeps the run's log, fuel and memory figures;
+    /// * blocked in a host call, where no callback runs, the run's future is
+    ///   dropped [`STOP_GRACE`] later, which ends the call and throws the
+    ///   store away, and the outcome says only that it timed out or was
+    ///   cancelled.
+    ///
     /// Never panics on guest behaviour; every way the guest can fail is an
     /// [`OutcomeKind`]. Records no metrics: the caller knows what the run
     /// was for (the worker counts tasks per type and outcome).
-    #[instrument(skip_all, fields(task_id = %invocation.id, kind = %invocation.task_type))]
-    pub fn run(&self, invocation: Invocation, cancel: &CancelToken) -> Outcome {
+    #[instrument(skip_all, fields(task_id = %invocation.id, task_type = %invocation.task_type))]
+    pub async fn run(&self, invocation: Invocation, cancel: &CancelToken) -> Outcome {
         let limits = effective(
             invocation.limits.unwrap_or(self.inner.limits),
             self.inner.runtime.max_memory,
@@ -112,19 +121,34 @@ impl Plugin {
             limits,
             deadline_ms: deadline_ms(limits.timeout),
         };
+        let started = Instant::now();
         let finished = if cancel.is_cancelled() {
-            Finished {
-                kind: OutcomeKind::Cancelled,
-                fuel_used: 0,
-                elapsed: Duration::ZERO,
-                sandbox: Sandbox::new(&limits),
-                stdout: String::new(),
-                stderr: String::new(),
-            }
+            Finished::stopped(OutcomeKind::Cancelled, &limits, Duration::ZERO)
         } else {
-            match &self.inner.code {
-                Code::Component(code) => code.run(&plan, invocation, cancel),
-                Code::Command(code) => code.run(&plan, invocation, cancel),
+            let run = async {
+                match &self.inner.code {
+                    Code::Component(code) => code.run(&plan, invocation, cancel).await,
+                    Code::Command(code) => code.run(&plan, invocation, cancel).await,
+                }
+            };
+            let stop_at = tokio::time::Instant::from_std(started + limits.timeout + STOP_GRACE);
+            let cancelled = async {
+                cancel.cancelled().await;
+                tokio::time::sleep(STOP_GRACE).await;
+            };
+            // Biased: a run that has finished is reported as it finished,
+            // even when a timer is due in the same poll.
+            tokio::select! {
+                biased;
+                finished = run => finished,
+                () = tokio::time::sleep_until(stop_at) => Finished::stopped(
+                    OutcomeKind::TimedOut { after: started.elapsed() },
+                    &limits,
+                    started.elapsed(),
+                ),
+                () = cancelled => {
+                    Finished::stopped(OutcomeKind::Cancelled, &limits, started.elapsed())
+                }
             }
         };
         let outcome = finished.into_outcome();
@@ -137,4 +161,24 @@ impl Plugin {
         );
         outcome
     }
+
+    /// [`run`](Self::run) for a caller with no async runtime (tools, tests):
+    /// runs the task on a runtime of its own, on this thread.
+    ///
+    /// # Panics
+    /// If called from inside an async runtime (use [`run`](Self::run)
+    /// there), or if the OS refuses the runtime's timer.
+    pub fn run_blocking(&self, invocation: Invocation, cancel: &CancelToken) -> Outcome {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("cannot build a single-thread runtime for the run")
+            .block_on(self.run(invocation, cancel))
+    }
 }
+
+/// How long after its deadline (or its cancellation) a run blocked in a host
+/// call is dropped. Long enough for a run in wasm code to be stopped by the
+/// epoch callback first (a tick or two), which keeps its log and figures;
+/// short enough that a blocked run ends within 100 ms of its deadline.
+pub const STOP_GRACE: Duration = Duration::from_millis(30);

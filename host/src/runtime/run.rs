@@ -27,6 +27,20 @@ pub(crate) struct Finished {
 }
 
 impl Finished {
+    /// A run that ended without an outcome of its own: never started (the
+    /// task was already cancelled), or stopped by the host while blocked in
+    /// a host call, its store thrown away with whatever it had logged.
+    pub fn stopped(kind: OutcomeKind, limits: &crate::config::Limits, elapsed: Duration) -> Self {
+        Finished {
+            kind,
+            fuel_used: 0,
+            elapsed,
+            sandbox: Sandbox::new(limits),
+            stdout: String::new(),
+            stderr: String::new(),
+        }
+    }
+
     /// The outcome, with the task log assembled: the `log` entries first,
     /// then stdout and stderr, each line prefixed with its stream.
     pub fn into_outcome(self) -> Outcome {

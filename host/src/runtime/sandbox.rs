@@ -151,10 +151,13 @@ pub(crate) trait HasSandbox: 'static {
 
 /// Gives the store its fuel (`limits.fuel`), its memory limiter and an epoch
 /// callback that stops the run once `limits.timeout` has passed since
-/// `started`, or when `cancel` is set.
+/// `started`, or when `cancel` is set, and otherwise yields to the executor.
 ///
 /// The callback runs on every epoch tick, so both checks are observed within
-/// about one tick, even in a loop that never calls the host.
+/// about one tick, even in a loop that never calls the host; and the yield
+/// lets a CPU-bound guest share its executor thread with the other runs. A
+/// guest blocked in a host call never reaches the callback: the caller's
+/// timer stops it ([`super::Plugin::run`]).
 pub(crate) fn arm<T: HasSandbox>(
     store: &mut Store<T>,
     limits: &Limits,
@@ -172,7 +175,7 @@ pub(crate) fn arm<T: HasSandbox>(
         } else if Instant::now() >= deadline {
             Err(Interruption::TimedOut.into())
         } else {
-            Ok(UpdateDeadline::Continue(1))
+            Ok(UpdateDeadline::Yield(1))
         }
     });
     Ok(())

@@ -1,14 +1,19 @@
 //! Running one leased task: the executors.
 //!
-//! The host runs `concurrency` executors, each an OS thread of its own: wasm
-//! runs synchronously and blocks its thread, and a dedicated thread that
-//! loops over tasks costs no hand-off between the async runtime and a
-//! blocking pool per task (two thread wake-ups, a large share of a no-op
-//! task's cost). Each executor takes the next task the scheduler allows,
-//! runs its plugin, turns the [`Outcome`] into a verdict through the retry
-//! policy, hands the verdict to the settler and takes the next task, without
-//! waiting for Redis. The async loops (leasing, settling) stay responsive
-//! because no plugin ever runs on them.
+//! The host runs `concurrency` executors, each a tokio task on the guest
+//! runtime (a thread pool of its own, one thread per core, beside the one
+//! that runs the leaser, the settler and the lease keeper). A plugin run is
+//! a future: a guest waiting in a WASI call suspends it and costs a fiber
+//! stack, not a thread, so thousands of tasks can wait at once; a CPU-bound
+//! guest yields every epoch tick. Keeping guests on their own threads means
+//! a burst of CPU-bound tasks shares the cores with the control loops
+//! through the OS scheduler, instead of queueing lease extensions behind
+//! wasm on the same tokio workers.
+//!
+//! Each executor takes the next task the scheduler allows, runs its plugin,
+//! turns the [`Outcome`] into a verdict through the retry policy, hands the
+//! verdict to the settler and takes the next task, without waiting for
+//! Redis.
 //!
 //! The plugin is looked up when the task starts, not when it was leased: a
 //! task leased just before a hot reload runs on the new version, and one
@@ -21,6 +26,7 @@ use super::settle::{Action, Verdict};
 use crate::broker::{Completion, Failure, LeaseKey};
 use crate::config::Limits;
 use crate::runtime::{CancelToken, Invocation, Outcome, OutcomeKind};
+use futures::FutureExt;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -52,25 +58,33 @@ pub struct Ticket {
     pub cancel: CancelToken,
 }
 
-/// One executor thread: runs tasks until the scheduler closes. `_alive` is
-/// dropped when the thread ends, which is how the worker knows it drained.
-pub fn executor(shared: Arc<Shared>, verdicts: UnboundedSender<Verdict>, _alive: mpsc::Sender<()>) {
+/// One executor: runs tasks until the scheduler closes. `_alive` is dropped
+/// when it ends, which is how the worker knows it drained.
+pub async fn executor(
+    shared: Arc<Shared>,
+    verdicts: UnboundedSender<Verdict>,
+    _alive: mpsc::Sender<()>,
+) {
     let mut metrics = TaskMetrics::default();
     let mut finished: Option<(String, Duration)> = None;
-    while let Some(job) = shared.sched.next_job(
-        finished
-            .as_ref()
-            .map(|(queue, took)| (queue.as_str(), *took)),
-    ) {
+    while let Some(job) = shared
+        .sched
+        .next_job(
+            finished
+                .as_ref()
+                .map(|(queue, took)| (queue.as_str(), *took)),
+        )
+        .await
+    {
         let started = Instant::now();
         let (lease, attempt, max_attempts) = (
             job.item.lease.clone(),
             job.item.attempt,
             job.item.max_attempts,
         );
-        let run = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            run_task(&shared, &mut metrics, job.item)
-        }));
+        let run = AssertUnwindSafe(run_task(&shared, &mut metrics, job.item))
+            .catch_unwind()
+            .await;
         let verdict = run.unwrap_or_else(|panic| {
             let text = panic_text(&panic);
             error!(task_id = %lease.id, attempt, panic = text,
@@ -179,7 +193,7 @@ fn run_limits(plugin: &Limits, timeout: Option<Duration>, fuel: Option<u64>) -> 
 }
 
 #[instrument(skip_all, fields(task_id = %ticket.lease.id, task_type = ticket.lease.id.queue(), attempt = ticket.attempt, plugin_version))]
-fn run_task(shared: &Shared, metrics: &mut TaskMetrics, ticket: Ticket) -> Verdict {
+async fn run_task(shared: &Shared, metrics: &mut TaskMetrics, ticket: Ticket) -> Verdict {
     let Ticket {
         lease,
         attempt,
@@ -210,7 +224,13 @@ fn run_task(shared: &Shared, metrics: &mut TaskMetrics, ticket: Ticket) -> Verdi
         enqueued_at_ms,
         limits: run_limits(&plugin.limits(), timeout, fuel),
     };
-    let outcome = plugin.run(invocation, &cancel);
+    // Past its deadline (and a grace) the run no longer holds its lease: a
+    // run that somehow outlived its timer cannot keep a task forever.
+    let run_timeout = invocation
+        .limits
+        .map_or(plugin.limits().timeout, |l| l.timeout);
+    shared.inflight.running(&lease, run_timeout);
+    let outcome = plugin.run(invocation, &cancel).await;
     metrics.record(id.queue(), &outcome);
     let retry = EffectiveRetry::resolve(&shared.retry, &loaded.policy, max_attempts);
     let decision = decide(&outcome.kind, attempt, &retry, &mut rand::rng());

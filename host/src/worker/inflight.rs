@@ -19,6 +19,7 @@ use crate::runtime::CancelToken;
 use crate::task::TaskId;
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 #[derive(Debug)]
@@ -29,7 +30,14 @@ struct Entry {
     /// Its verdict is on its way to Redis: no longer extended (an extension
     /// racing the ack would report a lease lost that was merely settled).
     settling: bool,
+    /// Once its run started: the run's deadline plus [`EXTEND_GRACE`]. Past
+    /// it the lease is no longer extended, whatever the run does.
+    extend_until: Option<Instant>,
 }
+
+/// How long past its run's deadline a lease is still extended: the run is
+/// stopped at its deadline, and its verdict needs a moment to reach Redis.
+pub const EXTEND_GRACE: Duration = Duration::from_secs(5);
 
 /// The leases this host holds.
 #[derive(Debug, Default)]
@@ -56,11 +64,23 @@ impl Inflight {
                     lease,
                     cancel: cancel.clone(),
                     settling: false,
+                    extend_until: None,
                 },
             )
         });
         metrics::gauge!("wasmq_leases_in_flight").increment(1.0);
         cancel
+    }
+
+    /// Records that the run holding `key` started with this timeout: its
+    /// lease is extended until the run's deadline plus [`EXTEND_GRACE`].
+    pub fn running(&self, key: &LeaseKey, timeout: Duration) {
+        let until = Instant::now() + timeout + EXTEND_GRACE;
+        self.with(|map| {
+            if let Some(entry) = map.get_mut(key) {
+                entry.extend_until = Some(until);
+            }
+        });
     }
 
     /// The lease `key`, if held, for its settlement call; from now on it is
@@ -126,11 +146,13 @@ impl Inflight {
         self.with(|map| map.len())
     }
 
-    /// Every held lease whose task has no verdict yet (without payloads).
+    /// Every held lease to extend: no verdict yet, and not past its run's
+    /// deadline plus grace (without payloads).
     pub fn leases(&self) -> Vec<LeasedTask> {
+        let now = Instant::now();
         self.with(|map| {
             map.values()
-                .filter(|e| !e.settling)
+                .filter(|e| !e.settling && e.extend_until.is_none_or(|until| now < until))
                 .map(|e| e.lease.clone())
                 .collect()
         })
@@ -186,5 +208,26 @@ mod tests {
             !first_cancel.is_cancelled(),
             "a forgotten lease is not touched"
         );
+    }
+
+    #[test]
+    fn a_lease_is_extended_only_until_its_runs_deadline_plus_grace() {
+        let inflight = Inflight::default();
+        let running = test_lease("sleep:1".parse().unwrap(), "aaaa");
+        let waiting = test_lease("sleep:2".parse().unwrap(), "bbbb");
+        inflight.insert(running.clone());
+        inflight.insert(waiting.clone());
+        inflight.running(&running.key(), Duration::from_secs(60));
+        assert_eq!(inflight.leases().len(), 2, "both are within their bounds");
+        // A run whose deadline and grace are behind it: its lease lapses.
+        inflight.with(|map| {
+            map.get_mut(&running.key()).unwrap().extend_until = Some(Instant::now());
+        });
+        let extended: Vec<String> = inflight
+            .leases()
+            .iter()
+            .map(|l| l.token().to_owned())
+            .collect();
+        assert_eq!(extended, ["bbbb"], "a buffered lease is still extended");
     }
 }

@@ -5,8 +5,9 @@
 //! ```text
 //!             lease (batches)             verdicts (channel)
 //!   Redis ──▶ leaser ──▶ scheduler ──▶ executors ──▶ settler ──▶ Redis
-//!               ▲        buffers,      (one thread    ack_many per queue,
-//!      BLPOP ───┘        caps, RR        each)        retry / dead / release
+//!               ▲        buffers,      (tokio tasks   ack_many per queue,
+//!      BLPOP ───┘        caps, RR      on the guest   retry / dead / release
+//!                                      runtime)
 //!
 //!   lease keeper: extends held leases every lease/3, polls cancel flags
 //!   cancel listener: pub/sub → trips the task's CancelToken
@@ -16,7 +17,8 @@
 //! * [`leaser`] takes work only for the task types the plugin registry
 //!   serves, as much as free slots plus a small prefetch allow
 //!   ([`sched`]), and blocks on Redis instead of polling when there is none.
-//! * [`execute`] runs each task on an executor thread in a fresh instance and
+//! * [`execute`] runs each task in a fresh instance, as a future on the
+//!   guest runtime's threads, and
 //!   turns the outcome into a verdict with the retry policy of [`policy`]
 //!   (its module docs have the table of which failures are retried).
 //! * [`settle`] batches verdicts into few Redis calls, in one lane per
@@ -35,8 +37,11 @@
 //! Shutdown ([`run`] returns once `shutdown` is cancelled and this is done):
 //! stop leasing; release buffered tasks at once (back to pending, attempt not
 //! counted); let running tasks finish for up to the drain timeout; then
-//! cancel the rest (their instances stop within an epoch tick) and release
-//! their leases; settle the last verdicts; remove the heartbeat.
+//! cancel the rest (a run stops within [`STOP_GRACE`](crate::runtime::STOP_GRACE)
+//! whatever its guest is doing, wasm code or a host call) and release their
+//! leases; settle the last verdicts; remove the heartbeat. Every step has a
+//! bound, so shutdown takes at most the drain timeout plus the cancel and
+//! settle graces.
 
 mod execute;
 mod heartbeat;
@@ -68,8 +73,10 @@ use tracing::{error, info, warn};
 /// How long the last verdicts may take to reach Redis at shutdown.
 const SETTLE_GRACE: Duration = Duration::from_secs(10);
 
-/// How long cancelled runs may take to stop after a forced shutdown.
-const CANCEL_GRACE: Duration = Duration::from_secs(10);
+/// How long cancelled runs may take to stop after a forced shutdown. A run
+/// stops within `STOP_GRACE` of its cancellation; the rest is room for an
+/// executor thread that is slow to be scheduled on a loaded machine.
+const CANCEL_GRACE: Duration = Duration::from_secs(2);
 
 /// Most tasks one maintenance step moves per queue and round.
 const MAINTENANCE_LIMIT: usize = 500;
@@ -139,8 +146,8 @@ pub enum WorkerError {
     /// One of the worker's loops panicked (a bug); the others were stopped.
     #[error("the worker's {task} loop panicked: {message}")]
     Panicked { task: &'static str, message: String },
-    /// An executor thread could not be started (the system is out of threads).
-    #[error("cannot start an executor thread: {0}; lower --concurrency")]
+    /// The guest runtime's threads could not be started.
+    #[error("cannot start the guest runtime's threads: {0}")]
     Thread(String),
 }
 
@@ -189,18 +196,12 @@ pub async fn run(
         stats.clone(),
         abandon.clone(),
     );
-    // Each executor thread holds a sender; `recv` ends when all are gone.
+    let guests = GuestRuntime::start()?;
+    // Each executor holds a sender; `recv` ends when all are gone.
     let (alive, mut executors) = tokio::sync::mpsc::channel::<()>(1);
-    for n in 0..config.concurrency {
-        let thread = (shared.clone(), verdicts.clone(), alive.clone());
-        let spawned = std::thread::Builder::new()
-            .name(format!("wasmq-exec-{n}"))
-            .spawn(move || execute::executor(thread.0, thread.1, thread.2));
-        if let Err(e) = spawned {
-            // Let the threads already started end.
-            shared.sched.close();
-            return Err(WorkerError::Thread(e.to_string()));
-        }
+    for _ in 0..config.concurrency {
+        let (shared, verdicts, alive) = (shared.clone(), verdicts.clone(), alive.clone());
+        guests.spawn(execute::executor(shared, verdicts, alive));
     }
     drop(alive);
     let leaser = tokio::spawn(leaser::lease_loop(
@@ -232,9 +233,15 @@ pub async fn run(
             .await
             .is_err()
         {
-            error!("some runs did not stop after cancellation; their leases will expire");
+            // Not expected (a cancelled run is dropped within STOP_GRACE):
+            // the lease keeper stops below, so these leases do expire.
+            error!(
+                "some runs did not stop after cancellation; their leases are no longer extended and will expire"
+            );
         }
     }
+    // Ends whatever is left on the guest threads, without waiting for it.
+    drop(guests);
     drop(verdicts);
     let settled = match tokio::time::timeout(SETTLE_GRACE, &mut settler).await {
         Ok(done) => done,
@@ -255,6 +262,39 @@ pub async fn run(
     match panicked {
         Some(e) => Err(e),
         None => Ok(report),
+    }
+}
+
+/// The thread pool the executors and their plugin runs live on, one thread
+/// per core, apart from the runtime of the control loops (see
+/// [`execute`]). Dropping it abandons what still runs there, without
+/// blocking.
+struct GuestRuntime(Option<tokio::runtime::Runtime>);
+
+impl GuestRuntime {
+    fn start() -> Result<Self, WorkerError> {
+        let threads = std::thread::available_parallelism().map_or(2, usize::from);
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("wasmq-guest")
+            .enable_all()
+            .build()
+            .map(|runtime| GuestRuntime(Some(runtime)))
+            .map_err(|e| WorkerError::Thread(e.to_string()))
+    }
+
+    fn spawn(&self, future: impl std::future::Future<Output = ()> + Send + 'static) {
+        if let Some(runtime) = &self.0 {
+            runtime.spawn(future);
+        }
+    }
+}
+
+impl Drop for GuestRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 

@@ -23,7 +23,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -238,16 +238,17 @@ impl<T> Queues<T> {
     }
 }
 
-/// [`Queues`] shared by the leaser and the executor threads, with wake-ups.
+/// [`Queues`] shared by the leaser and the executors, with wake-ups.
 ///
-/// Executors are OS threads (a plugin run blocks its thread), so they wait
-/// on a condition variable; the leaser is async and waits on a `Notify`.
+/// Both sides are async and wait on a `Notify`: executors for work, the
+/// leaser for room. An executor registers as a waiter before it looks at
+/// the buffers, so a push between its look and its wait still wakes it.
 #[derive(Debug)]
 pub struct Scheduler<T> {
     queues: Mutex<Queues<T>>,
     /// Wakes executors: work was buffered, or the scheduler closed.
-    work: Condvar,
-    /// Executors blocked on `work`.
+    work: Notify,
+    /// Executors waiting on `work`.
     waiting: AtomicUsize,
     /// Wakes the leaser: room to lease appeared.
     room: Notify,
@@ -258,7 +259,7 @@ impl<T> Scheduler<T> {
     pub fn new(concurrency: usize, lease_batch: usize) -> Self {
         Scheduler {
             queues: Mutex::new(Queues::new(concurrency, lease_batch)),
-            work: Condvar::new(),
+            work: Notify::new(),
             waiting: AtomicUsize::new(0),
             room: Notify::new(),
         }
@@ -273,36 +274,40 @@ impl<T> Scheduler<T> {
         f(&mut self.lock())
     }
 
-    /// Buffers leased tasks and wakes the executors; see [`Queues::push`].
+    /// Buffers leased tasks and wakes one waiting executor per task (not
+    /// all of them: a thousand idle executors must not all wake for a batch
+    /// of ten); see [`Queues::push`].
     pub fn push(&self, queue: &str, items: Vec<T>) -> Vec<T> {
+        let count = items.len();
         let rejected = self.with(|q| q.push(queue, items));
-        if self.waiting.load(Ordering::Acquire) > 0 {
-            self.work.notify_all();
+        let wake = (count - rejected.len()).min(self.waiting.load(Ordering::Acquire));
+        for _ in 0..wake {
+            self.work.notify_one();
         }
         rejected
     }
 
-    /// For an executor thread: records the task it just finished (if any)
-    /// and blocks until the next task may start; `None` once closed.
-    /// One lock round trip per task on the busy path.
-    pub fn next_job(&self, finished: Option<(&str, Duration)>) -> Option<Job<T>> {
-        let mut queues = self.lock();
+    /// For an executor: records the task it just finished (if any) and
+    /// waits until the next task may start; `None` once closed. One lock
+    /// round trip per task on the busy path.
+    pub async fn next_job(&self, finished: Option<(&str, Duration)>) -> Option<Job<T>> {
         if let Some((queue, run_time)) = finished {
-            queues.finish(queue, run_time);
+            self.with(|q| q.finish(queue, run_time));
             self.room.notify_one();
         }
         loop {
-            if queues.closed {
-                return None;
-            }
-            if let Some(job) = queues.pop() {
-                return Some(job);
-            }
+            let notified = self.work.notified();
+            tokio::pin!(notified);
+            // Counted and registered before looking, so a push in between
+            // sees this executor and wakes it.
             self.waiting.fetch_add(1, Ordering::AcqRel);
-            queues = self
-                .work
-                .wait(queues)
-                .unwrap_or_else(PoisonError::into_inner);
+            notified.as_mut().enable();
+            let found = self.with(|q| if q.closed { Err(()) } else { Ok(q.pop()) });
+            if !matches!(found, Ok(None)) {
+                self.waiting.fetch_sub(1, Ordering::AcqRel);
+                return found.ok().flatten();
+            }
+            notified.await;
             self.waiting.fetch_sub(1, Ordering::AcqRel);
         }
     }
@@ -310,7 +315,7 @@ impl<T> Scheduler<T> {
     /// Closes the scheduler (executors drain out); returns the buffered tasks.
     pub fn close(&self) -> Vec<T> {
         let buffered = self.with(Queues::close);
-        self.work.notify_all();
+        self.work.notify_waiters();
         self.room.notify_one();
         buffered
     }

@@ -102,42 +102,51 @@ fn close_returns_the_buffer_and_stops_everything() {
     assert_eq!(q.push("a", vec![4]), [4]);
 }
 
-#[test]
-fn executors_wake_when_work_arrives_and_stop_when_closed() {
-    let sched = std::sync::Arc::new(Scheduler::<u32>::new(2, 8));
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executors_wake_when_work_arrives_and_stop_when_closed() {
+    // More executors than tasks in flight, pushed one at a time from the
+    // test while they look and wait: a missed wake-up leaves a task
+    // buffered and this loop spinning (the test's timeout fails it).
+    let sched = std::sync::Arc::new(Scheduler::<u32>::new(8, 8));
     sched.with(|q| q.set_queues(&served(&[("a", None)])));
     let executor = |sched: std::sync::Arc<Scheduler<u32>>| {
-        std::thread::spawn(move || {
+        tokio::spawn(async move {
             let mut seen = Vec::new();
-            let mut finished = None;
-            while let Some(job) = sched.next_job(
-                finished
-                    .as_ref()
-                    .map(|q: &String| (q.as_str(), Duration::ZERO)),
-            ) {
+            let mut finished: Option<String> = None;
+            while let Some(job) = sched
+                .next_job(finished.as_deref().map(|q| (q, Duration::ZERO)))
+                .await
+            {
                 seen.push(job.item);
+                tokio::task::yield_now().await;
                 finished = Some(job.queue);
             }
             seen
         })
     };
-    let (one, two) = (executor(sched.clone()), executor(sched.clone()));
-    for item in 0..100 {
+    let executors: Vec<_> = (0..8).map(|_| executor(sched.clone())).collect();
+    for item in 0..1000 {
         assert!(sched.push("a", vec![item]).is_empty());
+        if item % 7 == 0 {
+            tokio::task::yield_now().await;
+        }
     }
-    // Wait until both executors have drained the buffer, then close.
-    while sched.with(|q| q.buffered() + q.running()) > 0 {
-        std::thread::yield_now();
-    }
+    // Wait until the executors have drained the buffer, then close.
+    let drained = async {
+        while sched.with(|q| q.buffered() + q.running()) > 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), drained)
+        .await
+        .expect("a buffered task was never started: an executor missed its wake-up");
     assert!(sched.close().is_empty());
-    let mut seen: Vec<u32> = one
-        .join()
-        .unwrap()
-        .into_iter()
-        .chain(two.join().unwrap())
-        .collect();
+    let mut seen = Vec::new();
+    for executor in executors {
+        seen.extend(executor.await.unwrap());
+    }
     seen.sort();
-    assert_eq!(seen, (0..100).collect::<Vec<_>>());
+    assert_eq!(seen, (0..1000).collect::<Vec<_>>());
 }
 
 #[derive(Debug, Clone)]

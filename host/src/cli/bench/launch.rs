@@ -12,7 +12,7 @@
 //! benchmarked plugin, so it compiles nothing else, and is ready once its
 //! heartbeat lists that plugin.
 
-use super::probe::process_cpu_us;
+use super::probe::{process_cpu_us, process_rss_bytes};
 use crate::Client;
 use crate::config::RunConfig;
 use anyhow::{Context, Result, anyhow, bail};
@@ -106,6 +106,11 @@ impl HostUnderTest {
     /// CPU time the host's process used so far, µs.
     pub fn cpu_us(&self) -> Result<u64> {
         process_cpu_us(self.pid()).with_context(|| format!("reading /proc/{}/stat", self.pid()))
+    }
+
+    /// The host process's resident memory, bytes.
+    pub fn rss_bytes(&self) -> Result<u64> {
+        process_rss_bytes(self.pid()).with_context(|| format!("reading /proc/{}/statm", self.pid()))
     }
 
     /// Fails if the host already stopped (crashed, or refused its config).

@@ -74,7 +74,8 @@ pub struct BenchArgs {
     /// Print only the JSON line, without progress bars or summary.
     #[arg(long)]
     pub json: bool,
-    /// Directory holding the built plugins (`noop.wasm`, `cpu50.wasm`).
+    /// Directory holding the built plugins (`noop.wasm`, `cpu50.wasm`,
+    /// `sleep200.wasm`).
     #[arg(long, value_name = "DIR", default_value = "plugins/dist")]
     pub plugins: PathBuf,
 }
@@ -86,6 +87,9 @@ pub enum BenchPlugin {
     Noop,
     /// Burns about 50 µs of CPU per call: a small real handler.
     Cpu50,
+    /// Sleeps 200 ms in a WASI call: a handler that waits on I/O, to run
+    /// with a high `--concurrency` (many runs in flight, little CPU).
+    Sleep200,
 }
 
 impl BenchPlugin {
@@ -94,6 +98,7 @@ impl BenchPlugin {
         match self {
             BenchPlugin::Noop => "noop",
             BenchPlugin::Cpu50 => "cpu50",
+            BenchPlugin::Sleep200 => "sleep200",
         }
     }
 }
@@ -264,6 +269,8 @@ async fn run_phases(
         process_client_cpu_pct: drained.host_cpu_us as f64 / 1e6 / drain_secs * 100.0,
         redis_cpu_us_per_task: per_task(drained.redis_cpu_us, drained.completed),
         host_cpu_us_per_task: per_task(drained.host_cpu_us, drained.completed),
+        host_rss_mib_per_1000_in_flight: drained.rss_growth as f64 / (1 << 20) as f64 * 1000.0
+            / spec.concurrency.min(n).max(1) as f64,
         enqueue_redis_cpu_us_per_task: per_task(enqueued.redis_cpu_us, args.n),
         completed: drained.completed,
         drain_s: drained.wall.as_secs_f64(),

@@ -110,6 +110,8 @@ pub struct Drained {
     pub redis_cpu_us: u64,
     /// Host process CPU meanwhile, µs.
     pub host_cpu_us: u64,
+    /// Host resident memory: the most seen during the drain minus before.
+    pub rss_growth: u64,
 }
 
 /// Resumes the paused `queue` under a running `host` and waits until `n`
@@ -125,6 +127,8 @@ pub async fn drain(
     let base = client.queue_stats(queue).await?.counters;
     let redis_before = target.reading().await?;
     let host_before = host.cpu_us()?;
+    let rss_before = host.rss_bytes()?;
+    let mut rss_peak = rss_before;
     let started = Instant::now();
     client
         .resume(queue)
@@ -134,6 +138,7 @@ pub async fn drain(
     loop {
         tokio::time::sleep(POLL).await;
         let now = client.queue_stats(queue).await?.counters;
+        rss_peak = rss_peak.max(host.rss_bytes()?);
         let completed = now.completed - base.completed;
         bar.set_position(completed);
         if completed >= n {
@@ -162,6 +167,7 @@ pub async fn drain(
         wall,
         redis_cpu_us: redis_after.cpu_us.saturating_sub(redis_before.cpu_us),
         host_cpu_us,
+        rss_growth: rss_peak.saturating_sub(rss_before),
     })
 }
 

@@ -125,6 +125,21 @@ pub fn process_cpu_us(pid: u32) -> Result<u64, std::io::Error> {
     proc_stat_cpu_us(&text).map_err(std::io::Error::other)
 }
 
+/// The resident memory of process `pid`, bytes (`/proc/<pid>/statm`, whose
+/// second field counts resident pages).
+pub fn process_rss_bytes(pid: u32) -> Result<u64, std::io::Error> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/statm"))?;
+    let pages: u64 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|field| field.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("unexpected statm line {text:?}")))?;
+    // SAFETY: sysconf only reads a system setting.
+    #[allow(unsafe_code)]
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Ok(pages * u64::try_from(page).unwrap_or(4096))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +166,7 @@ mod tests {
     fn reads_this_process() {
         let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
         proc_stat_cpu_us(&stat).unwrap();
+        assert!(process_rss_bytes(std::process::id()).unwrap() > 1 << 20);
         let odd = "42 (a) b) c) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0";
         assert_eq!(proc_stat_cpu_us(odd).unwrap(), 3_000_000);
         assert!(proc_stat_cpu_us("42 (x) S 1").is_err());

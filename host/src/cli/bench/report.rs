@@ -31,7 +31,7 @@ pub struct LiveFigures {
 pub struct Report {
     /// Always `wasmq`.
     pub peer: &'static str,
-    /// The plugin the drain and live phases ran (`noop` or `cpu50`).
+    /// The plugin the drain and live phases ran (`noop`, `cpu50`, `sleep200`).
     pub variant: String,
     /// `in-process` or `child`.
     pub host_mode: &'static str,
@@ -63,6 +63,9 @@ pub struct Report {
     pub redis_cpu_us_per_task: f64,
     /// Host CPU per drained task, µs.
     pub host_cpu_us_per_task: f64,
+    /// Host resident memory at its peak during the drain minus before it,
+    /// per 1,000 runs in flight (`min(concurrency, n)` were), MiB.
+    pub host_rss_mib_per_1000_in_flight: f64,
     /// Redis CPU per enqueued task, µs.
     pub enqueue_redis_cpu_us_per_task: f64,
     /// Tasks completed in the drain (equals `n` in a good run).
@@ -90,6 +93,7 @@ impl Report {
         let drain_target = match self.variant.as_str() {
             "noop" => "≥ 60 000/s",
             "cpu50" => "≥ 19 000/s",
+            "sleep200" => "≥ 4 000/s at concurrency 1000",
             _ => "-",
         };
         let rows = [
@@ -201,6 +205,7 @@ mod tests {
             process_client_cpu_pct: 90.0,
             redis_cpu_us_per_task: 5.0,
             host_cpu_us_per_task: 10.0,
+            host_rss_mib_per_1000_in_flight: 1.0,
             enqueue_redis_cpu_us_per_task: 2.0,
             completed: 10,
             drain_s: 1.0,
