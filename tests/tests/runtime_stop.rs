@@ -229,3 +229,25 @@ fn wasmq_call_times_out_a_guest_asleep_in_wasi() {
         assert!(took < LOOSE, "{kind}: {took:?}");
     }
 }
+
+/// A host whose instance pool the process cannot reserve (here under
+/// `ulimit -v 64 GiB`) stops at start with the figures and what to change,
+/// instead of a bare `mmap` failure or an abort.
+#[test]
+fn a_host_the_address_space_cannot_hold_says_so_at_start() {
+    let plugins = tempfile::tempdir().unwrap();
+    let script = format!(
+        "ulimit -v {}; exec {} run --redis redis://127.0.0.1:1 --plugins {} --concurrency 100",
+        64u64 << 20,
+        wasmq_bin().display(),
+        plugins.path().display()
+    );
+    let output = Command::new("bash").args(["-c", &script]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("108 concurrent runs need about"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("lower --concurrency"), "{stderr}");
+}

@@ -196,7 +196,8 @@ fn check_address_space(instances: u32) -> Result<(), RuntimeError> {
     Err(RuntimeError::Option(format!(
         "{instances} concurrent runs need about {} of address space for their \
          instance pool ({MEMORIES_PER_COMPONENT} memory slots of {} each, plus stacks), \
-         but this process may reserve about {}; lower --concurrency to at most {fits}",
+         but this process may reserve about {}, room for about {fits} runs; \
+         lower --concurrency, or raise the address-space limit (ulimit -v)",
         size(needed),
         size(MEMORY_SLOT_RESERVATION),
         size(budget),
@@ -254,5 +255,27 @@ impl Drop for EpochTicker {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pool_larger_than_the_address_space_is_refused_with_the_figures() {
+        // 10 000 runs × 4 memory slots × 4 GiB is beyond any 64-bit
+        // process's 128 TiB of user address space.
+        let error = build_engine(&RuntimeOptions {
+            max_instances: 10_000,
+            ..RuntimeOptions::default()
+        })
+        .err()
+        .expect("a 160 TiB pool cannot be reserved");
+        let text = error.to_string();
+        assert!(text.contains("10000 concurrent runs need about"), "{text}");
+        assert!(text.contains("lower --concurrency"), "{text}");
+        // A thousand fit.
+        assert!(pool_reservation(1000) <= ADDRESS_SPACE_BUDGET);
     }
 }
