@@ -1,7 +1,8 @@
 //! The plugin manifest: `<type>.toml` next to `<type>.wasm`.
 //!
 //! The manifest lets a plugin author (or operator) change the limits of one
-//! task type and, for the worker, its concurrency and retry policy:
+//! task type, for the worker its concurrency and retry policy, and grant the
+//! plugin what it may reach beyond its sandbox (see [`super::capabilities`]):
 //!
 //! ```toml
 //! fuel = 5_000_000_000
@@ -13,7 +14,19 @@
 //! backoff_base = "1s"
 //! backoff_cap = "5m"
 //!
-//! [grants]   # reserved for capabilities; this host knows none yet
+//!
+//! [capabilities]
+//! http = ["https://api.example.com", "https://*.mailgun.net:443", "http://127.0.0.1:8025"]
+//! http_max_requests = 16        # per run
+//! http_max_response = "4MiB"    # per response body
+//! kv = ["thumbnails", "cache"]  # bucket names
+//!
+//! [config]     # plain settings the plugin reads
+//! mail_api = "http://127.0.0.1:8025/send"
+//!
+//! [secrets]    # where each secret is, never the secret itself
+//! mail_token = "env:MAILER_KEY"
+//! signing_key = "file:/run/secrets/signing"
 //! ```
 //!
 //! Parsing is strict: an unknown key or an out-of-range value is an error that
@@ -22,10 +35,13 @@
 //! [`read_regular_file`](super::read_regular_file) (no FIFO or device, at
 //! most [`MAX_MANIFEST_SIZE`] bytes, symlinks confined like the plugin's).
 
+use super::capabilities::{self, CAPABILITY_KEYS, Capabilities, RawCapabilities};
 use super::file::{FileError, FileRules, read_regular_file};
 use super::limits::{InvalidLimit, Limits};
+use super::secrets::SecretSource;
 use super::units::{parse_duration, parse_size};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -52,9 +68,12 @@ pub struct PluginManifest {
     pub backoff_base: Option<Duration>,
     /// Longest retry delay.
     pub backoff_cap: Option<Duration>,
-    /// Capabilities granted to the plugin. Always empty today: the host
-    /// refuses any grant, because it implements none yet.
-    pub grants: Vec<String>,
+    /// What the plugin may reach: `[capabilities]`.
+    pub capabilities: Capabilities,
+    /// Plain settings for the plugin: `[config]`.
+    pub config: BTreeMap<String, String>,
+    /// Where the plugin's secrets are: `[secrets]`. Resolved at load time.
+    pub secrets: BTreeMap<String, SecretSource>,
 }
 
 /// Why a manifest could not be used. Every message names the file.
@@ -70,21 +89,46 @@ pub enum ManifestError {
     /// A value is out of range or malformed.
     #[error("{}: {reason}; fix the value or remove the key to use the host default", path.display())]
     Invalid { path: PathBuf, reason: InvalidLimit },
-    /// `[grants]` names a capability the host does not implement.
-    #[error("{}: [grants] names unknown capability `{name}`; this host knows none yet, so remove it", path.display())]
-    UnknownCapability { path: PathBuf, name: String },
+    /// A `[capabilities]` value is malformed, out of range or not allowed.
+    /// `key` is the capability (`http`, `kv`, ...).
+    #[error("{}: `{}` {message}", path.display(), qualified("[capabilities]", .key))]
+    Capability {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+    /// A `[config]` entry is malformed; an empty `key` means the whole table.
+    #[error("{}: `{}` {message}", path.display(), qualified("[config]", .key))]
+    Config {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+    /// A `[secrets]` entry is malformed; an empty `key` means the whole table.
+    #[error("{}: `{}` {message}", path.display(), qualified("[secrets]", .key))]
+    Secrets {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+}
+
+/// `[table] key`, or `[table]` for the table as a whole.
+fn qualified(table: &str, key: &str) -> String {
+    if key.is_empty() {
+        table.to_owned()
+    } else {
+        format!("{table} {key}")
+    }
 }
 
 const ALLOWED_KEYS: &str = "fuel, timeout, memory, max_output, max_concurrency, max_retries, \
-                            backoff_base, backoff_cap, [grants]";
-
-/// Capabilities this host can grant. None yet; see `wit/wasmq.wit`.
-const KNOWN_CAPABILITIES: &[&str] = &[];
+                            backoff_base, backoff_cap, [capabilities], [config], [secrets]";
 
 /// A size written either as a byte count or as text such as `"64MiB"`.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-enum SizeValue {
+pub(super) enum SizeValue {
     Bytes(i64),
     Text(String),
 }
@@ -101,7 +145,9 @@ struct RawManifest {
     max_retries: Option<i64>,
     backoff_base: Option<String>,
     backoff_cap: Option<String>,
-    grants: Option<toml::Table>,
+    capabilities: Option<RawCapabilities>,
+    config: Option<BTreeMap<String, String>>,
+    secrets: Option<BTreeMap<String, String>>,
 }
 
 impl PluginManifest {
@@ -146,6 +192,7 @@ impl PluginManifest {
             path: path.to_owned(),
             reason,
         };
+        let config = capabilities::config(raw.config.unwrap_or_default(), path)?;
         let manifest = PluginManifest {
             fuel: raw
                 .fuel
@@ -187,7 +234,13 @@ impl PluginManifest {
                 .map(|v| backoff("backoff_cap", &v))
                 .transpose()
                 .map_err(invalid)?,
-            grants: Vec::new(),
+            capabilities: raw
+                .capabilities
+                .map(|c| capabilities::capabilities(c, path))
+                .transpose()?
+                .unwrap_or_default(),
+            secrets: capabilities::secrets(raw.secrets.unwrap_or_default(), &config, path)?,
+            config,
         };
         if let (Some(base), Some(cap)) = (manifest.backoff_base, manifest.backoff_cap)
             && base > cap
@@ -201,31 +254,27 @@ impl PluginManifest {
                 ),
             }));
         }
-        if let Some(name) = raw
-            .grants
-            .iter()
-            .flat_map(|table| table.keys())
-            .find(|name| !KNOWN_CAPABILITIES.contains(&name.as_str()))
-        {
-            return Err(ManifestError::UnknownCapability {
-                path: path.to_owned(),
-                name: name.clone(),
-            });
-        }
         Ok(manifest)
     }
 }
 
 /// toml's message, with the line, and for an unknown key the allowed keys
-/// in manifest syntax (serde lists `grants` as a field, not a table).
+/// in manifest syntax (serde lists tables as fields, and does not say
+/// which table the key is in: the expected keys tell).
 fn syntax_message(error: &toml::de::Error, text: &str) -> String {
     let message = error.message().trim();
     let message = match message.split_once(", expected one of") {
-        Some((unknown, _)) if unknown.starts_with("unknown field") => {
-            format!(
-                "{}; allowed keys: {ALLOWED_KEYS}",
-                unknown.replacen("field", "key", 1)
-            )
+        Some((unknown, expected)) if unknown.starts_with("unknown field") => {
+            let unknown = unknown.replacen("field", "key", 1);
+            if expected.contains("`http_max_requests`") {
+                format!("{unknown} in [capabilities]; allowed keys: {CAPABILITY_KEYS}")
+            } else if unknown == "unknown key `grants`" {
+                format!(
+                    "{unknown}; [grants] is now [capabilities] (allowed keys: {CAPABILITY_KEYS})"
+                )
+            } else {
+                format!("{unknown}; allowed keys: {ALLOWED_KEYS}")
+            }
         }
         _ => message.to_owned(),
     };
@@ -246,7 +295,12 @@ fn positive(key: &'static str, value: i64) -> Result<u64, InvalidLimit> {
     })
 }
 
-fn bounded(key: &'static str, value: i64, min: u32, max: u32) -> Result<u32, InvalidLimit> {
+pub(super) fn bounded(
+    key: &'static str,
+    value: i64,
+    min: u32,
+    max: u32,
+) -> Result<u32, InvalidLimit> {
     u32::try_from(value)
         .ok()
         .filter(|v| (min..=max).contains(v))
@@ -271,7 +325,7 @@ fn backoff(key: &'static str, text: &str) -> Result<Duration, InvalidLimit> {
     Ok(value)
 }
 
-fn size(key: &'static str, value: SizeValue) -> Result<u64, InvalidLimit> {
+pub(super) fn size(key: &'static str, value: SizeValue) -> Result<u64, InvalidLimit> {
     match value {
         SizeValue::Bytes(bytes) => positive(key, bytes),
         SizeValue::Text(text) => parse_size(&text).map_err(|message| InvalidLimit { key, message }),

@@ -23,7 +23,19 @@ fn full_manifest_parses() {
         max_retries = 0
         backoff_base = "500ms"
         backoff_cap = "5m"
-        [grants]
+
+        [capabilities]
+        http = ["https://api.example.com", "https://*.mailgun.net:443", "http://127.0.0.1:8025"]
+        http_max_requests = 32
+        http_max_response = "8MiB"
+        kv = ["thumbnails", "cache"]
+
+        [config]
+        mail_api = "http://127.0.0.1:8025/send"
+
+        [secrets]
+        mail_token = "env:MAILER_KEY"
+        signing_key = "file:/run/secrets/signing"
         "#,
     )
     .unwrap();
@@ -35,7 +47,40 @@ fn full_manifest_parses() {
     assert_eq!(manifest.max_retries, Some(0));
     assert_eq!(manifest.backoff_base, Some(Duration::from_millis(500)));
     assert_eq!(manifest.backoff_cap, Some(Duration::from_secs(300)));
-    assert!(manifest.grants.is_empty());
+    let granted = &manifest.capabilities;
+    assert_eq!(
+        granted.http.to_string(),
+        "https://api.example.com, https://*.mailgun.net:443, http://127.0.0.1:8025"
+    );
+    assert!(granted.http.allows("https", "eu.mailgun.net", None));
+    assert_eq!(granted.http_max_requests, 32);
+    assert_eq!(granted.http_max_response, 8 << 20);
+    assert_eq!(granted.kv, ["thumbnails", "cache"]);
+    assert_eq!(manifest.config["mail_api"], "http://127.0.0.1:8025/send");
+    assert_eq!(
+        manifest.secrets["mail_token"],
+        SecretSource::Env("MAILER_KEY".to_owned())
+    );
+    assert_eq!(
+        manifest.secrets["signing_key"],
+        SecretSource::File(PathBuf::from("/run/secrets/signing"))
+    );
+}
+
+#[test]
+fn absent_tables_grant_nothing() {
+    let manifest = parse(
+        "fuel = 5
+[capabilities]
+[config]
+[secrets]",
+    )
+    .unwrap();
+    assert!(manifest.capabilities.is_empty());
+    assert_eq!(manifest.capabilities, Capabilities::default());
+    assert_eq!(manifest.capabilities.http_max_requests, 16);
+    assert_eq!(manifest.capabilities.http_max_response, 4 << 20);
+    assert!(manifest.config.is_empty() && manifest.secrets.is_empty());
 }
 
 #[test]
@@ -48,6 +93,10 @@ fn unknown_key_names_file_key_and_allowed_keys() {
     assert!(err.contains("plugins/email.toml"), "{err}");
     assert!(err.contains("fule"), "{err}");
     assert!(err.contains("allowed keys: fuel, timeout"), "{err}");
+    assert!(
+        err.ends_with("backoff_cap, [capabilities], [config], [secrets]"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -110,12 +159,22 @@ fn bad_values_name_the_key() {
 }
 
 #[test]
-fn any_grant_is_refused_by_name() {
-    let err = parse("[grants]\nhttp = true").unwrap_err();
-    assert!(matches!(err, ManifestError::UnknownCapability { ref name, .. } if name == "http"));
+fn an_unknown_capability_lists_the_known_ones() {
+    let err = parse("[capabilities]\nkv = []\nsmtp = true").unwrap_err();
+    assert!(matches!(err, ManifestError::Syntax { .. }), "{err:?}");
+    let message = err.to_string();
     assert!(
-        err.to_string()
-            .contains("unknown capability `http`; this host knows none yet")
+        message.contains("plugins/email.toml")
+            && message.contains(
+                "line 3 (`smtp = true`): unknown key `smtp` in [capabilities]; \
+                 allowed keys: http, http_max_requests, http_max_response, kv"
+            ),
+        "{message}"
+    );
+    let message = parse("[grants]\nhttp = true").unwrap_err().to_string();
+    assert!(
+        message.contains("unknown key `grants`; [grants] is now [capabilities]"),
+        "{message}"
     );
 }
 

@@ -1,0 +1,267 @@
+//! What a plugin gets beyond its sandbox: the `[capabilities]`, `[config]`
+//! and `[secrets]` tables of its manifest.
+//!
+//! A plugin reaches nothing outside its own memory unless its manifest says
+//! so, and the manifest is where an operator reviews what a plugin may do.
+//! So grants are explicit lists (hosts, buckets) rather than switches, and
+//! their bounds are checked when the manifest is loaded: a typo in a host, a
+//! bucket name with a space, or a request budget set for a plugin that has no
+//! network is an error at deploy time that names the file and the key, not
+//! a surprise at run time.
+//!
+//! The bounds (64 hosts, 16 buckets, 64 config entries of at most 4 KiB, 64
+//! secrets) are far above what a plugin needs and far below what would make
+//! a manifest expensive to hold for every loaded plugin.
+
+use super::manifest::{ManifestError, SizeValue, bounded, size};
+use super::outbound::AllowList;
+use super::secrets::SecretSource;
+use super::units::format_size;
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Default number of HTTP requests a plugin may make per run.
+pub const DEFAULT_HTTP_MAX_REQUESTS: u32 = 16;
+/// Largest `http_max_requests` accepted.
+pub const MAX_HTTP_REQUESTS: u32 = 1000;
+/// Default cap on one HTTP response body: 4 MiB.
+pub const DEFAULT_HTTP_MAX_RESPONSE: u64 = 4 << 20;
+/// Largest `http_max_response` accepted: 64 MiB.
+pub const MAX_HTTP_RESPONSE: u64 = 64 << 20;
+/// Most entries in `[capabilities] http`.
+pub const MAX_HTTP_ENTRIES: usize = 64;
+/// Most buckets in `[capabilities] kv`.
+pub const MAX_KV_BUCKETS: usize = 16;
+/// Most entries in `[config]`, and most in `[secrets]`.
+pub const MAX_CONFIG_ENTRIES: usize = 64;
+/// Longest `[config]` value, in bytes: 4 KiB.
+pub const MAX_CONFIG_VALUE: usize = 4 << 10;
+
+/// The keys of `[capabilities]`, for the unknown-key error.
+pub(super) const CAPABILITY_KEYS: &str = "http, http_max_requests, http_max_response, kv";
+
+/// What a plugin may reach. The default grants nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Where the plugin may send HTTP requests; empty: nowhere.
+    pub http: AllowList,
+    /// HTTP requests allowed per run.
+    pub http_max_requests: u32,
+    /// Largest HTTP response body accepted, in bytes.
+    pub http_max_response: u64,
+    /// Key-value buckets the plugin may use, in the order written.
+    pub kv: Vec<String>,
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Capabilities {
+            http: AllowList::default(),
+            http_max_requests: DEFAULT_HTTP_MAX_REQUESTS,
+            http_max_response: DEFAULT_HTTP_MAX_RESPONSE,
+            kv: Vec::new(),
+        }
+    }
+}
+
+impl Capabilities {
+    /// Whether nothing is granted: no HTTP host and no bucket.
+    pub fn is_empty(&self) -> bool {
+        self.http.is_empty() && self.kv.is_empty()
+    }
+}
+
+/// `[capabilities]` as written, before validation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCapabilities {
+    http: Option<Vec<String>>,
+    http_max_requests: Option<i64>,
+    http_max_response: Option<SizeValue>,
+    kv: Option<Vec<String>>,
+}
+
+/// Validates `[capabilities]`.
+pub(super) fn capabilities(
+    raw: RawCapabilities,
+    path: &Path,
+) -> Result<Capabilities, ManifestError> {
+    let error = |key: &str, message: String| ManifestError::Capability {
+        path: path.to_owned(),
+        key: key.to_owned(),
+        message,
+    };
+    let entries = raw.http.unwrap_or_default();
+    if entries.len() > MAX_HTTP_ENTRIES {
+        return Err(error(
+            "http",
+            format!(
+                "has {} entries, more than the {MAX_HTTP_ENTRIES} allowed; \
+                 cover several hosts with one wildcard such as https://*.example.com",
+                entries.len()
+            ),
+        ));
+    }
+    let http = AllowList::parse(&entries).map_err(|message| error("http", message))?;
+    let tuned = [
+        ("http_max_requests", raw.http_max_requests.is_some()),
+        ("http_max_response", raw.http_max_response.is_some()),
+    ];
+    let mut granted = Capabilities {
+        http,
+        ..Capabilities::default()
+    };
+    if let Some(value) = raw.http_max_requests {
+        granted.http_max_requests = bounded("http_max_requests", value, 1, MAX_HTTP_REQUESTS)
+            .map_err(|e| error(e.key, e.message))?;
+    }
+    if let Some(value) = raw.http_max_response {
+        let bytes = size("http_max_response", value).map_err(|e| error(e.key, e.message))?;
+        if bytes == 0 || bytes > MAX_HTTP_RESPONSE {
+            return Err(error(
+                "http_max_response",
+                format!(
+                    "must be between 1 byte and 64MiB, got {}",
+                    format_size(bytes)
+                ),
+            ));
+        }
+        granted.http_max_response = bytes;
+    }
+    if granted.http.is_empty()
+        && let Some((key, _)) = tuned.into_iter().find(|(_, set)| *set)
+    {
+        return Err(error(
+            key,
+            "is set but no host is granted; grant http first \
+             (http = [\"https://api.example.com\"]) or remove it"
+                .to_owned(),
+        ));
+    }
+    granted.kv = buckets(raw.kv.unwrap_or_default()).map_err(|message| error("kv", message))?;
+    Ok(granted)
+}
+
+fn buckets(names: Vec<String>) -> Result<Vec<String>, String> {
+    if names.len() > MAX_KV_BUCKETS {
+        return Err(format!(
+            "has {} buckets, more than the {MAX_KV_BUCKETS} allowed",
+            names.len()
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for name in &names {
+        let valid = (1..=64).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if !valid {
+            return Err(format!(
+                "bucket `{name}` is not a valid name: write 1 to 64 characters of a-z, 0-9, \
+                 `_` and `-`"
+            ));
+        }
+        if !seen.insert(name) {
+            return Err(format!("lists bucket `{name}` twice; list it once"));
+        }
+    }
+    Ok(names)
+}
+
+/// Whether `key` may name a config entry or a secret: `[a-z0-9_.-]{1,64}`.
+fn valid_key(key: &str) -> bool {
+    (1..=64).contains(&key.len())
+        && key.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.' || b == b'-'
+        })
+}
+
+/// A key for a message: `""` for the empty key, which would otherwise
+/// read as the whole table.
+fn shown(key: &str) -> &str {
+    if key.is_empty() { "\"\"" } else { key }
+}
+
+const KEY_RULE: &str = "is not a valid key: write 1 to 64 characters of a-z, 0-9, `_`, `.` \
+                        and `-`, so rename it";
+
+/// Validates `[config]`.
+pub(super) fn config(
+    raw: BTreeMap<String, String>,
+    path: &Path,
+) -> Result<BTreeMap<String, String>, ManifestError> {
+    let error = |key: &str, message: String| ManifestError::Config {
+        path: path.to_owned(),
+        key: key.to_owned(),
+        message,
+    };
+    if raw.len() > MAX_CONFIG_ENTRIES {
+        return Err(error(
+            "",
+            format!(
+                "has {} entries, more than the {MAX_CONFIG_ENTRIES} allowed",
+                raw.len()
+            ),
+        ));
+    }
+    for (key, value) in &raw {
+        if !valid_key(key) {
+            return Err(error(shown(key), KEY_RULE.to_owned()));
+        }
+        if value.len() > MAX_CONFIG_VALUE {
+            return Err(error(
+                key,
+                format!(
+                    "is {} bytes, more than the {MAX_CONFIG_VALUE} allowed; \
+                     put large data in the task's payload",
+                    value.len()
+                ),
+            ));
+        }
+    }
+    Ok(raw)
+}
+
+/// Validates `[secrets]`; a key may not also be in `config`.
+pub(super) fn secrets(
+    raw: BTreeMap<String, String>,
+    config: &BTreeMap<String, String>,
+    path: &Path,
+) -> Result<BTreeMap<String, SecretSource>, ManifestError> {
+    let error = |key: &str, message: String| ManifestError::Secrets {
+        path: path.to_owned(),
+        key: key.to_owned(),
+        message,
+    };
+    if raw.len() > MAX_CONFIG_ENTRIES {
+        return Err(error(
+            "",
+            format!(
+                "has {} entries, more than the {MAX_CONFIG_ENTRIES} allowed",
+                raw.len()
+            ),
+        ));
+    }
+    raw.into_iter()
+        .map(|(key, text)| {
+            if !valid_key(&key) {
+                return Err(error(shown(&key), KEY_RULE.to_owned()));
+            }
+            if config.contains_key(&key) {
+                return Err(error(
+                    &key,
+                    "is also in [config]; a key is either config or a secret, so remove \
+                     one of them"
+                        .to_owned(),
+                ));
+            }
+            let source = SecretSource::parse(&text).map_err(|message| error(&key, message))?;
+            Ok((key, source))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[path = "capabilities_tests.rs"]
+mod tests;
