@@ -32,6 +32,8 @@ declare -A components=(
     [wrong-world]=wrong-world
     [future-major]=future-major
     [sleeper]=sleeper
+    [fetch]=fetch
+    [settings]=settings
     [sleep200]=sleep200
     [stall]=stall
 )

@@ -14,7 +14,9 @@
 //!   goes to the dead-letter set at once);
 //! - [`trace!`], [`debug!`], [`info!`], [`warn!`] and [`error!`] write to the
 //!   task's log on the host, and [`progress`] reports how far a long task got;
-//! - [`handler`] turns one function into the component's export.
+//! - [`handler`] turns one function into the component's export;
+//! - [`http`] sends HTTP requests and [`config`] reads configuration and
+//!   secrets, when the plugin's manifest grants them.
 //!
 //! ## A complete plugin
 //!
@@ -93,8 +95,10 @@
 
 extern crate self as wasmq_plugin_sdk;
 
+pub mod config;
 mod error;
 mod host;
+pub mod http;
 mod output;
 mod task;
 
@@ -122,6 +126,18 @@ pub mod bindings {
         pub_export_macro: true,
         export_macro_name: "export",
         default_bindings_module: "::wasmq_plugin_sdk::bindings",
+        runtime_path: "::wasmq_plugin_sdk::__private::wit_bindgen::rt",
+    });
+}
+
+/// Guest bindings of the `capabilities` world (`wasi:config/store`): only
+/// what a plugin calls ends up among its imports.
+#[doc(hidden)]
+#[allow(unsafe_code, missing_docs, clippy::all)]
+pub mod capability_bindings {
+    wit_bindgen::generate!({
+        world: "capabilities",
+        path: "../wit",
         runtime_path: "::wasmq_plugin_sdk::__private::wit_bindgen::rt",
     });
 }

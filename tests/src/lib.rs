@@ -8,5 +8,6 @@
 
 pub mod browser;
 pub mod host;
+pub mod http_server;
 pub mod plugins;
 pub mod redis;

@@ -74,7 +74,7 @@ impl Prepared {
         let mut wasi = deny_all_wasi(&invocation.task_type, &stdout, &stderr);
         wasi.stdin(MemoryInputPipe::new(invocation.payload));
         let state = CommandState {
-            sandbox: Sandbox::new(&plan.limits),
+            sandbox: Sandbox::new(&plan.limits, plan.log.clone()),
             wasi: wasi.build_p1(),
         };
         let mut store = Store::new(self.pre.module().engine(), state);

@@ -1,23 +1,32 @@
 //! Running component plugins: the `wasmq:plugin/task-handler` world.
 //!
-//! The linker provides the contract's `log` and `progress` imports and the
-//! WASI p2 interfaces a Rust wasip2 component always imports. WASI is linked
-//! so such components instantiate at all, but grants nothing (see
-//! [`deny_all_wasi`]). Everything that can be done once per plugin (type
-//! checking the imports, resolving the export) is done at load time in an
-//! `InstancePre`; a task only instantiates and calls.
+//! The linker provides the contract's `log` and `progress` imports, the
+//! WASI p2 interfaces a Rust wasip2 component always imports, and the
+//! capabilities a manifest may grant: `wasi:http/outgoing-handler` and
+//! `wasi:config/store`. WASI itself grants nothing (see [`deny_all_wasi`]);
+//! what the capabilities allow is the plugin's [`Grants`], checked per
+//! request, and a component importing one it was not granted is refused at
+//! load ([`check_imports`]). Everything that can be done once per plugin
+//! (type checking the imports, resolving the export) is done at load time in
+//! an `InstancePre`; a task only instantiates and calls.
 
 use super::capture::Capture;
 use super::error::LoadError;
+use super::grants::{Grants, check_imports};
+use super::outbound::OutboundHooks;
 use super::invocation::{CancelToken, Invocation};
 use super::outcome::OutcomeKind;
 use super::run::{Finished, RunPlan};
 use super::sandbox::{HasSandbox, LOG_KEEP, Sandbox, arm, deny_all_wasi};
 use super::trap::trapped;
+use crate::config::PluginManifest;
+use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_config::{WasiConfig, WasiConfigVariables};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -38,6 +47,19 @@ pub(crate) struct ComponentState {
     sandbox: Sandbox,
     wasi: WasiCtx,
     table: ResourceTable,
+    http: WasiHttpCtx,
+    hooks: OutboundHooks,
+    config: Arc<WasiConfigVariables>,
+}
+
+impl WasiHttpView for ComponentState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
 }
 
 impl HasSandbox for ComponentState {
@@ -79,18 +101,35 @@ impl progress::Host for ComponentState {
     }
 }
 
-/// A component compiled, checked and pre-linked for fast instantiation.
+/// A component compiled, checked and pre-linked for fast instantiation,
+/// with what its manifest grants it.
 pub(crate) struct Prepared {
     pre: TaskHandlerPre<ComponentState>,
+    grants: Grants,
+    plugin: Arc<str>,
 }
 
 impl Prepared {
     /// Links the component against the host imports. Fails if it imports
     /// anything the host does not provide, or exports a handler of the
     /// wrong shape.
-    pub fn new(file: &str, engine: &Engine, component: &Component) -> Result<Self, LoadError> {
+    pub fn new(
+        file: &str,
+        name: &str,
+        engine: &Engine,
+        component: &Component,
+        manifest: Option<&PluginManifest>,
+    ) -> Result<Self, LoadError> {
+        check_imports(file, engine, component, manifest)?;
+        let grants = Grants::resolve(file, manifest)?;
         let mut linker = Linker::<ComponentState>::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .and_then(|()| wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))
+            .and_then(|()| {
+                wasmtime_wasi_config::add_to_linker(&mut linker, |s: &mut ComponentState| {
+                    WasiConfig::from(&*s.config)
+                })
+            })
             .and_then(|()| {
                 bindings::TaskHandler::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             })
@@ -111,7 +150,11 @@ impl Prepared {
             file: file.to_owned(),
             message: format!("{e:#}"),
         })?;
-        Ok(Prepared { pre })
+        Ok(Prepared {
+            pre,
+            grants,
+            plugin: name.into(),
+        })
     }
 
     /// Runs one task in a fresh instance. Async, as for commands: a WASI
@@ -125,9 +168,17 @@ impl Prepared {
         let stdout = Capture::log(LOG_KEEP);
         let stderr = Capture::log(LOG_KEEP);
         let state = ComponentState {
-            sandbox: Sandbox::new(&plan.limits),
+            sandbox: Sandbox::new(&plan.limits, plan.log.clone()),
             wasi: deny_all_wasi(&invocation.task_type, &stdout, &stderr).build(),
             table: ResourceTable::new(),
+            http: WasiHttpCtx::new(),
+            hooks: OutboundHooks::new(
+                self.grants.http.clone(),
+                self.plugin.clone(),
+                plan.deadline,
+                plan.log.clone(),
+            ),
+            config: self.grants.config.clone(),
         };
         let mut store = Store::new(self.pre.engine(), state);
         let started = Instant::now();

@@ -83,6 +83,18 @@ pub enum LoadError {
         what: String,
         message: String,
     },
+    /// The component imports a capability its manifest does not grant.
+    #[error("{file} imports {import}, which its manifest does not grant: set {key} in the plugin's .toml manifest ({how})")]
+    Ungranted {
+        file: String,
+        import: String,
+        key: String,
+        how: String,
+    },
+    /// A `[secrets]` entry could not be resolved (the message names the
+    /// key and its source, never a value).
+    #[error("{file}: {message}")]
+    Secret { file: String, message: String },
     /// The manifest next to the plugin is invalid.
     #[error(transparent)]
     BadManifest(#[from] ManifestError),

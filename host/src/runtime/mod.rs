@@ -34,7 +34,10 @@ mod component;
 mod contract;
 mod engine;
 mod error;
+mod grants;
 mod invocation;
+mod outbound;
+mod outbound_send;
 mod outcome;
 mod plugin;
 mod run;
@@ -205,7 +208,13 @@ impl Runtime {
                     .map_err(corrupt("component"))?;
                 contract::check_component(file, engine, &component)?;
                 (
-                    Code::Component(component::Prepared::new(file, engine, &component)?),
+                    Code::Component(component::Prepared::new(
+                        file,
+                        name,
+                        engine,
+                        &component,
+                        manifest.as_ref(),
+                    )?),
                     hit,
                 )
             }

@@ -7,7 +7,7 @@ use super::contract::PluginKind;
 use super::invocation::{CancelToken, Invocation};
 use super::outcome::{Outcome, OutcomeKind};
 use super::run::{Finished, RunPlan};
-use super::sandbox::{deadline_ms, effective};
+use super::sandbox::{SharedLog, deadline_ms, effective};
 use crate::config::{Limits, PluginManifest};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -105,8 +105,8 @@ impl Plugin {
     ///   outcome keeps the run's log, fuel and memory figures;
     /// * blocked in a host call, where no callback runs, the run's future is
     ///   dropped [`STOP_GRACE`] later, which ends the call and throws the
-    ///   store away, and the outcome says only that it timed out or was
-    ///   cancelled.
+    ///   store away; the outcome says it timed out or was cancelled and
+    ///   keeps what the run had logged, but has no fuel or memory figures.
     ///
     /// Never panics on guest behaviour; every way the guest can fail is an
     /// [`OutcomeKind`]. Records no metrics: the caller knows what the run
@@ -117,13 +117,16 @@ impl Plugin {
             invocation.limits.unwrap_or(self.inner.limits),
             self.inner.runtime.max_memory,
         );
+        let started = Instant::now();
         let plan = RunPlan {
             limits,
             deadline_ms: deadline_ms(limits.timeout),
+            deadline: started + limits.timeout,
+            log: SharedLog::default(),
         };
-        let started = Instant::now();
+        let log = plan.log.clone();
         let finished = if cancel.is_cancelled() {
-            Finished::stopped(OutcomeKind::Cancelled, &limits, Duration::ZERO)
+            Finished::stopped(OutcomeKind::Cancelled, &limits, Duration::ZERO, log)
         } else {
             let run = async {
                 match &self.inner.code {
@@ -145,9 +148,10 @@ impl Plugin {
                     OutcomeKind::TimedOut { after: started.elapsed() },
                     &limits,
                     started.elapsed(),
+                    log,
                 ),
                 () = cancelled => {
-                    Finished::stopped(OutcomeKind::Cancelled, &limits, started.elapsed())
+                    Finished::stopped(OutcomeKind::Cancelled, &limits, started.elapsed(), log)
                 }
             }
         };

@@ -2,15 +2,18 @@
 //! assembly of the [`Outcome`] coming out.
 
 use super::outcome::{Outcome, OutcomeKind};
-use super::sandbox::Sandbox;
+use super::sandbox::{Sandbox, SharedLog};
 use crate::config::Limits;
 use std::time::Duration;
 
-/// The effective limits of one run and its deadline for the task record.
-#[derive(Debug, Clone, Copy)]
+/// The effective limits of one run, its deadline (for the task record, and
+/// for host calls that must end by it) and its task log.
+#[derive(Debug, Clone)]
 pub(crate) struct RunPlan {
     pub limits: Limits,
     pub deadline_ms: u64,
+    pub deadline: std::time::Instant,
+    pub log: SharedLog,
 }
 
 /// The raw result of a run, before it becomes an [`Outcome`].
@@ -30,12 +33,18 @@ impl Finished {
     /// A run that ended without an outcome of its own: never started (the
     /// task was already cancelled), or stopped by the host while blocked in
     /// a host call, its store thrown away with whatever it had logged.
-    pub fn stopped(kind: OutcomeKind, limits: &crate::config::Limits, elapsed: Duration) -> Self {
+    /// What the run had logged is kept (`log`).
+    pub fn stopped(
+        kind: OutcomeKind,
+        limits: &crate::config::Limits,
+        elapsed: Duration,
+        log: SharedLog,
+    ) -> Self {
         Finished {
             kind,
             fuel_used: 0,
             elapsed,
-            sandbox: Sandbox::new(limits),
+            sandbox: Sandbox::new(limits, log),
             stdout: String::new(),
             stderr: String::new(),
         }
@@ -52,7 +61,7 @@ impl Finished {
             stdout,
             stderr,
         } = self;
-        let mut log = sandbox.log.finish();
+        let mut log = sandbox.log.take();
         for (stream, text) in [("stdout", &stdout), ("stderr", &stderr)] {
             for line in text.lines() {
                 log.push('[');

@@ -9,6 +9,7 @@
 use super::capture::Capture;
 use super::invocation::CancelToken;
 use crate::config::Limits;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
@@ -109,19 +110,40 @@ impl TaskLog {
     }
 }
 
+/// A run's [`TaskLog`], shared between the store (the `log` import, the
+/// outbound HTTP hook) and the caller, which keeps it when a run is stopped
+/// and its store thrown away.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SharedLog(Arc<Mutex<TaskLog>>);
+
+impl SharedLog {
+    /// Appends one entry; see [`TaskLog::push`].
+    pub fn push(&self, level: &str, message: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(level, message);
+    }
+
+    /// The entries so far, leaving the log empty.
+    pub fn take(&self) -> String {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner)).finish()
+    }
+}
+
 /// The host-side state common to both plugin kinds.
 #[derive(Debug)]
 pub(crate) struct Sandbox {
     pub limiter: MemoryLimiter,
-    pub log: TaskLog,
+    pub log: SharedLog,
     pub progress: Option<(u8, String)>,
 }
 
 impl Sandbox {
-    pub fn new(limits: &Limits) -> Self {
+    pub fn new(limits: &Limits, log: SharedLog) -> Self {
         Sandbox {
             limiter: MemoryLimiter::new(limits.memory),
-            log: TaskLog::default(),
+            log,
             progress: None,
         }
     }

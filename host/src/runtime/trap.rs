@@ -47,7 +47,7 @@ mod tests {
     #[test]
     fn a_refused_growth_is_out_of_memory_at_the_limit() {
         let limits = limits();
-        let mut sandbox = Sandbox::new(&limits);
+        let mut sandbox = Sandbox::new(&limits, Default::default());
         let error = wasmtime::Error::msg("unreachable");
         let elapsed = Duration::from_millis(1);
         assert!(matches!(

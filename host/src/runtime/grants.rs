@@ -1,0 +1,116 @@
+//! What a plugin's manifest grants it, resolved at load: outbound HTTP, and
+//! the values of `wasi:config/store` (its `[config]`, and its `[secrets]`
+//! read from the host's environment or files).
+//!
+//! Every capability is default-deny. The linker provides the interfaces to
+//! every component, so that what decides is the manifest, and a component
+//! that imports an interface its manifest does not grant is refused at load
+//! with the key to set, rather than failing at its first request. Secrets
+//! are resolved here, once per load, so a missing one fails the load (with
+//! its source named, never its value) instead of a task.
+
+use super::error::LoadError;
+use super::outbound::HttpGrant;
+use crate::config::{Capabilities, PluginManifest};
+use std::sync::Arc;
+use wasmtime::Engine;
+use wasmtime::component::Component;
+use wasmtime_wasi_config::WasiConfigVariables;
+
+/// The capabilities of one loaded plugin, shared by all its runs.
+#[derive(Clone, Default)]
+pub(crate) struct Grants {
+    /// Outbound HTTP; an empty allow-list denies every request.
+    pub http: Arc<HttpGrant>,
+    /// `[config]` and resolved `[secrets]`, as `wasi:config/store` serves
+    /// them. Never printed: it holds secret values.
+    pub config: Arc<WasiConfigVariables>,
+    /// How many values of `config` are secrets (for listings).
+    pub secrets: usize,
+}
+
+impl std::fmt::Debug for Grants {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grants")
+            .field("http", &self.http)
+            .field("secrets", &self.secrets)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Grants {
+    /// Resolves the grants of `manifest` (none without one). Fails on a
+    /// secret that cannot be read.
+    pub fn resolve(file: &str, manifest: Option<&PluginManifest>) -> Result<Grants, LoadError> {
+        let Some(manifest) = manifest else {
+            return Ok(Grants::default());
+        };
+        let Capabilities {
+            http,
+            http_max_requests,
+            http_max_response,
+            kv: _,
+        } = &manifest.capabilities;
+        let mut config = WasiConfigVariables::new();
+        for (key, value) in &manifest.config {
+            config.insert(key, value);
+        }
+        for (key, source) in &manifest.secrets {
+            let secret = source.resolve(key).map_err(|e| LoadError::Secret {
+                file: file.to_owned(),
+                message: e.to_string(),
+            })?;
+            config.insert(key, secret.expose());
+        }
+        Ok(Grants {
+            http: Arc::new(HttpGrant {
+                allow: http.clone(),
+                max_requests: *http_max_requests,
+                max_response: *http_max_response,
+            }),
+            config: Arc::new(config),
+            secrets: manifest.secrets.len(),
+        })
+    }
+}
+
+/// Refuses a component that imports a capability its manifest does not
+/// grant; the message names the import and the manifest key to set.
+pub(crate) fn check_imports(
+    file: &str,
+    engine: &Engine,
+    component: &Component,
+    manifest: Option<&PluginManifest>,
+) -> Result<(), LoadError> {
+    let empty = PluginManifest::default();
+    let manifest = manifest.unwrap_or(&empty);
+    for (name, _) in component.component_type().imports(engine) {
+        let refuse = |key: &str, how: &str| {
+            Err(LoadError::Ungranted {
+                file: file.to_owned(),
+                import: name.to_owned(),
+                key: key.to_owned(),
+                how: how.to_owned(),
+            })
+        };
+        if name.starts_with("wasi:http/outgoing-handler") && manifest.capabilities.http.is_empty() {
+            return refuse(
+                "[capabilities] http",
+                "list the URLs it may call, e.g. http = [\"https://api.example.com\"]",
+            );
+        }
+        if name.starts_with("wasi:config/") && manifest.config.is_empty() && manifest.secrets.is_empty() {
+            return refuse(
+                "[config] or [secrets]",
+                "give it values, e.g. [config] mail_api = \"https://...\" or [secrets] token = \"env:TOKEN\"",
+            );
+        }
+        if name.starts_with("wasi:keyvalue/") {
+            return refuse(
+                "[capabilities] kv",
+                "this host does not serve wasi:keyvalue yet; remove the import",
+            );
+        }
+    }
+    Ok(())
+}
