@@ -270,8 +270,7 @@ mod tests {
             max_instances: 10_000,
             ..RuntimeOptions::default()
         })
-        .err()
-        .expect("a 160 TiB pool cannot be reserved");
+        .expect_err("a 160 TiB pool cannot be reserved");
         let text = error.to_string();
         assert!(text.contains("10000 concurrent runs need about"), "{text}");
         assert!(text.contains("lower --concurrency"), "{text}");
