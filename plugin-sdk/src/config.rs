@@ -94,6 +94,10 @@ mod tests {
         assert_eq!(get("mail-api.url").as_deref(), Some("http://x"));
         assert_eq!(require("mail-api.url").unwrap(), "http://x");
         let missing = secret("nope").unwrap_err();
-        assert!(missing.message().contains("[secrets]"), "{}", missing.message());
+        assert!(
+            missing.message().contains("[secrets]"),
+            "{}",
+            missing.message()
+        );
     }
 }

@@ -48,8 +48,9 @@ impl Response {
 
     /// The body decoded as JSON.
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, TaskError> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| TaskError::permanent(format!("the response is not the JSON expected: {e}")))
+        serde_json::from_slice(&self.body).map_err(|e| {
+            TaskError::permanent(format!("the response is not the JSON expected: {e}"))
+        })
     }
 }
 
@@ -118,13 +119,17 @@ struct Url<'a> {
 
 impl<'a> Url<'a> {
     fn parse(url: &'a str) -> Result<Url<'a>, HttpError> {
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or_else(|| HttpError::BadUrl(format!("`{url}` has no scheme (http:// or https://)")))?;
+        let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+            HttpError::BadUrl(format!("`{url}` has no scheme (http:// or https://)"))
+        })?;
         let https = match scheme.to_ascii_lowercase().as_str() {
             "https" => true,
             "http" => false,
-            other => return Err(HttpError::BadUrl(format!("scheme `{other}`: only http and https"))),
+            other => {
+                return Err(HttpError::BadUrl(format!(
+                    "scheme `{other}`: only http and https"
+                )));
+            }
         };
         let split = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, path) = rest.split_at(split);

@@ -138,6 +138,7 @@ pub mod capability_bindings {
     wit_bindgen::generate!({
         world: "capabilities",
         path: "../wit",
+        generate_all,
         runtime_path: "::wasmq_plugin_sdk::__private::wit_bindgen::rt",
     });
 }

@@ -99,7 +99,9 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<String>>) -> std::io::Result<()> {
             reply(&mut out, 200, b"late")
         }
         "/big" => {
-            out.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")?;
+            out.write_all(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+            )?;
             let mut left = number("n") as usize;
             let chunk = vec![b'x'; 16 << 10];
             while left > 0 {
@@ -112,7 +114,9 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<String>>) -> std::io::Result<()> {
             out.write_all(b"0\r\n\r\n")
         }
         "/drip" => {
-            out.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")?;
+            out.write_all(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+            )?;
             loop {
                 thread::sleep(Duration::from_millis(number("ms").max(1)));
                 out.write_all(b"1\r\nx\r\n")?;

@@ -13,8 +13,8 @@
 use super::capture::Capture;
 use super::error::LoadError;
 use super::grants::{Grants, check_imports};
-use super::outbound::OutboundHooks;
 use super::invocation::{CancelToken, Invocation};
+use super::outbound::OutboundHooks;
 use super::outcome::OutcomeKind;
 use super::run::{Finished, RunPlan};
 use super::sandbox::{HasSandbox, LOG_KEEP, Sandbox, arm, deny_all_wasi};

@@ -84,7 +84,9 @@ pub enum LoadError {
         message: String,
     },
     /// The component imports a capability its manifest does not grant.
-    #[error("{file} imports {import}, which its manifest does not grant: set {key} in the plugin's .toml manifest ({how})")]
+    #[error(
+        "{file} imports {import}, which its manifest does not grant: set {key} in the plugin's .toml manifest ({how})"
+    )]
     Ungranted {
         file: String,
         import: String,

@@ -99,7 +99,10 @@ pub(crate) fn check_imports(
                 "list the URLs it may call, e.g. http = [\"https://api.example.com\"]",
             );
         }
-        if name.starts_with("wasi:config/") && manifest.config.is_empty() && manifest.secrets.is_empty() {
+        if name.starts_with("wasi:config/")
+            && manifest.config.is_empty()
+            && manifest.secrets.is_empty()
+        {
             return refuse(
                 "[config] or [secrets]",
                 "give it values, e.g. [config] mail_api = \"https://...\" or [secrets] token = \"env:TOKEN\"",

@@ -30,7 +30,8 @@ use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpH
 /// A boxed future of the kind the hook hands back to wasmtime-wasi-http.
 type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
 /// What `send_request` returns.
-type Sent = Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send>;
+type Sent =
+    Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send>;
 
 /// What a plugin's manifest grants of outbound HTTP, fixed at load.
 #[derive(Debug, Clone, Default)]
@@ -160,7 +161,11 @@ impl RequestEnd {
         let ms = self.started.elapsed().as_millis();
         let line = match error {
             None => format!("{}, {bytes} bytes, {ms} ms", self.line),
-            Some(e) => format!("{}, {bytes} bytes, {ms} ms; body: {}", self.line, describe(e)),
+            Some(e) => format!(
+                "{}, {bytes} bytes, {ms} ms; body: {}",
+                self.line,
+                describe(e)
+            ),
         };
         self.log.push("INFO", &line);
     }
@@ -183,9 +188,13 @@ pub(crate) fn describe(error: &HttpError) -> String {
         HttpError::HttpResponseBodySize(Some(n)) => {
             format!("the response body is over the {n}-byte cap ([capabilities] http_max_response)")
         }
-        HttpError::DestinationIpProhibited => "the name resolves to a private address that the grant does not name literally".into(),
+        HttpError::DestinationIpProhibited => {
+            "the name resolves to a private address that the grant does not name literally".into()
+        }
         HttpError::ConnectionTimeout => "connect timed out (clamped to the task's deadline)".into(),
-        HttpError::ConnectionReadTimeout => "read timed out (clamped to the task's deadline)".into(),
+        HttpError::ConnectionReadTimeout => {
+            "read timed out (clamped to the task's deadline)".into()
+        }
         other => format!("{other:?}"),
     }
 }

@@ -45,14 +45,15 @@ pub(crate) async fn guarded_send(
         .to_owned();
     let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
     let connect = options.connect_timeout.unwrap_or(Duration::ZERO);
-    let resolved: Vec<SocketAddr> = timeout(connect, tokio::net::lookup_host((host.as_str(), port)))
-        .await
-        .map_err(|_| HttpError::DnsTimeout)?
-        .map_err(|e| HttpError::DnsError {
-            rcode: Some(e.to_string()),
-            info_code: None,
-        })?
-        .collect();
+    let resolved: Vec<SocketAddr> =
+        timeout(connect, tokio::net::lookup_host((host.as_str(), port)))
+            .await
+            .map_err(|_| HttpError::DnsTimeout)?
+            .map_err(|e| HttpError::DnsError {
+                rcode: Some(e.to_string()),
+                info_code: None,
+            })?
+            .collect();
     // Only public addresses, or private ones the grant names literally.
     let usable: Vec<SocketAddr> = resolved
         .iter()
@@ -110,10 +111,12 @@ where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let connect = options.connect_timeout.unwrap_or(Duration::ZERO);
-    let (mut sender, connection) =
-        timeout(connect, hyper::client::conn::http1::handshake(TokioIo::new(stream)))
-            .await
-            .map_err(|_| HttpError::ConnectionTimeout)??;
+    let (mut sender, connection) = timeout(
+        connect,
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)),
+    )
+    .await
+    .map_err(|_| HttpError::ConnectionTimeout)??;
     // The connection is driven beside the request until the body is done.
     let driver = tokio::spawn(connection);
     let path = request
