@@ -34,6 +34,7 @@ declare -A components=(
     [sleeper]=sleeper
     [fetch]=fetch
     [settings]=settings
+    [tally]=tally
     [sleep200]=sleep200
     [stall]=stall
 )

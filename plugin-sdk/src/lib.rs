@@ -15,8 +15,9 @@
 //! - [`trace!`], [`debug!`], [`info!`], [`warn!`] and [`error!`] write to the
 //!   task's log on the host, and [`progress`] reports how far a long task got;
 //! - [`handler`] turns one function into the component's export;
-//! - [`http`] sends HTTP requests and [`config`] reads configuration and
-//!   secrets, when the plugin's manifest grants them.
+//! - [`http`] sends HTTP requests, [`config`] reads configuration and
+//!   secrets, and [`kv`] keeps state in buckets, when the plugin's manifest
+//!   grants them.
 //!
 //! ## A complete plugin
 //!
@@ -99,6 +100,7 @@ pub mod config;
 mod error;
 mod host;
 pub mod http;
+pub mod kv;
 mod output;
 mod task;
 
@@ -130,8 +132,8 @@ pub mod bindings {
     });
 }
 
-/// Guest bindings of the `capabilities` world (`wasi:config/store`): only
-/// what a plugin calls ends up among its imports.
+/// Guest bindings of the `capabilities` world (`wasi:config/store`,
+/// `wasi:keyvalue`): only what a plugin calls ends up among its imports.
 #[doc(hidden)]
 #[allow(unsafe_code, missing_docs, clippy::all)]
 pub mod capability_bindings {

@@ -46,6 +46,9 @@ pub(crate) struct Scripts {
     pub requeue_dead: Script,
     pub purge_dead: Script,
     pub remove_queue: Script,
+    pub kv_set: Script,
+    pub kv_incr: Script,
+    pub kv_swap: Script,
 }
 
 /// The scripts, hashed once per process.
@@ -70,11 +73,14 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     requeue_dead: lua!("requeue_dead.lua"),
     purge_dead: lua!("purge_dead.lua"),
     remove_queue: lua!("remove_queue.lua"),
+    kv_set: lua!("kv_set.lua"),
+    kv_incr: lua!("kv_incr.lua"),
+    kv_swap: lua!("kv_swap.lua"),
 });
 
 impl Scripts {
     /// All scripts, for preloading.
-    pub(crate) fn all(&self) -> [&Script; 20] {
+    pub(crate) fn all(&self) -> [&Script; 23] {
         [
             &self.enqueue,
             &self.lease,
@@ -96,6 +102,9 @@ impl Scripts {
             &self.requeue_dead,
             &self.purge_dead,
             &self.remove_queue,
+            &self.kv_set,
+            &self.kv_incr,
+            &self.kv_swap,
         ]
     }
 }

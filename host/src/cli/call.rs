@@ -100,6 +100,8 @@ fn call(args: CallArgs) -> Result<bool> {
         ..RuntimeOptions::default()
     })
     .context("cannot start the plugin runtime")?;
+    // Buckets in memory: `wasmq call` runs one task and keeps nothing.
+    runtime.attach_kv(std::sync::Arc::new(crate::runtime::MemoryKv::new()));
     let plugin = runtime
         .load(&name, &args.plugin, Limits::default())
         .with_context(|| format!("cannot load plugin {}", args.plugin.display()))?;

@@ -60,7 +60,7 @@ impl Host {
             ..RuntimeOptions::default()
         })
         .context("cannot start the WebAssembly runtime")?;
-        let plugins = PluginDir::open(&config.plugins_dir, runtime, Limits::default())?;
+        let plugins = PluginDir::open(&config.plugins_dir, runtime.clone(), Limits::default())?;
         let registry = Registry::new();
         let scan = plugins.scan(&registry).await.with_context(|| {
             format!(
@@ -83,6 +83,10 @@ impl Host {
                     mask_password(&config.redis_url)
                 )
             })?;
+        // Plugins' key-value buckets live in the same Redis.
+        runtime.attach_kv(std::sync::Arc::new(crate::worker::RedisKv::new(
+            client.clone(),
+        )));
         let http = match config.http {
             Some(addr) => Some(
                 crate::http::bind(addr, config.http_token.as_ref().map(|t| t.0.as_str()))

@@ -39,7 +39,13 @@ pub const MAX_CONFIG_ENTRIES: usize = 64;
 pub const MAX_CONFIG_VALUE: usize = 4 << 10;
 
 /// The keys of `[capabilities]`, for the unknown-key error.
-pub(super) const CAPABILITY_KEYS: &str = "http, http_max_requests, http_max_response, kv";
+pub(super) const CAPABILITY_KEYS: &str =
+    "http, http_max_requests, http_max_response, kv, kv_max_value, kv_ttl";
+
+/// Default largest value one `set` may store: 1 MiB.
+pub const DEFAULT_KV_MAX_VALUE: u64 = 1 << 20;
+/// Largest `kv_max_value`: 16 MiB.
+pub const MAX_KV_VALUE: u64 = 16 << 20;
 
 /// What a plugin may reach. The default grants nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +58,10 @@ pub struct Capabilities {
     pub http_max_response: u64,
     /// Key-value buckets the plugin may use, in the order written.
     pub kv: Vec<String>,
+    /// Largest value one write may store, in bytes.
+    pub kv_max_value: u64,
+    /// Buckets that expire this long after their last write (`kv_ttl`).
+    pub kv_ttl: std::collections::BTreeMap<String, std::time::Duration>,
 }
 
 impl Default for Capabilities {
@@ -61,6 +71,8 @@ impl Default for Capabilities {
             http_max_requests: DEFAULT_HTTP_MAX_REQUESTS,
             http_max_response: DEFAULT_HTTP_MAX_RESPONSE,
             kv: Vec::new(),
+            kv_max_value: DEFAULT_KV_MAX_VALUE,
+            kv_ttl: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -80,6 +92,8 @@ pub(super) struct RawCapabilities {
     http_max_requests: Option<i64>,
     http_max_response: Option<SizeValue>,
     kv: Option<Vec<String>>,
+    kv_max_value: Option<SizeValue>,
+    kv_ttl: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// Validates `[capabilities]`.
@@ -140,6 +154,41 @@ pub(super) fn capabilities(
         ));
     }
     granted.kv = buckets(raw.kv.unwrap_or_default()).map_err(|message| error("kv", message))?;
+    if granted.kv.is_empty() && (raw.kv_max_value.is_some() || raw.kv_ttl.is_some()) {
+        return Err(error(
+            "kv",
+            "is empty but kv_max_value or kv_ttl is set; grant a bucket first (kv = [\"cache\"]) or remove them"
+                .to_owned(),
+        ));
+    }
+    if let Some(value) = raw.kv_max_value {
+        let bytes = size("kv_max_value", value).map_err(|e| error(e.key, e.message))?;
+        if bytes == 0 || bytes > MAX_KV_VALUE {
+            return Err(error(
+                "kv_max_value",
+                format!(
+                    "must be between 1 byte and 16MiB, got {}",
+                    format_size(bytes)
+                ),
+            ));
+        }
+        granted.kv_max_value = bytes;
+    }
+    for (bucket, text) in raw.kv_ttl.unwrap_or_default() {
+        if !granted.kv.contains(&bucket) {
+            return Err(error(
+                "kv_ttl",
+                format!(
+                    "names bucket `{bucket}`, which `kv` does not grant; add it to kv or remove it"
+                ),
+            ));
+        }
+        let ttl = crate::config::units::parse_duration(&text)
+            .ok()
+            .filter(|d| (std::time::Duration::from_secs(1)..=std::time::Duration::from_secs(365 * 86400)).contains(d))
+            .ok_or_else(|| error("kv_ttl", format!("`{bucket} = \"{text}\"`: give a duration between 1s and 365d, such as \"7d\"")))?;
+        granted.kv_ttl.insert(bucket, ttl);
+    }
     Ok(granted)
 }
 

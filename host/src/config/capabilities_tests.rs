@@ -213,6 +213,35 @@ fn limits_at_their_bounds_are_accepted() {
     assert_eq!(manifest.secrets.len(), 64);
 }
 
+#[test]
+fn kv_bounds_and_expiry_are_checked() {
+    let manifest = parse(
+        "[capabilities]\nkv = [\"a\", \"b\"]\nkv_max_value = \"2MiB\"\nkv_ttl = { a = \"7d\" }\n",
+    )
+    .unwrap();
+    assert_eq!(manifest.capabilities.kv_max_value, 2 << 20);
+    assert_eq!(
+        manifest.capabilities.kv_ttl.get("a"),
+        Some(&std::time::Duration::from_secs(7 * 86400))
+    );
+    assert!(!manifest.capabilities.kv_ttl.contains_key("b"));
+    for (text, needle) in [
+        ("kv_max_value = 10", "grant a bucket first"),
+        ("kv = [\"a\"]\nkv_max_value = \"17MiB\"", "16MiB"),
+        (
+            "kv = [\"a\"]\nkv_ttl = { b = \"1h\" }",
+            "`b`, which `kv` does not grant",
+        ),
+        (
+            "kv = [\"a\"]\nkv_ttl = { a = \"0s\" }",
+            "between 1s and 365d",
+        ),
+    ] {
+        let message = error(&format!("[capabilities]\n{text}\n"));
+        assert!(message.contains(needle), "{text}: {message}");
+    }
+}
+
 proptest! {
     #[test]
     fn valid_keys_and_buckets_are_accepted(

@@ -14,6 +14,7 @@ use super::capture::Capture;
 use super::error::LoadError;
 use super::grants::{Grants, check_imports};
 use super::invocation::{CancelToken, Invocation};
+use super::kv_host::{KvCtx, KvView};
 use super::outbound::OutboundHooks;
 use super::outcome::OutcomeKind;
 use super::run::{Finished, RunPlan};
@@ -50,6 +51,7 @@ pub(crate) struct ComponentState {
     http: WasiHttpCtx,
     hooks: OutboundHooks,
     config: Arc<WasiConfigVariables>,
+    kv: KvCtx,
 }
 
 impl WasiHttpView for ComponentState {
@@ -131,6 +133,12 @@ impl Prepared {
                 })
             })
             .and_then(|()| {
+                super::kv_host::add_to_linker(&mut linker, |s: &mut ComponentState| KvView {
+                    ctx: &mut s.kv,
+                    table: &mut s.table,
+                })
+            })
+            .and_then(|()| {
                 bindings::TaskHandler::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             })
             .map_err(|e| LoadError::Corrupt {
@@ -179,6 +187,11 @@ impl Prepared {
                 plan.log.clone(),
             ),
             config: self.grants.config.clone(),
+            kv: KvCtx {
+                grant: self.grants.kv.clone(),
+                plugin: self.plugin.clone(),
+                store: plan.kv.clone(),
+            },
         };
         let mut store = Store::new(self.pre.engine(), state);
         let started = Instant::now();

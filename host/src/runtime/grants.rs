@@ -1,6 +1,6 @@
-//! What a plugin's manifest grants it, resolved at load: outbound HTTP, and
-//! the values of `wasi:config/store` (its `[config]`, and its `[secrets]`
-//! read from the host's environment or files).
+//! What a plugin's manifest grants it, resolved at load: outbound HTTP,
+//! key-value buckets, and the values of `wasi:config/store` (its `[config]`,
+//! and its `[secrets]` read from the host's environment or files).
 //!
 //! Every capability is default-deny. The linker provides the interfaces to
 //! every component, so that what decides is the manifest, and a component
@@ -10,6 +10,7 @@
 //! its source named, never its value) instead of a task.
 
 use super::error::LoadError;
+use super::kv_host::KvGrant;
 use super::outbound::HttpGrant;
 use crate::config::{Capabilities, PluginManifest};
 use std::sync::Arc;
@@ -27,6 +28,8 @@ pub(crate) struct Grants {
     pub config: Arc<WasiConfigVariables>,
     /// How many values of `config` are secrets (for listings).
     pub secrets: usize,
+    /// Key-value buckets and their bounds.
+    pub kv: KvGrant,
 }
 
 impl std::fmt::Debug for Grants {
@@ -49,7 +52,9 @@ impl Grants {
             http,
             http_max_requests,
             http_max_response,
-            kv: _,
+            kv,
+            kv_max_value,
+            kv_ttl,
         } = &manifest.capabilities;
         let mut config = WasiConfigVariables::new();
         for (key, value) in &manifest.config {
@@ -70,6 +75,11 @@ impl Grants {
             }),
             config: Arc::new(config),
             secrets: manifest.secrets.len(),
+            kv: KvGrant {
+                buckets: Arc::new(kv.clone()),
+                max_value: *kv_max_value,
+                ttl: Arc::new(kv_ttl.clone()),
+            },
         })
     }
 }
@@ -108,10 +118,10 @@ pub(crate) fn check_imports(
                 "give it values, e.g. [config] mail_api = \"https://...\" or [secrets] token = \"env:TOKEN\"",
             );
         }
-        if name.starts_with("wasi:keyvalue/") {
+        if name.starts_with("wasi:keyvalue/") && manifest.capabilities.kv.is_empty() {
             return refuse(
                 "[capabilities] kv",
-                "this host does not serve wasi:keyvalue yet; remove the import",
+                "name the buckets it may open, e.g. kv = [\"thumbnails\"]",
             );
         }
     }

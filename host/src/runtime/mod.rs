@@ -36,6 +36,8 @@ mod engine;
 mod error;
 mod grants;
 mod invocation;
+mod kv;
+mod kv_host;
 mod outbound;
 mod outbound_send;
 mod outcome;
@@ -50,6 +52,8 @@ pub use contract::{CONTRACT_VERSION, HANDLER_INTERFACE, PluginKind};
 pub use engine::{RuntimeOptions, default_cache_dir};
 pub use error::{LoadError, RuntimeError};
 pub use invocation::{CancelToken, Invocation};
+pub use kv::{KeyPage, KvBucket, KvError, KvResult, KvStore, MemoryKv, Swapped};
+pub use kv_host::MAX_KEY_LEN;
 pub use outcome::{Outcome, OutcomeKind};
 pub use plugin::{Plugin, STOP_GRACE};
 pub use source::{DEFAULT_MAX_PLUGIN_SIZE, PluginFile};
@@ -76,6 +80,8 @@ pub(crate) struct RuntimeShared {
     engine: Engine,
     cache: Option<DiskCache>,
     max_memory: u64,
+    /// The store behind plugins' key-value buckets, once attached.
+    kv: std::sync::OnceLock<Arc<dyn KvStore>>,
     _ticker: EpochTicker,
 }
 
@@ -109,9 +115,18 @@ impl Runtime {
                 engine,
                 cache,
                 max_memory: options.max_memory,
+                kv: std::sync::OnceLock::new(),
                 _ticker: ticker,
             }),
         })
+    }
+
+    /// Attaches the store behind plugins' key-value buckets (the worker's
+    /// Redis store on a host, [`MemoryKv`] for `wasmq call`). Runs started
+    /// before have none: their bucket calls fail with `other`. Only the
+    /// first store attached counts; false if one was attached already.
+    pub fn attach_kv(&self, store: Arc<dyn KvStore>) -> bool {
+        self.shared.kv.set(store).is_ok()
     }
 
     /// The compile cache directory in use, if any.

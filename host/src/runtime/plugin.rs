@@ -123,6 +123,7 @@ impl Plugin {
             deadline_ms: deadline_ms(limits.timeout),
             deadline: started + limits.timeout,
             log: SharedLog::default(),
+            kv: self.inner.runtime.kv.get().cloned(),
         };
         let log = plan.log.clone();
         let finished = if cancel.is_cancelled() {

@@ -8,12 +8,14 @@ use std::time::Duration;
 
 /// The effective limits of one run, its deadline (for the task record, and
 /// for host calls that must end by it) and its task log.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct RunPlan {
     pub limits: Limits,
     pub deadline_ms: u64,
     pub deadline: std::time::Instant,
     pub log: SharedLog,
+    /// Where granted key-value buckets live, if the runtime has a store.
+    pub kv: Option<std::sync::Arc<dyn super::kv::KvStore>>,
 }
 
 /// The raw result of a run, before it becomes an [`Outcome`].

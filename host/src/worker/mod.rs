@@ -47,6 +47,7 @@ mod execute;
 mod heartbeat;
 mod inflight;
 mod keeper;
+mod kv;
 mod leaser;
 pub(crate) mod policy;
 pub(crate) mod sched;
@@ -54,6 +55,7 @@ mod settle;
 mod stats;
 
 pub use heartbeat::Identity;
+pub use kv::RedisKv;
 pub use stats::WorkerReport;
 
 use crate::broker::Client;
