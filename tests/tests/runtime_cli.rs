@@ -161,3 +161,44 @@ fn call_reads_a_raw_payload_from_stdin() {
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert!(show(&out).contains("SHOUT THIS"), "{}", show(&out));
 }
+
+/// `wasmq call`'s capability flags grant what the manifest does not: a
+/// secret from a file, a bucket (in memory), and an HTTP host; without them
+/// the plugin is refused at load with the key to set.
+#[test]
+fn call_grants_capabilities_from_flags() {
+    let cache = tempfile::tempdir().unwrap();
+    let secret = cache.path().join("token");
+    std::fs::write(&secret, "tok-123\n").unwrap();
+    let settings = plugin("settings");
+    let settings = settings.to_str().unwrap();
+    let flag = format!("token=file:{}", secret.display());
+    let out = call(
+        &[settings, "--payload", "\"token\"", "--secret", &flag],
+        cache.path(),
+    );
+    let text = show(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("tok-123"), "{text}");
+
+    let tally = plugin("tally");
+    let tally = tally.to_str().unwrap();
+    let incr = r#"{"bucket":"counts","incr":"k","by":5}"#;
+    let refused = call(&[tally, "--payload", incr], cache.path());
+    assert_eq!(refused.status.code(), Some(2), "{}", show(&refused));
+    assert!(
+        show(&refused).contains("[capabilities] kv"),
+        "{}",
+        show(&refused)
+    );
+    let out = call(&[tally, "--payload", incr, "--kv", "counts"], cache.path());
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(show(&out).contains("\n5"), "{}", show(&out));
+
+    let bad = call(
+        &[tally, "--payload", incr, "--allow-http", "ftp://x"],
+        cache.path(),
+    );
+    assert_eq!(bad.status.code(), Some(2), "{}", show(&bad));
+    assert!(show(&bad).contains("ftp"), "{}", show(&bad));
+}

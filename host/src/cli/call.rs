@@ -12,11 +12,13 @@
 //! outcome); 2 the command could not run it (bad arguments, bad payload,
 //! the plugin or its manifest failed to load).
 
+use super::call_grants::GrantFlags;
 use crate::config::Limits;
 use crate::config::units::{format_size, parse_duration, parse_size};
 use crate::runtime::{
     CancelToken, Invocation, Outcome, OutcomeKind, Plugin, Runtime, RuntimeOptions,
 };
+use crate::runtime::{DEFAULT_MAX_PLUGIN_SIZE, PluginFile};
 use anyhow::{Context, Result, bail};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -58,6 +60,24 @@ pub struct CallArgs {
     /// Compile the plugin without reading or writing the cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Grant outbound HTTP to this `scheme://host[:port]` (repeatable), on
+    /// top of the manifest's `[capabilities] http`.
+    #[arg(long = "allow-http", value_name = "URL")]
+    pub allow_http: Vec<String>,
+    /// Grant the key-value bucket BUCKET (repeatable), on top of the
+    /// manifest's `[capabilities] kv`.
+    #[arg(long = "kv", value_name = "BUCKET")]
+    pub kv: Vec<String>,
+    /// A `[config]` value, KEY=VALUE (repeatable; overrides the manifest).
+    #[arg(long = "config", value_name = "KEY=VALUE")]
+    pub config: Vec<String>,
+    /// A `[secrets]` entry, KEY=env:NAME or KEY=file:/path (repeatable).
+    #[arg(long = "secret", value_name = "KEY=SOURCE")]
+    pub secret: Vec<String>,
+    /// Keep key-value buckets in this Redis (as a host would) instead of
+    /// in memory.
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
 }
 
 /// Runs `wasmq call`; see the module docs for the exit codes.
@@ -100,21 +120,60 @@ fn call(args: CallArgs) -> Result<bool> {
         ..RuntimeOptions::default()
     })
     .context("cannot start the plugin runtime")?;
-    // Buckets in memory: `wasmq call` runs one task and keeps nothing.
-    runtime.attach_kv(std::sync::Arc::new(crate::runtime::MemoryKv::new()));
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    attach_kv(&tokio, &runtime, args.redis.as_deref())?;
+    let file = PluginFile::read(&args.plugin, DEFAULT_MAX_PLUGIN_SIZE, None)
+        .with_context(|| format!("cannot load plugin {}", args.plugin.display()))?;
+    let flags = GrantFlags {
+        http: args.allow_http.clone(),
+        config: args.config.clone(),
+        secrets: args.secret.clone(),
+        kv: args.kv.clone(),
+    };
+    let manifest = flags.merged(file.manifest())?;
+    let file = PluginFile::new(&args.plugin, file.bytes().to_vec(), manifest);
     let plugin = runtime
-        .load(&name, &args.plugin, Limits::default())
+        .load_file(&name, &file, Limits::default())
         .with_context(|| format!("cannot load plugin {}", args.plugin.display()))?;
     let limits = overridden(plugin.limits(), &args)?;
     let mut invocation = Invocation::new(format!("{name}:call"), name, payload);
     invocation.limits = Some(limits);
-    let outcome = plugin.run_blocking(invocation, &CancelToken::new());
+    let outcome = tokio.block_on(plugin.run(invocation, &CancelToken::new()));
     if args.json {
         println!("{}", json_report(&plugin, &limits, &outcome)?);
     } else {
         print!("{}", human_report(&plugin, &limits, &outcome));
     }
     Ok(outcome.is_success())
+}
+
+/// Buckets in `redis` when given (as a host keeps them), else in memory:
+/// `wasmq call` runs one task and keeps nothing.
+fn attach_kv(
+    tokio: &tokio::runtime::Runtime,
+    runtime: &Runtime,
+    redis: Option<&str>,
+) -> Result<()> {
+    let store: std::sync::Arc<dyn crate::runtime::KvStore> = match redis {
+        None => std::sync::Arc::new(crate::runtime::MemoryKv::new()),
+        Some(url) => {
+            let options = crate::broker::BrokerOptions::default();
+            let client = tokio
+                .block_on(crate::broker::Client::connect(url, options))
+                .with_context(|| {
+                    format!(
+                        "cannot connect to Redis at {}",
+                        crate::broker::mask_password(url)
+                    )
+                })?;
+            std::sync::Arc::new(crate::worker::RedisKv::new(client))
+        }
+    };
+    runtime.attach_kv(store);
+    Ok(())
 }
 
 fn read_payload(args: &CallArgs) -> Result<Vec<u8>> {
