@@ -25,7 +25,10 @@ async fn secret_values_appear_in_no_log_api_response_metric_or_page() {
     let plugins = PluginsDir::with(&[("settings", "settings"), ("settings", "broken")]);
     plugins.manifest(
         "settings",
-        &format!("[config]\ngreeting = \"hi\"\n[secrets]\ntoken = \"file:{}\"\n", file.display()),
+        &format!(
+            "[config]\ngreeting = \"hi\"\n[secrets]\ntoken = \"file:{}\"\n",
+            file.display()
+        ),
     );
     plugins.manifest(
         "broken",
@@ -84,13 +87,25 @@ async fn secret_values_appear_in_no_log_api_response_metric_or_page() {
     }
     // The checks can fail: the plugin did load with its secret and ran.
     assert!(seen.contains("\"task_type\":\"settings\""), "{seen}");
-    assert!(seen.contains("[config]"), "the dead task's error is listed:\n{seen}");
-    assert!(seen.contains("broken"), "the broken plugin is listed with its error:\n{seen}");
+    assert!(
+        seen.contains("[config]"),
+        "the dead task's error is listed:\n{seen}"
+    );
+    assert!(
+        seen.contains("broken"),
+        "the broken plugin is listed with its error:\n{seen}"
+    );
     host.terminate();
     host.wait(LONG);
     let log = host.log();
-    assert!(log.contains("token"), "the load error names the secret's key:\n{log}");
+    assert!(
+        log.contains("token"),
+        "the load error names the secret's key:\n{log}"
+    );
     for (what, text) in [("the host log", &log), ("the HTTP surface", &seen)] {
-        assert!(!text.contains(SECRET), "{what} holds the secret value:\n{text}");
+        assert!(
+            !text.contains(SECRET),
+            "{what} holds the secret value:\n{text}"
+        );
     }
 }

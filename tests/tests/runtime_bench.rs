@@ -87,3 +87,84 @@ fn noop_task_cost() {
         );
     }
 }
+
+/// Per-task cost of a run that uses a capability: one HTTP GET to a local
+/// server (`fetch`), and one KV set plus get on a real redis-server (two
+/// `tally` runs), next to the no-op run. Wall time per task on one thread.
+#[test]
+#[ignore = "measurement; run with --ignored --nocapture"]
+fn capability_task_cost() {
+    let cache = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let redis = wasmq_tests::redis::RedisServer::start();
+    let server = wasmq_tests::http_server::HttpServer::start();
+    let runtime = runtime(cache.path());
+    let client = rt
+        .block_on(wasmq::Client::connect(&redis.url(), Default::default()))
+        .unwrap();
+    runtime.attach_kv(std::sync::Arc::new(wasmq::worker::RedisKv::new(client)));
+    let dir = tempfile::tempdir().unwrap();
+    let copy = |name: &str, manifest: &str| {
+        let wasm = dir.path().join(format!("{name}.wasm"));
+        std::fs::copy(plugin(name), &wasm).unwrap();
+        std::fs::write(dir.path().join(format!("{name}.toml")), manifest).unwrap();
+        runtime.load(name, &wasm, Limits::default()).unwrap()
+    };
+    let noop = copy("noop", "");
+    let fetch = copy(
+        "fetch",
+        &format!(
+            "[capabilities]\nhttp = [\"http://127.0.0.1:{}\"]\n",
+            server.port()
+        ),
+    );
+    let tally = copy("tally", "[capabilities]\nkv = [\"b\"]\n");
+    let url = server.url("/hello");
+    let cases: [(&str, &wasmq::runtime::Plugin, Vec<String>); 3] = [
+        ("noop", &noop, vec![String::new()]),
+        (
+            "fetch: 1 HTTP GET",
+            &fetch,
+            vec![format!(r#"{{"url":"{url}"}}"#)],
+        ),
+        (
+            "tally: KV set + get",
+            &tally,
+            vec![
+                r#"{"bucket":"b","set":"k","value":"v"}"#.into(),
+                r#"{"bucket":"b","get":"k"}"#.into(),
+            ],
+        ),
+    ];
+    for (label, plugin, payloads) in cases {
+        let mut samples: Vec<Duration> = (0..500)
+            .map(|i| {
+                let started = Instant::now();
+                for payload in &payloads {
+                    let invocation = Invocation::new(
+                        format!("t:{i}"),
+                        plugin.name(),
+                        payload.clone().into_bytes(),
+                    );
+                    let outcome = rt.block_on(plugin.run(invocation, &CancelToken::new()));
+                    assert!(
+                        outcome.is_success(),
+                        "{label}: {:?}\n{}",
+                        outcome.kind,
+                        outcome.log
+                    );
+                }
+                started.elapsed()
+            })
+            .collect();
+        samples.sort();
+        println!(
+            "{label:<22} per task: median {:.1} µs, p99 {:.1} µs",
+            samples[samples.len() / 2].as_secs_f64() * 1e6,
+            samples[samples.len() * 99 / 100].as_secs_f64() * 1e6
+        );
+    }
+}
