@@ -75,7 +75,6 @@ fn build() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildError> 
         .set_buckets_for_metric(full("wasmq_task_duration_seconds"), DURATION_BUCKETS)?
         .set_buckets_for_metric(full("wasmq_task_fuel_used"), FUEL_BUCKETS)?
         .set_buckets_for_metric(full("wasmq_task_peak_memory_bytes"), MEMORY_BUCKETS)?
-        .set_buckets_for_metric(full("wasmq_plugin_run_seconds"), DURATION_BUCKETS)?
         .set_buckets_for_metric(full("wasmq_plugin_compile_seconds"), COMPILE_BUCKETS)?
         .set_buckets_for_metric(full("wasmq_http_request_duration_seconds"), HTTP_BUCKETS)?
         .install_recorder()?;
@@ -99,6 +98,10 @@ fn describe() {
         "Tasks per queue and state, read from Redis at scrape time"
     );
     metrics::describe_gauge!("wasmq_queue_paused", "1 if the queue is paused");
+    metrics::describe_counter!(
+        "wasmq_plugin_http_requests_total",
+        "Outbound HTTP requests of plugins, by plugin, host and status (a code, denied or error)"
+    );
     metrics::describe_gauge!(
         "wasmq_broker_up",
         "1 if the last scrape could read the queue stats from Redis"

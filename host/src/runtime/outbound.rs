@@ -17,7 +17,7 @@
 //!
 //! Each request ends as one task-log line (method, host, status, bytes, ms:
 //! never the path or query, which may carry tokens) and one count of
-//! `wasmq_http_requests_total{plugin,host,status}`.
+//! `wasmq_plugin_http_requests_total{plugin,host,status}`.
 
 use super::outbound_send::{CappedBody, guarded_send};
 use super::sandbox::SharedLog;
@@ -200,7 +200,7 @@ pub(crate) fn describe(error: &HttpError) -> String {
 }
 
 fn count(plugin: &str, host: &str, status: &str) {
-    metrics::counter!("wasmq_http_requests_total",
+    metrics::counter!("wasmq_plugin_http_requests_total",
         "plugin" => plugin.to_owned(), "host" => host.to_owned(), "status" => status.to_owned())
     .increment(1);
 }
