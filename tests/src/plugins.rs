@@ -26,6 +26,17 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("target"))
 }
 
+/// A plugin runtime for tests: a pool of `max_instances`, and the compile
+/// cache under `target/` shared by every suite, so reruns skip compiles.
+pub fn test_runtime(max_instances: u32) -> wasmq::runtime::Runtime {
+    wasmq::runtime::Runtime::new(wasmq::runtime::RuntimeOptions {
+        cache_dir: Some(target_dir().join("wasmq-test-cache")),
+        max_instances,
+        ..wasmq::runtime::RuntimeOptions::default()
+    })
+    .expect("the plugin runtime starts")
+}
+
 /// Runs `work` while holding an exclusive lock on `target/<name>.lock`.
 fn with_lock<T>(name: &str, work: impl FnOnce() -> T) -> T {
     let dir = target_dir();

@@ -11,22 +11,13 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use wasmq::config::Limits;
-use wasmq::runtime::{
-    CancelToken, Invocation, Outcome, OutcomeKind, Plugin, Runtime, RuntimeOptions,
-};
+use wasmq::runtime::{CancelToken, Invocation, Outcome, OutcomeKind, Plugin, Runtime};
 use wasmq_tests::http_server::HttpServer;
-use wasmq_tests::plugins::{plugin, target_dir};
+use wasmq_tests::plugins::{plugin, test_runtime};
 
 fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        Runtime::new(RuntimeOptions {
-            cache_dir: Some(target_dir().join("wasmq-test-cache")),
-            max_instances: 16,
-            ..RuntimeOptions::default()
-        })
-        .expect("runtime starts")
-    })
+    RUNTIME.get_or_init(|| test_runtime(16))
 }
 
 /// `fetch.wasm` in a directory of its own with `manifest` as `fetch.toml`

@@ -5,19 +5,14 @@
 use std::sync::Arc;
 use wasmq::broker::BrokerOptions;
 use wasmq::config::Limits;
-use wasmq::runtime::{CancelToken, Invocation, OutcomeKind, Plugin, Runtime, RuntimeOptions};
+use wasmq::runtime::{CancelToken, Invocation, OutcomeKind, Plugin, Runtime};
 use wasmq::worker::RedisKv;
-use wasmq_tests::plugins::{plugin, target_dir};
+use wasmq_tests::plugins::{plugin, test_runtime};
 use wasmq_tests::redis::RedisServer;
 
 /// A runtime whose buckets live in `redis`, and a directory for plugins.
 async fn runtime(redis: &RedisServer) -> (Runtime, tempfile::TempDir) {
-    let runtime = Runtime::new(RuntimeOptions {
-        cache_dir: Some(target_dir().join("wasmq-test-cache")),
-        max_instances: 32,
-        ..RuntimeOptions::default()
-    })
-    .unwrap();
+    let runtime = test_runtime(32);
     let client = wasmq::Client::connect(&redis.url(), BrokerOptions::default())
         .await
         .unwrap();

@@ -8,20 +8,13 @@ use wasmq::config::Limits;
 use wasmq::runtime::{
     CancelToken, Invocation, Outcome, OutcomeKind, Plugin, Runtime, RuntimeOptions,
 };
-use wasmq_tests::plugins::{plugin, target_dir};
+use wasmq_tests::plugins::{plugin, test_runtime};
 
 /// One runtime for the whole suite, as in a host; its cache persists under
 /// `target/` so reruns skip the compiles.
 fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        Runtime::new(RuntimeOptions {
-            cache_dir: Some(target_dir().join("wasmq-test-cache")),
-            max_instances: 16,
-            ..RuntimeOptions::default()
-        })
-        .expect("runtime starts")
-    })
+    RUNTIME.get_or_init(|| test_runtime(16))
 }
 
 fn load(name: &str) -> Plugin {

@@ -18,7 +18,7 @@ use wasmq::config::Limits;
 use wasmq::runtime::{
     CancelToken, Invocation, Outcome, OutcomeKind, Plugin, Runtime, RuntimeOptions,
 };
-use wasmq_tests::plugins::{plugin, target_dir, wasmq_bin};
+use wasmq_tests::plugins::{plugin, test_runtime, wasmq_bin};
 
 /// The two kinds, from the same guest source.
 const KINDS: [&str; 2] = ["stall", "stall-cmd"];
@@ -30,14 +30,7 @@ const LOOSE: Duration = Duration::from_secs(30);
 
 fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        Runtime::new(RuntimeOptions {
-            cache_dir: Some(target_dir().join("wasmq-test-cache")),
-            max_instances: 1100,
-            ..RuntimeOptions::default()
-        })
-        .expect("runtime starts")
-    })
+    RUNTIME.get_or_init(|| test_runtime(1100))
 }
 
 fn load(name: &str) -> Plugin {
@@ -206,10 +199,12 @@ fn threads() -> usize {
 #[test]
 fn wasmq_call_times_out_a_guest_asleep_in_wasi() {
     let cache = tempfile::tempdir().unwrap();
+    // Built (if need be) before the clock starts.
+    let bin = wasmq_bin();
     for kind in KINDS {
         let path = plugin(kind);
         let started = Instant::now();
-        let output = Command::new(wasmq_bin())
+        let output = Command::new(&bin)
             .arg("call")
             .arg(&path)
             .args(["--payload", "\"sleep\"", "--timeout", "2s", "--cache-dir"])

@@ -235,6 +235,16 @@ fn shown(key: &str) -> &str {
 const KEY_RULE: &str = "is not a valid key: write 1 to 64 characters of a-z, 0-9, `_`, `.` \
                         and `-`, so rename it";
 
+/// Refuses a table of more than [`MAX_CONFIG_ENTRIES`] entries.
+fn within_entries(len: usize) -> Result<(), String> {
+    if len > MAX_CONFIG_ENTRIES {
+        return Err(format!(
+            "has {len} entries, more than the {MAX_CONFIG_ENTRIES} allowed"
+        ));
+    }
+    Ok(())
+}
+
 /// Validates `[config]`.
 pub(super) fn config(
     raw: BTreeMap<String, String>,
@@ -245,15 +255,7 @@ pub(super) fn config(
         key: key.to_owned(),
         message,
     };
-    if raw.len() > MAX_CONFIG_ENTRIES {
-        return Err(error(
-            "",
-            format!(
-                "has {} entries, more than the {MAX_CONFIG_ENTRIES} allowed",
-                raw.len()
-            ),
-        ));
-    }
+    within_entries(raw.len()).map_err(|message| error("", message))?;
     for (key, value) in &raw {
         if !valid_key(key) {
             return Err(error(shown(key), KEY_RULE.to_owned()));
@@ -283,15 +285,7 @@ pub(super) fn secrets(
         key: key.to_owned(),
         message,
     };
-    if raw.len() > MAX_CONFIG_ENTRIES {
-        return Err(error(
-            "",
-            format!(
-                "has {} entries, more than the {MAX_CONFIG_ENTRIES} allowed",
-                raw.len()
-            ),
-        ));
-    }
+    within_entries(raw.len()).map_err(|message| error("", message))?;
     raw.into_iter()
         .map(|(key, text)| {
             if !valid_key(&key) {
