@@ -34,8 +34,9 @@ pub mod units;
 pub use allowed_host::AllowedHost;
 pub(crate) use allowed_host::{ip_text, normalize_host, split_host_port};
 pub use capabilities::{
-    Capabilities, DEFAULT_HTTP_MAX_REQUESTS, DEFAULT_HTTP_MAX_RESPONSE, MAX_CONFIG_ENTRIES,
-    MAX_CONFIG_VALUE, MAX_HTTP_ENTRIES, MAX_HTTP_REQUESTS, MAX_HTTP_RESPONSE, MAX_KV_BUCKETS,
+    Capabilities, DEFAULT_HTTP_MAX_REQUESTS, DEFAULT_HTTP_MAX_RESPONSE, GrantsSummary,
+    MAX_CONFIG_ENTRIES, MAX_CONFIG_VALUE, MAX_HTTP_ENTRIES, MAX_HTTP_REQUESTS, MAX_HTTP_RESPONSE,
+    MAX_KV_BUCKETS,
 };
 pub use daemon::{
     DaemonConfigError, InvalidSetting, LogFormat, RunConfig, RunOverrides, Secret,

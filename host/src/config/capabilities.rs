@@ -84,6 +84,38 @@ impl Capabilities {
     }
 }
 
+/// What a manifest grants, by name only, for listings (`wasmq plugins`,
+/// `/api/v1/plugins`, the dashboard): never a config or secret value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct GrantsSummary {
+    /// The `[capabilities] http` entries, normalised.
+    pub http: Vec<String>,
+    /// The granted buckets.
+    pub kv: Vec<String>,
+    /// The `[config]` keys.
+    pub config: Vec<String>,
+    /// The `[secrets]` keys.
+    pub secrets: Vec<String>,
+}
+
+impl super::PluginManifest {
+    /// What this manifest grants, by name.
+    pub fn grants(&self) -> GrantsSummary {
+        GrantsSummary {
+            http: self
+                .capabilities
+                .http
+                .rules()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            kv: self.capabilities.kv.clone(),
+            config: self.config.keys().cloned().collect(),
+            secrets: self.secrets.keys().cloned().collect(),
+        }
+    }
+}
+
 /// `[capabilities]` as written, before validation.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -214,6 +214,24 @@ fn limits_at_their_bounds_are_accepted() {
 }
 
 #[test]
+fn grants_are_summarised_by_name_only() {
+    let manifest = parse(
+        "[capabilities]\nhttp = [\"https://*.example.com\"]\nkv = [\"b\"]\n[config]\nk = \"v\"\n[secrets]\ns = \"env:S\"\n",
+    )
+    .unwrap();
+    let grants = manifest.grants();
+    assert_eq!(grants.http, ["https://*.example.com"]);
+    assert_eq!(
+        (grants.kv, grants.config, grants.secrets),
+        (
+            vec!["b".to_owned()],
+            vec!["k".to_owned()],
+            vec!["s".to_owned()]
+        )
+    );
+}
+
+#[test]
 fn kv_bounds_and_expiry_are_checked() {
     let manifest = parse(
         "[capabilities]\nkv = [\"a\", \"b\"]\nkv_max_value = \"2MiB\"\nkv_ttl = { a = \"7d\" }\n",

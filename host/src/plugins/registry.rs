@@ -12,7 +12,7 @@
 //! channel, so the worker can refresh the set of queues it leases from.
 
 use crate::config::units::format_duration;
-use crate::config::{Limits, PluginManifest};
+use crate::config::{GrantsSummary, Limits, PluginManifest};
 use crate::runtime::Plugin;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -103,6 +103,8 @@ pub struct PluginEntry {
     /// The last load error of this file, kept while an older version serves;
     /// cleared by the next successful (or unchanged) load.
     pub error: Option<String>,
+    /// What the serving version's manifest grants (names, never values).
+    pub grants: Option<GrantsSummary>,
 }
 
 impl PluginEntry {
@@ -321,6 +323,12 @@ fn entry(name: &str, slot: &Slot) -> PluginEntry {
         loaded_at_ms: loaded.map(|l| millis_since_epoch(l.loaded_at)),
         from_cache: loaded.map(|l| l.plugin.from_cache()),
         error: slot.error.clone(),
+        grants: loaded.map(|l| {
+            l.plugin
+                .manifest()
+                .map(crate::config::PluginManifest::grants)
+                .unwrap_or_default()
+        }),
     }
 }
 
@@ -331,68 +339,5 @@ fn millis_since_epoch(at: SystemTime) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn path() -> PathBuf {
-        PathBuf::from("/plugins/mail.wasm")
-    }
-
-    #[test]
-    fn errors_are_listed_but_not_served() {
-        let registry = Registry::new();
-        assert_eq!(registry.generation(), 0);
-        registry.set_error("mail", path(), Some("mail.wasm is broken".into()));
-        assert_eq!(registry.generation(), 1);
-        assert!(registry.types().is_empty());
-        assert!(registry.get("mail").is_none());
-        let entries = registry.entries();
-        assert_eq!(entries.len(), 1);
-        assert_eq!(entries[0].task_type, "mail");
-        assert_eq!(entries[0].error.as_deref(), Some("mail.wasm is broken"));
-        assert!(!entries[0].is_serving());
-        assert_eq!(registry.known_types(), ["mail"]);
-    }
-
-    #[test]
-    fn only_real_changes_bump_the_generation() {
-        let registry = Registry::new();
-        let mut changes = registry.subscribe();
-        registry.set_error("mail", path(), None);
-        assert_eq!(registry.generation(), 0, "clearing nothing is no change");
-        registry.set_error("mail", path(), Some("bad".into()));
-        registry.set_error("mail", path(), Some("bad".into()));
-        assert_eq!(
-            registry.generation(),
-            1,
-            "the same error twice is one change"
-        );
-        assert!(changes.has_changed().unwrap());
-        changes.mark_unchanged();
-        registry.set_error("mail", path(), None);
-        assert!(registry.entries().is_empty(), "an empty slot is dropped");
-        assert!(changes.has_changed().unwrap());
-        assert!(!registry.remove("mail"));
-        registry.set_error("mail", path(), Some("bad".into()));
-        assert!(registry.remove("mail"));
-        assert!(registry.entries().is_empty());
-        assert_eq!(registry.generation(), 4);
-    }
-
-    #[test]
-    fn policy_takes_the_worker_settings_of_the_manifest() {
-        assert_eq!(PluginPolicy::from_manifest(None), PluginPolicy::default());
-        let manifest = PluginManifest {
-            max_retries: Some(3),
-            backoff_cap: Some(Duration::from_secs(60)),
-            fuel: Some(10),
-            ..PluginManifest::default()
-        };
-        let policy = PluginPolicy::from_manifest(Some(&manifest));
-        assert_eq!(policy.max_retries, Some(3));
-        assert_eq!(policy.max_concurrency, None);
-        let json = serde_json::to_value(&policy).unwrap();
-        assert_eq!(json["backoff_cap"], "1m");
-        assert_eq!(json["backoff_base"], serde_json::Value::Null);
-    }
-}
+#[path = "registry_tests.rs"]
+mod tests;

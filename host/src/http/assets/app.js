@@ -175,15 +175,21 @@ function renderPlugins(data) {
     const status = p.error
       ? el("span", { class: "badge bad", text: p.serving ? "error (old version serves)" : "error" })
       : el("span", { class: "badge ok", text: "serving" });
+    const g = p.grants || {};
+    const grants = [["http", g.http], ["kv", g.kv], ["config", g.config], ["secrets", g.secrets]]
+      .filter(([, names]) => names && names.length)
+      .map(([what, names]) => `${what}: ${names.join(", ")}`)
+      .join(" · ") || "—";
     const cells = [
       el("td", {}, [el("code", { text: p.task_type })]),
       el("td", {}, [el("code", { text: p.version || "—" }), el("span", { class: "muted", text: p.kind ? ` ${p.kind}` : "" })]),
       el("td", { text: limits }),
+      el("td", { class: "grants", text: grants }),
       el("td", {}, [status]),
     ];
     const row = el("tr", { "data-plugin": p.task_type }, cells);
     if (!p.error) return [row];
-    return [row, el("tr", { class: "plugin-error" }, [el("td", { class: "error", colspan: 4, text: p.error })])];
+    return [row, el("tr", { class: "plugin-error" }, [el("td", { class: "error", colspan: 5, text: p.error })])];
   }).flat();
   body.replaceChildren(...rows);
   $("plugins-empty").hidden = rows.length > 0;

@@ -124,6 +124,33 @@ pub struct PluginDto {
     pub loaded_at_ms: Option<u64>,
     /// The last load error, kept while an older version serves.
     pub error: Option<String>,
+    /// What the serving version's manifest grants, by name (never a config
+    /// or secret value).
+    pub grants: Option<GrantsDto>,
+}
+
+/// A plugin's capability grants, by name.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GrantsDto {
+    /// Outbound HTTP allow-list entries (`scheme://host[:port]`).
+    pub http: Vec<String>,
+    /// Key-value buckets.
+    pub kv: Vec<String>,
+    /// `[config]` keys.
+    pub config: Vec<String>,
+    /// `[secrets]` keys (their values are never shown).
+    pub secrets: Vec<String>,
+}
+
+impl From<crate::config::GrantsSummary> for GrantsDto {
+    fn from(g: crate::config::GrantsSummary) -> Self {
+        Self {
+            http: g.http,
+            kv: g.kv,
+            config: g.config,
+            secrets: g.secrets,
+        }
+    }
 }
 
 impl From<PluginEntry> for PluginDto {
@@ -137,6 +164,7 @@ impl From<PluginEntry> for PluginDto {
             policy: e.policy.map(Into::into),
             loaded_at_ms: e.loaded_at_ms,
             error: e.error,
+            grants: e.grants.map(Into::into),
         }
     }
 }
