@@ -95,8 +95,9 @@ pub fn run(args: CallArgs) -> ExitCode {
 
 /// Logs warnings (e.g. an unusable cache) to stderr; `RUST_LOG` overrides.
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("warn{}", super::logging::QUIET_HTTP))
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -24,6 +24,11 @@ pub enum LoggingError {
 }
 
 /// The filter in force: `level` if given, else `RUST_LOG`, else `info`.
+///
+/// wasmtime-wasi-http's own events are kept to errors unless a directive
+/// names it: a plugin's failed request is already one line of its task log
+/// (and a count of `wasmq_plugin_http_requests_total`), and a guest can
+/// make thousands.
 pub fn filter(level: Option<&str>) -> Result<EnvFilter, LoggingError> {
     let text = match level {
         Some(level) => level.to_owned(),
@@ -32,13 +37,20 @@ pub fn filter(level: Option<&str>) -> Result<EnvFilter, LoggingError> {
             .filter(|v| !v.trim().is_empty())
             .unwrap_or_else(|| "info".to_owned()),
     };
+    let full = match text.contains("wasmtime_wasi_http") {
+        true => text.clone(),
+        false => format!("{text}{QUIET_HTTP}"),
+    };
     EnvFilter::builder()
-        .parse(&text)
+        .parse(&full)
         .map_err(|e| LoggingError::Filter {
             filter: text.clone(),
             message: e.to_string(),
         })
 }
+
+/// Appended to every filter that does not mention wasmtime-wasi-http.
+pub(crate) const QUIET_HTTP: &str = ",wasmtime_wasi_http=error";
 
 /// Installs the global subscriber. Calling it again (a test embedding two
 /// hosts, say) keeps the first subscriber and is not an error.
@@ -71,6 +83,16 @@ mod tests {
     fn explicit_level_wins_and_bad_filters_say_how_to_fix_them() {
         assert!(filter(Some("wasmq=debug,info")).is_ok());
         assert!(filter(Some("warn")).is_ok());
+        assert!(
+            filter(Some("info"))
+                .unwrap()
+                .to_string()
+                .contains("wasmtime_wasi_http=error")
+        );
+        let chosen = filter(Some("wasmtime_wasi_http=debug,info"))
+            .unwrap()
+            .to_string();
+        assert!(!chosen.contains("wasmtime_wasi_http=error"), "{chosen}");
         let err = filter(Some("wasmq=loud")).unwrap_err().to_string();
         assert!(err.contains("`wasmq=loud`"), "{err}");
         assert!(err.contains("wasmq=debug,info"), "{err}");
