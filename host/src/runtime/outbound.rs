@@ -118,19 +118,17 @@ impl WasiHttpHooks for OutboundHooks {
                         log,
                     };
                     count(&plugin, &host, status.as_str());
-                    let body = CappedBody::new(
-                        response.into_body(),
-                        grant.max_response,
-                        options.between_bytes_timeout,
-                        Box::new(move |bytes, error| end.finish(bytes, error)),
-                    );
-                    let response = http::Response::builder()
-                        .status(status)
-                        .body(http_body_util::BodyExt::boxed_unsync(body));
-                    match response {
-                        Ok(response) => Ok((response, io)),
-                        Err(e) => Err(HttpError::InternalError(Some(e.to_string()))),
-                    }
+                    // Only the body is wrapped: status and headers pass as sent.
+                    let response = response.map(|body| {
+                        let body = CappedBody::new(
+                            body,
+                            grant.max_response,
+                            options.between_bytes_timeout,
+                            Box::new(move |bytes, error| end.finish(bytes, error)),
+                        );
+                        http_body_util::BodyExt::boxed_unsync(body)
+                    });
+                    Ok((response, io))
                 }
                 Err(error) => {
                     log.push(
