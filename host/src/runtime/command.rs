@@ -80,7 +80,7 @@ impl Prepared {
         let mut store = Store::new(self.pre.module().engine(), state);
         let started = Instant::now();
         let result = async {
-            arm(&mut store, &plan.limits, started, cancel)?;
+            arm(&mut store, &plan.limits, plan.deadline, cancel)?;
             let instance = self.pre.instantiate_async(&mut store).await?;
             let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
             start.call_async(&mut store, ()).await

@@ -205,7 +205,7 @@ impl Prepared {
             deadline_ms: plan.deadline_ms,
         };
         let result = async {
-            arm(&mut store, &plan.limits, started, cancel)?;
+            arm(&mut store, &plan.limits, plan.deadline, cancel)?;
             let handler = self.pre.instantiate_async(&mut store).await?;
             handler
                 .wasmq_plugin_handler()

@@ -135,7 +135,8 @@ impl Plugin {
                     Code::Command(code) => code.run(&plan, invocation, cancel).await,
                 }
             };
-            let stop_at = tokio::time::Instant::from_std(started + limits.timeout + STOP_GRACE);
+            // The same deadline as the epoch callback's, plus the grace.
+            let stop_at = tokio::time::Instant::from_std(plan.deadline + STOP_GRACE);
             let cancelled = async {
                 cancel.cancelled().await;
                 tokio::time::sleep(STOP_GRACE).await;

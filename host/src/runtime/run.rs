@@ -12,6 +12,7 @@ use std::time::Duration;
 pub(crate) struct RunPlan {
     pub limits: Limits,
     pub deadline_ms: u64,
+    /// When the run must end: the epoch callback's and the stop timer's.
     pub deadline: std::time::Instant,
     pub log: SharedLog,
     /// Where granted key-value buckets live, if the runtime has a store.

@@ -172,8 +172,8 @@ pub(crate) trait HasSandbox: 'static {
 }
 
 /// Gives the store its fuel (`limits.fuel`), its memory limiter and an epoch
-/// callback that stops the run once `limits.timeout` has passed since
-/// `started`, or when `cancel` is set, and otherwise yields to the executor.
+/// callback that stops the run once `deadline` has passed, or when `cancel`
+/// is set, and otherwise yields to the executor.
 ///
 /// The callback runs on every epoch tick, so both checks are observed within
 /// about one tick, even in a loop that never calls the host; and the yield
@@ -183,13 +183,12 @@ pub(crate) trait HasSandbox: 'static {
 pub(crate) fn arm<T: HasSandbox>(
     store: &mut Store<T>,
     limits: &Limits,
-    started: Instant,
+    deadline: Instant,
     cancel: &CancelToken,
 ) -> wasmtime::Result<()> {
     store.set_fuel(limits.fuel)?;
     store.limiter(|state| &mut state.sandbox().limiter as &mut dyn ResourceLimiter);
     store.set_epoch_deadline(1);
-    let deadline = started + limits.timeout;
     let cancel = cancel.clone();
     store.epoch_deadline_callback(move |_| {
         if cancel.is_cancelled() {
