@@ -13,6 +13,7 @@
 //! secrets) are far above what a plugin needs and far below what would make
 //! a manifest expensive to hold for every loaded plugin.
 
+use super::limits::InvalidLimit;
 use super::manifest::{ManifestError, SizeValue, bounded, size};
 use super::outbound::AllowList;
 use super::secrets::SecretSource;
@@ -163,17 +164,9 @@ pub(super) fn capabilities(
             .map_err(|e| error(e.key, e.message))?;
     }
     if let Some(value) = raw.http_max_response {
-        let bytes = size("http_max_response", value).map_err(|e| error(e.key, e.message))?;
-        if bytes == 0 || bytes > MAX_HTTP_RESPONSE {
-            return Err(error(
-                "http_max_response",
-                format!(
-                    "must be between 1 byte and 64MiB, got {}",
-                    format_size(bytes)
-                ),
-            ));
-        }
-        granted.http_max_response = bytes;
+        granted.http_max_response =
+            size_up_to("http_max_response", value, MAX_HTTP_RESPONSE, "64MiB")
+                .map_err(|e| error(e.key, e.message))?;
     }
     if granted.http.is_empty()
         && let Some((key, _)) = tuned.into_iter().find(|(_, set)| *set)
@@ -194,17 +187,8 @@ pub(super) fn capabilities(
         ));
     }
     if let Some(value) = raw.kv_max_value {
-        let bytes = size("kv_max_value", value).map_err(|e| error(e.key, e.message))?;
-        if bytes == 0 || bytes > MAX_KV_VALUE {
-            return Err(error(
-                "kv_max_value",
-                format!(
-                    "must be between 1 byte and 16MiB, got {}",
-                    format_size(bytes)
-                ),
-            ));
-        }
-        granted.kv_max_value = bytes;
+        granted.kv_max_value = size_up_to("kv_max_value", value, MAX_KV_VALUE, "16MiB")
+            .map_err(|e| error(e.key, e.message))?;
     }
     for (bucket, text) in raw.kv_ttl.unwrap_or_default() {
         if !granted.kv.contains(&bucket) {
@@ -222,6 +206,26 @@ pub(super) fn capabilities(
         granted.kv_ttl.insert(bucket, ttl);
     }
     Ok(granted)
+}
+
+/// A size of at least 1 byte and at most `max` (written `max_text`).
+fn size_up_to(
+    key: &'static str,
+    value: SizeValue,
+    max: u64,
+    max_text: &str,
+) -> Result<u64, InvalidLimit> {
+    let bytes = size(key, value)?;
+    if bytes == 0 || bytes > max {
+        return Err(InvalidLimit {
+            key,
+            message: format!(
+                "must be between 1 byte and {max_text}, got {}",
+                format_size(bytes)
+            ),
+        });
+    }
+    Ok(bytes)
 }
 
 fn buckets(names: Vec<String>) -> Result<Vec<String>, String> {
