@@ -378,8 +378,8 @@ fn parse_info(text: &str) -> HashMap<String, String> {
         .collect()
 }
 
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
+/// A port of 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

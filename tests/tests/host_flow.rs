@@ -245,12 +245,7 @@ async fn adversarial_plugins_retry_and_die_as_configured_while_others_flow() {
 async fn http_serves_task_metrics_and_plugin_errors_of_a_running_host() {
     let redis = RedisServer::start();
     let plugins = PluginsDir::with(&[("echo", "echo")]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = format!("127.0.0.1:{}", wasmq_tests::redis::free_port());
     let mut host = HostProcess::start(&redis.url(), plugins.path(), &["--http", &addr]);
     host.wait_for_log("HTTP API and dashboard listening", LONG);
     let client = client(&redis.url()).await;

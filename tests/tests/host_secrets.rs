@@ -37,12 +37,7 @@ async fn secret_values_appear_in_no_log_api_response_metric_or_page() {
             secrets.path().join("missing").display()
         ),
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = format!("127.0.0.1:{}", wasmq_tests::redis::free_port());
     let mut host = HostProcess::start(&redis.url(), plugins.path(), &["--http", &addr]);
     host.wait_for_log("HTTP API and dashboard listening", LONG);
     let client = client(&redis.url()).await;
