@@ -135,7 +135,7 @@ fn call(args: CallArgs) -> Result<bool> {
         kv: args.kv.clone(),
     };
     let manifest = flags.merged(file.manifest())?;
-    let file = PluginFile::new(&args.plugin, file.bytes().to_vec(), manifest);
+    let file = file.with_manifest(manifest);
     let plugin = runtime
         .load_file(&name, &file, Limits::default())
         .with_context(|| format!("cannot load plugin {}", args.plugin.display()))?;

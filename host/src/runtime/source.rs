@@ -85,4 +85,11 @@ impl PluginFile {
     pub fn manifest(&self) -> Option<&PluginManifest> {
         self.manifest.as_ref()
     }
+
+    /// The same bytes (and hash) with `manifest` in place of the one read,
+    /// as `wasmq call` does with its grant flags: nothing is copied or hashed
+    /// again.
+    pub fn with_manifest(self, manifest: Option<PluginManifest>) -> PluginFile {
+        PluginFile { manifest, ..self }
+    }
 }
