@@ -291,10 +291,7 @@ impl<T> Scheduler<T> {
     /// waits until the next task may start; `None` once closed. One lock
     /// round trip per task on the busy path.
     pub async fn next_job(&self, finished: Option<(&str, Duration)>) -> Option<Job<T>> {
-        if let Some((queue, run_time)) = finished {
-            self.with(|q| q.finish(queue, run_time));
-            self.room.notify_one();
-        }
+        let mut finished = finished;
         loop {
             let notified = self.work.notified();
             tokio::pin!(notified);
@@ -302,7 +299,17 @@ impl<T> Scheduler<T> {
             // sees this executor and wakes it.
             self.waiting.fetch_add(1, Ordering::AcqRel);
             notified.as_mut().enable();
-            let found = self.with(|q| if q.closed { Err(()) } else { Ok(q.pop()) });
+            // The finished task is recorded under the same lock as the pop.
+            let freed = finished.is_some();
+            let found = self.with(|q| {
+                if let Some((queue, run_time)) = finished.take() {
+                    q.finish(queue, run_time);
+                }
+                if q.closed { Err(()) } else { Ok(q.pop()) }
+            });
+            if freed {
+                self.room.notify_one();
+            }
             if !matches!(found, Ok(None)) {
                 self.waiting.fetch_sub(1, Ordering::AcqRel);
                 return found.ok().flatten();
