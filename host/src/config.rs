@@ -28,6 +28,7 @@ mod host_rule;
 mod limits;
 mod manifest;
 pub mod outbound;
+mod overlay;
 pub mod secrets;
 pub mod units;
 

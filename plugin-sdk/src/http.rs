@@ -14,7 +14,8 @@
 //! fn lookup(task: Task) -> Result<Output, TaskError> {
 //!     let reply = http::get("https://api.example.com/v1/items/42")?;
 //!     if reply.status != 200 {
-//!         return Err(TaskError::retryable(format!("the API answered {}", reply.status)));
+//!         let wait = reply.header("retry-after").unwrap_or("no Retry-After");
+//!         return Err(TaskError::retryable(format!("the API answered {} ({wait})", reply.status)));
 //!     }
 //!     Ok(Output::bytes(reply.body))
 //! }
@@ -29,18 +30,33 @@
 //!
 //! Natively (unit tests) every request fails: HTTP needs the host.
 
+use std::borrow::Cow;
+
 use crate::TaskError;
 
-/// A response: its status and whole body.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A response: its status, headers and whole body.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Response {
     /// The HTTP status code.
     pub status: u16,
+    /// The headers in the order received: names lower-cased, values as
+    /// UTF-8 (invalid bytes replaced). A repeated header appears once per
+    /// occurrence; [`Response::header`] finds the first.
+    pub headers: Vec<(String, String)>,
     /// The body, as received (at most the manifest's `http_max_response`).
     pub body: Vec<u8>,
 }
 
 impl Response {
+    /// The value of the first header called `name` (any case), e.g.
+    /// `response.header("Retry-After")`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The body as UTF-8 text (invalid bytes replaced).
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -114,7 +130,7 @@ pub fn send(
 struct Url<'a> {
     https: bool,
     authority: &'a str,
-    path_and_query: &'a str,
+    path_and_query: Cow<'a, str>,
 }
 
 impl<'a> Url<'a> {
@@ -136,7 +152,12 @@ impl<'a> Url<'a> {
         if authority.is_empty() {
             return Err(HttpError::BadUrl(format!("`{url}` has no host")));
         }
-        let path_and_query = if path.is_empty() { "/" } else { path };
+        // HTTP wants an origin-form target: `/` even before a bare query.
+        let path_and_query = if path.starts_with('/') {
+            Cow::Borrowed(path)
+        } else {
+            Cow::Owned(format!("/{path}"))
+        };
         Ok(Url {
             https,
             authority,
@@ -178,14 +199,30 @@ mod tests {
             Url {
                 https: true,
                 authority: "api.example.com:8443",
-                path_and_query: "/v1/x?y=1"
+                path_and_query: "/v1/x?y=1".into()
             }
         );
         assert_eq!(Url::parse("http://h").unwrap().path_and_query, "/");
-        assert_eq!(Url::parse("http://h?q").unwrap().path_and_query, "?q");
+        assert_eq!(Url::parse("http://h?q").unwrap().path_and_query, "/?q");
+        assert_eq!(Url::parse("http://h/?q").unwrap().path_and_query, "/?q");
         assert!(matches!(Url::parse("ftp://h"), Err(HttpError::BadUrl(_))));
         assert!(matches!(Url::parse("h/x"), Err(HttpError::BadUrl(_))));
         assert!(matches!(Url::parse("http:///x"), Err(HttpError::BadUrl(_))));
+    }
+
+    #[test]
+    fn headers_are_found_in_any_case_first_match() {
+        let response = Response {
+            status: 429,
+            headers: vec![
+                ("retry-after".into(), "7".into()),
+                ("retry-after".into(), "9".into()),
+            ],
+            body: Vec::new(),
+        };
+        assert_eq!(response.header("Retry-After"), Some("7"));
+        assert_eq!(response.header("RETRY-AFTER"), Some("7"));
+        assert_eq!(response.header("etag"), None);
     }
 
     #[test]

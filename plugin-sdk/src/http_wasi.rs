@@ -1,5 +1,6 @@
 //! The client of [`super`] on `wasi:http` (the `wasip2` bindings): build
-//! the request, send it through the host, wait, read the whole body.
+//! the request, send it through the host, wait, read the status, the
+//! headers and the whole body.
 //! Resources are dropped in the order the interface requires (a body's
 //! stream before the body).
 
@@ -55,29 +56,47 @@ pub fn send(
         .set_authority(Some(url.authority))
         .map_err(|()| bad("bad host or port"))?;
     request
-        .set_path_with_query(Some(url.path_and_query))
+        .set_path_with_query(Some(&url.path_and_query))
         .map_err(|()| bad("bad path"))?;
     let outgoing = request
         .body()
         .map_err(|()| failed("the request body was taken"))?;
     let pending = outgoing_handler::handle(request, None).map_err(error)?;
-    if let Some(bytes) = body {
-        let mut stream = outgoing
-            .write()
-            .map_err(|()| failed("the body stream was taken"))?;
-        stream
-            .write_all(bytes)
-            .map_err(|e| failed(&e.to_string()))?;
-        stream.flush().map_err(|e| failed(&e.to_string()))?;
-    }
-    OutgoingBody::finish(outgoing, None).map_err(error)?;
+    let written = body.map_or(Ok(()), |bytes| write_body(&outgoing, bytes));
+    let written = match written {
+        Ok(()) => OutgoingBody::finish(outgoing, None).map_err(|code| format!("{code:?}")),
+        // The other end stopped taking the body: the host refused the
+        // request (not granted, over the cap), the server answered before
+        // reading it all, or it has every byte of a known length already
+        // and let go before the last flush. Dropping the unfinished body
+        // settles the request; the response (or its error) says which.
+        Err(why) => {
+            drop(outgoing);
+            Err(why)
+        }
+    };
     pending.subscribe().block();
-    let response = pending
-        .get()
-        .ok_or_else(|| failed("no response after waiting"))?
-        .map_err(|()| failed("the response was taken"))?
-        .map_err(error)?;
+    let response = match pending.get() {
+        Some(Ok(Ok(response))) => response,
+        Some(Ok(Err(code))) => return Err(error(code)),
+        _ => {
+            return Err(match written {
+                Err(why) => failed(&format!("writing the body: {why}")),
+                Ok(()) => failed("no response after waiting"),
+            });
+        }
+    };
     let status = response.status();
+    // `headers` is a child of `response`: read and drop it right away.
+    let headers = response
+        .headers()
+        .entries()
+        .into_iter()
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(&value).into_owned();
+            (name.to_ascii_lowercase(), value)
+        })
+        .collect();
     let incoming = response
         .consume()
         .map_err(|()| failed("no response body"))?;
@@ -92,7 +111,20 @@ pub fn send(
             ))
         })?;
     }
-    Ok(Response { status, body })
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Writes the whole request body; its stream is dropped before the body.
+fn write_body(outgoing: &OutgoingBody, bytes: &[u8]) -> Result<(), String> {
+    let mut stream = outgoing
+        .write()
+        .map_err(|()| "the body stream was taken".to_owned())?;
+    stream.write_all(bytes).map_err(|e| e.to_string())?;
+    stream.flush().map_err(|e| e.to_string())
 }
 
 fn failed(why: &str) -> HttpError {

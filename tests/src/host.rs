@@ -40,6 +40,20 @@ impl PluginsDir {
         self
     }
 
+    /// Writes `<task_type>.toml` with `limits` (top-level keys, may be
+    /// empty) and the grants `email` or `image` need to reach `services`.
+    pub fn granted(
+        &self,
+        task_type: &str,
+        services: &wasmq::cli::demo::DemoServices,
+        limits: &str,
+    ) -> &Self {
+        let grants = services
+            .manifest_text(task_type)
+            .unwrap_or_else(|| panic!("the demo grants nothing to {task_type}"));
+        self.manifest(task_type, &format!("{limits}{grants}"))
+    }
+
     /// Replaces `<task_type>.wasm` the way a deploy should: write a temp
     /// file, then rename it over the old one.
     pub fn replace_atomically(&self, task_type: &str, bytes: &[u8]) {

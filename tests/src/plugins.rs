@@ -96,6 +96,21 @@ pub fn plugin_bytes(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
+/// The built plugin `name` with the grants `email` and `image` need to
+/// reach `services` (the demo's mail API and image server), as a host given
+/// those grants loads it; any other plugin comes with no manifest.
+pub fn granted(
+    name: &str,
+    services: &wasmq::cli::demo::DemoServices,
+) -> wasmq::runtime::PluginFile {
+    let path = plugin(name);
+    let manifest = services.manifest_text(name).map(|text| {
+        wasmq::config::PluginManifest::parse(&text, Path::new("the demo's grants"))
+            .expect("the demo's grants parse")
+    });
+    wasmq::runtime::PluginFile::new(&path, plugin_bytes(name), manifest)
+}
+
 /// Copies the built plugin `name` into `dir` as `<as_name>.wasm` (with no
 /// manifest) and returns the new path.
 pub fn copy_plugin(name: &str, dir: &Path, as_name: &str) -> PathBuf {

@@ -31,6 +31,10 @@ fn dev_demo_exits_when_done() {
     );
     assert!(stdout.contains("demo: done"), "{stdout}");
     assert!(stdout.contains("192/192 completed, 8/8 dead"), "{stdout}");
+    assert!(
+        stdout.contains("mail API: 112 sent"),
+        "every good email reached the mail API once, retries included: {stdout}"
+    );
     println!(
         "wasmq dev --demo finished in {:.1}s",
         started.elapsed().as_secs_f64()

@@ -7,6 +7,7 @@ mod host_common;
 use host_common::{completed_at_least, enqueue, json_tasks, results, settled, statuses, totals};
 use std::time::Duration;
 use wasmq::broker::CancelOutcome;
+use wasmq::cli::demo::DemoServices;
 use wasmq::task::{TaskId, TaskState};
 use wasmq_tests::host::{HostProcess, PluginsDir, client, eventually};
 use wasmq_tests::redis::RedisServer;
@@ -51,7 +52,9 @@ async fn running_loop(
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_host_loses_nothing_and_duplicates_only_its_in_flight_tasks() {
     let redis = RedisServer::start();
+    let services = DemoServices::start().unwrap();
     let plugins = PluginsDir::with(&[("echo", "echo"), ("image", "image")]);
+    plugins.granted("image", &services, "");
     // The victim holds at most concurrency + 4 × lease batch = 34 leases
     // (running, buffered, and verdicts on their way to Redis).
     let capacity = 2 + 4 * 8;
@@ -114,7 +117,9 @@ async fn killed_host_loses_nothing_and_duplicates_only_its_in_flight_tasks() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_drains_running_tasks_and_releases_the_rest() {
     let redis = RedisServer::start();
+    let services = DemoServices::start().unwrap();
     let plugins = PluginsDir::with(&[("image", "image")]);
+    plugins.granted("image", &services, "");
     let mut host = HostProcess::start(&redis.url(), plugins.path(), &["--concurrency", "2"]);
     let client = client(&redis.url()).await;
     let ids = enqueue(
@@ -184,7 +189,9 @@ async fn sigterm_after_the_drain_timeout_cancels_and_releases() {
 #[tokio::test(flavor = "multi_thread")]
 async fn redis_restart_mid_run_loses_nothing() {
     let mut redis = RedisServer::start_with(true);
+    let services = DemoServices::start().unwrap();
     let plugins = PluginsDir::with(&[("echo", "echo"), ("image", "image")]);
+    plugins.granted("image", &services, "");
     let mut host = HostProcess::start(
         &redis.url(),
         plugins.path(),

@@ -9,6 +9,7 @@ mod host_common;
 use host_common::{completed_at_least, enqueue, json_tasks, results, settled, statuses};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
+use wasmq::cli::demo::DemoServices;
 use wasmq::task::{TaskSpec, TaskState};
 use wasmq_tests::host::{HostProcess, PluginsDir, client, eventually};
 use wasmq_tests::plugins::plugin_bytes;
@@ -375,8 +376,9 @@ async fn removing_a_plugin_under_load_parks_its_tasks_until_it_returns() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_types_max_concurrency_caps_it_while_other_types_use_the_free_slots() {
     let redis = RedisServer::start();
+    let services = DemoServices::start().unwrap();
     let plugins = PluginsDir::with(&[("image", "image"), ("echo", "echo")]);
-    plugins.manifest("image", "max_concurrency = 1\n");
+    plugins.granted("image", &services, "max_concurrency = 1\n");
     let _host = HostProcess::start(&redis.url(), plugins.path(), &["--concurrency", "3"]);
     let client = client(&redis.url()).await;
     let job = serde_json::json!({ "width": 2048, "height": 2048, "scale": 0.5 });

@@ -6,6 +6,7 @@ mod host_common;
 
 use host_common::{enqueue, json_tasks, results, settled, statuses, totals};
 use std::time::Duration;
+use wasmq::cli::demo::DemoServices;
 use wasmq::task::{TaskId, TaskSpec, TaskState};
 use wasmq_tests::host::{HostProcess, PluginsDir, client, eventually};
 use wasmq_tests::redis::RedisServer;
@@ -19,7 +20,9 @@ const LONG: Duration = Duration::from_secs(600);
 #[tokio::test(flavor = "multi_thread")]
 async fn regression_crash_between_pop_and_push() {
     let redis = RedisServer::start();
+    let services = DemoServices::start().unwrap();
     let plugins = PluginsDir::with(&[("image", "image")]);
+    plugins.granted("image", &services, "");
     let mut victim = HostProcess::start(
         &redis.url(),
         plugins.path(),

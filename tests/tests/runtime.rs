@@ -4,11 +4,12 @@
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+use wasmq::cli::demo::DemoServices;
 use wasmq::config::Limits;
 use wasmq::runtime::{
     CancelToken, Invocation, Outcome, OutcomeKind, Plugin, Runtime, RuntimeOptions,
 };
-use wasmq_tests::plugins::{plugin, test_runtime};
+use wasmq_tests::plugins::{granted, plugin, test_runtime};
 
 /// One runtime for the whole suite, as in a host; its cache persists under
 /// `target/` so reruns skip the compiles.
@@ -37,6 +38,13 @@ fn run(name: &str, payload: &str) -> Outcome {
     run_with(&load(name), payload, None)
 }
 
+/// `email` or `image` with the grants to reach the demo's servers.
+fn load_granted(name: &str, services: &DemoServices) -> Plugin {
+    runtime()
+        .load_file(name, &granted(name, services), Limits::default())
+        .unwrap_or_else(|e| panic!("load {name}: {e}"))
+}
+
 fn output_text(outcome: &Outcome) -> String {
     match &outcome.kind {
         OutcomeKind::Success { output, .. } => {
@@ -55,7 +63,9 @@ fn well_behaved_plugins_succeed() {
         matches!(&echoed.kind, OutcomeKind::Success { content_type: Some(t), .. } if t == "application/json")
     );
 
-    let sent = run("email", r#"{"to":"a@b.c","subject":"hi"}"#);
+    let services = DemoServices::start().unwrap();
+    let email = load_granted("email", &services);
+    let sent = run_with(&email, r#"{"to":"a@b.c","subject":"hi"}"#, None);
     let report: serde_json::Value = serde_json::from_str(&output_text(&sent)).unwrap();
     assert_eq!(report["sent"], true);
     assert!(
@@ -64,7 +74,11 @@ fn well_behaved_plugins_succeed() {
         sent.log
     );
 
-    let image = run("image", r#"{"width":64,"height":48}"#);
+    let image = run_with(
+        &load_granted("image", &services),
+        r#"{"width":64,"height":48}"#,
+        None,
+    );
     let report: serde_json::Value = serde_json::from_str(&output_text(&image)).unwrap();
     assert_eq!(
         (report["width"].as_u64(), report["height"].as_u64()),
@@ -82,15 +96,18 @@ fn well_behaved_plugins_succeed() {
 
 #[test]
 fn handler_errors_keep_their_kind() {
-    let bad = run("email", r#"{"to":"nope","subject":"hi"}"#);
+    let services = DemoServices::start().unwrap();
+    let email = load_granted("email", &services);
+    let bad = run_with(&email, r#"{"to":"nope","subject":"hi"}"#, None);
     assert!(
         matches!(&bad.kind, OutcomeKind::Permanent { message } if message.contains("`nope`")),
         "{:?}",
         bad.kind
     );
-    let busy = run(
-        "email",
+    let busy = run_with(
+        &email,
         r#"{"to":"a@b.c","subject":"hi","simulate":"transient","retry_after_ms":250}"#,
+        None,
     );
     assert_eq!(
         busy.kind,

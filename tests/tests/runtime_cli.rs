@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
+use wasmq::cli::demo::DemoServices;
 use wasmq_tests::plugins::{plugin, wasmq_bin};
 
 fn call(args: &[&str], cache: &std::path::Path) -> Output {
@@ -23,14 +24,51 @@ fn show(output: &Output) -> String {
     )
 }
 
+/// `email`'s grants as `wasmq call` flags, naming the demo's mail API.
+fn email_grants(services: &DemoServices) -> Vec<String> {
+    vec![
+        "--allow-http".into(),
+        services.mail.origin(),
+        "--config".into(),
+        format!("mail_api={}", services.mail.messages_url()),
+        "--secret".into(),
+        format!("mail_token={}", services.mail_token_source()),
+    ]
+}
+
 #[test]
 fn call_reports_success_failure_and_json() {
     let cache = tempfile::tempdir().unwrap();
+    let services = DemoServices::start().unwrap();
     let email = plugin("email");
     let email = email.to_str().unwrap();
+    let grants = email_grants(&services);
+    let with_grants = |args: &[&str]| -> Vec<String> {
+        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        all.extend(grants.iter().cloned());
+        all
+    };
+    let call = |args: Vec<String>, cache: &std::path::Path| {
+        call(&args.iter().map(String::as_str).collect::<Vec<_>>(), cache)
+    };
+
+    let refused = call(
+        vec![
+            email.into(),
+            "--payload".into(),
+            r#"{"to":"a@b.c","subject":"hi"}"#.into(),
+        ],
+        cache.path(),
+    );
+    let text = show(&refused);
+    assert_eq!(refused.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("[capabilities] http"),
+        "an ungranted import is refused naming the manifest key: {text}"
+    );
 
     let ok = call(
-        &[email, "--payload", r#"{"to":"a@b.c","subject":"hi"}"#],
+        with_grants(&[email, "--payload", r#"{"to":"a@b.c","subject":"hi"}"#]),
         cache.path(),
     );
     let text = show(&ok);
@@ -44,8 +82,14 @@ fn call_reports_success_failure_and_json() {
         "the log is shown: {text}"
     );
 
+    assert_eq!(
+        services.mail.sent().len(),
+        1,
+        "the message reached the mail API"
+    );
+
     let bad = call(
-        &[email, "--payload", r#"{"to":"nobody","subject":"hi"}"#],
+        with_grants(&[email, "--payload", r#"{"to":"nobody","subject":"hi"}"#]),
         cache.path(),
     );
     let text = show(&bad);
@@ -56,12 +100,12 @@ fn call_reports_success_failure_and_json() {
     );
 
     let json = call(
-        &[
+        with_grants(&[
             email,
             "--json",
             "--payload",
             r#"{"to":"a@b.c","subject":"hi"}"#,
-        ],
+        ]),
         cache.path(),
     );
     assert_eq!(json.status.code(), Some(0), "{}", show(&json));

@@ -107,6 +107,9 @@ fn init_tracing() {
 /// Loads, runs and reports; `Ok(success)` once the task ran.
 fn call(args: CallArgs) -> Result<bool> {
     let payload = read_payload(&args)?;
+    // The limit flags are checked before the compile, so a typo costs no
+    // load (and is reported even for a plugin that would not load).
+    overridden(Limits::default(), &args)?;
     let name = args
         .plugin
         .file_stem()

@@ -6,13 +6,16 @@
 //! written into a manifest fragment and parsed by the manifest's own rules,
 //! so a flag is validated exactly like the key it stands for, and errors
 //! name the flag's value. The fragment is then merged over the manifest next
-//! to the plugin: HTTP grants and buckets add up, config and secrets
-//! override by key.
+//! to the plugin by [`PluginManifest::with_grants_from`], as a host merges
+//! `wasmq dev --demo`'s grants: HTTP grants and buckets add up, config and
+//! secrets override by key.
 
 use crate::config::PluginManifest;
-use crate::config::outbound::AllowList;
 use anyhow::{Context, Result, bail};
 use std::path::Path;
+
+/// How errors name the flags' grants.
+const FLAGS_SOURCE: &str = "the command line's --allow-http/--kv/--config/--secret";
 
 /// The capability flags of `wasmq call`, as given.
 #[derive(Debug, Default, Clone)]
@@ -42,27 +45,10 @@ impl GrantFlags {
             return Ok(file.cloned());
         }
         let flags = self.as_manifest()?;
-        let mut merged = file.cloned().unwrap_or_default();
-        if !flags.capabilities.http.is_empty() {
-            let entries: Vec<String> = merged
-                .capabilities
-                .http
-                .rules()
-                .iter()
-                .chain(flags.capabilities.http.rules())
-                .map(ToString::to_string)
-                .collect();
-            merged.capabilities.http = AllowList::parse(&entries)
-                .map_err(anyhow::Error::msg)
-                .context("--allow-http with the manifest's grant")?;
-        }
-        for bucket in flags.capabilities.kv {
-            if !merged.capabilities.kv.contains(&bucket) {
-                merged.capabilities.kv.push(bucket);
-            }
-        }
-        merged.config.extend(flags.config);
-        merged.secrets.extend(flags.secrets);
+        let merged = file
+            .cloned()
+            .unwrap_or_default()
+            .with_grants_from(&flags, Path::new(FLAGS_SOURCE))?;
         Ok(Some(merged))
     }
 
@@ -95,11 +81,7 @@ impl GrantFlags {
             }
         }
         let text = toml::to_string(&root).context("writing the flags as a manifest")?;
-        PluginManifest::parse(
-            &text,
-            Path::new("the command line's --allow-http/--kv/--config/--secret"),
-        )
-        .map_err(Into::into)
+        PluginManifest::parse(&text, Path::new(FLAGS_SOURCE)).map_err(Into::into)
     }
 }
 

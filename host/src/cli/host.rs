@@ -60,7 +60,8 @@ impl Host {
             ..RuntimeOptions::default()
         })
         .context("cannot start the WebAssembly runtime")?;
-        let plugins = PluginDir::open(&config.plugins_dir, runtime.clone(), Limits::default())?;
+        let plugins = PluginDir::open(&config.plugins_dir, runtime.clone(), Limits::default())?
+            .with_grants(config.extra_grants.clone());
         let registry = Registry::new();
         let scan = plugins.scan(&registry).await.with_context(|| {
             format!(

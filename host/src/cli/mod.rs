@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod call;
 pub mod call_grants;
+pub mod demo;
 pub mod dev;
 pub mod host;
 pub mod local_redis;

@@ -103,6 +103,9 @@ pub struct RunConfig {
     pub log_format: LogFormat,
     /// Log filter (`info`, `wasmq=debug,...`); `None` uses `RUST_LOG`, then `info`.
     pub log_level: Option<String>,
+    /// Grants added to some task types' manifests, by type: set by
+    /// `wasmq dev --demo` for the servers it starts; no flag or file sets it.
+    pub extra_grants: std::collections::BTreeMap<String, super::PluginManifest>,
 }
 
 impl RunConfig {
@@ -133,6 +136,7 @@ impl RunConfig {
             cache_dir: None,
             log_format: LogFormat::Human,
             log_level: None,
+            extra_grants: Default::default(),
         }
     }
 

@@ -157,6 +157,7 @@ impl RunOverrides {
             cache_dir: self.cache_dir.or(defaults.cache_dir),
             log_format: self.log_format.unwrap_or(defaults.log_format),
             log_level: self.log_level.or(defaults.log_level),
+            extra_grants: defaults.extra_grants,
         };
         config
             .validate()

@@ -27,10 +27,10 @@
 use super::error::{LoadFailure, PluginDirError};
 use super::name::{FileRole, classify, validate_task_type};
 use super::registry::{Fingerprint, LoadedPlugin, PluginPolicy, Registry};
-use crate::config::Limits;
-use crate::runtime::{DEFAULT_MAX_PLUGIN_SIZE, Plugin, PluginFile, Runtime};
+use crate::config::{Limits, PluginManifest};
+use crate::runtime::{DEFAULT_MAX_PLUGIN_SIZE, LoadError, Plugin, PluginFile, Runtime};
 use futures::StreamExt;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -57,6 +57,8 @@ struct DirInner {
     /// change together (a deploy of hundreds of plugins must not start
     /// hundreds of compiles on the blocking pool).
     loads: Arc<Semaphore>,
+    /// Grants added to some types' manifests ([`PluginDir::with_grants`]).
+    grants: Arc<BTreeMap<String, PluginManifest>>,
 }
 
 impl std::fmt::Debug for PluginDir {
@@ -124,6 +126,7 @@ impl PluginDir {
                 defaults,
                 max_file_size: DEFAULT_MAX_FILE_SIZE,
                 loads: Arc::new(Semaphore::new(load_parallelism())),
+                grants: Arc::default(),
             }),
         })
     }
@@ -132,6 +135,15 @@ impl PluginDir {
     /// before keep their cap.
     pub fn with_max_file_size(mut self, bytes: u64) -> Self {
         Arc::make_mut(&mut self.inner).max_file_size = bytes;
+        self
+    }
+
+    /// Adds grants to the manifests of some task types, merged over each
+    /// `<type>.toml` (or standing in for a missing one) on every load, as
+    /// [`PluginManifest::with_grants_from`] merges: how `wasmq dev --demo`
+    /// grants its mail API and image server, whose ports no file can know.
+    pub fn with_grants(mut self, grants: BTreeMap<String, PluginManifest>) -> Self {
+        Arc::make_mut(&mut self.inner).grants = Arc::new(grants);
         self
     }
 
@@ -235,6 +247,8 @@ impl PluginDir {
                 SyncOutcome::Absent
             });
         };
+        // Before the fingerprint, so a change of grant reloads like a change of file.
+        let file = self.add_grants(stem, file)?;
         let fingerprint = Fingerprint {
             wasm_sha256: file.sha256().to_owned(),
             manifest: file.manifest().cloned(),
@@ -262,6 +276,21 @@ impl PluginDir {
         };
         registry.install(stem, path.to_owned(), loaded);
         Ok(SyncOutcome::Loaded { version })
+    }
+
+    /// `file` with the grants given for `stem` merged over its manifest.
+    fn add_grants(&self, stem: &str, file: PluginFile) -> Result<PluginFile, LoadFailure> {
+        let Some(extra) = self.inner.grants.get(stem) else {
+            return Ok(file);
+        };
+        let source = Path::new("the grants given to the host for this type");
+        let merged = file
+            .manifest()
+            .cloned()
+            .unwrap_or_default()
+            .with_grants_from(extra, source)
+            .map_err(LoadError::from)?;
+        Ok(file.with_manifest(Some(merged)))
     }
 
     /// Compiles the bytes read for `stem`, with their manifest over the host

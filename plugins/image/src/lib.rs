@@ -1,212 +1,227 @@
-//! `image`: a CPU-bound task shaped like a thumbnailer.
+//! `image`: a thumbnailer. It takes a source image, shrinks it by `scale`
+//! (default 0.5) with a box filter, and keeps the thumbnail as a PNG in the
+//! key-value bucket `thumbnails`, reporting progress at each step.
 //!
-//! It draws a deterministic procedural RGBA image of `width` x `height`,
-//! shrinks it by `scale` with a box filter, and returns the new size and an
-//! FNV-1a checksum of the result. The same payload always yields the same
-//! checksum, so a test can compare runs; `progress` is reported as it goes.
+//! The source is one of:
 //!
-//! Sizes are bounded (each side 1..=4096, at most 4 Mi pixels, so the source
-//! needs at most 16 MiB) and `scale` must be in (0, 1]; anything else is a
-//! permanent error that says which field is out of range.
+//! - `{"url": "http://.../photo.png"}`: a PNG fetched with GET. Any colour
+//!   type and depth is accepted (it is normalised to 8-bit RGBA), but the
+//!   size is checked from the PNG's header before a pixel is decoded. The
+//!   thumbnail is stored under `key`, by default `thumb:<FNV-1a of the url>`;
+//! - `{"width": W, "height": H}`: a deterministic procedural image, drawn
+//!   without any I/O: a CPU-bound task for the host's tests and benchmarks.
+//!   Its thumbnail is stored only if the payload gives a `key`.
+//!
+//! Either way the source is at most 4096 on a side and 4 Mi pixels, and the
+//! output is `{"width", "height", "source": {"width", "height", "url"},
+//! "checksum", "stored": {"bucket", "key", "bytes"} | null}`, where the
+//! checksum is FNV-1a of the thumbnail's RGBA, so a test can compare runs.
+//!
+//! What goes wrong says whether a retry can help: a bad payload, a 4xx
+//! answer, a body that is no usable PNG, or a missing grant is permanent;
+//! a 429 or 5xx answer, a transport failure or a failed store is retryable.
+//!
+//! The plugin imports both `wasi:http` and `wasi:keyvalue`, so the host
+//! loads it only with a manifest next to it that grants both, even for the
+//! draw mode (`kv_max_value` is optional: the default 1 MiB holds most
+//! thumbnails):
+//!
+//! ```toml
+//! # image.toml
+//! [capabilities]
+//! http = ["http://127.0.0.1:8026"]
+//! kv = ["thumbnails"]
+//! kv_max_value = "4MiB"
+//! ```
+
+mod codec;
+mod fetch;
+mod pixels;
 
 use serde::Deserialize;
+use wasmq_plugin_sdk::kv::{self, KvError};
 use wasmq_plugin_sdk::{Output, Task, TaskError, progress};
 
-const MAX_SIDE: u32 = 4096;
-const MAX_PIXELS: u64 = 4 * 1024 * 1024;
+use pixels::{Image, MAX_PIXELS, MAX_SIDE, fnv1a64};
 
+/// The bucket thumbnails go to.
+const BUCKET: &str = "thumbnails";
+/// Longest `key`, in bytes.
+const MAX_KEY: usize = 256;
+
+/// The payload.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Request {
-    width: u32,
-    height: u32,
+    url: Option<String>,
+    width: Option<u32>,
+    height: Option<u32>,
     #[serde(default = "half")]
     scale: f64,
+    key: Option<String>,
 }
 
 fn half() -> f64 {
     0.5
 }
 
-/// An RGBA image, 4 bytes per pixel, rows top to bottom.
-#[derive(Debug, Clone, PartialEq)]
-struct Image {
-    width: u32,
-    height: u32,
-    rgba: Vec<u8>,
+/// Where the source image comes from.
+#[derive(Debug, PartialEq)]
+enum Source {
+    Url(String),
+    Draw { width: u32, height: u32 },
+}
+
+/// A checked request: what to thumbnail, how small, and where to keep it.
+#[derive(Debug, PartialEq)]
+struct Plan {
+    source: Source,
+    scale: f64,
+    key: Option<String>,
 }
 
 #[wasmq_plugin_sdk::handler]
 fn thumbnail(task: Task) -> Result<Output, TaskError> {
-    let req: Request = task.json()?;
-    let (width, height) = target_size(&req)?;
-    progress(0, "drawing the source image");
-    let source = draw(req.width, req.height);
+    let plan = plan(task.json()?)?;
+    let (source, url) = match &plan.source {
+        Source::Url(url) => {
+            progress(0, &format!("fetching {url}"));
+            let body = fetch::get(url)?;
+            progress(25, &format!("decoding {} bytes", body.len()));
+            let image = codec::decode(&body)
+                .map_err(|why| TaskError::permanent(format!("image: {url} {why}")))?;
+            (image, Some(url.as_str()))
+        }
+        Source::Draw { width, height } => {
+            progress(0, "drawing the source image");
+            (pixels::draw(*width, *height), None)
+        }
+    };
     progress(50, "downsampling");
-    let small = downsample(&source, width, height);
+    let (width, height) = pixels::target_size(source.width, source.height, plan.scale);
+    let small = pixels::downsample(&source, width, height);
+    let stored = match &plan.key {
+        Some(key) => {
+            progress(75, &format!("storing the thumbnail under `{key}`"));
+            Some(store(key, &small)?)
+        }
+        None => None,
+    };
     progress(100, "done");
     Output::json(&serde_json::json!({
         "width": small.width,
         "height": small.height,
-        "source": { "width": source.width, "height": source.height },
+        "source": { "width": source.width, "height": source.height, "url": url },
         "checksum": format!("{:016x}", fnv1a64(&small.rgba)),
+        "stored": stored,
     }))
 }
 
-/// Checks the request and returns the output size.
-fn target_size(req: &Request) -> Result<(u32, u32), TaskError> {
-    for (name, side) in [("width", req.width), ("height", req.height)] {
-        if side == 0 || side > MAX_SIDE {
-            return Err(TaskError::permanent(format!(
-                "image payload: field `{name}` is {side}, must be 1..={MAX_SIDE}"
-            )));
+/// Checks the payload, before any I/O.
+fn plan(req: Request) -> Result<Plan, TaskError> {
+    let give = "give `url` (a PNG to fetch) or `width` and `height` (an image to draw)";
+    let source = match (req.url, req.width, req.height) {
+        (Some(url), None, None) => Source::Url(url),
+        (None, Some(width), Some(height)) => Source::Draw { width, height },
+        (Some(_), _, _) => return Err(payload_error(&format!("{give}, not both"))),
+        (None, None, None) => return Err(payload_error(give)),
+        (None, Some(_), None) => {
+            return Err(payload_error(&format!("missing field `height`: {give}")));
         }
-    }
-    let pixels = u64::from(req.width) * u64::from(req.height);
-    if pixels > MAX_PIXELS {
-        return Err(TaskError::permanent(format!(
-            "image payload: {}x{} is {pixels} pixels, at most {MAX_PIXELS} are allowed",
-            req.width, req.height
-        )));
-    }
+        (None, None, Some(_)) => {
+            return Err(payload_error(&format!("missing field `width`: {give}")));
+        }
+    };
     if !(req.scale > 0.0 && req.scale <= 1.0) {
-        return Err(TaskError::permanent(format!(
-            "image payload: field `scale` is {}, must be in (0, 1]",
+        return Err(payload_error(&format!(
+            "field `scale` is {}, must be in (0, 1]",
             req.scale
         )));
     }
-    let shrink = |side: u32| ((f64::from(side) * req.scale).round() as u32).clamp(1, side);
-    Ok((shrink(req.width), shrink(req.height)))
-}
-
-/// A deterministic pattern: gradients plus an XOR texture.
-fn draw(width: u32, height: u32) -> Image {
-    let mut rgba = Vec::with_capacity(width as usize * height as usize * 4);
-    for y in 0..height {
-        for x in 0..width {
-            rgba.extend_from_slice(&[
-                (x * 255 / (width - 1).max(1)) as u8,
-                (y * 255 / (height - 1).max(1)) as u8,
-                ((x ^ y) & 0xff) as u8,
-                255,
-            ]);
+    if let Some(key) = &req.key {
+        check_key(key)?;
+    }
+    let key = match &source {
+        Source::Url(url) => Some(
+            req.key
+                .unwrap_or_else(|| format!("thumb:{:016x}", fnv1a64(url.as_bytes()))),
+        ),
+        Source::Draw { width, height } => {
+            check_draw_size(*width, *height)?;
+            req.key
         }
-    }
-    Image {
-        width,
-        height,
-        rgba,
-    }
-}
-
-/// Box filter: each output pixel is the mean of the source pixels it covers.
-/// `width`/`height` must be in 1..=the source's.
-fn downsample(src: &Image, width: u32, height: u32) -> Image {
-    let span = |i: u32, out: u32, inp: u32| {
-        let start = u64::from(i) * u64::from(inp) / u64::from(out);
-        let end = (u64::from(i + 1) * u64::from(inp) / u64::from(out)).max(start + 1);
-        (start as usize, end as usize)
     };
-    let mut rgba = Vec::with_capacity(width as usize * height as usize * 4);
-    for y in 0..height {
-        let (y0, y1) = span(y, height, src.height);
-        for x in 0..width {
-            let (x0, x1) = span(x, width, src.width);
-            let mut sum = [0u64; 4];
-            for sy in y0..y1 {
-                let row = sy * src.width as usize * 4;
-                for px in src.rgba[row + x0 * 4..row + x1 * 4].chunks_exact(4) {
-                    for (acc, &v) in sum.iter_mut().zip(px) {
-                        *acc += u64::from(v);
-                    }
-                }
-            }
-            let n = ((y1 - y0) * (x1 - x0)) as u64;
-            rgba.extend(sum.map(|s| ((s + n / 2) / n) as u8));
-        }
-    }
-    Image {
-        width,
-        height,
-        rgba,
-    }
-}
-
-/// 64-bit FNV-1a.
-fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    Ok(Plan {
+        source,
+        scale: req.scale,
+        key,
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-    use wasmq_plugin_sdk::ErrorKind;
-
-    fn run(payload: &str) -> Result<serde_json::Value, TaskError> {
-        let out = thumbnail(Task::new("image", payload))?;
-        Ok(serde_json::from_slice(&out.data).unwrap())
-    }
-
-    #[test]
-    fn halves_and_is_deterministic() {
-        let out = run(r#"{"width":640,"height":480}"#).unwrap();
-        assert_eq!(
-            (out["width"].as_u64(), out["height"].as_u64()),
-            (Some(320), Some(240))
-        );
-        assert_eq!(
-            out,
-            run(r#"{"width":640,"height":480,"scale":0.5}"#).unwrap()
-        );
-        // The value the wasm build returns through `wasmq call`: native and
-        // wasm must agree bit for bit.
-        assert_eq!(out["checksum"], "3f34d6df4469063d");
-        assert_ne!(
-            out["checksum"],
-            run(r#"{"width":640,"height":481}"#).unwrap()["checksum"]
-        );
-    }
-
-    #[test]
-    fn out_of_range_fields_are_named() {
-        for (payload, needle) in [
-            (r#"{"width":0,"height":10}"#, "`width` is 0"),
-            (r#"{"width":10,"height":5000}"#, "`height` is 5000"),
-            (r#"{"width":4096,"height":4096}"#, "pixels"),
-            (r#"{"width":10,"height":10,"scale":1.5}"#, "`scale` is 1.5"),
-            (r#"{"width":10,"height":10,"scale":0}"#, "`scale` is 0"),
-            (r#"{"width":10}"#, "missing field `height`"),
-        ] {
-            let err = run(payload).unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::Permanent);
-            assert!(
-                err.message().contains(needle),
-                "{payload}: {}",
-                err.message()
-            );
+fn check_draw_size(width: u32, height: u32) -> Result<(), TaskError> {
+    for (name, side) in [("width", width), ("height", height)] {
+        if side == 0 || side > MAX_SIDE {
+            return Err(payload_error(&format!(
+                "field `{name}` is {side}, must be 1..={MAX_SIDE}"
+            )));
         }
     }
-
-    #[test]
-    fn scale_one_is_the_identity() {
-        let img = draw(7, 5);
-        assert_eq!(downsample(&img, 7, 5), img);
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > MAX_PIXELS {
+        return Err(payload_error(&format!(
+            "{width}x{height} is {pixels} pixels, at most {MAX_PIXELS} are allowed"
+        )));
     }
-
-    proptest! {
-        #[test]
-        fn uniform_images_stay_uniform(
-            w in 1u32..40, h in 1u32..40, scale in 0.01f64..=1.0, px in any::<[u8; 4]>()
-        ) {
-            let src = Image { width: w, height: h, rgba: px.repeat((w * h) as usize) };
-            let (tw, th) = target_size(&Request { width: w, height: h, scale }).unwrap();
-            prop_assert!(tw >= 1 && tw <= w && th >= 1 && th <= h);
-            let out = downsample(&src, tw, th);
-            prop_assert_eq!(out.rgba.len(), (tw * th * 4) as usize);
-            prop_assert!(out.rgba.chunks_exact(4).all(|p| p == px));
-        }
-    }
+    Ok(())
 }
+
+/// A key the host will take: 1..=256 bytes of text, no control characters.
+fn check_key(key: &str) -> Result<(), TaskError> {
+    let problem = if key.is_empty() {
+        "is empty".to_owned()
+    } else if key.len() > MAX_KEY {
+        format!("is {} bytes long", key.len())
+    } else if let Some((at, c)) = key.char_indices().find(|(_, c)| c.is_control()) {
+        format!("has the control character {c:?} at byte {at}")
+    } else {
+        return Ok(());
+    };
+    Err(payload_error(&format!(
+        "field `key` {problem}: give 1..={MAX_KEY} bytes of text without control characters, \
+         or leave it out"
+    )))
+}
+
+fn payload_error(problem: &str) -> TaskError {
+    TaskError::permanent(format!("image payload: {problem}"))
+}
+
+/// Encodes the thumbnail and keeps it in [`BUCKET`] under `key`; returns
+/// the output's `stored` object.
+fn store(key: &str, thumb: &Image) -> Result<serde_json::Value, TaskError> {
+    let png = codec::encode(thumb).map_err(|e| {
+        TaskError::permanent(format!(
+            "image: cannot encode the {}x{} thumbnail as PNG ({e}): this is a bug in the plugin",
+            thumb.width, thumb.height
+        ))
+    })?;
+    let denied = |e: KvError| match e {
+        KvError::AccessDenied(_) => TaskError::permanent(format!(
+            "image: bucket `{BUCKET}` is not granted: add kv = [\"{BUCKET}\"] under \
+             [capabilities] in image.toml"
+        )),
+        KvError::Failed(why) => TaskError::retryable(format!(
+            "image: storing the {}-byte thumbnail under `{key}` in bucket `{BUCKET}` failed \
+             ({why}): if it is over kv_max_value, raise that in image.toml; otherwise it may pass",
+            png.len()
+        )),
+    };
+    kv::Bucket::open(BUCKET)
+        .and_then(|bucket| bucket.set(key, &png))
+        .map_err(denied)?;
+    Ok(serde_json::json!({ "bucket": BUCKET, "key": key, "bytes": png.len() }))
+}
+
+#[cfg(test)]
+#[path = "lib_tests.rs"]
+mod tests;

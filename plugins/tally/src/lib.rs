@@ -4,6 +4,8 @@
 //! * `{"bucket": "counts", "incr": "k", "by": 1}` → the new value;
 //! * `{"bucket": "counts", "set": "k", "value": "text"}` → `ok`;
 //! * `{"bucket": "counts", "get": "k"}` → the value (`<none>` if absent);
+//! * `{"bucket": "counts", "set": "k", "value": "text", "get": "k"}` → sets,
+//!   then reads back (`wasmq bench --plugin tally`: a set and a get per task);
 //! * `{"bucket": "counts", "keys": true}` → the sorted keys, comma-separated.
 //!
 //! Two copies under two task types share nothing: a bucket is scoped to
@@ -38,7 +40,9 @@ fn handle(task: Task) -> Result<Output, TaskError> {
     }
     if let Some(key) = op.set {
         bucket.set(&key, op.value.unwrap_or_default().as_bytes())?;
-        return Ok(Output::text("ok"));
+        if op.get.is_none() {
+            return Ok(Output::text("ok"));
+        }
     }
     if let Some(key) = op.get {
         return Ok(Output::text(match bucket.get(&key)? {

@@ -18,6 +18,7 @@
 //! starts a private `redis-server`; with it, it works in a random namespace
 //! and deletes exactly that namespace's keys at the end (see [`target`]).
 
+mod capability;
 mod launch;
 mod live;
 mod phases;
@@ -90,6 +91,10 @@ pub enum BenchPlugin {
     /// Sleeps 200 ms in a WASI call: a handler that waits on I/O, to run
     /// with a high `--concurrency` (many runs in flight, little CPU).
     Sleep200,
+    /// One HTTP GET per task to a loopback server the bench starts and grants.
+    Fetch,
+    /// A key-value set and get per task, in the host's Redis.
+    Tally,
 }
 
 impl BenchPlugin {
@@ -99,6 +104,8 @@ impl BenchPlugin {
             BenchPlugin::Noop => "noop",
             BenchPlugin::Cpu50 => "cpu50",
             BenchPlugin::Sleep200 => "sleep200",
+            BenchPlugin::Fetch => "fetch",
+            BenchPlugin::Tally => "tally",
         }
     }
 }
@@ -167,8 +174,10 @@ async fn bench(args: &BenchArgs) -> Result<Report> {
         .context("creating a temp dir")?;
     let plugins_dir = work.path().join("plugins");
     copy_plugin(&args.plugins, &plugins_dir, plugin)?;
+    // Its server (if any) lives until the phases are done.
+    let setup = capability::prepare(args.plugin, &plugins_dir, args.payload_bytes as usize)?;
     let mut target = Target::open(args.redis.as_deref()).await?;
-    let outcome = run_phases(args, &mut target, &plugins_dir, work.path()).await;
+    let outcome = run_phases(args, &mut target, &plugins_dir, work.path(), &setup.payload).await;
     let cleaned = target.cleanup().await;
     let report = outcome?;
     cleaned.context("deleting the bench's keys")?;
@@ -194,10 +203,10 @@ async fn run_phases(
     target: &mut Target,
     plugins_dir: &Path,
     work: &Path,
+    payload: &[u8],
 ) -> Result<Report> {
     let plugin = args.plugin.name();
     let n = args.n as usize;
-    let payload = phases::payload(args.payload_bytes as usize);
     let opts = BrokerOptions {
         namespace: target.namespace.clone(),
         ..BrokerOptions::default()
@@ -208,7 +217,7 @@ async fn run_phases(
     let show = !args.json && std::io::stderr().is_terminal();
 
     let bar = progress(show, n as u64, "enqueue");
-    let enqueued = phases::enqueue_backlog(&client, target, plugin, &payload, n, &bar).await?;
+    let enqueued = phases::enqueue_backlog(&client, target, plugin, payload, n, &bar).await?;
     bar.finish_and_clear();
 
     let mode = if args.child {
@@ -228,7 +237,7 @@ async fn run_phases(
     let ctx = Phase {
         client: &client,
         plugin,
-        payload: &payload,
+        payload,
         show,
     };
     // The host is stopped before returning, whatever happened, so that it

@@ -31,7 +31,8 @@ pub struct LiveFigures {
 pub struct Report {
     /// Always `wasmq`.
     pub peer: &'static str,
-    /// The plugin the drain and live phases ran (`noop`, `cpu50`, `sleep200`).
+    /// The plugin the drain and live phases ran (`noop`, `cpu50`, `sleep200`,
+    /// `fetch`, `tally`).
     pub variant: String,
     /// `in-process` or `child`.
     pub host_mode: &'static str,
