@@ -6,7 +6,8 @@
 //!   `Retry-After`), fails for good on refused credentials, and never shows
 //!   the token in an output, an error or a log;
 //! - `image` fetches its photo from the image server, and a host stores the
-//!   thumbnail in the plugin's `thumbnails` bucket in Redis.
+//!   thumbnail in the plugin's `thumbnails` bucket in Redis and counts each
+//!   request in `wasmq_plugin_http_requests_total`.
 
 mod host_common;
 
@@ -19,7 +20,7 @@ use wasmq::runtime::{CancelToken, Invocation, Outcome, OutcomeKind, Plugin, Plug
 use wasmq::task::{TaskSpec, TaskState};
 use wasmq_tests::host::{HostProcess, PluginsDir, client};
 use wasmq_tests::plugins::{granted, plugin, plugin_bytes, test_runtime};
-use wasmq_tests::redis::RedisServer;
+use wasmq_tests::redis::{RedisServer, free_port};
 
 const LONG: Duration = Duration::from_secs(600);
 
@@ -141,7 +142,12 @@ async fn image_fetches_its_photo_and_the_host_keeps_the_thumbnail_in_redis() {
     let services = DemoServices::start().unwrap();
     let plugins = PluginsDir::with(&[("image", "image")]);
     plugins.granted("image", &services, "");
-    let _host = HostProcess::start(&redis.url(), plugins.path(), &["--concurrency", "2"]);
+    let http = format!("127.0.0.1:{}", free_port());
+    let _host = HostProcess::start(
+        &redis.url(),
+        plugins.path(),
+        &["--concurrency", "2", "--http", &http],
+    );
     let client = client(&redis.url()).await;
     let job =
         |payload: serde_json::Value| TaskSpec::new("image", payload.to_string()).max_retries(0);
