@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 use wasmq::config::Limits;
 use wasmq::runtime::{CancelToken, Invocation, OutcomeKind, Runtime, RuntimeOptions};
-use wasmq_tests::plugins::plugin;
+use wasmq_tests::plugins::{granted, plugin};
 
 const PLUGINS: &[&str] = &[
     "noop", "echo", "echo-v2", "email", "image", "cpu50", "counter", "loop", "fuel-hog", "membomb",
@@ -30,6 +30,8 @@ fn compile_times_cold_and_cached() {
     let cache = tempfile::tempdir().unwrap();
     let cold = runtime(cache.path());
     let warm = runtime(cache.path());
+    // email and image load only with their grants.
+    let services = wasmq::cli::demo::DemoServices::start().unwrap();
     println!(
         "{:<10} {:>9} {:>12} {:>12}",
         "plugin", "bytes", "compile", "from cache"
@@ -37,8 +39,9 @@ fn compile_times_cold_and_cached() {
     for name in PLUGINS {
         let path = plugin(name);
         let size = std::fs::metadata(&path).unwrap().len();
-        let compiled = cold.load(name, &path, Limits::default()).unwrap();
-        let cached = warm.load(name, &path, Limits::default()).unwrap();
+        let file = granted(name, &services);
+        let compiled = cold.load_file(name, &file, Limits::default()).unwrap();
+        let cached = warm.load_file(name, &file, Limits::default()).unwrap();
         assert!(!compiled.from_cache() && cached.from_cache());
         println!(
             "{name:<10} {size:>9} {:>9.1} ms {:>9.2} ms",
