@@ -38,7 +38,7 @@ check_type(forwarded, 'zset')
 for _, key in ipairs(pending) do check_type(key, 'list') end
 
 local now = now_ms()
-local bodies, lists, sched, marks, out, seen = {}, { {}, {}, {} }, {}, {}, {}
+local bodies, lists, sched, marks, out, seen = {}, { {}, {}, {} }, {}, {}, {}, {}
 local added, waiting = 0, 0
 for i = 0, n - 1 do
   local b = 3 + i * 4
