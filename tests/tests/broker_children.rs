@@ -91,7 +91,10 @@ async fn no_duplicate_child_when_the_forwarder_dies_and_repeats() {
         let _: () = raw.hset(outbox, parent.id.local(), &entry).await.unwrap();
         let ran = client.lease("echo", 1000).await.unwrap();
         assert!(kids.iter().all(|k| ran.iter().any(|t| t.id == k.id)));
-        let done: Vec<_> = ran.into_iter().map(|t| (t, Completion::default())).collect();
+        let done: Vec<_> = ran
+            .into_iter()
+            .map(|t| (t, Completion::default()))
+            .collect();
         client.ack_many(&done).await.unwrap();
         let again = client.forward_children("fanout", 100).await.unwrap();
         assert_eq!((again.forwarded, again.already), (0, 3), "{again:?}");
@@ -162,7 +165,10 @@ async fn the_forwarder_crosses_slots_on_a_cluster() {
         )
         .unwrap()
     }));
-    client.ack(&parent, with_children(kids.clone())).await.unwrap();
+    client
+        .ack(&parent, with_children(kids.clone()))
+        .await
+        .unwrap();
     let report = client.forward_children(parent_q, 100).await.unwrap();
     assert_eq!((report.forwarded, report.parents), (5, 1), "{report:?}");
     for kid in &kids {
@@ -233,13 +239,19 @@ async fn cost_per_child_task() {
         let client = client.clone();
         let redis = &redis;
         async move {
-            let specs = (0..parents).map(|_| TaskSpec::new("fanout", "{}")).collect();
+            let specs = (0..parents)
+                .map(|_| TaskSpec::new("fanout", "{}"))
+                .collect();
             client.enqueue_many(specs).await.unwrap();
             let leased = client.lease("fanout", parents).await.unwrap();
             let done: Vec<_> = leased
                 .iter()
                 .map(|t| {
-                    let kids = if with { children(t, "echo", per_parent) } else { vec![] };
+                    let kids = if with {
+                        children(t, "echo", per_parent)
+                    } else {
+                        vec![]
+                    };
                     (t.clone(), with_children(kids))
                 })
                 .collect();

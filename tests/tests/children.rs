@@ -108,8 +108,7 @@ fn the_enqueue_grant_is_checked_at_load_and_per_type() {
     let outcome = plugin.run_blocking(invocation, &CancelToken::new());
     match &outcome.kind {
         OutcomeKind::Permanent { message } => assert!(
-            message.contains("`echo` is not granted")
-                && message.contains("[capabilities] enqueue"),
+            message.contains("`echo` is not granted") && message.contains("[capabilities] enqueue"),
             "{message}"
         ),
         other => panic!("{other:?}\n{}", outcome.log),
@@ -164,7 +163,14 @@ async fn hosts_killed_mid_fanout_leave_no_duplicate_child() {
     let redis = RedisServer::start();
     let plugins = PluginsDir::with(&[("fanout", "fanout"), ("echo", "echo")]);
     plugins.manifest("fanout", GRANT);
-    let flags = ["--concurrency", "4", "--lease", "1s", "--maintenance-tick", "50ms"];
+    let flags = [
+        "--concurrency",
+        "4",
+        "--lease",
+        "1s",
+        "--maintenance-tick",
+        "50ms",
+    ];
     let client = client(&redis.url()).await;
     let payloads = (0..200).map(|_| serde_json::json!({ "type": "echo", "n": 10 }));
     let ids = enqueue(&client, json_tasks("fanout", payloads)).await;

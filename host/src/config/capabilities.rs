@@ -230,13 +230,9 @@ pub(super) fn capabilities(
                     .to_owned(),
             ));
         }
-        granted.enqueue_max_children = bounded(
-            "enqueue_max_children",
-            value,
-            1,
-            crate::task::MAX_CHILDREN,
-        )
-        .map_err(|e| error(e.key, e.message))?;
+        granted.enqueue_max_children =
+            bounded("enqueue_max_children", value, 1, crate::task::MAX_CHILDREN)
+                .map_err(|e| error(e.key, e.message))?;
     }
     Ok(granted)
 }

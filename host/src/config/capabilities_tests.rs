@@ -280,7 +280,10 @@ fn enqueue_grants_task_types_with_a_bounded_child_cap() {
             "enqueue = [\"a\"]\nenqueue_max_children = 1001",
             "between 1 and 1000",
         ),
-        ("enqueue = [\"a\"]\nenqueue_max_children = 0", "between 1 and 1000"),
+        (
+            "enqueue = [\"a\"]\nenqueue_max_children = 0",
+            "between 1 and 1000",
+        ),
     ] {
         let message = error(&format!("[capabilities]\n{text}\n"));
         assert!(message.contains(needle), "{text}: {message}");

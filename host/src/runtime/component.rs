@@ -141,9 +141,7 @@ impl Prepared {
                 })
             })
             .and_then(|()| {
-                super::tasks_host::add_to_linker(&mut linker, |s: &mut ComponentState| {
-                    &mut s.tasks
-                })
+                super::tasks_host::add_to_linker(&mut linker, |s: &mut ComponentState| &mut s.tasks)
             })
             .and_then(|()| {
                 bindings::TaskHandler::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)

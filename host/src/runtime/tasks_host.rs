@@ -149,14 +149,18 @@ mod tests {
     #[test]
     fn grants_caps_and_bounds_are_errors_for_the_guest() {
         let mut ctx = ctx(2);
-        let first = ctx.enqueue("echo".into(), b"0".to_vec(), options()).unwrap();
+        let first = ctx
+            .enqueue("echo".into(), b"0".to_vec(), options())
+            .unwrap();
         assert_eq!(
             first,
             format!("echo:{}", crate::task::child_local_id("fanout:7", 0))
         );
         let err = ctx.enqueue("email".into(), vec![], options()).unwrap_err();
         assert!(err.contains("`[capabilities] enqueue`"), "{err}");
-        let err = ctx.enqueue("echo".into(), vec![0; 17], options()).unwrap_err();
+        let err = ctx
+            .enqueue("echo".into(), vec![0; 17], options())
+            .unwrap_err();
         assert!(err.contains("16"), "{err}");
         let late = tasks::EnqueueOptions {
             delay_ms: u64::MAX,

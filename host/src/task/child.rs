@@ -135,14 +135,7 @@ mod tests {
         assert!(err.contains("`delay`"), "{err}");
         let err = child(0, ms, Some(MAX_RETRIES + 1)).unwrap_err();
         assert!(err.contains("`max_retries`"), "{err}");
-        let big = ChildSpec::new(
-            "p:1",
-            0,
-            "echo",
-            vec![0; 9],
-            ChildOptions::default(),
-            8,
-        );
+        let big = ChildSpec::new("p:1", 0, "echo", vec![0; 9], ChildOptions::default(), 8);
         assert!(matches!(
             big,
             Err(ValidationError::PayloadTooLarge { limit: 8, .. })
