@@ -37,6 +37,7 @@ declare -A components=(
     [tally]=tally
     [sleep200]=sleep200
     [stall]=stall
+    [fanout]=fanout
 )
 declare -A commands=(
     [upper]=upper

@@ -12,10 +12,12 @@
 //! local part is a short base-36 sequence number, which keeps the per-task
 //! memory in Redis small.
 
+mod child;
 mod record;
 mod retry;
 mod spec;
 
+pub use child::{ChildOptions, ChildSpec, DEFAULT_MAX_CHILDREN, MAX_CHILDREN, child_local_id};
 pub use record::{RecordError, TaskRecord};
 pub use retry::RetryPolicy;
 pub use spec::{MAX_FUEL, MAX_RETRIES, MAX_SCHEDULE_AHEAD, Schedule, TaskSpec};

@@ -16,8 +16,8 @@
 //!   task's log on the host, and [`progress`] reports how far a long task got;
 //! - [`handler`] turns one function into the component's export;
 //! - [`http`] sends HTTP requests, [`config`] reads configuration and
-//!   secrets, and [`kv`] keeps state in buckets, when the plugin's manifest
-//!   grants them.
+//!   secrets, [`kv`] keeps state in buckets, and [`tasks`] enqueues child
+//!   tasks, when the plugin's manifest grants them.
 //!
 //! ## A complete plugin
 //!
@@ -103,6 +103,7 @@ pub mod http;
 pub mod kv;
 mod output;
 mod task;
+pub mod tasks;
 
 pub use error::{ErrorKind, TaskError};
 pub use host::{Level, log, progress};
@@ -133,7 +134,8 @@ pub mod bindings {
 }
 
 /// Guest bindings of the `capabilities` world (`wasi:config/store`,
-/// `wasi:keyvalue`): only what a plugin calls ends up among its imports.
+/// `wasi:keyvalue`, `wasmq:plugin/tasks`): only what a plugin calls ends up
+/// among its imports.
 #[doc(hidden)]
 #[allow(unsafe_code, missing_docs, clippy::all)]
 pub mod capability_bindings {

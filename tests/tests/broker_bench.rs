@@ -93,6 +93,7 @@ fn completion() -> Completion {
         plugin_version: "1.0.0".into(),
         fuel_used: Some(1000),
         wall: Duration::from_millis(1),
+        children: Vec::new(),
     }
 }
 

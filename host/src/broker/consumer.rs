@@ -110,6 +110,9 @@ pub struct Completion {
     pub fuel_used: Option<u64>,
     /// Wall-clock time of the run.
     pub wall: Duration,
+    /// Child tasks to commit with the ack: written to the queue's outbox in
+    /// the ack's script, forwarded to their queues afterwards.
+    pub children: Vec<crate::task::ChildSpec>,
 }
 
 /// A failed run, as the worker reports it.
@@ -286,7 +289,19 @@ impl Client {
                     )
                 })
                 .collect();
-            let sizes = tails.iter().map(|t| t.len() + ACK_ARG_OVERHEAD);
+            // Children go to the outbox in the same script (outbox.rs).
+            let enqueued_at_ms = crate::task::unix_ms(std::time::SystemTime::now());
+            let default_retries = self.inner.opts.retry.max_retries;
+            let children: Vec<Vec<u8>> = indices
+                .iter()
+                .map(|&i| {
+                    super::outbox::encode(&done[i].1.children, default_retries, enqueued_at_ms)
+                })
+                .collect();
+            let sizes = tails
+                .iter()
+                .zip(&children)
+                .map(|(t, c)| t.len() + c.len() + ACK_ARG_OVERHEAD);
             for range in split_calls(sizes, MAX_BATCH, MAX_CALL_BYTES) {
                 let chunk = &indices[range.clone()];
                 let mut inv = SCRIPTS.ack.prepare_invoke();
@@ -297,7 +312,8 @@ impl Client {
                     .key(&keys.cancel)
                     .key(&keys.stats)
                     .key(&keys.throughput)
-                    .key(&bucket.keys()[..]);
+                    .key(&bucket.keys()[..])
+                    .key(&keys.outbox);
                 let channel = match self.inner.opts.publish_completions {
                     true => self.inner.global.done_channel.as_str(),
                     false => "",
@@ -306,9 +322,16 @@ impl Client {
                     .arg(channel)
                     .arg(&queue)
                     .arg(chunk.len());
-                for (&i, tail) in chunk.iter().zip(&tails[range]) {
+                for ((&i, tail), kids) in chunk
+                    .iter()
+                    .zip(&tails[range.clone()])
+                    .zip(&children[range])
+                {
                     let task = &done[i].0;
-                    inv.arg(task.id.local()).arg(task.token()).arg(tail);
+                    inv.arg(task.id.local())
+                        .arg(task.token())
+                        .arg(tail)
+                        .arg(kids);
                 }
                 let op = format!("ack tasks of queue {queue:?}");
                 let flags = self.invoke_flags(&inv, &op, chunk.len()).await?;

@@ -48,6 +48,13 @@ pub struct QueueKeys {
     pub seq: String,
     /// `ZSET bucket number -> bucket start ms` of the result buckets that exist.
     pub result_index: String,
+    /// `HASH parent local id -> encoded children`: child tasks committed
+    /// by the ack of their parent (a task of this queue), waiting for the
+    /// forwarder to move them to their queues (see `forward.rs`).
+    pub outbox: String,
+    /// `ZSET child local id -> forwarded ms`: the child tasks forwarded to
+    /// this queue lately, so that a repeated forward is a no-op.
+    pub forwarded: String,
     prefix: String,
 }
 
@@ -76,6 +83,8 @@ impl QueueKeys {
             garbage: key("garbage"),
             seq: key("seq"),
             result_index: key("resix"),
+            outbox: key("outbox"),
+            forwarded: key("fwd"),
             prefix,
         })
     }
@@ -122,6 +131,8 @@ impl QueueKeys {
             &self.garbage,
             &self.seq,
             &self.result_index,
+            &self.outbox,
+            &self.forwarded,
         ];
         keys.extend(self.pending.iter().map(String::as_str));
         keys

@@ -65,6 +65,9 @@ pub struct MaintenanceReport {
     pub dead_trimmed: u64,
     /// Result buckets deleted (older than the result TTL).
     pub buckets_trimmed: u64,
+    /// Child tasks forwarded from outboxes (left by hosts that died after
+    /// an ack, or whose forward failed).
+    pub forwarded: u64,
     /// Queues whose maintenance finished (this tick's or a straggler's).
     pub maintained: u64,
     /// Of those, queues that were also trimmed.
@@ -80,7 +83,12 @@ pub struct MaintenanceReport {
 impl MaintenanceReport {
     /// True when the tick moved or dropped anything.
     pub fn changed_anything(&self) -> bool {
-        self.promoted + self.reaped.total() + self.dead_trimmed + self.buckets_trimmed > 0
+        self.promoted
+            + self.reaped.total()
+            + self.dead_trimmed
+            + self.buckets_trimmed
+            + self.forwarded
+            > 0
     }
 
     fn add(&mut self, work: &QueueWork) {
@@ -90,6 +98,7 @@ impl MaintenanceReport {
         self.reaped.cancelled += work.reaped.cancelled;
         self.dead_trimmed += work.dead_trimmed;
         self.buckets_trimmed += work.buckets_trimmed;
+        self.forwarded += work.forwarded;
         self.maintained += 1;
         self.trimmed += u64::from(work.trimmed);
     }

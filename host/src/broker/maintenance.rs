@@ -64,6 +64,8 @@ pub(crate) struct QueueWork {
     pub dead_trimmed: u64,
     /// Result buckets deleted.
     pub buckets_trimmed: u64,
+    /// Child tasks forwarded from the queue's outbox.
+    pub forwarded: u64,
 }
 
 impl Client {
@@ -166,13 +168,24 @@ impl Client {
             trimmed: trim,
             ..QueueWork::default()
         };
+        let mut outbox = 0;
         for round in 0..MAX_ROUNDS {
-            if !self
+            let (more, waiting) = self
                 .maintain_call(&keys, limit, trim && round == 0, &mut work)
-                .await?
-            {
+                .await?;
+            outbox = waiting;
+            if !more {
                 break;
             }
+        }
+        // Children a forwarder left behind (its host died after the ack).
+        for _ in 0..MAX_ROUNDS {
+            if outbox == 0 {
+                break;
+            }
+            let report = self.forward_children(queue, limit).await?;
+            work.forwarded += report.forwarded;
+            outbox = u64::from(report.more);
         }
         if trim {
             work.buckets_trimmed = self.trim_results(&keys).await?;
@@ -181,14 +194,15 @@ impl Client {
     }
 
     /// One `maintain.lua` call; adds what it did to `work` and returns
-    /// whether a step found a full batch (so another round may find more).
+    /// whether a step found a full batch (so another round may find more)
+    /// and how many parents wait in the outbox.
     async fn maintain_call(
         &self,
         keys: &QueueKeys,
         limit: usize,
         trim: bool,
         work: &mut QueueWork,
-    ) -> BrokerResult<bool> {
+    ) -> BrokerResult<(bool, u64)> {
         let bucket = self.bucket(keys);
         let opts = &self.inner.opts;
         let op = format!("maintain queue {:?}", keys.queue);
@@ -207,6 +221,7 @@ impl Client {
             .key(&keys.cancel)
             .key(&keys.throughput)
             .key(&bucket.keys()[..])
+            .key(&keys.outbox)
             .arg(limit.max(1))
             .arg(opts.dead_max_count)
             .arg(opts.dead_max_age_ms())
@@ -225,7 +240,7 @@ impl Client {
         work.promoted += promoted;
         work.reaped.add(reaped);
         work.dead_trimmed += count(&r, &counts, 5)?;
-        Ok(count(&r, &counts, 7)? > 0)
+        Ok((count(&r, &counts, 7)? > 0, count(&r, &counts, 8)?))
     }
 }
 

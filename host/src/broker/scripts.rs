@@ -49,6 +49,7 @@ pub(crate) struct Scripts {
     pub kv_set: Script,
     pub kv_incr: Script,
     pub kv_swap: Script,
+    pub forward: Script,
 }
 
 /// The scripts, hashed once per process.
@@ -76,11 +77,12 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     kv_set: lua!("kv_set.lua"),
     kv_incr: lua!("kv_incr.lua"),
     kv_swap: lua!("kv_swap.lua"),
+    forward: lua!("forward.lua"),
 });
 
 impl Scripts {
     /// All scripts, for preloading.
-    pub(crate) fn all(&self) -> [&Script; 23] {
+    pub(crate) fn all(&self) -> [&Script; 24] {
         [
             &self.enqueue,
             &self.lease,
@@ -105,6 +107,7 @@ impl Scripts {
             &self.kv_set,
             &self.kv_incr,
             &self.kv_swap,
+            &self.forward,
         ]
     }
 }

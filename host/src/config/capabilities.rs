@@ -40,8 +40,11 @@ pub const MAX_CONFIG_ENTRIES: usize = 64;
 pub const MAX_CONFIG_VALUE: usize = 4 << 10;
 
 /// The keys of `[capabilities]`, for the unknown-key error.
-pub(super) const CAPABILITY_KEYS: &str =
-    "http, http_max_requests, http_max_response, kv, kv_max_value, kv_ttl";
+pub(super) const CAPABILITY_KEYS: &str = "http, http_max_requests, http_max_response, kv, \
+     kv_max_value, kv_ttl, enqueue, enqueue_max_children";
+
+/// Most task types in `[capabilities] enqueue`.
+pub const MAX_ENQUEUE_TYPES: usize = 64;
 
 /// Default largest value one `set` may store: 1 MiB.
 pub const DEFAULT_KV_MAX_VALUE: u64 = 1 << 20;
@@ -63,6 +66,10 @@ pub struct Capabilities {
     pub kv_max_value: u64,
     /// Buckets that expire this long after their last write (`kv_ttl`).
     pub kv_ttl: std::collections::BTreeMap<String, std::time::Duration>,
+    /// Task types the plugin may enqueue children of, in the order written.
+    pub enqueue: Vec<String>,
+    /// Children allowed per run.
+    pub enqueue_max_children: u32,
 }
 
 impl Default for Capabilities {
@@ -74,14 +81,16 @@ impl Default for Capabilities {
             kv: Vec::new(),
             kv_max_value: DEFAULT_KV_MAX_VALUE,
             kv_ttl: std::collections::BTreeMap::new(),
+            enqueue: Vec::new(),
+            enqueue_max_children: crate::task::DEFAULT_MAX_CHILDREN,
         }
     }
 }
 
 impl Capabilities {
-    /// Whether nothing is granted: no HTTP host and no bucket.
+    /// Whether nothing is granted: no HTTP host, no bucket, no task type.
     pub fn is_empty(&self) -> bool {
-        self.http.is_empty() && self.kv.is_empty()
+        self.http.is_empty() && self.kv.is_empty() && self.enqueue.is_empty()
     }
 }
 
@@ -93,6 +102,8 @@ pub struct GrantsSummary {
     pub http: Vec<String>,
     /// The granted buckets.
     pub kv: Vec<String>,
+    /// The task types it may enqueue children of.
+    pub enqueue: Vec<String>,
     /// The `[config]` keys.
     pub config: Vec<String>,
     /// The `[secrets]` keys.
@@ -111,6 +122,7 @@ impl super::PluginManifest {
                 .map(ToString::to_string)
                 .collect(),
             kv: self.capabilities.kv.clone(),
+            enqueue: self.capabilities.enqueue.clone(),
             config: self.config.keys().cloned().collect(),
             secrets: self.secrets.keys().cloned().collect(),
         }
@@ -127,6 +139,8 @@ pub(super) struct RawCapabilities {
     kv: Option<Vec<String>>,
     kv_max_value: Option<SizeValue>,
     kv_ttl: Option<std::collections::BTreeMap<String, String>>,
+    enqueue: Option<Vec<String>>,
+    enqueue_max_children: Option<i64>,
 }
 
 /// Validates `[capabilities]`.
@@ -205,6 +219,21 @@ pub(super) fn capabilities(
             .ok_or_else(|| error("kv_ttl", format!("`{bucket} = \"{text}\"`: give a duration between 1s and 365d, such as \"7d\"")))?;
         granted.kv_ttl.insert(bucket, ttl);
     }
+    granted.enqueue =
+        task_types(raw.enqueue.unwrap_or_default()).map_err(|message| error("enqueue", message))?;
+    if let Some(value) = raw.enqueue_max_children {
+        if granted.enqueue.is_empty() {
+            return Err(error(
+                "enqueue_max_children",
+                "is set but no task type is granted; grant one first (enqueue = [\"email\"]) \
+                 or remove it"
+                    .to_owned(),
+            ));
+        }
+        granted.enqueue_max_children =
+            bounded("enqueue_max_children", value, 1, crate::task::MAX_CHILDREN)
+                .map_err(|e| error(e.key, e.message))?;
+    }
     Ok(granted)
 }
 
@@ -249,6 +278,24 @@ fn buckets(names: Vec<String>) -> Result<Vec<String>, String> {
         }
         if !seen.insert(name) {
             return Err(format!("lists bucket `{name}` twice; list it once"));
+        }
+    }
+    Ok(names)
+}
+
+/// Validates `[capabilities] enqueue`: queue names, listed once each.
+fn task_types(names: Vec<String>) -> Result<Vec<String>, String> {
+    if names.len() > MAX_ENQUEUE_TYPES {
+        return Err(format!(
+            "has {} task types, more than the {MAX_ENQUEUE_TYPES} allowed",
+            names.len()
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for name in &names {
+        crate::error::validate_queue_name(name).map_err(|e| e.to_string())?;
+        if !seen.insert(name) {
+            return Err(format!("lists task type `{name}` twice; list it once"));
         }
     }
     Ok(names)

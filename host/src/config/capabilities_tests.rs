@@ -260,6 +260,36 @@ fn kv_bounds_and_expiry_are_checked() {
     }
 }
 
+#[test]
+fn enqueue_grants_task_types_with_a_bounded_child_cap() {
+    let manifest = parse("[capabilities]\nenqueue = [\"email\", \"image\"]\n").unwrap();
+    assert_eq!(manifest.capabilities.enqueue, ["email", "image"]);
+    assert_eq!(
+        manifest.capabilities.enqueue_max_children,
+        crate::task::DEFAULT_MAX_CHILDREN
+    );
+    assert_eq!(manifest.grants().enqueue, ["email", "image"]);
+    let manifest =
+        parse("[capabilities]\nenqueue = [\"echo\"]\nenqueue_max_children = 5\n").unwrap();
+    assert_eq!(manifest.capabilities.enqueue_max_children, 5);
+    for (text, needle) in [
+        ("enqueue = [\"a{b}\"]", "invalid queue name"),
+        ("enqueue = [\"a\", \"a\"]", "twice"),
+        ("enqueue_max_children = 5", "no task type is granted"),
+        (
+            "enqueue = [\"a\"]\nenqueue_max_children = 1001",
+            "between 1 and 1000",
+        ),
+        (
+            "enqueue = [\"a\"]\nenqueue_max_children = 0",
+            "between 1 and 1000",
+        ),
+    ] {
+        let message = error(&format!("[capabilities]\n{text}\n"));
+        assert!(message.contains(needle), "{text}: {message}");
+    }
+}
+
 proptest! {
     #[test]
     fn valid_keys_and_buckets_are_accepted(

@@ -20,6 +20,8 @@
 //! http_max_requests = 16        # per run
 //! http_max_response = "4MiB"    # per response body
 //! kv = ["thumbnails", "cache"]  # bucket names
+//! enqueue = ["email"]          # task types it may enqueue children of
+//! enqueue_max_children = 100    # per run
 //!
 //! [config]     # plain settings the plugin reads
 //! mail_api = "http://127.0.0.1:8025/send"

@@ -114,6 +114,7 @@ impl Prepared {
         };
         let fuel_used = super::sandbox::fuel_used(&store, plan.limits.fuel);
         Finished {
+            children: Vec::new(),
             kind,
             fuel_used,
             elapsed,

@@ -2,9 +2,9 @@
 //!
 //! The linker provides the contract's `log` and `progress` imports, the
 //! WASI p2 interfaces a Rust wasip2 component always imports, and the
-//! capabilities a manifest may grant: `wasi:http/outgoing-handler` and
-//! `wasi:config/store`. WASI itself grants nothing (see [`deny_all_wasi`]);
-//! what the capabilities allow is the plugin's [`Grants`], checked per
+//! capabilities a manifest may grant: `wasi:http/outgoing-handler`,
+//! `wasi:config/store`, `wasi:keyvalue` and `wasmq:plugin/tasks`. WASI
+//! itself grants nothing (see [`deny_all_wasi`]); what the capabilities allow is the plugin's [`Grants`], checked per
 //! request, and a component importing one it was not granted is refused at
 //! load ([`check_imports`]). Everything that can be done once per plugin
 //! (type checking the imports, resolving the export) is done at load time in
@@ -19,6 +19,7 @@ use super::outbound::OutboundHooks;
 use super::outcome::OutcomeKind;
 use super::run::{Finished, RunPlan};
 use super::sandbox::{HasSandbox, LOG_KEEP, Sandbox, arm, deny_all_wasi};
+use super::tasks_host::TasksCtx;
 use super::trap::trapped;
 use crate::config::PluginManifest;
 use std::sync::Arc;
@@ -52,6 +53,7 @@ pub(crate) struct ComponentState {
     hooks: OutboundHooks,
     config: Arc<WasiConfigVariables>,
     kv: KvCtx,
+    tasks: TasksCtx,
 }
 
 impl WasiHttpView for ComponentState {
@@ -139,6 +141,9 @@ impl Prepared {
                 })
             })
             .and_then(|()| {
+                super::tasks_host::add_to_linker(&mut linker, |s: &mut ComponentState| &mut s.tasks)
+            })
+            .and_then(|()| {
                 bindings::TaskHandler::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             })
             .map_err(|e| LoadError::Corrupt {
@@ -191,6 +196,12 @@ impl Prepared {
                 grant: self.grants.kv.clone(),
                 plugin: self.plugin.clone(),
                 store: plan.kv.clone(),
+            },
+            tasks: TasksCtx {
+                grant: self.grants.tasks.clone(),
+                parent: invocation.id.clone(),
+                max_payload: invocation.max_child_payload,
+                children: Vec::new(),
             },
         };
         let mut store = Store::new(self.pre.engine(), state);
@@ -252,6 +263,7 @@ impl Prepared {
             sandbox: state.sandbox,
             stdout: stdout.take().text(),
             stderr,
+            children: state.tasks.children,
         }
     }
 }

@@ -18,6 +18,7 @@ pub const CONTRACT_VERSION: (u64, u64, u64) = (0, 1, 0);
 const GRANTED_IMPORTS: &[&str] = &[
     "wasmq:plugin/log",
     "wasmq:plugin/progress",
+    "wasmq:plugin/tasks",
     "wasmq:plugin/types",
 ];
 
@@ -160,7 +161,7 @@ pub(crate) fn check_component(
         return Err(LoadError::UnsatisfiedImports {
             file: file.to_owned(),
             what: format!("capabilities {}", refused.join(", ")),
-            message: "this host grants wasmq:plugin/log and wasmq:plugin/progress (0.1.x) only"
+            message: "this host grants wasmq:plugin/log, progress and tasks (0.1.x) only"
                 .to_owned(),
         });
     }

@@ -12,6 +12,7 @@
 use super::error::LoadError;
 use super::kv_host::KvGrant;
 use super::outbound::HttpGrant;
+use super::tasks_host::TasksGrant;
 use crate::config::{Capabilities, PluginManifest};
 use std::sync::Arc;
 use wasmtime::Engine;
@@ -30,6 +31,8 @@ pub(crate) struct Grants {
     pub secrets: usize,
     /// Key-value buckets and their bounds.
     pub kv: KvGrant,
+    /// Child task types and the cap per run.
+    pub tasks: TasksGrant,
 }
 
 impl std::fmt::Debug for Grants {
@@ -55,6 +58,8 @@ impl Grants {
             kv,
             kv_max_value,
             kv_ttl,
+            enqueue,
+            enqueue_max_children,
         } = &manifest.capabilities;
         let mut config = WasiConfigVariables::new();
         for (key, value) in &manifest.config {
@@ -79,6 +84,10 @@ impl Grants {
                 buckets: Arc::new(kv.clone()),
                 max_value: *kv_max_value,
                 ttl: Arc::new(kv_ttl.clone()),
+            },
+            tasks: TasksGrant {
+                types: Arc::new(enqueue.clone()),
+                max_children: *enqueue_max_children,
             },
         })
     }
@@ -116,6 +125,12 @@ pub(crate) fn check_imports(
             return refuse(
                 "[config] or [secrets]",
                 "give it values, e.g. [config] mail_api = \"https://...\" or [secrets] token = \"env:TOKEN\"",
+            );
+        }
+        if name.starts_with("wasmq:plugin/tasks") && manifest.capabilities.enqueue.is_empty() {
+            return refuse(
+                "[capabilities] enqueue",
+                "list the task types it may enqueue, e.g. enqueue = [\"email\"]",
             );
         }
         if name.starts_with("wasi:keyvalue/") && manifest.capabilities.kv.is_empty() {

@@ -23,7 +23,14 @@ pub struct Invocation {
     /// Limits for this run only, replacing the plugin's (for example a
     /// per-task timeout). Memory is clamped to the runtime's maximum.
     pub limits: Option<Limits>,
+    /// Largest payload of a child task (`wasmq:plugin/tasks`), in bytes:
+    /// the broker's max payload on a host.
+    pub max_child_payload: usize,
 }
+
+/// [`Invocation::max_child_payload`] by default: 1 MiB, the broker's
+/// default max payload.
+pub const DEFAULT_MAX_CHILD_PAYLOAD: usize = 1 << 20;
 
 impl Invocation {
     /// A first attempt of a task enqueued now, with the plugin's limits.
@@ -36,6 +43,7 @@ impl Invocation {
             max_attempts: 1,
             enqueued_at_ms: now_ms(),
             limits: None,
+            max_child_payload: DEFAULT_MAX_CHILD_PAYLOAD,
         }
     }
 }

@@ -45,13 +45,14 @@ mod plugin;
 mod run;
 mod sandbox;
 mod source;
+mod tasks_host;
 mod trap;
 
 pub use command::EXIT_RETRYABLE;
 pub use contract::{CONTRACT_VERSION, HANDLER_INTERFACE, PluginKind};
 pub use engine::{RuntimeOptions, default_cache_dir};
 pub use error::{LoadError, RuntimeError};
-pub use invocation::{CancelToken, Invocation};
+pub use invocation::{CancelToken, DEFAULT_MAX_CHILD_PAYLOAD, Invocation};
 pub use kv::{KeyPage, KvBucket, KvError, KvResult, KvStore, MemoryKv, Swapped};
 pub use kv_host::MAX_KEY_LEN;
 pub use outcome::{Outcome, OutcomeKind};

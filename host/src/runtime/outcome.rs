@@ -31,6 +31,11 @@ pub struct Outcome {
     pub log: String,
     /// The last progress the handler reported, if any.
     pub progress: Option<(u8, String)>,
+    /// The child tasks the handler enqueued (`wasmq:plugin/tasks`), in
+    /// order; always empty unless the run succeeded, since only a
+    /// successful run commits its children.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<crate::task::ChildSpec>,
 }
 
 /// How a run ended.
@@ -174,6 +179,7 @@ mod tests {
             wall_time: Duration::from_millis(3),
             log: String::new(),
             progress: None,
+            children: Vec::new(),
         }
     }
 

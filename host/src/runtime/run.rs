@@ -30,6 +30,8 @@ pub(crate) struct Finished {
     /// is its output).
     pub stdout: String,
     pub stderr: String,
+    /// The child tasks the run enqueued (components only).
+    pub children: Vec<crate::task::ChildSpec>,
 }
 
 impl Finished {
@@ -50,6 +52,7 @@ impl Finished {
             sandbox: Sandbox::new(limits, log),
             stdout: String::new(),
             stderr: String::new(),
+            children: Vec::new(),
         }
     }
 
@@ -63,7 +66,9 @@ impl Finished {
             sandbox,
             stdout,
             stderr,
+            children,
         } = self;
+        let kind_is_success = matches!(kind, OutcomeKind::Success { .. });
         let mut log = sandbox.log.take();
         for (stream, text) in [("stdout", &stdout), ("stderr", &stderr)] {
             for line in text.lines() {
@@ -81,6 +86,12 @@ impl Finished {
             wall_time: elapsed,
             log,
             progress: sandbox.progress,
+            // A failed run commits none of its children: drop them here.
+            children: if kind_is_success {
+                children
+            } else {
+                Vec::new()
+            },
         }
     }
 }

@@ -223,6 +223,7 @@ async fn run_task(shared: &Shared, metrics: &mut TaskMetrics, ticket: Ticket) ->
         max_attempts,
         enqueued_at_ms,
         limits: run_limits(&plugin.limits(), timeout, fuel),
+        max_child_payload: shared.broker.options().max_payload_bytes,
     };
     // Past its deadline (and a grace) the run no longer holds its lease: a
     // run that somehow outlived its timer cannot keep a task forever.
@@ -276,6 +277,7 @@ async fn run_task(shared: &Shared, metrics: &mut TaskMetrics, ticket: Ticket) ->
                 plugin_version: version,
                 fuel_used: Some(outcome.fuel_used),
                 wall: outcome.wall_time,
+                children: outcome.children,
             })
         }
     };

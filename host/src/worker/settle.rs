@@ -191,7 +191,14 @@ impl Settler {
             let settled = self
                 .persist(queue, "ack", || self.broker.ack_many(&acks))
                 .await;
+            let committed_children = acks
+                .iter()
+                .zip(settled.iter().flatten())
+                .any(|((_, c), s)| !c.children.is_empty() && *s == Settlement::Completed);
             self.count(acks.iter().map(|(t, _)| t), settled);
+            if committed_children {
+                self.forward_soon(queue);
+            }
         };
         let release_round = async {
             if releases.is_empty() {
@@ -219,6 +226,19 @@ impl Settler {
             }));
         futures::join!(ack_round, release_round, singles_round);
         self.inflight.remove(keys);
+    }
+
+    /// Forwards the children just committed to `queue`'s outbox, in the
+    /// background. A failure is logged and counted; maintenance forwards
+    /// whatever is left (see `broker/outbox.rs`).
+    fn forward_soon(&self, queue: &str) {
+        let (broker, queue) = (self.broker.clone(), queue.to_owned());
+        tokio::spawn(async move {
+            if let Err(e) = broker.forward_children(&queue, MAX_BATCH).await {
+                warn!(queue, error = %e, "could not forward child tasks now; maintenance will");
+                metrics::counter!("wasmq_forward_errors_total", "queue" => queue).increment(1);
+            }
+        });
     }
 
     fn count<'a>(

@@ -91,6 +91,7 @@ pub fn done(output: &str) -> Completion {
         plugin_version: "1.0.0".into(),
         fuel_used: Some(42),
         wall: Duration::from_millis(3),
+        children: Vec::new(),
     }
 }
 

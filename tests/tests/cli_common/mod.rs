@@ -109,6 +109,7 @@ pub async fn complete(client: &Client, task: &LeasedTask, output: &[u8], content
         plugin_version: "test0001".to_owned(),
         fuel_used: Some(1234),
         wall: Duration::from_millis(3),
+        children: Vec::new(),
     };
     let settled = client.ack(task, completion).await.expect("ack");
     assert!(!settled.is_stale(), "ack of {} was stale", task.id);

@@ -180,6 +180,7 @@ impl Api {
             plugin_version: "v-test".into(),
             fuel_used: Some(1234),
             wall: Duration::from_millis(5),
+            children: Vec::new(),
         };
         self.client.ack(&task, completion).await.expect("ack");
         task.id

@@ -176,7 +176,7 @@ function renderPlugins(data) {
       ? el("span", { class: "badge bad", text: p.serving ? "error (old version serves)" : "error" })
       : el("span", { class: "badge ok", text: "serving" });
     const g = p.grants || {};
-    const grants = [["http", g.http], ["kv", g.kv], ["config", g.config], ["secrets", g.secrets]]
+    const grants = [["http", g.http], ["kv", g.kv], ["enqueue", g.enqueue], ["config", g.config], ["secrets", g.secrets]]
       .filter(([, names]) => names && names.length)
       .map(([what, names]) => `${what}: ${names.join(", ")}`)
       .join(" · ") || "—";

@@ -136,6 +136,8 @@ pub struct GrantsDto {
     pub http: Vec<String>,
     /// Key-value buckets.
     pub kv: Vec<String>,
+    /// Task types it may enqueue children of.
+    pub enqueue: Vec<String>,
     /// `[config]` keys.
     pub config: Vec<String>,
     /// `[secrets]` keys (their values are never shown).
@@ -147,6 +149,7 @@ impl From<crate::config::GrantsSummary> for GrantsDto {
         Self {
             http: g.http,
             kv: g.kv,
+            enqueue: g.enqueue,
             config: g.config,
             secrets: g.secrets,
         }

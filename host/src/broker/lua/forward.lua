@@ -1,0 +1,84 @@
+-- forward.lua: enqueues child tasks, forwarded from their parent's outbox,
+-- to one queue under the ids they were given (derived from the parent's
+-- id), idempotently: a child whose id the queue holds (as a task, or in
+-- the forwarded set, which remembers ids forwarded within the last
+-- ARGV[1] ms) is skipped, so a forwarder that crashed before clearing the
+-- outbox and repeats creates no duplicate. Every check (arguments, key
+-- types) runs before the first write.
+-- KEYS[1] tasks HASH
+-- KEYS[2] pending p0 LIST
+-- KEYS[3] pending p1 LIST
+-- KEYS[4] pending p2 LIST
+-- KEYS[5] scheduled ZSET
+-- KEYS[6] stats HASH
+-- KEYS[7] wake LIST
+-- KEYS[8] forwarded ZSET (child local id -> forwarded ms)
+-- ARGV[1] how long the forwarded set remembers an id, ms
+-- ARGV[2] n; then 4 per child: local id, priority level (0-2), delay ms,
+--   record (header + payload)
+-- Returns n integers, 1 enqueued, 0 already there; then 'new' when
+-- children were added and the queue had no stats hash before (the client
+-- then registers the queue name again).
+local tasks, scheduled, stats, wakeup, forwarded = KEYS[1], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local pending = { KEYS[2], KEYS[3], KEYS[4] }
+
+local function refuse(why)
+  return redis.error_reply('ERR wasmq forward refused, nothing written: ' .. why)
+end
+
+local keep, n = tonumber(ARGV[1]), tonumber(ARGV[2])
+if not keep or not n or n < 1 or #ARGV ~= 2 + n * 4 then
+  return refuse('expected keep ms, n >= 1 and 4 arguments per child, got ' .. #ARGV)
+end
+check_type(tasks, 'hash')
+check_type(scheduled, 'zset')
+check_type(stats, 'hash')
+check_type(wakeup, 'list')
+check_type(forwarded, 'zset')
+for _, key in ipairs(pending) do check_type(key, 'list') end
+
+local now = now_ms()
+local bodies, lists, sched, marks, out, seen = {}, { {}, {}, {} }, {}, {}, {}, {}
+local added, waiting = 0, 0
+for i = 0, n - 1 do
+  local b = 3 + i * 4
+  local id, level, delay, body = ARGV[b], tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), ARGV[b + 3]
+  if not level or header(body) ~= level or not delay or delay < 0 then
+    return refuse('child ' .. i .. ' (' .. id .. '): bad priority, delay or record')
+  end
+  if seen[id] or redis.call('ZSCORE', forwarded, id) or redis.call('HEXISTS', tasks, id) == 1 then
+    out[#out + 1] = 0
+  else
+    seen[id] = true
+    added = added + 1
+    bodies[#bodies + 1] = id
+    bodies[#bodies + 1] = body
+    marks[#marks + 1] = int(now)
+    marks[#marks + 1] = id
+    if delay > 0 then
+      sched[#sched + 1] = int(now + delay)
+      sched[#sched + 1] = id
+    else
+      local list = lists[level + 1]
+      list[#list + 1] = id
+      waiting = waiting + 1
+    end
+    out[#out + 1] = 1
+  end
+end
+
+-- Writes.
+local fresh = redis.call('EXISTS', stats) == 0
+redis.call('ZREMRANGEBYSCORE', forwarded, '-inf', '(' .. int(now - keep))
+if added > 0 then
+  bulk('HSET', tasks, bodies)
+  bulk('ZADD', forwarded, marks)
+  for level = 1, 3 do
+    if #lists[level] > 0 then bulk('RPUSH', pending[level], lists[level]) end
+  end
+  if #sched > 0 then bulk('ZADD', scheduled, sched) end
+  redis.call('HINCRBY', stats, 'enqueued', added)
+  if waiting > 0 then wake(wakeup) end
+  if fresh then out[#out + 1] = 'new' end
+end
+return out
