@@ -246,3 +246,42 @@ fn call_grants_capabilities_from_flags() {
     assert_eq!(bad.status.code(), Some(2), "{}", show(&bad));
     assert!(show(&bad).contains("ftp"), "{}", show(&bad));
 }
+
+/// `--enqueue TYPE` grants child tasks; `wasmq call` lists the children a
+/// host would commit instead of enqueueing them; a failed run has none.
+#[test]
+fn call_lists_the_children_a_run_would_enqueue() {
+    let cache = tempfile::tempdir().unwrap();
+    let fanout = plugin("fanout");
+    let fanout = fanout.to_str().unwrap();
+    let three = r#"{"type":"echo","n":3}"#;
+    let refused = call(&[fanout, "--payload", three], cache.path());
+    assert_eq!(refused.status.code(), Some(2), "{}", show(&refused));
+    assert!(
+        show(&refused).contains("[capabilities] enqueue"),
+        "{}",
+        show(&refused)
+    );
+    let out = call(
+        &[fanout, "--payload", three, "--enqueue", "echo"],
+        cache.path(),
+    );
+    let text = show(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("children (3, a host would enqueue them with the ack)"),
+        "{text}"
+    );
+    assert_eq!(text.matches("  echo:c-").count(), 3, "{text}");
+    let failing = r#"{"type":"echo","n":2,"permanent":true}"#;
+    let out = call(
+        &[fanout, "--payload", failing, "--enqueue", "echo"],
+        cache.path(),
+    );
+    let text = show(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        !text.contains("children ("),
+        "a failed run commits none: {text}"
+    );
+}

@@ -68,6 +68,11 @@ pub struct CallArgs {
     /// manifest's `[capabilities] kv`.
     #[arg(long = "kv", value_name = "BUCKET")]
     pub kv: Vec<String>,
+    /// Grant enqueueing child tasks of type TYPE (repeatable), on top of the
+    /// manifest's `[capabilities] enqueue`. `wasmq call` enqueues nothing:
+    /// it lists the children a host would commit with the run's success.
+    #[arg(long = "enqueue", value_name = "TYPE")]
+    pub enqueue: Vec<String>,
     /// A `[config]` value, KEY=VALUE (repeatable; overrides the manifest).
     #[arg(long = "config", value_name = "KEY=VALUE")]
     pub config: Vec<String>,
@@ -136,6 +141,7 @@ fn call(args: CallArgs) -> Result<bool> {
         config: args.config.clone(),
         secrets: args.secret.clone(),
         kv: args.kv.clone(),
+        enqueue: args.enqueue.clone(),
     };
     let manifest = flags.merged(file.manifest())?;
     let file = file.with_manifest(manifest);
@@ -283,6 +289,16 @@ fn human_report(plugin: &Plugin, limits: &Limits, outcome: &Outcome) -> String {
     ));
     if let Some((percent, note)) = &outcome.progress {
         text.push_str(&format!("progress: {percent}% {note}\n"));
+    }
+    // Only a successful run keeps its children (the runtime drops the rest).
+    if !outcome.children.is_empty() {
+        text.push_str(&format!(
+            "children ({}, a host would enqueue them with the ack):\n",
+            outcome.children.len()
+        ));
+        for child in &outcome.children {
+            text.push_str(&format!("  {} ({} bytes)\n", child.id, child.payload.len()));
+        }
     }
     if !outcome.log.is_empty() {
         text.push_str("log:\n");

@@ -1,8 +1,8 @@
 //! `wasmq call`'s capability flags: try a plugin with grants its manifest
 //! does not have yet, without writing one.
 //!
-//! `--allow-http URL`, `--kv BUCKET`, `--config KEY=VALUE` and
-//! `--secret KEY=SOURCE` are
+//! `--allow-http URL`, `--kv BUCKET`, `--enqueue TYPE`, `--config KEY=VALUE`
+//! and `--secret KEY=SOURCE` are
 //! written into a manifest fragment and parsed by the manifest's own rules,
 //! so a flag is validated exactly like the key it stands for, and errors
 //! name the flag's value. The fragment is then merged over the manifest next
@@ -15,7 +15,7 @@ use anyhow::{Context, Result, bail};
 use std::path::Path;
 
 /// How errors name the flags' grants.
-const FLAGS_SOURCE: &str = "the command line's --allow-http/--kv/--config/--secret";
+const FLAGS_SOURCE: &str = "the command line's --allow-http/--kv/--enqueue/--config/--secret";
 
 /// The capability flags of `wasmq call`, as given.
 #[derive(Debug, Default, Clone)]
@@ -28,6 +28,8 @@ pub struct GrantFlags {
     pub secrets: Vec<String>,
     /// `--kv BUCKET` names.
     pub kv: Vec<String>,
+    /// `--enqueue TYPE` child task types.
+    pub enqueue: Vec<String>,
 }
 
 impl GrantFlags {
@@ -37,6 +39,7 @@ impl GrantFlags {
             && self.config.is_empty()
             && self.secrets.is_empty()
             && self.kv.is_empty()
+            && self.enqueue.is_empty()
     }
 
     /// The file's manifest (if any) with these flags merged over it.
@@ -56,7 +59,11 @@ impl GrantFlags {
     fn as_manifest(&self) -> Result<PluginManifest> {
         let mut root = toml::Table::new();
         let mut caps = toml::Table::new();
-        for (key, list) in [("http", &self.http), ("kv", &self.kv)] {
+        for (key, list) in [
+            ("http", &self.http),
+            ("kv", &self.kv),
+            ("enqueue", &self.enqueue),
+        ] {
             if !list.is_empty() {
                 let values = list.iter().cloned().map(toml::Value::String).collect();
                 caps.insert(key.into(), toml::Value::Array(values));
@@ -110,6 +117,7 @@ mod tests {
             config: vec!["x=flag".into()],
             secrets: vec!["token=env:TOKEN".into()],
             kv: vec!["counts".into()],
+            enqueue: vec!["echo".into()],
         };
         let merged = flags.merged(Some(&file)).unwrap().unwrap();
         assert!(merged.capabilities.http.allows("https", "a.example", None));
@@ -123,6 +131,7 @@ mod tests {
         assert_eq!(merged.config["y"], "kept");
         assert_eq!(merged.secrets["token"].to_string(), "env:TOKEN");
         assert_eq!(merged.capabilities.kv, ["counts"]);
+        assert_eq!(merged.capabilities.enqueue, ["echo"]);
     }
 
     #[test]

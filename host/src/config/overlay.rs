@@ -10,7 +10,7 @@
 //!   free loopback ports and grants them to `email` and `image`: the ports
 //!   are known only at run time, so no file can name them.
 //!
-//! The rule: HTTP hosts and buckets add up (a grant is never taken away),
+//! The rule: HTTP hosts, buckets and child task types add up (a grant is never taken away),
 //! `[config]` and `[secrets]` entries override by key. Limits and the
 //! capability bounds stay the file's, since an overlay is about what a
 //! plugin may reach, not how much it may spend.
@@ -50,6 +50,11 @@ impl PluginManifest {
                 merged.capabilities.kv.push(bucket.clone());
             }
         }
+        for task_type in &extra.capabilities.enqueue {
+            if !merged.capabilities.enqueue.contains(task_type) {
+                merged.capabilities.enqueue.push(task_type.clone());
+            }
+        }
         merged
             .config
             .extend(extra.config.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -75,7 +80,7 @@ mod tests {
              [config]\nmail_api = \"file\"\nkept = \"yes\"\n",
         );
         let extra = manifest(
-            "timeout = \"9s\"\n[capabilities]\nhttp = [\"http://127.0.0.1:8025\"]\nkv = [\"x\", \"y\"]\n\
+            "timeout = \"9s\"\n[capabilities]\nhttp = [\"http://127.0.0.1:8025\"]\nkv = [\"x\", \"y\"]\nenqueue = [\"echo\"]\n\
              [config]\nmail_api = \"overlay\"\n[secrets]\nmail_token = \"env:T\"\n",
         );
         let merged = file.with_grants_from(&extra, Path::new("demo")).unwrap();
@@ -83,6 +88,7 @@ mod tests {
         assert!(http.allows("https", "a.example", None));
         assert!(http.allows("http", "127.0.0.1", Some(8025)));
         assert_eq!(merged.capabilities.kv, ["x", "y"]);
+        assert_eq!(merged.capabilities.enqueue, ["echo"]);
         assert_eq!(merged.config["mail_api"], "overlay");
         assert_eq!(merged.config["kept"], "yes");
         assert_eq!(merged.secrets["mail_token"].to_string(), "env:T");
