@@ -100,6 +100,32 @@ impl ScheduleDef {
     }
 }
 
+/// A definition that passed [`ScheduleDef::validate`], with its parsed
+/// expression: what the broker accepts.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    def: ScheduleDef,
+    cron: CronSchedule,
+}
+
+impl Schedule {
+    /// Validates `def` (`max_payload`: the broker's payload limit).
+    pub fn new(def: ScheduleDef, max_payload: usize) -> Result<Self, ScheduleError> {
+        let cron = def.validate(max_payload)?;
+        Ok(Self { def, cron })
+    }
+
+    /// The definition.
+    pub fn def(&self) -> &ScheduleDef {
+        &self.def
+    }
+
+    /// The parsed expression.
+    pub fn cron(&self) -> &CronSchedule {
+        &self.cron
+    }
+}
+
 /// Checks that `name` is a valid schedule name: `[A-Za-z0-9_.-]{1,64}`.
 pub fn validate_schedule_name(name: &str) -> Result<(), ScheduleError> {
     let fail = |reason: String| ScheduleError::Name {

@@ -23,7 +23,7 @@ mod def;
 mod tests;
 
 pub use def::{
-    MAX_SCHEDULE_NAME_LEN, MISSED_AFTER, ScheduleDef, ScheduleError, decide,
+    MAX_SCHEDULE_NAME_LEN, MISSED_AFTER, Schedule, ScheduleDef, ScheduleError, decide,
     validate_schedule_name,
 };
 

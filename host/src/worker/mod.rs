@@ -47,6 +47,7 @@ mod execute;
 mod heartbeat;
 mod inflight;
 mod keeper;
+mod schedules;
 mod kv;
 mod leaser;
 pub(crate) mod policy;
@@ -339,6 +340,10 @@ fn spawn_background(
             )),
         ),
         ("maintenance", tokio::spawn(maintenance)),
+        (
+            "schedules",
+            tokio::spawn(schedules::run_schedules(broker.clone(), stop.clone())),
+        ),
     ]
 }
 
