@@ -77,7 +77,11 @@ async fn every_minute_with_three_hosts_fires_once_per_minute() {
     let t = settled(&client, &["noop"], 3, LONG).await;
     assert_eq!((t.completed, t.dead), (3, 0), "one task per fire: {t:?}");
     for pair in fire_times.windows(2) {
-        assert_eq!(pair[1] - pair[0], 60_000, "consecutive minutes: {fire_times:?}");
+        assert_eq!(
+            pair[1] - pair[0],
+            60_000,
+            "consecutive minutes: {fire_times:?}"
+        );
     }
     drop(hosts);
 }
@@ -113,14 +117,26 @@ async fn a_missed_fire_runs_once_on_start_with_catch_up_and_is_skipped_without()
     .await;
 
     let late = info(&client, "late").await;
-    assert_eq!((late.fires, late.last_fire_ms), (1, Some(missed)), "{late:?}");
+    assert_eq!(
+        (late.fires, late.last_fire_ms),
+        (1, Some(missed)),
+        "{late:?}"
+    );
     let t = settled(&client, &["noop"], 1, LONG).await;
     assert_eq!(t.completed, 1, "the missed fire ran once: {t:?}");
 
     let lost = info(&client, "lost").await;
-    assert_eq!((lost.fires, lost.last_task.as_deref()), (0, None), "{lost:?}");
+    assert_eq!(
+        (lost.fires, lost.last_task.as_deref()),
+        (0, None),
+        "{lost:?}"
+    );
     let t = totals(&client, &["echo"]).await;
-    assert_eq!((t.settled(), t.waiting()), (0, 0), "the skipped fire enqueued nothing");
+    assert_eq!(
+        (t.settled(), t.waiting()),
+        (0, 0),
+        "the skipped fire enqueued nothing"
+    );
     drop(host);
 }
 

@@ -135,9 +135,12 @@ impl Client {
     pub async fn schedule_add(&self, schedule: &Schedule) -> BrokerResult<Option<u64>> {
         let keys = self.schedule_keys()?;
         let def = schedule.def();
-        let first = schedule.cron().next_after(self.redis_now_ms()).ok_or_else(|| {
-            BrokerError::reply("schedule add", "the expression has no future fire")
-        })?;
+        let first = schedule
+            .cron()
+            .next_after(self.redis_now_ms())
+            .ok_or_else(|| {
+                BrokerError::reply("schedule add", "the expression has no future fire")
+            })?;
         let json = serde_json::to_string(def)
             .map_err(|e| BrokerError::reply("schedule add", e.to_string()))?;
         let mut inv = SCRIPTS.add.prepare_invoke();
@@ -189,7 +192,11 @@ impl Client {
             .key(&keys.paused)
             .arg(name)
             .arg(what);
-        let op = if pause { "schedule pause" } else { "schedule resume" };
+        let op = if pause {
+            "schedule pause"
+        } else {
+            "schedule resume"
+        };
         Ok(match Reply::of(op).int(&self.invoke(&inv, op).await?)? {
             1 => ScheduleToggle::Changed,
             0 => ScheduleToggle::Already,
@@ -244,7 +251,11 @@ impl Client {
                 tracing::warn!(schedule = %name, "skipping a stored schedule that does not parse");
                 continue;
             };
-            let mut parts = state.get(&name).map(|s| s.splitn(3, '|')).into_iter().flatten();
+            let mut parts = state
+                .get(&name)
+                .map(|s| s.splitn(3, '|'))
+                .into_iter()
+                .flatten();
             let last_fire_ms = parts.next().and_then(|p| p.parse().ok());
             let fires = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
             let last_task = parts.next().map(str::to_owned);
@@ -263,7 +274,11 @@ impl Client {
 
     /// Up to `limit` schedules whose next fire is at or before `now_ms`,
     /// with that fire.
-    pub async fn schedules_due(&self, now_ms: u64, limit: usize) -> BrokerResult<Vec<(String, u64)>> {
+    pub async fn schedules_due(
+        &self,
+        now_ms: u64,
+        limit: usize,
+    ) -> BrokerResult<Vec<(String, u64)>> {
         let keys = self.schedule_keys()?;
         redis::cmd("ZRANGEBYSCORE")
             .arg(&keys.next)

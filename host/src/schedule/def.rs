@@ -152,7 +152,12 @@ pub fn validate_schedule_name(name: &str) -> Result<(), ScheduleError> {
 /// fires only with `catch_up`, once however many were missed. Either way
 /// the next fire is the first after `now_ms`, so a host that comes back
 /// after a day does not replay every minute of it.
-pub fn decide(cron: &CronSchedule, due_ms: u64, now_ms: u64, catch_up: bool) -> (bool, Option<u64>) {
+pub fn decide(
+    cron: &CronSchedule,
+    due_ms: u64,
+    now_ms: u64,
+    catch_up: bool,
+) -> (bool, Option<u64>) {
     let missed = now_ms.saturating_sub(due_ms) > MISSED_AFTER.as_millis() as u64;
     let next = cron.next_after(now_ms.max(due_ms));
     (!missed || catch_up, next)

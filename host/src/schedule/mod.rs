@@ -29,8 +29,8 @@ pub use def::{
 
 use chrono::{DateTime, Offset as _, TimeZone as _, Utc};
 use chrono_tz::Tz;
-use croner::{Cron, JobType};
 use croner::parser::{CronParser, Seconds, Year};
+use croner::{Cron, JobType};
 
 /// One minute, the granularity of fires.
 const MINUTE_MS: u64 = 60_000;
@@ -133,6 +133,11 @@ impl CronSchedule {
     /// The zone's offset from UTC at `ms`, in seconds.
     fn offset_s(&self, ms: u64) -> Option<i32> {
         let at = utc(ms)?.naive_utc();
-        Some(self.tz.offset_from_utc_datetime(&at).fix().local_minus_utc())
+        Some(
+            self.tz
+                .offset_from_utc_datetime(&at)
+                .fix()
+                .local_minus_utc(),
+        )
     }
 }

@@ -15,7 +15,10 @@ fn ms(tz: Tz, y: i32, mo: u32, d: u32, h: u32, mi: u32) -> u64 {
         .unwrap()
         .and_hms_opt(h, mi, 0)
         .unwrap();
-    tz.from_local_datetime(&naive).earliest().unwrap().timestamp_millis() as u64
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .unwrap()
+        .timestamp_millis() as u64
 }
 
 fn fires(cron: &CronSchedule, from: u64, until: u64) -> Vec<u64> {
@@ -40,7 +43,12 @@ const EXPRS: &[&str] = &[
     "0 0 1 * *",
     "@hourly",
 ];
-const ZONES: &[&str] = &["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe"];
+const ZONES: &[&str] = &[
+    "UTC",
+    "Europe/Berlin",
+    "America/New_York",
+    "Australia/Lord_Howe",
+];
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
@@ -156,7 +164,12 @@ fn validation_names_the_field() {
         payload: vec![0; 10],
         catch_up: false,
     };
-    assert!(def.validate(1024).unwrap_err().to_string().contains("queue name"));
+    assert!(
+        def.validate(1024)
+            .unwrap_err()
+            .to_string()
+            .contains("queue name")
+    );
     let big = ScheduleDef {
         task_type: "report".into(),
         ..def

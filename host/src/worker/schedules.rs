@@ -71,7 +71,10 @@ pub async fn run_schedules(broker: Client, stop: CancellationToken) {
             if stop.is_cancelled() {
                 return;
             }
-            if backoff.get(&name).is_some_and(|(until, _)| Instant::now() < *until) {
+            if backoff
+                .get(&name)
+                .is_some_and(|(until, _)| Instant::now() < *until)
+            {
                 continue;
             }
             match fire_one(&broker, &name, fire).await {

@@ -143,7 +143,15 @@ async fn list(args: ListArgs) -> anyhow::Result<()> {
         return print_json(&schedules);
     }
     let mut table = Table::new([
-        "name", "cron", "tz", "type", "catch-up", "paused", "next fire", "fires", "last task",
+        "name",
+        "cron",
+        "tz",
+        "type",
+        "catch-up",
+        "paused",
+        "next fire",
+        "fires",
+        "last task",
     ]);
     for s in &schedules {
         table.row([
@@ -153,7 +161,8 @@ async fn list(args: ListArgs) -> anyhow::Result<()> {
             s.def.task_type.clone(),
             s.def.catch_up.to_string(),
             s.paused.to_string(),
-            s.next_fire_ms.map_or("-".into(), |ms| timestamp_ms(Some(ms))),
+            s.next_fire_ms
+                .map_or("-".into(), |ms| timestamp_ms(Some(ms))),
             s.fires.to_string(),
             s.last_task.clone().unwrap_or_else(|| "-".into()),
         ]);

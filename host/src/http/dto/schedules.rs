@@ -39,7 +39,10 @@ impl ScheduleRequest {
             cron: self.cron,
             tz: self.tz,
             task_type: self.task_type,
-            payload: self.payload.map(|v| v.to_string().into_bytes()).unwrap_or_default(),
+            payload: self
+                .payload
+                .map(|v| v.to_string().into_bytes())
+                .unwrap_or_default(),
             catch_up: self.catch_up,
         }
     }
