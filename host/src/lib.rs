@@ -15,6 +15,7 @@
 //! | [`task`] | task ids, priorities, options, the stored encoding | — |
 //! | [`config`] | host config, limits, plugin manifests | — |
 //! | [`error`] | shared input-validation errors | — |
+//! | [`schedule`] | cron schedules: definitions, next fires | leaves |
 //! | [`broker`] | Redis: keys, Lua scripts, leases, stats ([`Client`]) | leaves |
 //! | [`runtime`] | wasmtime: engine, compile cache, sandboxed runs | leaves |
 //! | [`plugins`] | plugin directory: registry, loader, watcher | `runtime`, leaves |
@@ -65,6 +66,7 @@ pub mod error;
 pub mod http;
 pub mod plugins;
 pub mod runtime;
+pub mod schedule;
 pub mod task;
 pub mod worker;
 

@@ -330,3 +330,51 @@ async fn dashboard_asks_for_the_token_when_reads_are_protected() {
     drop(browser);
     api.stop().await;
 }
+
+/// The schedules panel lists each schedule with its next fire, and its
+/// pause button pauses it through the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_lists_schedules_with_their_next_fire() {
+    use wasmq::schedule::{Schedule, ScheduleDef};
+    chromium_path().expect("install chromium");
+    let api = Api::start(None, None).await;
+    let def = ScheduleDef {
+        name: "nightly".into(),
+        cron: "0 3 * * *".into(),
+        tz: Some("Europe/Berlin".into()),
+        task_type: "report".into(),
+        payload: Vec::new(),
+        catch_up: false,
+    };
+    let next = api
+        .client
+        .schedule_add(&Schedule::new(def, 1024).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut browser = Browser::launch().await.expect("launch headless Chromium");
+    browser.navigate(&format!("{}/", api.base)).await.unwrap();
+    browser
+        .wait_for(&exists("tr[data-testid='schedule-nightly']"), SHOWS_UP)
+        .await
+        .unwrap();
+    let shown = browser
+        .evaluate("document.querySelector(\"[data-testid='next-fire-nightly']\").dataset.ms")
+        .await
+        .unwrap();
+    assert_eq!(shown, serde_json::json!(next.to_string()));
+    click(&mut browser, "[data-testid='pause-schedule-nightly']").await;
+    browser
+        .wait_for(&exists("[data-testid='resume-schedule-nightly']"), SHOWS_UP)
+        .await
+        .unwrap();
+    let listed = api.client.schedules().await.unwrap();
+    assert!(listed[0].paused, "{listed:?}");
+    assert!(
+        browser.page_errors().is_empty(),
+        "the page logged errors: {:?}",
+        browser.page_errors()
+    );
+    drop(browser);
+    api.stop().await;
+}

@@ -9,7 +9,7 @@
 
 use super::dto;
 use super::error::ErrorBody;
-use super::routes::{queues, system, tasks};
+use super::routes::{queues, schedules, system, tasks};
 use super::security::is_public;
 use axum::Json;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
@@ -36,6 +36,7 @@ use utoipa::{Modify, OpenApi};
         tasks::delete,
         queues::list, queues::remove, queues::pause, queues::resume, queues::list_dead,
         queues::retry_dead, queues::purge_dead,
+        schedules::list, schedules::add, schedules::remove, schedules::pause, schedules::resume,
         system::info, system::hosts, system::plugins, system::stats, system::throughput,
         system::healthz, system::readyz,
     ),
@@ -45,6 +46,7 @@ use utoipa::{Modify, OpenApi};
         (name = "tasks", description = "Enqueue, look up, fetch results, cancel"),
         (name = "queues", description = "Queue sizes, pausing and removing"),
         (name = "dead", description = "The dead-letter set"),
+        (name = "schedules", description = "Cron schedules that enqueue tasks"),
         (name = "system", description = "Hosts, plugins, stats and health"),
     )
 )]

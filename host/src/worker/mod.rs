@@ -12,6 +12,7 @@
 //!   lease keeper: extends held leases every lease/3, polls cancel flags
 //!   cancel listener: pub/sub → trips the task's CancelToken
 //!   heartbeat: host record with TTL      maintenance: promote due, reap expired
+//!   schedules: enqueue and claim due cron fires (schedules.rs), until shutdown
 //! ```
 //!
 //! * [`leaser`] takes work only for the task types the plugin registry
@@ -51,6 +52,7 @@ mod kv;
 mod leaser;
 pub(crate) mod policy;
 pub(crate) mod sched;
+mod schedules;
 mod settle;
 mod stats;
 
@@ -212,7 +214,10 @@ pub async fn run(
         shutdown.clone(),
     ));
     let background = CancellationToken::new();
-    let loops = spawn_background(&shared, &config, &background);
+    let mut loops = spawn_background(&shared, &config, &background);
+    // Cron schedules stop firing as soon as shutdown starts, not after the drain.
+    let schedules = schedules::run_schedules(broker.clone(), shutdown.clone());
+    loops.push(("schedules", tokio::spawn(schedules)));
     info!(host_id = %config.identity.host_id, concurrency = config.concurrency,
         lease = ?broker.options().lease_duration, "worker started");
 

@@ -30,6 +30,7 @@ mod input;
 mod plugins;
 mod queues;
 mod remove;
+mod schedule;
 mod table;
 mod tasks;
 
@@ -83,6 +84,9 @@ pub enum OpsCommand {
     /// List the plugins live hosts serve, or check a plugin file locally.
     #[command(after_help = EXIT_CODES_HELP)]
     Plugins(plugins::PluginsArgs),
+    /// Add, list, remove, pause or resume cron schedules.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Schedule(schedule::ScheduleArgs),
 }
 
 /// Where Redis is and how to print: flattened into every command.
@@ -143,6 +147,7 @@ pub fn run(command: OpsCommand) -> ExitCode {
             OpsCommand::Dead(args) => dead::run(args).await,
             OpsCommand::Hosts(args) => hosts::run(args).await,
             OpsCommand::Plugins(args) => plugins::run(args).await,
+            OpsCommand::Schedule(args) => schedule::run(args).await,
         }
     });
     match result {

@@ -130,6 +130,34 @@ function renderQueues(data) {
   $("queues-empty").hidden = rows.length > 0;
 }
 
+// Schedules with their next fire; pause/resume like queues.
+function renderSchedules(data) {
+  const body = $("schedules-table").tBodies[0];
+  const rows = (data.schedules || []).map((s) => {
+    const path = `schedules/${encodeURIComponent(s.name)}`;
+    const toggle = s.paused
+      ? el("button", { "data-testid": `resume-schedule-${s.name}`, text: "Resume",
+          onclick: () => act(`Resume schedule ${s.name}`, `${path}/resume`) })
+      : el("button", { "data-testid": `pause-schedule-${s.name}`, class: "danger", text: "Pause",
+          onclick: () => act(`Pause schedule ${s.name}`, `${path}/pause`) });
+    const next = s.next_fire_ms
+      ? el("td", { "data-testid": `next-fire-${s.name}`, "data-ms": String(s.next_fire_ms),
+          text: isoTime(s.next_fire_ms) })
+      : el("td", { "data-testid": `next-fire-${s.name}`, class: "muted", text: "—" });
+    return el("tr", { "data-testid": `schedule-${s.name}` }, [
+      el("td", {}, [el("code", { text: s.name })]),
+      el("td", {}, [el("code", { text: s.cron })]),
+      el("td", { text: s.tz }), el("td", { text: s.type }), next, num(s.fires),
+      el("td", {}, [s.paused
+        ? el("span", { class: "badge warn", text: "paused" })
+        : el("span", { class: "badge ok", text: "running" })]),
+      el("td", { class: "actions" }, [toggle]),
+    ]);
+  });
+  body.replaceChildren(...rows);
+  $("schedules-empty").hidden = rows.length > 0;
+}
+
 function renderDead(data) {
   const body = $("dead-table").tBodies[0];
   const rows = (data.tasks || []).map((t) => el("tr", { "data-task-id": t.id }, [
@@ -283,6 +311,7 @@ async function refresh() {
   const parts = [
     ["queues", renderQueues], ["dead?limit=50", renderDead], ["hosts", renderHosts],
     ["plugins", renderPlugins], ["stats/throughput?minutes=60", renderThroughput],
+    ["schedules", renderSchedules],
   ];
   try {
     const results = await Promise.allSettled(parts.map(([path]) => api(path)));

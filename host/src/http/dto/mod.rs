@@ -8,6 +8,7 @@
 
 mod enqueue;
 mod queues;
+mod schedules;
 mod system;
 mod tasks;
 
@@ -16,6 +17,7 @@ pub use queues::{
     CountersDto, DeadActionRequest, DeadListResponse, DeadQuery, DeadTaskDto, PauseResponse,
     PurgeResponse, QueueDto, QueueSizes, QueuesResponse, RemoveQueueResponse, RequeueResponse,
 };
+pub use schedules::{ScheduleChanged, ScheduleDto, ScheduleRequest, SchedulesResponse};
 pub use system::{
     CheckDto, HealthResponse, HostDto, HostsResponse, InfoResponse, PluginDto, PluginsResponse,
     ReadyResponse, StatsResponse, ThroughputPointDto, ThroughputQuery, ThroughputResponse,

@@ -6,6 +6,7 @@
 //! gets it too.
 
 pub mod queues;
+pub mod schedules;
 pub mod system;
 pub mod tasks;
 
@@ -30,6 +31,10 @@ pub fn table() -> Router<HttpState> {
         .route("/dead", get(queues::list_dead))
         .route("/dead/retry", post(queues::retry_dead))
         .route("/dead/purge", post(queues::purge_dead))
+        .route("/schedules", get(schedules::list).post(schedules::add))
+        .route("/schedules/{name}", delete(schedules::remove))
+        .route("/schedules/{name}/pause", post(schedules::pause))
+        .route("/schedules/{name}/resume", post(schedules::resume))
         .route("/hosts", get(system::hosts))
         .route("/plugins", get(system::plugins))
         .route("/stats", get(system::stats))
