@@ -58,6 +58,16 @@
 //! 6. **Later.** `Client::run_maintenance` (`broker/maintainer.rs`,
 //!    `maintain.lua`) promotes due retries and delayed tasks to pending and
 //!    reaps leases whose host died; `trim_results.lua` ages out results.
+//! 7. **Children.** A run's `tasks::enqueue` calls are collected in its
+//!    `Outcome` (`runtime/tasks_host.rs`) and committed by `ack.lua` to the
+//!    queue's outbox, only with a success; `forward_soon`
+//!    (`worker/settle.rs`) and the maintenance tick then call
+//!    `Client::forward_children` (`broker/outbox.rs`, `forward.lua`), which
+//!    enqueues them in their own queues under ids derived from the parent's.
+//! 8. **Schedules.** `run_schedules` (`worker/schedules.rs`) enqueues each
+//!    due cron fire under a unique key, then claims it
+//!    (`schedule_claim.lua`), so every fire makes one task whatever the
+//!    number of hosts.
 
 pub mod broker;
 pub mod cli;
