@@ -187,6 +187,8 @@ impl Client {
             work.forwarded += report.forwarded;
             outbox = u64::from(report.more);
         }
+        // Flow parents waiting for their dependencies (see flows.rs).
+        self.resolve_flows(queue, limit).await?;
         if trim {
             work.buckets_trimmed = self.trim_results(&keys).await?;
         }
