@@ -5,6 +5,7 @@
 //! convert the answer. Anything smarter belongs in the broker, where the CLI
 //! gets it too.
 
+pub mod flows;
 pub mod queues;
 pub mod system;
 pub mod tasks;
@@ -23,6 +24,7 @@ pub fn table() -> Router<HttpState> {
         .route("/tasks/{id}", get(tasks::status).delete(tasks::delete))
         .route("/tasks/{id}/result", get(tasks::result))
         .route("/tasks/{id}/cancel", post(tasks::cancel))
+        .route("/flows", post(flows::enqueue))
         .route("/queues", get(queues::list))
         .route("/queues/{queue}", delete(queues::remove))
         .route("/queues/{queue}/pause", post(queues::pause))
