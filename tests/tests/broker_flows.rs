@@ -14,7 +14,9 @@ use wasmq::task::{TaskId, TaskSpec, TaskState};
 use wasmq_tests::redis::{RedisCluster, RedisServer};
 
 async fn enqueue_n(client: &Client, queue: &str, n: usize) -> Vec<TaskId> {
-    let specs = (0..n).map(|i| TaskSpec::new(queue, i.to_string())).collect();
+    let specs = (0..n)
+        .map(|i| TaskSpec::new(queue, i.to_string()))
+        .collect();
     client.enqueue_many(specs).await.unwrap()
 }
 
@@ -60,7 +62,10 @@ async fn a_fan_in_parent_is_released_once_after_all_100() {
     }
     assert!(client.lease("fanin", 10).await.unwrap().is_empty());
     let waiting = client.flow(&parent).await.unwrap().unwrap();
-    assert_eq!((waiting.outcome.as_str(), waiting.outstanding), ("waiting", 1));
+    assert_eq!(
+        (waiting.outcome.as_str(), waiting.outstanding),
+        ("waiting", 1)
+    );
 
     complete(&client, "kid", 1).await;
     // Two resolvers racing (two hosts' ticks) count the last one once.

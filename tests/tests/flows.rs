@@ -32,7 +32,9 @@ async fn after(url: &str, task_type: &str, deps: &[TaskId], policy: &str) -> Tas
     for dep in &deps {
         args.extend(["--after", dep]);
     }
-    enqueued_id(&wasmq(url, &args).await.expect(0)).parse().unwrap()
+    enqueued_id(&wasmq(url, &args).await.expect(0))
+        .parse()
+        .unwrap()
 }
 
 /// A fan-in parent over 100 children runs exactly once, after every child
@@ -53,8 +55,18 @@ async fn fan_in_of_100_and_after_ordering() {
         .unwrap();
     let b = after(&url, "report", std::slice::from_ref(&a), "fail").await;
     let waiting = wasmq(&url, &["status", &b.to_string()]).await.expect(0);
-    assert!(waiting.stdout.contains("state:        waiting"), "{}", waiting.stdout);
-    assert!(waiting.stdout.contains(&format!("└─ {a}  pending (outstanding)")), "{}", waiting.stdout);
+    assert!(
+        waiting.stdout.contains("state:        waiting"),
+        "{}",
+        waiting.stdout
+    );
+    assert!(
+        waiting
+            .stdout
+            .contains(&format!("└─ {a}  pending (outstanding)")),
+        "{}",
+        waiting.stdout
+    );
 
     let plugins = PluginsDir::with(&[("echo", "echo"), ("echo", "report")]);
     let _host = host(&redis, &plugins);
@@ -66,15 +78,32 @@ async fn fan_in_of_100_and_after_ordering() {
     let last_kid = kids_done.iter().map(|r| r.finished_at_ms).max().unwrap();
     let done = results(&client, &[parent.clone(), b.clone(), a.clone()]).await;
     assert_eq!(done[0].attempts, 1, "the fan-in parent ran once");
-    assert!(done[0].started_at_ms.unwrap() >= last_kid, "{done:?} vs {last_kid}");
-    assert!(done[1].started_at_ms.unwrap() >= done[2].finished_at_ms, "{done:?}");
+    assert!(
+        done[0].started_at_ms.unwrap() >= last_kid,
+        "{done:?} vs {last_kid}"
+    );
+    assert!(
+        done[1].started_at_ms.unwrap() >= done[2].finished_at_ms,
+        "{done:?}"
+    );
     // Nothing runs it again later.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(totals(&client, &["report"]).await.completed, 2);
 
-    let tree = wasmq(&url, &["status", &parent.to_string()]).await.expect(0);
-    assert!(tree.stdout.contains("flow:         0 of 100 dependencies outstanding"), "{}", tree.stdout);
-    assert!(tree.stdout.contains(&format!("├─ {}  completed", kids[0])), "{}", tree.stdout);
+    let tree = wasmq(&url, &["status", &parent.to_string()])
+        .await
+        .expect(0);
+    assert!(
+        tree.stdout
+            .contains("flow:         0 of 100 dependencies outstanding"),
+        "{}",
+        tree.stdout
+    );
+    assert!(
+        tree.stdout.contains(&format!("├─ {}  completed", kids[0])),
+        "{}",
+        tree.stdout
+    );
 }
 
 /// A dead child buries a `fail` parent, naming the child, and lets a
@@ -101,14 +130,19 @@ async fn on_child_failure_fail_or_continue() {
     settled(&client, &["echo", "boom"], 2, LONG).await;
     let parents = settled(&client, &["report"], 2, LONG).await;
     assert_eq!((parents.completed, parents.dead), (1, 1), "{parents:?}");
-    let [dead, ran] = <[_; 2]>::try_from(statuses(&client, &[fails.clone(), goes_on]).await).unwrap();
+    let [dead, ran] =
+        <[_; 2]>::try_from(statuses(&client, &[fails.clone(), goes_on]).await).unwrap();
     assert_eq!(dead.state, TaskState::Dead);
     assert_eq!(dead.dead_reason.as_deref(), Some("child-failed"));
     assert!(dead.last_error.unwrap().contains(&boom.to_string()));
     assert_eq!(ran.state, TaskState::Completed);
 
     let tree = wasmq(&url, &["status", &fails.to_string()]).await.expect(0);
-    assert!(tree.stdout.contains(&format!("{boom}  dead")), "{}", tree.stdout);
+    assert!(
+        tree.stdout.contains(&format!("{boom}  dead")),
+        "{}",
+        tree.stdout
+    );
 }
 
 /// Bad `--after` input fails with exit code 2 and a message naming it, and
@@ -120,17 +154,34 @@ async fn bad_after_input_is_refused() {
     let unknown = wasmq(&url, &["enqueue", "report", "--after", "echo:nope"])
         .await
         .expect(2);
-    assert!(unknown.stderr.contains("dependency echo:nope is unknown"), "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("dependency echo:nope is unknown"),
+        "{}",
+        unknown.stderr
+    );
     let many: Vec<String> = (0..10_001).map(|i| format!("echo:x{i}")).collect();
     let mut args = vec!["enqueue", "report"];
     for id in &many {
         args.extend(["--after", id]);
     }
     let too_many = wasmq(&url, &args).await.expect(2);
-    assert!(too_many.stderr.contains("10001 dependencies; a flow waits for 1 to 10000"), "{}", too_many.stderr);
-    let bad = wasmq(&url, &["enqueue", "report", "--after", "nocolon"]).await.expect(2);
+    assert!(
+        too_many
+            .stderr
+            .contains("10001 dependencies; a flow waits for 1 to 10000"),
+        "{}",
+        too_many.stderr
+    );
+    let bad = wasmq(&url, &["enqueue", "report", "--after", "nocolon"])
+        .await
+        .expect(2);
     assert!(bad.stderr.contains("nocolon"), "{}", bad.stderr);
-    let delayed = wasmq(&url, &["enqueue", "report", "--after", "echo:1", "--delay", "5s"]).await.expect(2);
+    let delayed = wasmq(
+        &url,
+        &["enqueue", "report", "--after", "echo:1", "--delay", "5s"],
+    )
+    .await
+    .expect(2);
     assert!(delayed.stderr.contains("--delay"), "{}", delayed.stderr);
     assert_eq!(redis.cli(&["EXISTS", "wasmq:{report}:waiting"]).trim(), "0");
 }

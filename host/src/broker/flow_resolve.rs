@@ -76,7 +76,11 @@ impl Client {
     }
 
     /// Resolves one waiting parent (`local`, of `keys`' queue).
-    pub(crate) async fn resolve_flow(&self, keys: &QueueKeys, local: &str) -> BrokerResult<FlowReport> {
+    pub(crate) async fn resolve_flow(
+        &self,
+        keys: &QueueKeys,
+        local: &str,
+    ) -> BrokerResult<FlowReport> {
         let op = format!("resolve flow {}:{local}", keys.queue);
         let fields: HashMap<String, String> = redis::cmd("HGETALL")
             .arg(keys.flow(local))
@@ -84,7 +88,12 @@ impl Client {
             .await
             .map_err(|e| self.fail(&op, e))?;
         let mut outstanding = Vec::new();
-        for dep in fields.get("deps").map(String::as_str).unwrap_or("").split(' ') {
+        for dep in fields
+            .get("deps")
+            .map(String::as_str)
+            .unwrap_or("")
+            .split(' ')
+        {
             if dep.is_empty() || fields.contains_key(&format!("s:{dep}")) {
                 continue;
             }

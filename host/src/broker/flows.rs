@@ -180,8 +180,7 @@ impl Client {
         let op = format!("enqueue flow parent to queue {:?}", spec.queue);
         Reply::of(&op).int(&self.invoke(&inv, &op).await?)?;
         tracing::Span::current().record("task_id", tracing::field::display(&id));
-        metrics::counter!("wasmq_flows_enqueued_total", "queue" => spec.queue.clone())
-            .increment(1);
+        metrics::counter!("wasmq_flows_enqueued_total", "queue" => spec.queue.clone()).increment(1);
         // Dependencies already settled count at once.
         self.resolve_flow(&keys, &local).await?;
         Ok(id)
@@ -225,7 +224,12 @@ impl Client {
             .and_then(|n| n.parse::<i64>().ok())
             .ok_or_else(|| bad("no count"))?;
         let mut dependencies = Vec::new();
-        for dep in fields.get("deps").map(String::as_str).unwrap_or("").split(' ') {
+        for dep in fields
+            .get("deps")
+            .map(String::as_str)
+            .unwrap_or("")
+            .split(' ')
+        {
             let dep_id: TaskId = dep.parse().map_err(|_| bad("a malformed dependency id"))?;
             dependencies.push((dep_id, fields.get(&format!("s:{dep}")).cloned()));
         }

@@ -35,7 +35,8 @@ async fn a_flow_waits_then_runs_and_bad_flows_are_400() {
         (json!(["not an id"]), "fail", "after[0]"),
         (json!([dep.to_string()]), "sometimes", "on_child_failure"),
     ] {
-        let body = json!({"parent": {"type": "report"}, "after": after, "on_child_failure": policy});
+        let body =
+            json!({"parent": {"type": "report"}, "after": after, "on_child_failure": policy});
         let (status, reply) = api.post("/api/v1/flows", &body, None).await;
         assert_eq!(status, 400, "{reply}");
         assert!(reply.to_string().contains(says), "{says}: {reply}");

@@ -22,9 +22,9 @@ use super::exit::within;
 use super::input::{file_payload, json_payload, parse_at, schedule};
 use super::{BadInput, Common};
 use crate::Client;
+use crate::broker::{ChildFailure, FlowSpec};
 use crate::config::units::parse_duration;
 use crate::error::ValidationError;
-use crate::broker::{ChildFailure, FlowSpec};
 use crate::task::{Priority, TaskId, TaskSpec};
 
 /// Arguments of `wasmq enqueue`.

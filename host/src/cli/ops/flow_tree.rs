@@ -109,7 +109,10 @@ pub fn describe(tree: &FlowJson<'_>) -> String {
         out.push_str(&format!("{branch} {}  {state}\n", dep.id));
     }
     if total > SHOWN {
-        out.push_str(&format!("└─ … and {} more (--json lists all)\n", total - SHOWN));
+        out.push_str(&format!(
+            "└─ … and {} more (--json lists all)\n",
+            total - SHOWN
+        ));
     }
     out
 }
