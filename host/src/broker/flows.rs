@@ -45,7 +45,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
-use tracing::instrument;
+use tracing::{instrument, warn};
 
 /// Most dependencies one flow may wait for.
 pub const MAX_DEPENDENCIES: usize = 10_000;
@@ -181,8 +181,12 @@ impl Client {
         Reply::of(&op).int(&self.invoke(&inv, &op).await?)?;
         tracing::Span::current().record("task_id", tracing::field::display(&id));
         metrics::counter!("wasmq_flows_enqueued_total", "queue" => spec.queue.clone()).increment(1);
-        // Dependencies already settled count at once.
-        self.resolve_flow(&keys, &local).await?;
+        // Dependencies already settled count at once. The flow exists now,
+        // so a failure here must not read as "not enqueued" (a caller would
+        // enqueue it twice): the next maintenance tick resolves it instead.
+        if let Err(e) = self.resolve_flow(&keys, &local).await {
+            warn!(task_id = %id, error = %e, "could not resolve a new flow yet; maintenance will");
+        }
         Ok(id)
     }
 

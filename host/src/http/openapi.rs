@@ -34,7 +34,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         tasks::enqueue, tasks::enqueue_batch, tasks::status, tasks::result, tasks::cancel,
         tasks::delete,
-        flows::enqueue,
+        flows::enqueue, flows::status,
         queues::list, queues::remove, queues::pause, queues::resume, queues::list_dead,
         queues::retry_dead, queues::purge_dead,
         system::info, system::hosts, system::plugins, system::stats, system::throughput,

@@ -7,7 +7,7 @@
 //! `run_at`, `unique`).
 
 use super::EnqueueRequest;
-use crate::broker::{ChildFailure, FlowSpec};
+use crate::broker::{ChildFailure, FlowSpec, FlowStatus};
 use crate::http::error::ApiError;
 use crate::task::TaskId;
 use serde::{Deserialize, Serialize};
@@ -58,5 +58,49 @@ impl FlowRequest {
             after,
             on_child_failure,
         })
+    }
+}
+
+/// A flow parent and its dependencies, as its parent's slot records them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FlowDto {
+    /// The parent's id.
+    pub id: String,
+    /// `fail` or `continue`.
+    pub on_child_failure: String,
+    /// `waiting`, `released` or `dead`.
+    pub outcome: String,
+    /// Dependencies not yet counted in.
+    pub outstanding: u64,
+    /// Every dependency, in the order given.
+    pub dependencies: Vec<FlowDependencyDto>,
+}
+
+/// One dependency of a flow.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FlowDependencyDto {
+    /// Its task id.
+    pub id: String,
+    /// The state it was counted in with (`completed`, `dead`, `cancelled`,
+    /// `gone`), or null while outstanding.
+    pub counted_as: Option<String>,
+}
+
+impl From<FlowStatus> for FlowDto {
+    fn from(flow: FlowStatus) -> Self {
+        Self {
+            id: flow.id.to_string(),
+            on_child_failure: flow.on_child_failure.as_str().to_owned(),
+            outcome: flow.outcome,
+            outstanding: flow.outstanding,
+            dependencies: flow
+                .dependencies
+                .into_iter()
+                .map(|(id, counted_as)| FlowDependencyDto {
+                    id: id.to_string(),
+                    counted_as,
+                })
+                .collect(),
+        }
     }
 }

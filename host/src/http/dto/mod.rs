@@ -13,7 +13,7 @@ mod system;
 mod tasks;
 
 pub use enqueue::{BatchResponse, EnqueueRequest, EnqueueResponse, UniqueRequest};
-pub use flows::{FlowRequest, FlowResponse};
+pub use flows::{FlowDto, FlowRequest, FlowResponse};
 pub use queues::{
     CountersDto, DeadActionRequest, DeadListResponse, DeadQuery, DeadTaskDto, PauseResponse,
     PurgeResponse, QueueDto, QueueSizes, QueuesResponse, RemoveQueueResponse, RequeueResponse,

@@ -25,6 +25,7 @@ pub fn table() -> Router<HttpState> {
         .route("/tasks/{id}/result", get(tasks::result))
         .route("/tasks/{id}/cancel", post(tasks::cancel))
         .route("/flows", post(flows::enqueue))
+        .route("/flows/{id}", get(flows::status))
         .route("/queues", get(queues::list))
         .route("/queues/{queue}", delete(queues::remove))
         .route("/queues/{queue}/pause", post(queues::pause))
