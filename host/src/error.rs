@@ -139,6 +139,13 @@ pub enum ValidationError {
         /// serde_json's message.
         message: String,
     },
+
+    /// A flow that cannot be enqueued (see `broker/flows.rs`).
+    #[error("flow refused, nothing enqueued: {reason}")]
+    Flow {
+        /// What is wrong with it (names the offending dependency).
+        reason: String,
+    },
 }
 
 impl ValidationError {

@@ -9,6 +9,8 @@ mod common;
 
 #[path = "http/admin.rs"]
 mod admin;
+#[path = "http/flows.rs"]
+mod flows;
 #[path = "http/guard.rs"]
 mod guard;
 #[path = "http/observe.rs"]

@@ -363,7 +363,7 @@ impl Client {
         Ok(out)
     }
 
-    fn validate(&self, spec: &TaskSpec, now: SystemTime) -> Result<(), ValidationError> {
+    pub(crate) fn validate(&self, spec: &TaskSpec, now: SystemTime) -> Result<(), ValidationError> {
         crate::error::validate_queue_name(&spec.queue)?;
         let limit = self.inner.opts.max_payload_bytes;
         if spec.payload.len() > limit {

@@ -55,6 +55,9 @@ pub struct QueueKeys {
     /// `ZSET child local id -> forwarded ms`: the child tasks forwarded to
     /// this queue lately, so that a repeated forward is a no-op.
     pub forwarded: String,
+    /// `ZSET parent local id -> enqueued ms`: flow parents of this queue
+    /// waiting for their dependencies (see `flows.rs`).
+    pub waiting: String,
     prefix: String,
 }
 
@@ -85,6 +88,7 @@ impl QueueKeys {
             result_index: key("resix"),
             outbox: key("outbox"),
             forwarded: key("fwd"),
+            waiting: key("waiting"),
             prefix,
         })
     }
@@ -101,6 +105,12 @@ impl QueueKeys {
     /// [`crate::Client::completion_subscription`] instead.
     pub fn result(&self, local_id: &str) -> String {
         format!("{}r:{local_id}", self.prefix)
+    }
+
+    /// `HASH` of one flow parent (`fl:<local id>`): its body, policy,
+    /// dependencies and the outcome of each settled one (see `flows.rs`).
+    pub fn flow(&self, local_id: &str) -> String {
+        format!("{}fl:{local_id}", self.prefix)
     }
 
     /// `STRING unique key -> local id`, with the unique TTL.
@@ -133,6 +143,7 @@ impl QueueKeys {
             &self.result_index,
             &self.outbox,
             &self.forwarded,
+            &self.waiting,
         ];
         keys.extend(self.pending.iter().map(String::as_str));
         keys

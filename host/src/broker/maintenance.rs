@@ -168,12 +168,12 @@ impl Client {
             trimmed: trim,
             ..QueueWork::default()
         };
-        let mut outbox = 0;
+        let (mut outbox, mut flows) = (0, 0);
         for round in 0..MAX_ROUNDS {
-            let (more, waiting) = self
+            let (more, waiting, parents) = self
                 .maintain_call(&keys, limit, trim && round == 0, &mut work)
                 .await?;
-            outbox = waiting;
+            (outbox, flows) = (waiting, parents);
             if !more {
                 break;
             }
@@ -187,6 +187,10 @@ impl Client {
             work.forwarded += report.forwarded;
             outbox = u64::from(report.more);
         }
+        // Flow parents waiting for their dependencies (see flows.rs).
+        if flows > 0 {
+            self.resolve_flows(queue, limit).await?;
+        }
         if trim {
             work.buckets_trimmed = self.trim_results(&keys).await?;
         }
@@ -194,15 +198,15 @@ impl Client {
     }
 
     /// One `maintain.lua` call; adds what it did to `work` and returns
-    /// whether a step found a full batch (so another round may find more)
-    /// and how many parents wait in the outbox.
+    /// whether a step found a full batch (so another round may find more),
+    /// how many parents wait in the outbox and how many flow parents wait.
     async fn maintain_call(
         &self,
         keys: &QueueKeys,
         limit: usize,
         trim: bool,
         work: &mut QueueWork,
-    ) -> BrokerResult<(bool, u64)> {
+    ) -> BrokerResult<(bool, u64, u64)> {
         let bucket = self.bucket(keys);
         let opts = &self.inner.opts;
         let op = format!("maintain queue {:?}", keys.queue);
@@ -222,6 +226,7 @@ impl Client {
             .key(&keys.throughput)
             .key(&bucket.keys()[..])
             .key(&keys.outbox)
+            .key(&keys.waiting)
             .arg(limit.max(1))
             .arg(opts.dead_max_count)
             .arg(opts.dead_max_age_ms())
@@ -240,7 +245,11 @@ impl Client {
         work.promoted += promoted;
         work.reaped.add(reaped);
         work.dead_trimmed += count(&r, &counts, 5)?;
-        Ok((count(&r, &counts, 7)? > 0, count(&r, &counts, 8)?))
+        Ok((
+            count(&r, &counts, 7)? > 0,
+            count(&r, &counts, 8)?,
+            count(&r, &counts, 9)?,
+        ))
     }
 }
 

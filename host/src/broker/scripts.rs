@@ -50,6 +50,8 @@ pub(crate) struct Scripts {
     pub kv_incr: Script,
     pub kv_swap: Script,
     pub forward: Script,
+    pub flow_enqueue: Script,
+    pub flow_settle: Script,
 }
 
 /// The scripts, hashed once per process.
@@ -78,11 +80,13 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     kv_incr: lua!("kv_incr.lua"),
     kv_swap: lua!("kv_swap.lua"),
     forward: lua!("forward.lua"),
+    flow_enqueue: lua!("flow_enqueue.lua"),
+    flow_settle: lua!("flow_settle.lua"),
 });
 
 impl Scripts {
     /// All scripts, for preloading.
-    pub(crate) fn all(&self) -> [&Script; 24] {
+    pub(crate) fn all(&self) -> [&Script; 26] {
         [
             &self.enqueue,
             &self.lease,
@@ -108,6 +112,8 @@ impl Scripts {
             &self.kv_incr,
             &self.kv_swap,
             &self.forward,
+            &self.flow_enqueue,
+            &self.flow_settle,
         ]
     }
 }

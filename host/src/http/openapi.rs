@@ -9,7 +9,7 @@
 
 use super::dto;
 use super::error::ErrorBody;
-use super::routes::{queues, schedules, system, tasks};
+use super::routes::{flows, queues, schedules, system, tasks};
 use super::security::is_public;
 use axum::Json;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
@@ -34,6 +34,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         tasks::enqueue, tasks::enqueue_batch, tasks::status, tasks::result, tasks::cancel,
         tasks::delete,
+        flows::enqueue, flows::status,
         queues::list, queues::remove, queues::pause, queues::resume, queues::list_dead,
         queues::retry_dead, queues::purge_dead,
         schedules::list, schedules::add, schedules::remove, schedules::pause, schedules::resume,

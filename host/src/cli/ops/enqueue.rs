@@ -22,9 +22,10 @@ use super::exit::within;
 use super::input::{file_payload, json_payload, parse_at, schedule};
 use super::{BadInput, Common};
 use crate::Client;
+use crate::broker::{ChildFailure, FlowSpec};
 use crate::config::units::parse_duration;
 use crate::error::ValidationError;
-use crate::task::{Priority, TaskSpec};
+use crate::task::{Priority, TaskId, TaskSpec};
 
 /// Arguments of `wasmq enqueue`.
 #[derive(Debug, Args)]
@@ -68,11 +69,27 @@ pub struct EnqueueArgs {
     /// How long the unique key holds, e.g. `1h`.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1h", requires = "unique")]
     pub unique_ttl: Duration,
+    /// Flows: run only after this task settled (repeatable, at most 10 000;
+    /// see README "Flows").
+    #[arg(long, value_name = "ID", value_parser = parse_task_id, conflicts_with_all = ["delay", "at", "unique"])]
+    pub after: Vec<TaskId>,
+    /// Flows: when a task of --after dies, `fail` (this task goes to the
+    /// dead set) or `continue` (it runs anyway).
+    #[arg(long, value_name = "POLICY", default_value = "fail", value_parser = parse_policy, requires = "after")]
+    pub on_child_failure: ChildFailure,
     #[command(flatten)]
     pub common: Common,
 }
 
 fn parse_priority(text: &str) -> Result<Priority, crate::error::ValidationError> {
+    text.parse()
+}
+
+fn parse_task_id(text: &str) -> Result<TaskId, crate::error::ValidationError> {
+    text.parse()
+}
+
+fn parse_policy(text: &str) -> Result<ChildFailure, crate::error::ValidationError> {
     text.parse()
 }
 
@@ -87,11 +104,17 @@ struct Enqueued {
 pub async fn run(args: EnqueueArgs) -> anyhow::Result<()> {
     let spec = build_spec(&args)?;
     let client = args.common.connect().await?;
-    let id = within(
-        &format!("enqueue a task of type {}", args.task_type),
-        client.enqueue(spec),
-    )
-    .await?;
+    let what = format!("enqueue a task of type {}", args.task_type);
+    let id = if args.after.is_empty() {
+        within(&what, client.enqueue(spec)).await?
+    } else {
+        let flow = FlowSpec {
+            parent: spec,
+            after: args.after.clone(),
+            on_child_failure: args.on_child_failure,
+        };
+        within(&what, client.enqueue_flow(flow)).await?
+    };
     Span::current().record("task_id", tracing::field::display(&id));
     if args.common.json {
         super::table::print_json(&Enqueued { id: id.to_string() })?;

@@ -25,6 +25,7 @@
 mod dead;
 mod enqueue;
 mod exit;
+mod flow_tree;
 mod hosts;
 mod input;
 mod plugins;

@@ -69,7 +69,17 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
     let id: TaskId = args.id.parse()?;
     Span::current().record("kind", id.queue());
     let client = args.common.connect().await?;
-    let status = lookup(&client, &id).await?.ok_or_else(|| not_found(&id))?;
+    let status = lookup(&client, &id).await?;
+    // A flow parent shows its dependencies as a tree (flow_tree.rs).
+    if let Some(flow) = super::flow_tree::lookup(&client, &id).await? {
+        let tree = super::flow_tree::tree(&client, flow, status.as_ref()).await?;
+        if args.common.json {
+            return print_json(&tree);
+        }
+        let own = status.as_ref().map(|s| describe(s, SystemTime::now()));
+        return emit(own.unwrap_or_default() + &super::flow_tree::describe(&tree));
+    }
+    let status = status.ok_or_else(|| not_found(&id))?;
     if args.common.json {
         return print_json(&status);
     }

@@ -7,12 +7,14 @@
 //! lets those types change without silently changing the API.
 
 mod enqueue;
+mod flows;
 mod queues;
 mod schedules;
 mod system;
 mod tasks;
 
 pub use enqueue::{BatchResponse, EnqueueRequest, EnqueueResponse, UniqueRequest};
+pub use flows::{FlowDto, FlowRequest, FlowResponse};
 pub use queues::{
     CountersDto, DeadActionRequest, DeadListResponse, DeadQuery, DeadTaskDto, PauseResponse,
     PurgeResponse, QueueDto, QueueSizes, QueuesResponse, RemoveQueueResponse, RequeueResponse,

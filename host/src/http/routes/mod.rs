@@ -5,6 +5,7 @@
 //! convert the answer. Anything smarter belongs in the broker, where the CLI
 //! gets it too.
 
+pub mod flows;
 pub mod queues;
 pub mod schedules;
 pub mod system;
@@ -24,6 +25,8 @@ pub fn table() -> Router<HttpState> {
         .route("/tasks/{id}", get(tasks::status).delete(tasks::delete))
         .route("/tasks/{id}/result", get(tasks::result))
         .route("/tasks/{id}/cancel", post(tasks::cancel))
+        .route("/flows", post(flows::enqueue))
+        .route("/flows/{id}", get(flows::status))
         .route("/queues", get(queues::list))
         .route("/queues/{queue}", delete(queues::remove))
         .route("/queues/{queue}/pause", post(queues::pause))
