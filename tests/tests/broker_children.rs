@@ -11,7 +11,7 @@ use redis::AsyncCommands;
 use std::collections::HashMap;
 use std::time::Duration;
 use wasmq::Client;
-use wasmq::broker::{BrokerOptions, Completion, LeasedTask, Settlement};
+use wasmq::broker::{BrokerOptions, Completion, LeasedTask, QueueRemoval, Settlement};
 use wasmq::task::{ChildOptions, ChildSpec, TaskSpec, TaskState};
 use wasmq_tests::redis::{RedisCluster, RedisServer};
 
@@ -129,6 +129,32 @@ async fn a_stale_ack_commits_no_children() {
         redis.cli(&["HLEN", "wasmq:{fanout}:outbox"]).trim(),
         "0",
         "no outbox entry"
+    );
+}
+
+/// A queue whose completed tasks still have children in its outbox is not
+/// empty: `remove_queue` refuses it and says why, and removes it once the
+/// children are forwarded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_with_unforwarded_children_is_not_removed() {
+    let redis = RedisServer::start();
+    let client = Client::connect(&redis.url(), BrokerOptions::default())
+        .await
+        .unwrap();
+    let parent = leased_parent(&client, "fanout").await;
+    let kids = children(&parent, "echo", 2);
+    client.ack(&parent, with_children(kids)).await.unwrap();
+    let refused = client.remove_queue("fanout").await.unwrap();
+    let QueueRemoval::NotEmpty(contents) = refused else {
+        panic!("removed with children in its outbox: {refused:?}");
+    };
+    assert_eq!(contents.unforwarded, 1);
+    assert_eq!(contents.describe(), "1 with children not forwarded yet");
+    client.forward_children("fanout", 100).await.unwrap();
+    assert_eq!(enqueued(&client, "echo").await, 2);
+    assert_eq!(
+        client.remove_queue("fanout").await.unwrap(),
+        QueueRemoval::Removed
     );
 }
 

@@ -36,6 +36,10 @@ pub struct QueueContents {
     pub dead: u64,
     /// Stored task bodies (every task above has one; more means leftovers).
     pub bodies: u64,
+    /// Flow parents waiting on their dependencies.
+    pub waiting: u64,
+    /// Completed tasks whose child tasks are not forwarded yet.
+    pub unforwarded: u64,
 }
 
 impl QueueContents {
@@ -47,6 +51,8 @@ impl QueueContents {
             (self.retry_wait, "retry-wait"),
             (self.active, "active"),
             (self.dead, "dead"),
+            (self.waiting, "waiting on dependencies"),
+            (self.unforwarded, "with children not forwarded yet"),
         ]
         .into_iter()
         .filter(|(n, _)| *n > 0)
@@ -123,11 +129,13 @@ impl Client {
             .key(&keys.wake)
             .key(&keys.garbage)
             .key(&keys.result_index)
+            .key(&keys.outbox)
+            .key(&keys.waiting)
             .key(&buckets[..]);
         let r = Reply::of(op);
         let counts = r.array(self.invoke(&inv, op).await?)?;
-        if counts.len() != 8 {
-            return Err(BrokerError::reply(op, "8 counts expected"));
+        if counts.len() != 10 {
+            return Err(BrokerError::reply(op, "10 counts expected"));
         }
         let contents = QueueContents {
             pending: count(&r, &counts, 1)?,
@@ -136,8 +144,10 @@ impl Client {
             active: count(&r, &counts, 4)?,
             dead: count(&r, &counts, 5)?,
             bodies: count(&r, &counts, 6)?,
+            waiting: count(&r, &counts, 7)?,
+            unforwarded: count(&r, &counts, 8)?,
         };
-        Ok(match (count(&r, &counts, 0)?, count(&r, &counts, 7)?) {
+        Ok(match (count(&r, &counts, 0)?, count(&r, &counts, 9)?) {
             (1, 0) => QueueRemoval::NotFound,
             (1, _) => QueueRemoval::Removed,
             _ => QueueRemoval::NotEmpty(contents),
@@ -161,6 +171,12 @@ mod tests {
         };
         assert_eq!(some.describe(), "3 pending, 1 dead");
         let leftovers = QueueContents { bodies: 2, ..empty };
+        assert_eq!(leftovers.describe(), "2 stored task bodies in no state");
+        let outbox = QueueContents {
+            unforwarded: 1,
+            ..empty
+        };
+        assert_eq!(outbox.describe(), "1 with children not forwarded yet");
         assert_eq!(leftovers.describe(), "2 stored task bodies in no state");
     }
 }
