@@ -64,7 +64,13 @@
 //!    (`worker/settle.rs`) and the maintenance tick then call
 //!    `Client::forward_children` (`broker/outbox.rs`, `forward.lua`), which
 //!    enqueues them in their own queues under ids derived from the parent's.
-//! 8. **Schedules.** `run_schedules` (`worker/schedules.rs`) enqueues each
+//! 8. **Flows.** `Client::enqueue_flow` (`broker/flows.rs`,
+//!    `flow_enqueue.lua`) holds a parent in its queue's `waiting` set; on
+//!    each maintenance tick `Client::resolve_flows` (`broker/flow_resolve.rs`)
+//!    reads its dependencies' states in their own slots and reports them
+//!    to `flow_settle.lua`, which releases the parent to pending (or
+//!    buries it) once every dependency has settled.
+//! 9. **Schedules.** `run_schedules` (`worker/schedules.rs`) enqueues each
 //!    due cron fire under a unique key, then claims it
 //!    (`schedule_claim.lua`), so every fire makes one task whatever the
 //!    number of hosts.

@@ -8,15 +8,15 @@
 //!    `wasmq run` child): tasks/s, Redis and host CPU per task, and each
 //!    task's wait from enqueue to completion;
 //! 3. **live**: single tasks at a fixed rate to the now idle host: latency
-//!    percentiles at microsecond resolution (see [`live`] for the method).
+//!    percentiles at microsecond resolution (see `live.rs` for the method).
 //!
 //! It prints one JSON line (the fields every compared queue reports; see
-//! [`report`]) and then a summary next to the project's targets. The method
+//! `report.rs`) and then a summary next to the project's targets. The method
 //! and the latest figures are in `docs/benchmarks.md`.
 //!
 //! The bench never touches data it did not write: without `--redis` it
 //! starts a private `redis-server`; with it, it works in a random namespace
-//! and deletes exactly that namespace's keys at the end (see [`target`]).
+//! and deletes exactly that namespace's keys at the end (see `target.rs`).
 
 mod capability;
 mod launch;

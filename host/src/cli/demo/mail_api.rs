@@ -10,7 +10,7 @@
 //! - the `idempotency-key` header makes a resent message a replay: the
 //!   same id is answered and nothing is sent twice, so a task retried after
 //!   a lost reply does not mail twice;
-//! - with [`MailApi::busy_every`], the first attempt of every Nth message is
+//! - with `busy_every` (see [`MailApi::start`]), the first attempt of every Nth message is
 //!   `503` with `retry-after: 1`, so the demo shows real retries.
 //!
 //! [`MailApi::sent`] lists what was accepted, for the demo's progress and

@@ -35,7 +35,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-/// Emails in the demo; every [`BAD_EVERY`]th has an invalid address.
+/// Emails in the demo; every fifteenth has an invalid address.
 pub const DEMO_EMAILS: usize = 120;
 /// Image jobs in the demo.
 pub const DEMO_IMAGES: usize = 80;
