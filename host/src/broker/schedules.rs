@@ -33,41 +33,17 @@
 use super::client::Client;
 use super::error::{BrokerError, BrokerResult};
 use super::reply::Reply;
+use super::scripts::SCRIPTS;
 use crate::error::validate_namespace;
 use crate::schedule::{Schedule, ScheduleDef};
-use redis::{Script, Value};
+use redis::Value;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 /// How long a fire's unique key keeps a late, stalled host from enqueueing
 /// the fire a second time.
 pub const FIRE_UNIQUE_TTL: Duration = Duration::from_secs(24 * 3600);
-
-macro_rules! lua {
-    ($file:literal) => {
-        Script::new(concat!(
-            include_str!("lua/prelude.lua"),
-            "\n",
-            include_str!(concat!("lua/", $file))
-        ))
-    };
-}
-
-struct Scripts {
-    add: Script,
-    claim: Script,
-    pause: Script,
-    remove: Script,
-}
-
-static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
-    add: lua!("schedule_add.lua"),
-    claim: lua!("schedule_claim.lua"),
-    pause: lua!("schedule_pause.lua"),
-    remove: lua!("schedule_remove.lua"),
-});
 
 /// The keys of the schedules of one namespace.
 #[derive(Debug, Clone)]
@@ -143,7 +119,7 @@ impl Client {
             })?;
         let json = serde_json::to_string(def)
             .map_err(|e| BrokerError::reply("schedule add", e.to_string()))?;
-        let mut inv = SCRIPTS.add.prepare_invoke();
+        let mut inv = SCRIPTS.schedule_add.prepare_invoke();
         inv.key(&keys.defs)
             .key(&keys.next)
             .key(&keys.state)
@@ -158,7 +134,7 @@ impl Client {
     /// Removes the schedule `name`; false when there was none.
     pub async fn schedule_remove(&self, name: &str) -> BrokerResult<bool> {
         let keys = self.schedule_keys()?;
-        let mut inv = SCRIPTS.remove.prepare_invoke();
+        let mut inv = SCRIPTS.schedule_remove.prepare_invoke();
         inv.key(&keys.defs)
             .key(&keys.next)
             .key(&keys.state)
@@ -186,7 +162,7 @@ impl Client {
                 None => return Err(BrokerError::reply("schedule resume", "no future fire")),
             }
         };
-        let mut inv = SCRIPTS.pause.prepare_invoke();
+        let mut inv = SCRIPTS.schedule_pause.prepare_invoke();
         inv.key(&keys.defs)
             .key(&keys.next)
             .key(&keys.paused)
@@ -304,7 +280,7 @@ impl Client {
         task: Option<&str>,
     ) -> BrokerResult<bool> {
         let keys = self.schedule_keys()?;
-        let mut inv = SCRIPTS.claim.prepare_invoke();
+        let mut inv = SCRIPTS.schedule_claim.prepare_invoke();
         inv.key(&keys.next)
             .key(&keys.state)
             .arg(name)

@@ -52,6 +52,10 @@ pub(crate) struct Scripts {
     pub forward: Script,
     pub flow_enqueue: Script,
     pub flow_settle: Script,
+    pub schedule_add: Script,
+    pub schedule_claim: Script,
+    pub schedule_pause: Script,
+    pub schedule_remove: Script,
 }
 
 /// The scripts, hashed once per process.
@@ -82,11 +86,15 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     forward: lua!("forward.lua"),
     flow_enqueue: lua!("flow_enqueue.lua"),
     flow_settle: lua!("flow_settle.lua"),
+    schedule_add: lua!("schedule_add.lua"),
+    schedule_claim: lua!("schedule_claim.lua"),
+    schedule_pause: lua!("schedule_pause.lua"),
+    schedule_remove: lua!("schedule_remove.lua"),
 });
 
 impl Scripts {
     /// All scripts, for preloading.
-    pub(crate) fn all(&self) -> [&Script; 26] {
+    pub(crate) fn all(&self) -> [&Script; 30] {
         [
             &self.enqueue,
             &self.lease,
@@ -114,6 +122,10 @@ impl Scripts {
             &self.forward,
             &self.flow_enqueue,
             &self.flow_settle,
+            &self.schedule_add,
+            &self.schedule_claim,
+            &self.schedule_pause,
+            &self.schedule_remove,
         ]
     }
 }
