@@ -295,16 +295,7 @@ impl Client {
             .arg(chunk.len());
         let mut unique_keys = 0usize;
         for (_, spec) in &chunk {
-            let record = TaskRecord {
-                priority: spec.priority,
-                max_retries: spec
-                    .max_retries
-                    .unwrap_or(self.inner.opts.retry.max_retries),
-                timeout_ms: spec.timeout.map(millis).unwrap_or(0),
-                fuel: spec.fuel,
-                enqueued_at_ms,
-                payload: spec.payload.clone(),
-            };
+            let record = self.record_of(spec, enqueued_at_ms);
             let when = match spec.schedule {
                 Schedule::Now => String::new(),
                 Schedule::Delay(d) => format!("+{}", millis(d)),
@@ -361,6 +352,21 @@ impl Client {
         metrics::counter!("wasmq_broker_enqueued_total", "queue" => keys.queue.clone())
             .increment(out.len() as u64);
         Ok(out)
+    }
+
+    /// The stored record of `spec`, with the broker's default retries when
+    /// the spec sets none.
+    pub(crate) fn record_of(&self, spec: &TaskSpec, enqueued_at_ms: u64) -> TaskRecord {
+        TaskRecord {
+            priority: spec.priority,
+            max_retries: spec
+                .max_retries
+                .unwrap_or(self.inner.opts.retry.max_retries),
+            timeout_ms: spec.timeout.map(millis).unwrap_or(0),
+            fuel: spec.fuel,
+            enqueued_at_ms,
+            payload: spec.payload.clone(),
+        }
     }
 
     pub(crate) fn validate(&self, spec: &TaskSpec, now: SystemTime) -> Result<(), ValidationError> {

@@ -36,11 +36,10 @@
 
 use super::client::Client;
 use super::error::{BrokerError, BrokerResult};
-use super::options::millis;
 use super::reply::Reply;
 use super::scripts::SCRIPTS;
 use crate::error::ValidationError;
-use crate::task::{Schedule, TaskId, TaskRecord, TaskSpec};
+use crate::task::{Schedule, TaskId, TaskSpec};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -155,16 +154,7 @@ impl Client {
         self.register_queue(&spec.queue).await?;
         let local = format!("f-{}", uuid::Uuid::new_v4().simple());
         let id = TaskId::from_parts(&spec.queue, &local);
-        let record = TaskRecord {
-            priority: spec.priority,
-            max_retries: spec
-                .max_retries
-                .unwrap_or(self.inner.opts.retry.max_retries),
-            timeout_ms: spec.timeout.map(millis).unwrap_or(0),
-            fuel: spec.fuel,
-            enqueued_at_ms,
-            payload: spec.payload.clone(),
-        };
+        let record = self.record_of(spec, enqueued_at_ms);
         let deps: Vec<String> = flow.after.iter().map(ToString::to_string).collect();
         let mut inv = SCRIPTS.flow_enqueue.prepare_invoke();
         inv.key(&keys.waiting)
