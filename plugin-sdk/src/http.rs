@@ -104,6 +104,17 @@ impl From<HttpError> for TaskError {
     }
 }
 
+/// The `scheme://host[:port]` part of `url` (everything before its path,
+/// query or fragment): what a manifest's `[capabilities] http` entry must
+/// name for the host to allow it. Handy in an error that says what to grant.
+pub fn origin(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after_scheme..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| after_scheme + i);
+    &url[..end]
+}
+
 /// `GET url`.
 pub fn get(url: &str) -> Result<Response, HttpError> {
     send("GET", url, &[], None)
@@ -223,6 +234,17 @@ mod tests {
         assert_eq!(response.header("Retry-After"), Some("7"));
         assert_eq!(response.header("RETRY-AFTER"), Some("7"));
         assert_eq!(response.header("etag"), None);
+    }
+
+    #[test]
+    fn origins_stop_at_the_path_query_or_fragment() {
+        assert_eq!(
+            origin("http://127.0.0.1:8025/v1/messages"),
+            "http://127.0.0.1:8025"
+        );
+        assert_eq!(origin("https://a.example?x=1"), "https://a.example");
+        assert_eq!(origin("https://a.example#top"), "https://a.example");
+        assert_eq!(origin("https://a.example"), "https://a.example");
     }
 
     #[test]

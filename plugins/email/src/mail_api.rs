@@ -27,7 +27,7 @@
 
 use std::time::Duration;
 
-use wasmq_plugin_sdk::http::{HttpError, Response};
+use wasmq_plugin_sdk::http::{self, HttpError, Response};
 use wasmq_plugin_sdk::{ErrorKind, TaskError};
 
 use crate::Message;
@@ -160,17 +160,11 @@ fn excerpt(body: &[u8], token: &str) -> String {
 /// the grant, a transport failure is retryable.
 pub fn transport_error(error: HttpError, api: &str) -> TaskError {
     match error {
-        HttpError::Denied(why) => {
-            let after_scheme = api.find("://").map_or(0, |i| i + 3);
-            let end = api[after_scheme..]
-                .find(['/', '?', '#'])
-                .map_or(api.len(), |i| after_scheme + i);
-            TaskError::permanent(format!(
-                "email: the host denied POST {api} ({why}): grant it in email.toml with \
+        HttpError::Denied(why) => TaskError::permanent(format!(
+            "email: the host denied POST {api} ({why}): grant it in email.toml with \
                  [capabilities] http = [\"{}\"]",
-                &api[..end]
-            ))
-        }
+            http::origin(api)
+        )),
         HttpError::BadUrl(why) if why.starts_with("a header") => TaskError::permanent(format!(
             "email: the request to {api} has a header the host refuses ({why}): check [secrets] \
              mail_token in email.toml for stray characters"

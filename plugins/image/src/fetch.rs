@@ -72,17 +72,11 @@ fn retry_after(value: Option<&str>) -> Option<Duration> {
 /// transport failure is retryable.
 fn transport_error(error: HttpError, url: &str) -> TaskError {
     match error {
-        HttpError::Denied(why) => {
-            let after_scheme = url.find("://").map_or(0, |i| i + 3);
-            let end = url[after_scheme..]
-                .find(['/', '?', '#'])
-                .map_or(url.len(), |i| after_scheme + i);
-            TaskError::permanent(format!(
-                "image: the host denied GET {url} ({why}): grant it in image.toml with \
+        HttpError::Denied(why) => TaskError::permanent(format!(
+            "image: the host denied GET {url} ({why}): grant it in image.toml with \
                  [capabilities] http = [\"{}\"]",
-                &url[..end]
-            ))
-        }
+            http::origin(url)
+        )),
         HttpError::BadUrl(why) => TaskError::permanent(format!(
             "image payload: field `url` `{url}` is not a usable URL ({why}): give an http:// or \
              https:// URL of a PNG"
