@@ -81,6 +81,22 @@ impl HostProcess {
     /// Starts `wasmq run --redis URL --plugins DIR` plus `extra` flags, with
     /// a private compile cache and `info` logs, and waits until it serves.
     pub fn start(redis_url: &str, plugins: &Path, extra: &[&str]) -> HostProcess {
+        HostProcess::start_logging(redis_url, plugins, "info", extra)
+    }
+
+    /// As [`HostProcess::start`], and also logs each run's start (a debug
+    /// line), so that [`HostProcess::wait_for_runs`] can tell a guest that
+    /// runs from a task that is only leased.
+    pub fn start_traced(redis_url: &str, plugins: &Path, extra: &[&str]) -> HostProcess {
+        HostProcess::start_logging(
+            redis_url,
+            plugins,
+            "info,wasmq::worker::execute=debug",
+            extra,
+        )
+    }
+
+    fn start_logging(redis_url: &str, plugins: &Path, level: &str, extra: &[&str]) -> HostProcess {
         let scratch = tempfile::Builder::new()
             .prefix("wasmq-host-")
             .tempdir()
@@ -94,7 +110,7 @@ impl HostProcess {
             command.env_remove(key);
         }
         let child = command
-            .args(["run", "--redis", redis_url, "--log-level", "info"])
+            .args(["run", "--redis", redis_url, "--log-level", level])
             .arg("--plugins")
             .arg(plugins)
             .arg("--cache-dir")
@@ -142,6 +158,27 @@ impl HostProcess {
             assert!(
                 Instant::now() < deadline,
                 "no {needle:?} in the host log after {timeout:?}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until `n` runs have started (a host from
+    /// [`HostProcess::start_traced`]): a leased task may still be released
+    /// unstarted by a shutdown; a started one is drained.
+    pub fn wait_for_runs(&mut self, n: usize, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.log().matches("run started").count() < n {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "wasmq run exited ({status}) before {n} runs started:\n{}",
+                    self.log()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "fewer than {n} runs started after {timeout:?}:\n{}",
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(50));

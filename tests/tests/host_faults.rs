@@ -35,17 +35,15 @@ async fn running_loop(
     let redis = RedisServer::start();
     let plugins = PluginsDir::with(&[("loop", "loop")]);
     plugins.manifest("loop", "fuel = 1_000_000_000_000_000\ntimeout = \"120s\"\n");
-    let host = HostProcess::start(
+    let mut host = HostProcess::start_traced(
         &redis.url(),
         plugins.path(),
         &["--concurrency", "1", "--drain-timeout", drain_timeout],
     );
     let client = client(&redis.url()).await;
     let ids = enqueue(&client, json_tasks("loop", [serde_json::json!({})])).await;
-    eventually("the loop to run", LONG, || async {
-        (totals(&client, &["loop"]).await.active == 1).then_some(())
-    })
-    .await;
+    // Leased is not enough: a shutdown releases a leased task not yet started.
+    host.wait_for_runs(1, LONG);
     (redis, plugins, host, client, ids)
 }
 

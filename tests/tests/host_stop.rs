@@ -124,7 +124,7 @@ async fn cancelling_a_guest_blocked_in_a_host_call_stops_it_and_frees_its_slot()
 async fn sigterm_ends_a_host_whose_guests_are_blocked_in_host_calls() {
     let redis = RedisServer::start();
     let plugins = plugins();
-    let mut host = HostProcess::start(
+    let mut host = HostProcess::start_traced(
         &redis.url(),
         plugins.path(),
         &["--concurrency", "4", "--drain-timeout", "1s"],
@@ -140,10 +140,8 @@ async fn sigterm_ends_a_host_whose_guests_are_blocked_in_host_calls() {
         })
         .collect();
     let ids = enqueue(&client, specs).await;
-    eventually("all four to run", LONG, || async {
-        (totals(&client, &KINDS).await.active == 4).then_some(())
-    })
-    .await;
+    // Started, not just leased: the drain must stop guests inside host calls.
+    host.wait_for_runs(4, LONG);
     let asked = Instant::now();
     host.terminate();
     // Drain 1 s + cancel grace 2 s + settle grace 10 s, with room to spare;

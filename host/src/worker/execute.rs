@@ -231,6 +231,8 @@ async fn run_task(shared: &Shared, metrics: &mut TaskMetrics, ticket: Ticket) ->
         .limits
         .map_or(plugin.limits().timeout, |l| l.timeout);
     shared.inflight.running(&lease, run_timeout);
+    // Debug only: the per-task line tests wait on to know a guest is in.
+    debug!("run started");
     let outcome = plugin.run(invocation, &cancel).await;
     metrics.record(id.queue(), &outcome);
     let retry = EffectiveRetry::resolve(&shared.retry, &loaded.policy, max_attempts);
