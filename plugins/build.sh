@@ -38,6 +38,8 @@ declare -A components=(
     [sleep200]=sleep200
     [stall]=stall
     [fanout]=fanout
+    [fanin]=fanin
+    [contract-v01]=contract-v01
 )
 declare -A commands=(
     [upper]=upper

@@ -13,11 +13,13 @@
 //! memory in Redis small.
 
 mod child;
+mod flow;
 mod record;
 mod retry;
 mod spec;
 
 pub use child::{ChildOptions, ChildSpec, DEFAULT_MAX_CHILDREN, MAX_CHILDREN, child_local_id};
+pub use flow::{ChildResult, ChildState, FLOW_PREFIX, MAX_FLOW_RESULT_BYTES};
 pub use record::{RecordError, TaskRecord};
 pub use retry::RetryPolicy;
 pub use spec::{MAX_FUEL, MAX_RETRIES, MAX_SCHEDULE_AHEAD, Schedule, TaskSpec};

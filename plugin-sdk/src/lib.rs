@@ -96,6 +96,7 @@
 
 extern crate self as wasmq_plugin_sdk;
 
+mod children;
 pub mod config;
 mod error;
 mod host;
@@ -105,6 +106,7 @@ mod output;
 mod task;
 pub mod tasks;
 
+pub use children::{ChildResult, ChildState};
 pub use error::{ErrorKind, TaskError};
 pub use host::{Level, log, progress};
 pub use output::{CONTENT_TYPE_JSON, CONTENT_TYPE_TEXT, Output};
@@ -181,6 +183,7 @@ mod tests {
             max_attempts: 5,
             enqueued_at_ms: 1_700_000_000_000,
             deadline_ms: 1_700_000_030_000,
+            children: Vec::new(),
         }
     }
 

@@ -6,8 +6,8 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::TaskError;
 use crate::bindings::wasmq::plugin::types::Task as WitTask;
+use crate::{ChildResult, TaskError};
 
 /// One task, handed to the handler by the host.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -26,6 +26,9 @@ pub struct Task {
     pub enqueued_at_ms: u64,
     /// When the host will stop this run, in milliseconds since the Unix epoch.
     pub deadline_ms: u64,
+    /// For a flow parent, the outcome of each task it waited for, in the
+    /// order they were listed; empty for any other task.
+    pub children: Vec<ChildResult>,
 }
 
 impl Task {
@@ -84,6 +87,7 @@ impl From<WitTask> for Task {
             max_attempts: task.max_attempts,
             enqueued_at_ms: task.enqueued_at_ms,
             deadline_ms: task.deadline_ms,
+            children: task.children.into_iter().map(Into::into).collect(),
         }
     }
 }

@@ -38,7 +38,8 @@ async fn after(url: &str, task_type: &str, deps: &[TaskId], policy: &str) -> Tas
 }
 
 /// A fan-in parent over 100 children runs exactly once, after every child
-/// finished; and B enqueued `--after A` starts no earlier than A finished.
+/// finished, and is handed all 100 outcomes (`task.children`) in the order
+/// listed; and B enqueued `--after A` starts no earlier than A finished.
 #[tokio::test(flavor = "multi_thread")]
 async fn fan_in_of_100_and_after_ordering() {
     let redis = RedisServer::start();
@@ -46,7 +47,7 @@ async fn fan_in_of_100_and_after_ordering() {
     let client = client(&url).await;
     let kids = enqueue(
         &client,
-        json_tasks("echo", (0..100).map(|i| serde_json::json!({ "i": i }))),
+        json_tasks("echo", (0..100).map(|i| serde_json::json!(i))),
     )
     .await;
     let parent = after(&url, "report", &kids, "fail").await;
@@ -68,7 +69,7 @@ async fn fan_in_of_100_and_after_ordering() {
         waiting.stdout
     );
 
-    let plugins = PluginsDir::with(&[("echo", "echo"), ("echo", "report")]);
+    let plugins = PluginsDir::with(&[("echo", "echo"), ("fanin", "report")]);
     let _host = host(&redis, &plugins);
     settled(&client, &["echo"], 101, LONG).await;
     let parents = settled(&client, &["report"], 2, LONG).await;
@@ -78,6 +79,16 @@ async fn fan_in_of_100_and_after_ordering() {
     let last_kid = kids_done.iter().map(|r| r.finished_at_ms).max().unwrap();
     let done = results(&client, &[parent.clone(), b.clone(), a.clone()]).await;
     assert_eq!(done[0].attempts, 1, "the fan-in parent ran once");
+    let report: serde_json::Value = serde_json::from_slice(&done[0].output).unwrap();
+    let ids: Vec<String> = kids.iter().map(ToString::to_string).collect();
+    assert_eq!(report["children"], 100, "{report}");
+    assert_eq!(report["states"]["completed"], 100, "{report}");
+    assert_eq!(report["ids"], serde_json::json!(ids), "in the order listed");
+    assert_eq!(
+        report["sum"],
+        (0..100).sum::<i64>(),
+        "every output: {report}"
+    );
     assert!(
         done[0].started_at_ms.unwrap() >= last_kid,
         "{done:?} vs {last_kid}"
@@ -125,7 +136,7 @@ async fn on_child_failure_fail_or_continue() {
     let fails = after(&url, "report", &deps, "fail").await;
     let goes_on = after(&url, "report", &deps, "continue").await;
 
-    let plugins = PluginsDir::with(&[("echo", "echo"), ("panic", "boom"), ("echo", "report")]);
+    let plugins = PluginsDir::with(&[("echo", "echo"), ("panic", "boom"), ("fanin", "report")]);
     let _host = host(&redis, &plugins);
     settled(&client, &["echo", "boom"], 2, LONG).await;
     let parents = settled(&client, &["report"], 2, LONG).await;
@@ -136,6 +147,17 @@ async fn on_child_failure_fail_or_continue() {
     assert_eq!(dead.dead_reason.as_deref(), Some("child-failed"));
     assert!(dead.last_error.unwrap().contains(&boom.to_string()));
     assert_eq!(ran.state, TaskState::Completed);
+    let report = &results(&client, std::slice::from_ref(&ran.id)).await[0];
+    let report: serde_json::Value = serde_json::from_slice(&report.output).unwrap();
+    assert_eq!(report["states"]["dead"], 1, "{report}");
+    assert_eq!(report["states"]["completed"], 1, "{report}");
+    let error = report["errors"][boom.to_string()]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        error.contains("panic"),
+        "the dead child's last error: {report}"
+    );
 
     let tree = wasmq(&url, &["status", &fails.to_string()]).await.expect(0);
     assert!(

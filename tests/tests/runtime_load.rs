@@ -120,7 +120,7 @@ fn bad_files_are_refused_with_clear_messages() {
     assert_mentions(
         &e,
         &path,
-        &["was built for wasmq:plugin@2.0.0; this host supports 0.1.x"],
+        &["was built for wasmq:plugin@2.0.0; this host supports 0.2.x and 0.1.x"],
     );
 
     let missing = dir.join("missing.wasm");

@@ -3,22 +3,26 @@
 //!
 //! For each parent in a queue's waiting set it reads the flow hash, looks
 //! up every dependency not yet counted (`status.lua`, in the dependency's
-//! own slot) and reports the settled ones to `flow_settle.lua` in the
-//! parent's slot, which counts each once and releases or buries the
-//! parent. Nothing here needs to be exactly-once: a report repeated by a
+//! own slot), fetches what the settled ones produced (`flow_results.rs`)
+//! and reports them to `flow_settle.lua` in the parent's slot, which
+//! counts each once, keeps the outputs and releases or buries the parent. Nothing here needs to be exactly-once: a report repeated by a
 //! crashed host's successor, or raced by another host, counts nothing
 //! twice.
 
 use super::client::Client;
 use super::error::{BrokerError, BrokerResult};
+use super::flow_results::Settled;
 use super::flows::FLOW_KEEP;
 use super::keys::QueueKeys;
-use super::options::{MAX_BATCH, millis};
+use super::options::{MAX_BATCH, MAX_CALL_BYTES, millis, split_calls};
 use super::reply::Reply;
 use super::scripts::SCRIPTS;
-use crate::task::TaskId;
+use crate::task::{MAX_FLOW_RESULT_BYTES, TaskId};
 use std::collections::HashMap;
 use tracing::{instrument, warn};
+
+/// Dependencies looked up (and their outputs held) at a time per parent.
+const LOOK_CHUNK: usize = 32;
 
 /// What one resolver pass over a queue did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -102,55 +106,62 @@ impl Client {
                 .map_err(|_| BrokerError::reply(&op, format!("malformed dependency {dep:?}")))?;
             outstanding.push(id);
         }
-        let mut settled = Vec::new();
-        for (id, state) in self.dependency_states(&outstanding).await? {
-            let state: &'static str = match state.as_deref() {
-                None => "gone",
-                Some("completed") => "completed",
-                Some("dead") => "dead",
-                Some("cancelled") => "cancelled",
-                Some(_) => continue,
-            };
-            settled.push((id.to_string(), state));
-        }
+        let used: usize = fields
+            .get("bytes")
+            .and_then(|b| b.parse().ok())
+            .unwrap_or(0);
+        let mut budget = MAX_FLOW_RESULT_BYTES.saturating_sub(used);
         let mut report = FlowReport::default();
-        // Counting and releasing are one script, so a parent with nothing
-        // newly settled has nothing to do.
-        for chunk in settled.chunks(MAX_BATCH) {
-            let mut inv = SCRIPTS.flow_settle.prepare_invoke();
-            inv.key(&keys.waiting)
-                .key(keys.flow(local))
-                .key(&keys.tasks)
-                .key(&keys.pending[..])
-                .key(&keys.wake)
-                .key(&keys.dead)
-                .key(&keys.meta)
-                .key(&keys.stats)
-                .arg(local)
-                .arg(millis(FLOW_KEEP))
-                .arg(chunk.len());
-            for (dep, state) in chunk {
-                inv.arg(dep).arg(*state);
-            }
-            let r = Reply::of(&op);
-            let mut items = r.array(self.invoke(&inv, &op).await?)?.into_iter();
-            let (outcome, counted) = match (items.next(), items.next()) {
-                (Some(o), Some(c)) => (r.text(o)?, r.uint(&c)?),
-                _ => return Err(BrokerError::reply(&op, "short reply")),
-            };
-            report.counted += counted;
-            match outcome.as_str() {
-                "waiting" => {}
-                "released" => {
-                    report.released += 1;
-                    break;
+        // A few dependencies at a time: their outputs are held in memory
+        // until counted in, so a 10 000-child flow never holds them all.
+        for looked in outstanding.chunks(LOOK_CHUNK) {
+            let settled = self.settled_outcomes(looked, budget).await?;
+            budget = budget.saturating_sub(settled.iter().map(|s| s.output.len()).sum());
+            for range in split_calls(settled.iter().map(Settled::size), MAX_BATCH, MAX_CALL_BYTES) {
+                let chunk = &settled[range];
+                let mut inv = SCRIPTS.flow_settle.prepare_invoke();
+                inv.key(&keys.waiting)
+                    .key(keys.flow(local))
+                    .key(keys.flow_results(local))
+                    .key(&keys.tasks)
+                    .key(&keys.pending[..])
+                    .key(&keys.wake)
+                    .key(&keys.dead)
+                    .key(&keys.meta)
+                    .key(&keys.stats)
+                    .arg(local)
+                    .arg(millis(FLOW_KEEP))
+                    .arg(MAX_FLOW_RESULT_BYTES)
+                    .arg(chunk.len());
+                for one in chunk {
+                    inv.arg(one.id.to_string())
+                        .arg(one.state.as_str())
+                        .arg(&one.output[..])
+                        .arg(&one.content_type)
+                        .arg(&one.error);
                 }
-                "dead" => {
-                    report.failed += 1;
-                    break;
+                let r = Reply::of(&op);
+                let mut items = r.array(self.invoke(&inv, &op).await?)?.into_iter();
+                let (outcome, counted) = match (items.next(), items.next()) {
+                    (Some(o), Some(c)) => (r.text(o)?, r.uint(&c)?),
+                    _ => return Err(BrokerError::reply(&op, "short reply")),
+                };
+                report.counted += counted;
+                // Counting and releasing are one script: once it released or
+                // buried the parent, the rest has nothing to count into.
+                match outcome.as_str() {
+                    "waiting" => {}
+                    "released" => {
+                        report.released += 1;
+                        return Ok(report);
+                    }
+                    "dead" => {
+                        report.failed += 1;
+                        return Ok(report);
+                    }
+                    "settled" => return Ok(report),
+                    other => return Err(BrokerError::reply(&op, format!("outcome {other:?}"))),
                 }
-                "settled" => break,
-                other => return Err(BrokerError::reply(&op, format!("outcome {other:?}"))),
             }
         }
         Ok(report)

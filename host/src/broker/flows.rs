@@ -39,7 +39,7 @@ use super::error::{BrokerError, BrokerResult};
 use super::reply::Reply;
 use super::scripts::SCRIPTS;
 use crate::error::ValidationError;
-use crate::task::{Schedule, TaskId, TaskSpec};
+use crate::task::{FLOW_PREFIX, Schedule, TaskId, TaskSpec};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -152,7 +152,7 @@ impl Client {
         }
         let keys = self.keys(&spec.queue)?;
         self.register_queue(&spec.queue).await?;
-        let local = format!("f-{}", uuid::Uuid::new_v4().simple());
+        let local = format!("{FLOW_PREFIX}{}", uuid::Uuid::new_v4().simple());
         let id = TaskId::from_parts(&spec.queue, &local);
         let record = self.record_of(spec, enqueued_at_ms);
         let deps: Vec<String> = flow.after.iter().map(ToString::to_string).collect();

@@ -113,6 +113,14 @@ impl QueueKeys {
         format!("{}fl:{local_id}", self.prefix)
     }
 
+    /// `HASH` of what one flow parent's dependencies produced
+    /// (`fr:<local id>`): `o:`/`t:`/`e:<dependency id>` for the output, its
+    /// content type and the error. Apart from `fl:`, which every resolver
+    /// pass reads whole, so outputs are read once, by the run.
+    pub fn flow_results(&self, local_id: &str) -> String {
+        format!("{}fr:{local_id}", self.prefix)
+    }
+
     /// `STRING unique key -> local id`, with the unique TTL.
     pub fn unique(&self, unique_key: &str) -> String {
         format!("{}u:{unique_key}", self.prefix)

@@ -73,6 +73,7 @@ mod consumer;
 mod dead;
 mod error;
 mod flow_resolve;
+mod flow_results;
 mod flows;
 mod hosts;
 mod invoke;

@@ -11,6 +11,8 @@
 //! an `InstancePre`; a task only instantiates and calls.
 
 use super::capture::Capture;
+use super::component_v01;
+use super::contract::Contract;
 use super::error::LoadError;
 use super::grants::{Grants, check_imports};
 use super::invocation::{CancelToken, Invocation};
@@ -22,6 +24,7 @@ use super::sandbox::{HasSandbox, LOG_KEEP, Sandbox, arm, deny_all_wasi};
 use super::tasks_host::TasksCtx;
 use super::trap::trapped;
 use crate::config::PluginManifest;
+use crate::task::{ChildResult, ChildState};
 use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
@@ -30,7 +33,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_config::{WasiConfig, WasiConfigVariables};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-mod bindings {
+pub(crate) mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "task-handler",
@@ -43,6 +46,13 @@ mod bindings {
 
 use bindings::TaskHandlerPre;
 use bindings::wasmq::plugin::{log, progress, types};
+
+/// The pre-linked instance, by the contract version the plugin was built
+/// for.
+enum Pre {
+    V0_2(TaskHandlerPre<ComponentState>),
+    V0_1(component_v01::TaskHandlerPre<ComponentState>),
+}
 
 /// What a component run's store holds.
 pub(crate) struct ComponentState {
@@ -108,7 +118,7 @@ impl progress::Host for ComponentState {
 /// A component compiled, checked and pre-linked for fast instantiation,
 /// with what its manifest grants it.
 pub(crate) struct Prepared {
-    pre: TaskHandlerPre<ComponentState>,
+    pre: Pre,
     grants: Grants,
     plugin: Arc<str>,
 }
@@ -122,6 +132,7 @@ impl Prepared {
         name: &str,
         engine: &Engine,
         component: &Component,
+        contract: Contract,
         manifest: Option<&PluginManifest>,
     ) -> Result<Self, LoadError> {
         check_imports(file, engine, component, manifest)?;
@@ -146,6 +157,7 @@ impl Prepared {
             .and_then(|()| {
                 bindings::TaskHandler::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             })
+            .and_then(|()| component_v01::add_to_linker(&mut linker))
             .map_err(|e| LoadError::Corrupt {
                 file: file.to_owned(),
                 kind: "component",
@@ -159,10 +171,16 @@ impl Prepared {
                     what: "an interface".to_owned(),
                     message: format!("{e:#}"),
                 })?;
-        let pre = TaskHandlerPre::new(instance_pre).map_err(|e| LoadError::BadExport {
+        let bad_export = |e: wasmtime::Error| LoadError::BadExport {
             file: file.to_owned(),
             message: format!("{e:#}"),
-        })?;
+        };
+        let pre = match contract {
+            Contract::V0_2 => Pre::V0_2(TaskHandlerPre::new(instance_pre).map_err(bad_export)?),
+            Contract::V0_1 => {
+                Pre::V0_1(component_v01::TaskHandlerPre::new(instance_pre).map_err(bad_export)?)
+            }
+        };
         Ok(Prepared {
             pre,
             grants,
@@ -204,7 +222,11 @@ impl Prepared {
                 children: Vec::new(),
             },
         };
-        let mut store = Store::new(self.pre.engine(), state);
+        let engine = match &self.pre {
+            Pre::V0_2(pre) => pre.engine(),
+            Pre::V0_1(pre) => pre.engine(),
+        };
+        let mut store = Store::new(engine, state);
         let started = Instant::now();
         let task = types::Task {
             id: invocation.id,
@@ -214,14 +236,20 @@ impl Prepared {
             max_attempts: invocation.max_attempts,
             enqueued_at_ms: invocation.enqueued_at_ms,
             deadline_ms: plan.deadline_ms,
+            children: invocation.children.into_iter().map(child_result).collect(),
         };
         let result = async {
             arm(&mut store, &plan.limits, plan.deadline, cancel)?;
-            let handler = self.pre.instantiate_async(&mut store).await?;
-            handler
-                .wasmq_plugin_handler()
-                .call_handle(&mut store, &task)
-                .await
+            match &self.pre {
+                Pre::V0_2(pre) => {
+                    let handler = pre.instantiate_async(&mut store).await?;
+                    handler
+                        .wasmq_plugin_handler()
+                        .call_handle(&mut store, &task)
+                        .await
+                }
+                Pre::V0_1(pre) => component_v01::call(pre, &mut store, &task).await,
+            }
         }
         .await;
         let elapsed = started.elapsed();
@@ -265,5 +293,27 @@ impl Prepared {
             stderr,
             children: state.tasks.children,
         }
+    }
+}
+
+/// A dependency's outcome as the WIT `child-result`.
+fn child_result(child: ChildResult) -> types::ChildResult {
+    let ChildResult {
+        id,
+        state,
+        output,
+        content_type,
+        error,
+    } = child;
+    types::ChildResult {
+        id: id.to_string(),
+        state: match state {
+            ChildState::Completed => types::ChildState::Completed,
+            ChildState::Dead => types::ChildState::Dead,
+            ChildState::Cancelled => types::ChildState::Cancelled,
+            ChildState::Gone => types::ChildState::Gone,
+        },
+        output: output.map(|data| types::Output { data, content_type }),
+        error,
     }
 }

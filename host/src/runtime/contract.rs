@@ -13,7 +13,33 @@ use wasmtime::{Engine, ExternType, Module};
 /// The interface a component plugin must export.
 pub const HANDLER_INTERFACE: &str = "wasmq:plugin/handler";
 /// The contract version this host implements (`wit/wasmq.wit`).
-pub const CONTRACT_VERSION: (u64, u64, u64) = (0, 1, 0);
+pub const CONTRACT_VERSION: (u64, u64, u64) = (0, 2, 0);
+
+/// The contract versions a component may be built against: the current
+/// one, and 0.1 (`wit/compat/0.1`), whose plugins run unchanged, without
+/// `task.children`. Below 1.0 each minor is its own, incompatible version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Contract {
+    /// `wasmq:plugin@0.1.x`.
+    V0_1,
+    /// `wasmq:plugin@0.2.x`, [`CONTRACT_VERSION`].
+    V0_2,
+}
+
+impl Contract {
+    const ALL: [(Contract, (u64, u64, u64)); 2] = [
+        (Contract::V0_2, CONTRACT_VERSION),
+        (Contract::V0_1, (0, 1, 0)),
+    ];
+
+    /// The supported contract `found` is compatible with.
+    fn of(found: (u64, u64, u64)) -> Option<Contract> {
+        Contract::ALL
+            .iter()
+            .find(|(_, v)| compatible(found, *v))
+            .map(|(c, _)| *c)
+    }
+}
 /// The `wasmq:` interfaces a plugin may import.
 const GRANTED_IMPORTS: &[&str] = &[
     "wasmq:plugin/log",
@@ -96,21 +122,27 @@ pub(crate) fn compatible(found: (u64, u64, u64), host: (u64, u64, u64)) -> bool 
 }
 
 fn supported() -> String {
-    let (major, minor, _) = CONTRACT_VERSION;
-    if major == 0 {
-        format!("{major}.{minor}.x")
-    } else {
-        format!("{major}.x")
-    }
+    Contract::ALL
+        .iter()
+        .map(|(_, (major, minor, _))| {
+            if *major == 0 {
+                format!("{major}.{minor}.x")
+            } else {
+                format!("{major}.x")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" and ")
 }
 
-/// Checks that the component exports a compatible handler and imports no
-/// `wasmq:` interface the host does not grant.
+/// Checks that the component exports a handler of a supported contract
+/// and imports no `wasmq:` interface the host does not grant (nor one of
+/// another contract version), and says which contract it was built for.
 pub(crate) fn check_component(
     file: &str,
     engine: &Engine,
     component: &Component,
-) -> Result<(), LoadError> {
+) -> Result<Contract, LoadError> {
     let ty = component.component_type();
     let exports: Vec<String> = ty
         .exports(engine)
@@ -133,16 +165,14 @@ pub(crate) fn check_component(
         .split_once('@')
         .map(|(_, v)| v)
         .unwrap_or("unversioned");
-    match parse_version(found) {
-        Some(version) if compatible(version, CONTRACT_VERSION) => {}
-        _ => {
-            return Err(LoadError::IncompatibleContract {
-                file: file.to_owned(),
-                found: found.to_owned(),
-                supported: supported(),
-            });
-        }
-    }
+    let Some((contract, version)) = parse_version(found).and_then(|v| Some((Contract::of(v)?, v)))
+    else {
+        return Err(LoadError::IncompatibleContract {
+            file: file.to_owned(),
+            found: found.to_owned(),
+            supported: supported(),
+        });
+    };
     let refused: Vec<String> = ty
         .imports(engine)
         .filter(|(name, _)| {
@@ -152,7 +182,7 @@ pub(crate) fn check_component(
                 && name
                     .split_once('@')
                     .and_then(|(_, v)| parse_version(v))
-                    .is_some_and(|v| compatible(v, CONTRACT_VERSION));
+                    .is_some_and(|v| compatible(v, version));
             is_wasmq && !granted
         })
         .map(|(name, _)| name.to_owned())
@@ -161,11 +191,13 @@ pub(crate) fn check_component(
         return Err(LoadError::UnsatisfiedImports {
             file: file.to_owned(),
             what: format!("capabilities {}", refused.join(", ")),
-            message: "this host grants wasmq:plugin/log, progress and tasks (0.1.x) only"
-                .to_owned(),
+            message: format!(
+                "this host grants wasmq:plugin/log, progress and tasks, of the version the \
+                 handler was built for ({found}), only"
+            ),
         });
     }
-    Ok(())
+    Ok(contract)
 }
 
 /// Checks that a core module is a WASI command: exports `_start: [] -> []`
@@ -227,6 +259,11 @@ mod tests {
         assert!(!compatible((0, 2, 0), (0, 1, 0)));
         assert!(!compatible((2, 0, 0), (0, 1, 0)));
         assert!(compatible((1, 9, 0), (1, 0, 0)));
+        assert_eq!(Contract::of((0, 1, 3)), Some(Contract::V0_1));
+        assert_eq!(Contract::of((0, 2, 0)), Some(Contract::V0_2));
+        assert_eq!(Contract::of((0, 3, 0)), None);
+        assert_eq!(Contract::of((2, 0, 0)), None);
+        assert_eq!(supported(), "0.2.x and 0.1.x");
     }
 
     proptest! {

@@ -1,6 +1,7 @@
 //! What the host hands a plugin for one run, and how to cancel that run.
 
 use crate::config::Limits;
+use crate::task::ChildResult;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio_util::sync::CancellationToken;
 
@@ -26,6 +27,9 @@ pub struct Invocation {
     /// Largest payload of a child task (`wasmq:plugin/tasks`), in bytes:
     /// the broker's max payload on a host.
     pub max_child_payload: usize,
+    /// For a flow parent, the outcome of each task it waited for (the WIT
+    /// `task.children`); empty otherwise.
+    pub children: Vec<ChildResult>,
 }
 
 /// [`Invocation::max_child_payload`] by default: 1 MiB, the broker's
@@ -44,6 +48,7 @@ impl Invocation {
             enqueued_at_ms: now_ms(),
             limits: None,
             max_child_payload: DEFAULT_MAX_CHILD_PAYLOAD,
+            children: Vec::new(),
         }
     }
 }

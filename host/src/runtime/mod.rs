@@ -31,6 +31,7 @@ mod capture;
 mod classify;
 mod command;
 mod component;
+mod component_v01;
 mod contract;
 mod engine;
 mod error;
@@ -222,13 +223,14 @@ impl Runtime {
             PluginKind::Component => {
                 let (component, hit) = load_or_compile(cache, engine, name, sha256, bytes)
                     .map_err(corrupt("component"))?;
-                contract::check_component(file, engine, &component)?;
+                let contract = contract::check_component(file, engine, &component)?;
                 (
                     Code::Component(component::Prepared::new(
                         file,
                         name,
                         engine,
                         &component,
+                        contract,
                         manifest.as_ref(),
                     )?),
                     hit,

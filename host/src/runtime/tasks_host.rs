@@ -19,12 +19,24 @@ mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
         inline: "package wasmq:host-tasks;
-                 world tasks-import { import wasmq:plugin/tasks@0.1.0; }",
+                 world tasks-import { import wasmq:plugin/tasks@0.2.0; }",
         world: "wasmq:host-tasks/tasks-import",
     });
 }
 
+/// The same interface of contract 0.1 (`wit/compat/0.1`), unchanged but a
+/// version of its own, for plugins built against it.
+mod bindings_v01 {
+    wasmtime::component::bindgen!({
+        path: "../wit/compat/0.1",
+        inline: "package wasmq:host-tasks-v01;
+                 world tasks-import { import wasmq:plugin/tasks@0.1.0; }",
+        world: "wasmq:host-tasks-v01/tasks-import",
+    });
+}
+
 use bindings::wasmq::plugin::tasks;
+use bindings_v01::wasmq::plugin::tasks as tasks_v01;
 
 /// What a plugin's runs may enqueue, fixed at load.
 #[derive(Debug, Clone, Default)]
@@ -54,12 +66,14 @@ impl HasData for HasTasks {
     type Data<'a> = &'a mut TasksCtx;
 }
 
-/// Adds the interface to `linker`, viewing a store state through `view`.
+/// Adds the interface, of both contract versions, to `linker`, viewing a
+/// store state through `view`.
 pub(crate) fn add_to_linker<T: Send + 'static>(
     linker: &mut wasmtime::component::Linker<T>,
     view: fn(&mut T) -> &mut TasksCtx,
 ) -> wasmtime::Result<()> {
-    tasks::add_to_linker::<T, HasTasks>(linker, view)
+    tasks::add_to_linker::<T, HasTasks>(linker, view)?;
+    tasks_v01::add_to_linker::<T, HasTasks>(linker, view)
 }
 
 impl TasksCtx {
@@ -68,7 +82,7 @@ impl TasksCtx {
         &mut self,
         task_type: String,
         payload: Vec<u8>,
-        options: tasks::EnqueueOptions,
+        options: ChildOptions,
     ) -> Result<String, String> {
         if !self.grant.types.contains(&task_type) {
             return Err(format!(
@@ -85,15 +99,6 @@ impl TasksCtx {
                 crate::task::MAX_CHILDREN
             ));
         }
-        let options = ChildOptions {
-            priority: match options.priority {
-                tasks::Priority::High => Priority::High,
-                tasks::Priority::Normal => Priority::Normal,
-                tasks::Priority::Low => Priority::Low,
-            },
-            delay: Duration::from_millis(options.delay_ms),
-            max_retries: options.max_retries,
-        };
         let index = self.children.len() as u32;
         let child = ChildSpec::new(
             &self.parent,
@@ -111,16 +116,33 @@ impl TasksCtx {
     }
 }
 
-impl tasks::Host for &mut TasksCtx {
-    fn enqueue(
-        &mut self,
-        task_type: String,
-        payload: Vec<u8>,
-        options: tasks::EnqueueOptions,
-    ) -> Result<String, String> {
-        TasksCtx::enqueue(self, task_type, payload, options)
-    }
+/// `tasks::Host` for one contract version's bindings.
+macro_rules! host_for {
+    ($tasks:ident) => {
+        impl $tasks::Host for &mut TasksCtx {
+            fn enqueue(
+                &mut self,
+                task_type: String,
+                payload: Vec<u8>,
+                options: $tasks::EnqueueOptions,
+            ) -> Result<String, String> {
+                let options = ChildOptions {
+                    priority: match options.priority {
+                        $tasks::Priority::High => Priority::High,
+                        $tasks::Priority::Normal => Priority::Normal,
+                        $tasks::Priority::Low => Priority::Low,
+                    },
+                    delay: Duration::from_millis(options.delay_ms),
+                    max_retries: options.max_retries,
+                };
+                TasksCtx::enqueue(self, task_type, payload, options)
+            }
+        }
+    };
 }
+
+host_for!(tasks);
+host_for!(tasks_v01);
 
 #[cfg(test)]
 mod tests {
@@ -138,12 +160,8 @@ mod tests {
         }
     }
 
-    fn options() -> tasks::EnqueueOptions {
-        tasks::EnqueueOptions {
-            priority: tasks::Priority::Normal,
-            delay_ms: 0,
-            max_retries: None,
-        }
+    fn options() -> ChildOptions {
+        ChildOptions::default()
     }
 
     #[test]
@@ -162,8 +180,8 @@ mod tests {
             .enqueue("echo".into(), vec![0; 17], options())
             .unwrap_err();
         assert!(err.contains("16"), "{err}");
-        let late = tasks::EnqueueOptions {
-            delay_ms: u64::MAX,
+        let late = ChildOptions {
+            delay: Duration::MAX,
             ..options()
         };
         let err = ctx.enqueue("echo".into(), vec![], late).unwrap_err();

@@ -215,6 +215,26 @@ async fn run_task(shared: &Shared, metrics: &mut TaskMetrics, ticket: Ticket) ->
     let plugin = loaded.plugin;
     let version = plugin.version().to_owned();
     tracing::Span::current().record("plugin_version", version.as_str());
+    // A flow parent runs on what the tasks it waited for produced: without
+    // them it would act on nothing, so a failed read gives the task back.
+    let children = if id.is_flow_parent() {
+        match shared.broker.flow_results(id).await {
+            Ok(Some(children)) => children,
+            Ok(None) => {
+                warn!("the flow record of this parent expired; it runs with no children's results");
+                Vec::new()
+            }
+            Err(e) => {
+                warn!(error = %e, "could not read the flow's results; giving the task back");
+                return Verdict {
+                    lease,
+                    action: Action::Release,
+                };
+            }
+        }
+    } else {
+        Vec::new()
+    };
     let invocation = Invocation {
         id: id.to_string(),
         task_type: id.queue().to_owned(),
@@ -224,6 +244,7 @@ async fn run_task(shared: &Shared, metrics: &mut TaskMetrics, ticket: Ticket) ->
         enqueued_at_ms,
         limits: run_limits(&plugin.limits(), timeout, fuel),
         max_child_payload: shared.broker.options().max_payload_bytes,
+        children,
     };
     // Past its deadline (and a grace) the run no longer holds its lease: a
     // run that somehow outlived its timer cannot keep a task forever.

@@ -1,0 +1,158 @@
+//! Issue 12, what a flow parent is handed: each dependency's outcome,
+//! captured by the resolver when it counts the dependency in and read back
+//! by `Client::flow_results` for the parent's run (`task.children`), on a
+//! real redis-server and across the slots of the 3-master Cluster. The
+//! host-level path (a `fanin` plugin reporting them) is in `flows.rs`.
+
+use wasmq::Client;
+use wasmq::broker::{BrokerOptions, ChildFailure, Completion, Failure, FlowSpec};
+use wasmq::task::{ChildState, MAX_FLOW_RESULT_BYTES, TaskId, TaskSpec};
+use wasmq_tests::redis::{RedisCluster, RedisServer};
+
+async fn connect(url: &str) -> Client {
+    let opts = BrokerOptions {
+        max_payload_bytes: 64 << 20,
+        ..BrokerOptions::default()
+    };
+    Client::connect(url, opts).await.unwrap()
+}
+
+fn flow(queue: &str, after: Vec<TaskId>) -> FlowSpec {
+    FlowSpec {
+        parent: TaskSpec::new(queue, "{}"),
+        after,
+        on_child_failure: ChildFailure::Continue,
+    }
+}
+
+/// Leases the one task of `queue` and acks it with `output`.
+async fn complete_with(client: &Client, queue: &str, output: Vec<u8>) {
+    let leased = client.lease(queue, 1).await.unwrap();
+    let done = Completion {
+        output,
+        content_type: Some("text/plain".into()),
+        ..Completion::default()
+    };
+    client.ack(&leased[0], done).await.unwrap();
+}
+
+/// Completed, dead and cancelled dependencies reach the parent in the
+/// order listed, with the output, the content type and the last error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_parent_gets_every_outcome_in_order() {
+    let redis = RedisServer::start();
+    let client = connect(&redis.url()).await;
+    let ok = client.enqueue(TaskSpec::new("ok", "1")).await.unwrap();
+    let bad = client
+        .enqueue(TaskSpec::new("bad", "2").max_retries(0))
+        .await
+        .unwrap();
+    let gone = client.enqueue(TaskSpec::new("off", "3")).await.unwrap();
+    let parent = client
+        .enqueue_flow(flow("fanin", vec![bad.clone(), ok.clone(), gone.clone()]))
+        .await
+        .unwrap();
+    assert_eq!(
+        client.flow_results(&parent).await.unwrap(),
+        Some(vec![]),
+        "nothing counted in yet"
+    );
+    complete_with(&client, "ok", b"forty-two".to_vec()).await;
+    let leased = client.lease("bad", 1).await.unwrap();
+    let failure = Failure {
+        reason: "permanent".into(),
+        message: "the card was declined".into(),
+        plugin_version: String::new(),
+    };
+    client.dead(&leased[0], &failure).await.unwrap();
+    client.cancel(&gone).await.unwrap();
+    client.maintain_once(100).await.unwrap();
+
+    let children = client.flow_results(&parent).await.unwrap().unwrap();
+    let ids: Vec<_> = children.iter().map(|c| c.id.clone()).collect();
+    assert_eq!(ids, [bad, ok, gone], "in the order listed");
+    assert_eq!(children[0].state, ChildState::Dead);
+    assert_eq!(children[0].error.as_deref(), Some("the card was declined"));
+    assert_eq!(children[0].output, None);
+    assert_eq!(children[1].state, ChildState::Completed);
+    assert_eq!(children[1].output.as_deref(), Some(&b"forty-two"[..]));
+    assert_eq!(children[1].content_type.as_deref(), Some("text/plain"));
+    assert_eq!(children[2].state, ChildState::Cancelled);
+    assert_eq!(
+        client
+            .flow_results(&"fanin:1".parse().unwrap())
+            .await
+            .unwrap(),
+        None,
+        "a task that is no flow parent"
+    );
+}
+
+/// The outputs kept per flow stop at the cap: a dependency past it keeps
+/// its state, and its error says where to read the output instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outputs_past_the_flow_cap_are_left_out_and_say_so() {
+    let redis = RedisServer::start();
+    let client = connect(&redis.url()).await;
+    let size = MAX_FLOW_RESULT_BYTES / 2 - 1024;
+    let mut kids = Vec::new();
+    for i in 0..3 {
+        let queue = format!("big{i}");
+        kids.push(client.enqueue(TaskSpec::new(&queue, "")).await.unwrap());
+        complete_with(&client, &queue, vec![b'a' + i as u8; size]).await;
+    }
+    let parent = client
+        .enqueue_flow(flow("fanin", kids.clone()))
+        .await
+        .unwrap();
+    let children = client.flow_results(&parent).await.unwrap().unwrap();
+    assert_eq!(children.len(), 3);
+    let kept: usize = children
+        .iter()
+        .filter_map(|c| c.output.as_ref())
+        .map(Vec::len)
+        .sum();
+    assert!(kept <= MAX_FLOW_RESULT_BYTES, "{kept}");
+    assert_eq!(children[0].output.as_ref().map(Vec::len), Some(size));
+    assert_eq!(children[1].output.as_ref().map(Vec::len), Some(size));
+    let last = &children[2];
+    assert_eq!(
+        (last.state, last.output.as_ref()),
+        (ChildState::Completed, None)
+    );
+    let error = last.error.as_deref().unwrap();
+    assert!(
+        error.contains("left out") && error.contains(&format!("wasmq result {}", kids[2])),
+        "{error}"
+    );
+}
+
+/// On the Cluster the outputs cross from the dependencies' slots to the
+/// parent's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outcomes_cross_slots_on_a_cluster() {
+    let cluster = RedisCluster::start();
+    let client = connect(&cluster.url()).await;
+    let home = cluster.node_of("{fanin}");
+    let others: Vec<String> = (0..100)
+        .map(|i| format!("kid-{i}"))
+        .filter(|q| cluster.node_of(&format!("{{{q}}}")) != home)
+        .take(2)
+        .collect();
+    let mut kids = Vec::new();
+    for queue in &others {
+        kids.push(client.enqueue(TaskSpec::new(queue, "")).await.unwrap());
+    }
+    let parent = client
+        .enqueue_flow(flow("fanin", kids.clone()))
+        .await
+        .unwrap();
+    for queue in &others {
+        complete_with(&client, queue, queue.as_bytes().to_vec()).await;
+    }
+    let tick = client.maintain_once(100).await.unwrap();
+    assert!(tick.failed.is_empty(), "{tick:?}");
+    let children = client.flow_results(&parent).await.unwrap().unwrap();
+    let outputs: Vec<_> = children.iter().map(|c| c.output.clone().unwrap()).collect();
+    assert_eq!(outputs, [others[0].as_bytes(), others[1].as_bytes()]);
+}
