@@ -156,3 +156,97 @@ async fn outcomes_cross_slots_on_a_cluster() {
     let outputs: Vec<_> = children.iter().map(|c| c.output.clone().unwrap()).collect();
     assert_eq!(outputs, [others[0].as_bytes(), others[1].as_bytes()]);
 }
+
+/// The commands a client sends on these paths (scripts, the result
+/// bucket index, the flow hash); what scripts call inside is in their
+/// `usec`, not counted as a round trip.
+const CLIENT_COMMANDS: [&str; 5] = ["evalsha", "evalsha_ro", "zrevrange", "hgetall", "hmget"];
+
+/// Round trips (as [`CLIENT_COMMANDS`]; a pipeline counts per command) and
+/// Redis CPU (`usec` of every command, scripts whole) since the last
+/// `CONFIG RESETSTAT`, leaving out the test's own CONFIG and INFO.
+fn commands_and_usec(redis: &RedisServer) -> (u64, u64) {
+    let (mut calls, mut usec) = (0, 0);
+    for (key, rest) in redis.info("commandstats") {
+        let Some(name) = key.strip_prefix("cmdstat_") else {
+            continue;
+        };
+        if name == "config" || name == "info" {
+            continue;
+        }
+        for field in rest.split(',') {
+            match field.split_once('=') {
+                Some(("calls", n)) if CLIENT_COMMANDS.contains(&name) => {
+                    calls += n.parse::<u64>().unwrap()
+                }
+                Some(("usec", n)) => usec += n.parse::<u64>().unwrap(),
+                _ => {}
+            }
+        }
+    }
+    (calls, usec)
+}
+
+/// The cost of a flow in Redis, per dependency, for a fan-in over 100
+/// children with small outputs: enqueueing the parent, counting the
+/// dependencies in once they completed (one resolver pass: a status look
+/// and a result read each, then `flow_settle.lua`), and the parent's run
+/// reading their outcomes. Printed, not asserted: timings vary by machine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cost_per_flow_dependency() {
+    let redis = RedisServer::start();
+    let client = connect(&redis.url()).await;
+    client.load_scripts().await.unwrap();
+    let n = 100;
+    let kids = client
+        .enqueue_many(
+            (0..n)
+                .map(|i| TaskSpec::new("kid", i.to_string()))
+                .collect(),
+        )
+        .await
+        .unwrap();
+    let phase = |name: &str, (calls, usec): (u64, u64)| {
+        println!(
+            "{name}: {calls} round trips, {usec} us of Redis CPU; per dependency {:.2} round \
+             trips, {:.1} us",
+            calls as f64 / n as f64,
+            usec as f64 / n as f64
+        );
+    };
+    redis.cli(&["CONFIG", "RESETSTAT"]);
+    let parent = client
+        .enqueue_flow(flow("fanin", kids.clone()))
+        .await
+        .unwrap();
+    phase(
+        "enqueue the parent over 100 pending",
+        commands_and_usec(&redis),
+    );
+    let leased = client.lease("kid", n).await.unwrap();
+    let done: Vec<_> = leased
+        .into_iter()
+        .map(|t| {
+            let output = t.id.local().as_bytes().to_vec();
+            (
+                t,
+                Completion {
+                    output,
+                    ..Completion::default()
+                },
+            )
+        })
+        .collect();
+    client.ack_many(&done).await.unwrap();
+    redis.cli(&["CONFIG", "RESETSTAT"]);
+    let report = client.resolve_flows("fanin", 10).await.unwrap();
+    assert_eq!((report.counted, report.released), (n as u64, 1));
+    phase(
+        "count 100 completed in and release",
+        commands_and_usec(&redis),
+    );
+    redis.cli(&["CONFIG", "RESETSTAT"]);
+    let children = client.flow_results(&parent).await.unwrap().unwrap();
+    assert_eq!(children.len(), n);
+    phase("read their outcomes for the run", commands_and_usec(&redis));
+}

@@ -171,10 +171,16 @@ impl Client {
         Reply::of(&op).int(&self.invoke(&inv, &op).await?)?;
         tracing::Span::current().record("task_id", tracing::field::display(&id));
         metrics::counter!("wasmq_flows_enqueued_total", "queue" => spec.queue.clone()).increment(1);
-        // Dependencies already settled count at once. The flow exists now,
-        // so a failure here must not read as "not enqueued" (a caller would
-        // enqueue it twice): the next maintenance tick resolves it instead.
-        if let Err(e) = self.resolve_flow(&keys, &local).await {
+        // Dependencies already settled count at once; when none was, the
+        // pass would only repeat the looks just made (one that settled
+        // since is counted by the next maintenance tick). The flow exists
+        // now, so a failure here must not read as "not enqueued" (a caller
+        // would enqueue it twice): the next tick resolves it instead.
+        let final_state =
+            |s: &Option<String>| matches!(s.as_deref(), Some("completed" | "dead" | "cancelled"));
+        if states.iter().any(|(_, s)| final_state(s))
+            && let Err(e) = self.resolve_flow(&keys, &local).await
+        {
             warn!(task_id = %id, error = %e, "could not resolve a new flow yet; maintenance will");
         }
         Ok(id)
