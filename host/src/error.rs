@@ -62,8 +62,8 @@ pub enum ValidationError {
 
     /// A task state name that wasmq does not know.
     #[error(
-        "unknown task state {given:?}: use scheduled, pending, active, retry-wait, completed, \
-         dead or cancelled"
+        "unknown task state {given:?}: use waiting, scheduled, pending, active, retry-wait, \
+         completed, dead or cancelled"
     )]
     State {
         /// The rejected text.

@@ -102,6 +102,8 @@ impl FromStr for Priority {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TaskState {
+    /// A flow parent waiting for its flow dependencies to settle.
+    Waiting,
     /// Waiting for its run-at time.
     Scheduled,
     /// Ready to be leased.
@@ -122,6 +124,7 @@ impl TaskState {
     /// The name used in APIs and in Redis (`retry-wait` for [`TaskState::RetryWait`]).
     pub fn as_str(self) -> &'static str {
         match self {
+            TaskState::Waiting => "waiting",
             TaskState::Scheduled => "scheduled",
             TaskState::Pending => "pending",
             TaskState::Active => "active",
@@ -152,6 +155,7 @@ impl FromStr for TaskState {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         [
+            TaskState::Waiting,
             TaskState::Scheduled,
             TaskState::Pending,
             TaskState::Active,
@@ -289,16 +293,22 @@ mod tests {
     #[test]
     fn states_round_trip() {
         for s in [
+            "waiting",
             "scheduled",
             "pending",
             "active",
             "retry-wait",
             "completed",
             "dead",
+            "cancelled",
         ] {
-            assert_eq!(s.parse::<TaskState>().unwrap().as_str(), s);
+            let state = s.parse::<TaskState>().unwrap();
+            assert_eq!(state.as_str(), s);
+            assert_eq!(state.to_string(), s);
         }
-        assert!("running".parse::<TaskState>().is_err());
+        assert!(!TaskState::Waiting.is_final());
+        let err = "running".parse::<TaskState>().unwrap_err().to_string();
+        assert!(err.contains("running") && err.contains("waiting"), "{err}");
     }
 
     proptest! {

@@ -2,15 +2,20 @@
 //! until every dependency settled, each dependency counted once, on a real
 //! redis-server and across the slots of the 3-master Cluster.
 //!
+//! A waiting parent is a task in state `waiting`: its status, its
+//! cancellation, and a resolver racing that cancellation are tested here
+//! too, on one server and on the Cluster.
+//!
 //! These tests lease and settle the dependencies through the broker API, so
 //! each step lands exactly where the test needs it; the host-level path
 //! (`wasmq enqueue --after`, `wasmq run`) is in `flows.rs`.
 
 use wasmq::Client;
 use wasmq::broker::{
-    BrokerError, BrokerOptions, ChildFailure, Completion, Failure, FlowSpec, MAX_DEPENDENCIES,
+    BrokerError, BrokerOptions, CancelOutcome, ChildFailure, Completion, Failure, FlowSpec,
+    MAX_DEPENDENCIES,
 };
-use wasmq::task::{TaskId, TaskSpec, TaskState};
+use wasmq::task::{Priority, TaskId, TaskSpec, TaskState};
 use wasmq_tests::redis::{RedisCluster, RedisServer};
 
 async fn enqueue_n(client: &Client, queue: &str, n: usize) -> Vec<TaskId> {
@@ -220,4 +225,159 @@ async fn flows_cross_slots_on_a_cluster() {
     let tick = client.maintain_once(100).await.unwrap();
     assert!(tick.failed.is_empty(), "{tick:?}");
     assert_eq!(state(&client, &parent).await, TaskState::Pending);
+}
+
+/// A waiting parent is a task in state `waiting`, with the priority, max
+/// attempts and enqueue time of its body (kept in the flow hash), counted
+/// in its queue's sizes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_parent_has_a_status() {
+    let redis = RedisServer::start();
+    let client = Client::connect(&redis.url(), BrokerOptions::default())
+        .await
+        .unwrap();
+    let kids = enqueue_n(&client, "kid", 2).await;
+    let mut spec = flow("fanin", kids, ChildFailure::Fail);
+    spec.parent = spec.parent.priority(Priority::High).max_retries(4);
+    let parent = client.enqueue_flow(spec).await.unwrap();
+    let status = client.status(&parent).await.unwrap().unwrap();
+    assert_eq!(status.state, TaskState::Waiting, "{status:?}");
+    assert_eq!(status.priority, Some(Priority::High), "{status:?}");
+    assert_eq!(status.max_attempts, Some(5), "{status:?}");
+    assert_eq!(status.attempts, 0, "{status:?}");
+    assert!(status.enqueued_at_ms.is_some_and(|ms| ms > 0), "{status:?}");
+    assert_eq!(client.queue_stats("fanin").await.unwrap().waiting, 1);
+    assert_eq!(client.queue_stats("kid").await.unwrap().waiting, 0);
+}
+
+/// Cancelling a waiting parent finishes it as cancelled at once; the
+/// dependencies settling later neither run it nor bring it back, and the
+/// flow record says `cancelled`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_parent_is_cancelled_for_good() {
+    let redis = RedisServer::start();
+    let client = Client::connect(&redis.url(), BrokerOptions::default())
+        .await
+        .unwrap();
+    let kids = enqueue_n(&client, "kid", 2).await;
+    let parent = client
+        .enqueue_flow(flow("fanin", kids.clone(), ChildFailure::Continue))
+        .await
+        .unwrap();
+    let enqueued = client.status(&parent).await.unwrap().unwrap();
+    assert_eq!(
+        client.cancel(&parent).await.unwrap(),
+        CancelOutcome::Cancelled
+    );
+    let cancelled = client.status(&parent).await.unwrap().unwrap();
+    assert_eq!(cancelled.state, TaskState::Cancelled, "{cancelled:?}");
+    assert_eq!(cancelled.enqueued_at_ms, enqueued.enqueued_at_ms);
+    assert_eq!(
+        client.cancel(&parent).await.unwrap(),
+        CancelOutcome::AlreadyFinished
+    );
+    let tree = client.flow(&parent).await.unwrap().unwrap();
+    assert_eq!((tree.outcome.as_str(), tree.outstanding), ("cancelled", 2));
+    let flow_key = format!("wasmq:{{fanin}}:fl:{}", parent.local());
+    let ttl: i64 = redis.cli(&["PTTL", &flow_key]).trim().parse().unwrap();
+    assert!(
+        ttl > 0,
+        "the flow record expires like a released one: {ttl}"
+    );
+    let stats = client.queue_stats("fanin").await.unwrap();
+    assert_eq!((stats.waiting, stats.counters.cancelled), (0, 1));
+
+    // A resolver that read the waiting set before the cancel reports both
+    // dependencies settled: the settle script finds no waiting parent.
+    complete(&client, "kid", 2).await;
+    let reply = settle_script(&redis, &parent, &kids).await;
+    assert_eq!(reply, ("settled".to_owned(), 0));
+    for _ in 0..2 {
+        client.maintain_once(100).await.unwrap();
+    }
+    assert!(client.lease("fanin", 10).await.unwrap().is_empty());
+    let after = client.status(&parent).await.unwrap().unwrap();
+    assert_eq!(after, cancelled, "nothing changed");
+    let tree = client.flow(&parent).await.unwrap().unwrap();
+    assert_eq!(tree.outcome, "cancelled");
+    assert!(
+        tree.dependencies.iter().all(|(_, s)| s.is_none()),
+        "{tree:?}"
+    );
+    assert_eq!(redis.cli(&["HLEN", "wasmq:{fanin}:t"]).trim(), "0");
+}
+
+/// Runs `flow_settle.lua` as a resolver would for `parent`, every
+/// dependency `completed`; returns its outcome and count.
+async fn settle_script(redis: &RedisServer, parent: &TaskId, deps: &[TaskId]) -> (String, u64) {
+    let source = concat!(
+        include_str!("../../host/src/broker/lua/prelude.lua"),
+        "\n",
+        include_str!("../../host/src/broker/lua/flow_settle.lua"),
+    );
+    let q = |suffix: &str| format!("wasmq:{{{}}}:{suffix}", parent.queue());
+    let keys = [
+        q("waiting"),
+        q(&format!("fl:{}", parent.local())),
+        q(&format!("fr:{}", parent.local())),
+        q("t"),
+        q("p0"),
+        q("p1"),
+        q("p2"),
+        q("wake"),
+        q("dead"),
+        q("meta"),
+        q("stats"),
+    ];
+    let mut cmd = redis::cmd("EVAL");
+    cmd.arg(source).arg(keys.len()).arg(&keys[..]);
+    cmd.arg(parent.local())
+        .arg(86_400_000)
+        .arg(wasmq::task::MAX_FLOW_RESULT_BYTES)
+        .arg(deps.len());
+    for dep in deps {
+        // id, state, output, content type, error
+        cmd.arg(dep.to_string())
+            .arg("completed")
+            .arg("out")
+            .arg("")
+            .arg("");
+    }
+    let raw = redis::Client::open(redis.url()).unwrap();
+    let mut conn = raw.get_multiplexed_async_connection().await.unwrap();
+    cmd.query_async(&mut conn).await.unwrap()
+}
+
+/// On the Cluster, status and cancel of a waiting parent stay in its slot
+/// (the flow hash is a key of the script), and its dependencies, settling
+/// on other masters later, do not bring it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_parent_is_cancelled_on_a_cluster() {
+    let cluster = RedisCluster::start();
+    let client = Client::connect(&cluster.url(), BrokerOptions::default())
+        .await
+        .unwrap();
+    let home = cluster.node_of("{fanin}");
+    let other = (0..100)
+        .map(|i| format!("kid-{i}"))
+        .find(|q| cluster.node_of(&format!("{{{q}}}")) != home)
+        .unwrap();
+    let kids = enqueue_n(&client, &other, 2).await;
+    let parent = client
+        .enqueue_flow(flow("fanin", kids, ChildFailure::Fail))
+        .await
+        .unwrap();
+    assert_eq!(state(&client, &parent).await, TaskState::Waiting);
+    assert_eq!(client.queue_stats("fanin").await.unwrap().waiting, 1);
+    assert_eq!(
+        client.cancel(&parent).await.unwrap(),
+        CancelOutcome::Cancelled
+    );
+    complete(&client, &other, 2).await;
+    let tick = client.maintain_once(100).await.unwrap();
+    assert!(tick.failed.is_empty(), "{tick:?}");
+    assert_eq!(state(&client, &parent).await, TaskState::Cancelled);
+    assert!(client.lease("fanin", 10).await.unwrap().is_empty());
+    let tree = client.flow(&parent).await.unwrap().unwrap();
+    assert_eq!(tree.outcome, "cancelled");
 }

@@ -207,3 +207,57 @@ async fn bad_after_input_is_refused() {
     assert!(delayed.stderr.contains("--delay"), "{}", delayed.stderr);
     assert_eq!(redis.cli(&["EXISTS", "wasmq:{report}:waiting"]).trim(), "0");
 }
+
+/// `wasmq status` shows a waiting parent as a task in state `waiting`, and
+/// `wasmq cancel` cancels it for good: its dependency completing later
+/// neither runs it nor changes its record.
+#[tokio::test(flavor = "multi_thread")]
+async fn cancel_a_waiting_parent() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let client = client(&url).await;
+    let dep = enqueue(&client, json_tasks("echo", [serde_json::json!({})])).await;
+    let parent = after(&url, "report", &dep, "fail").await;
+    let waiting = wasmq(&url, &["status", &parent.to_string()])
+        .await
+        .expect(0);
+    for line in [
+        "state:        waiting",
+        "priority:     normal",
+        "outcome: waiting",
+    ] {
+        assert!(waiting.stdout.contains(line), "{line}: {}", waiting.stdout);
+    }
+
+    let cancel = wasmq(&url, &["cancel", &parent.to_string()])
+        .await
+        .expect(0);
+    assert!(
+        cancel.stdout.contains(&format!("cancelled: {parent}")),
+        "{}",
+        cancel.stdout
+    );
+    let leased = client.lease("echo", 1).await.unwrap();
+    let done = [(leased[0].clone(), wasmq::broker::Completion::default())];
+    client.ack_many(&done).await.unwrap();
+    client.maintain_once(100).await.unwrap();
+    assert!(client.lease("report", 10).await.unwrap().is_empty());
+    let tree = wasmq(&url, &["status", &parent.to_string()])
+        .await
+        .expect(0);
+    for line in [
+        "state:        cancelled",
+        "outcome: cancelled",
+        &format!("└─ {}  completed (outstanding)", dep[0]),
+    ] {
+        assert!(tree.stdout.contains(line), "{line}: {}", tree.stdout);
+    }
+    let again = wasmq(&url, &["cancel", &parent.to_string()])
+        .await
+        .expect(1);
+    assert!(
+        again.stderr.contains("already cancelled"),
+        "{}",
+        again.stderr
+    );
+}

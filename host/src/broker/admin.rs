@@ -5,9 +5,16 @@
 //! tasks are found through their final record in the queue's result buckets,
 //! kept for the result TTL (see `results.rs`); with a TTL of zero no record is
 //! kept and such tasks read as not found.
+//!
+//! A flow parent waiting for its dependencies is a task like the others
+//! here (state `waiting`, cancellable at once) although its body sits in its
+//! flow hash rather than the tasks hash until it is released, so the status
+//! and cancel scripts take that hash as a key too.
 
 use super::client::Client;
 use super::error::{BrokerError, BrokerResult};
+use super::flows::FLOW_KEEP;
+use super::options::millis;
 use super::records::{FinalRecord, Meta};
 use super::reply::Reply;
 use super::scripts::SCRIPTS;
@@ -79,7 +86,8 @@ pub struct TaskResult {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CancelOutcome {
-    /// It was scheduled, pending or waiting to retry, and is now cancelled.
+    /// It was scheduled, pending, waiting to retry or waiting for its flow
+    /// dependencies, and is now cancelled.
     Cancelled,
     /// It is running: it was flagged and its host notified; it ends as
     /// cancelled unless it completes first.
@@ -100,9 +108,8 @@ impl Client {
         let keys = self.keys(id.queue())?;
         let buckets = self.bucket_keys(&keys).await?;
         let op = format!("status of task {id}");
-        let reply: Value = SCRIPTS
-            .status
-            .key(&keys.tasks)
+        let mut inv = SCRIPTS.status.prepare_invoke();
+        inv.key(&keys.tasks)
             .key(&keys.meta)
             .key(&keys.active)
             .key(&keys.scheduled)
@@ -110,11 +117,11 @@ impl Client {
             .key(&keys.dead)
             .key(&keys.cancel)
             .key(&keys.lease)
+            .key(&keys.waiting)
+            .key(keys.flow(id.local()))
             .key(&buckets[..])
-            .arg(id.local())
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(|e| self.fail(&op, e))?;
+            .arg(id.local());
+        let reply = self.invoke(&inv, &op).await?;
         let r = Reply::of(&op);
         let mut items = r.array(reply)?.into_iter();
         let Some(state) = items.next() else {
@@ -229,7 +236,8 @@ impl Client {
         }))
     }
 
-    /// Cancels a task: a scheduled, pending or retry-waiting one at once; an
+    /// Cancels a task: a scheduled, pending, retry-waiting or flow-waiting
+    /// one at once (a flow parent's flow record then reads `cancelled`); an
     /// active one by flagging it and publishing its id on the namespace's
     /// cancel channel (see [`Client::cancel_subscription`]).
     #[instrument(skip_all, fields(task_id = %id, kind = id.queue()))]
@@ -237,9 +245,8 @@ impl Client {
         let keys = self.keys(id.queue())?;
         let bucket = self.bucket(&keys);
         let op = format!("cancel task {id}");
-        let reply: Value = SCRIPTS
-            .cancel
-            .key(&keys.tasks)
+        let mut inv = SCRIPTS.cancel.prepare_invoke();
+        inv.key(&keys.tasks)
             .key(&keys.meta)
             .key(&keys.pending[..])
             .key(&keys.scheduled)
@@ -249,13 +256,15 @@ impl Client {
             .key(&keys.stats)
             .key(&keys.dead)
             .key(&bucket.keys()[..])
+            .key(&keys.waiting)
+            .key(keys.flow(id.local()))
+            .key(keys.flow_results(id.local()))
             .arg(id.local())
             .arg(&self.inner.global.cancel_channel)
             .arg(id.to_string())
             .arg(&bucket.args()[..])
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(|e| self.fail(&op, e))?;
+            .arg(millis(FLOW_KEEP));
+        let reply = self.invoke(&inv, &op).await?;
         match Reply::of(&op).text(reply)?.as_str() {
             "cancelled" => Ok(CancelOutcome::Cancelled),
             "requested" => Ok(CancelOutcome::Requested),

@@ -108,7 +108,7 @@ pub struct FlowStatus {
     pub id: TaskId,
     /// Its policy.
     pub on_child_failure: ChildFailure,
-    /// `waiting`, `released` or `dead`.
+    /// `waiting`, `released`, `dead` or `cancelled`.
     pub outcome: String,
     /// Dependencies not yet counted in.
     pub outstanding: u64,

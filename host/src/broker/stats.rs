@@ -1,4 +1,5 @@
-//! Queue statistics: sizes per state, lifetime counters, and per-minute
+//! Queue statistics: sizes per state (flow parents still waiting for their
+//! dependencies included), lifetime counters, and per-minute
 //! completed/failed buckets for a throughput chart.
 //!
 //! Counters live in one hash per queue and are bumped inside the same scripts
@@ -66,6 +67,8 @@ pub struct QueueStats {
     pub active: u64,
     /// In the dead-letter set.
     pub dead: u64,
+    /// Flow parents waiting for their dependencies.
+    pub waiting: u64,
     /// Ids in the garbage list (last 1000 set aside).
     pub garbage_list: u64,
     /// Lifetime counters.
@@ -88,9 +91,8 @@ impl Client {
     pub async fn queue_stats(&self, queue: &str) -> BrokerResult<QueueStats> {
         let keys = self.keys(queue)?;
         let op = format!("stats of queue {queue:?}");
-        let reply: Value = SCRIPTS
-            .stats
-            .key(&keys.pending[..])
+        let mut inv = SCRIPTS.stats.prepare_invoke();
+        inv.key(&keys.pending[..])
             .key(&keys.scheduled)
             .key(&keys.retry)
             .key(&keys.active)
@@ -98,12 +100,11 @@ impl Client {
             .key(&keys.stats)
             .key(&keys.paused)
             .key(&keys.garbage)
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(|e| self.fail(&op, e))?;
+            .key(&keys.waiting);
+        let reply = self.invoke(&inv, &op).await?;
         let r = Reply::of(&op);
         let mut items = r.array(reply)?.into_iter();
-        let mut sizes = [0u64; 9];
+        let mut sizes = [0u64; 10];
         for size in &mut sizes {
             *size = match items.next() {
                 Some(v) => r.uint(&v)?,
@@ -136,6 +137,7 @@ impl Client {
             dead,
             paused,
             garbage_list,
+            waiting,
         ] = sizes;
         Ok(QueueStats {
             queue: queue.to_owned(),
@@ -146,6 +148,7 @@ impl Client {
             retry_wait,
             active,
             dead,
+            waiting,
             garbage_list,
             counters,
         })

@@ -1,4 +1,6 @@
-//! The live dashboard: one HTML page, one script, one stylesheet.
+//! The live dashboard: one HTML page, two scripts (the panels in `app.js`,
+//! the flow tree in `flows.js`, split to keep each file readable), one
+//! stylesheet.
 //!
 //! The assets are compiled into the binary with `include_str!`, so a host
 //! needs no files besides itself and the page works offline (no CDN). The
@@ -12,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
+const FLOWS_JS: &str = include_str!("assets/flows.js");
 const APP_CSS: &str = include_str!("assets/app.css");
 
 /// Same-origin everything, no inline script or style, no framing.
@@ -47,6 +50,11 @@ pub async fn script() -> Response {
     asset(APP_JS, "text/javascript; charset=utf-8")
 }
 
+/// `GET /assets/flows.js`.
+pub async fn flows_script() -> Response {
+    asset(FLOWS_JS, "text/javascript; charset=utf-8")
+}
+
 /// `GET /assets/app.css`.
 pub async fn stylesheet() -> Response {
     asset(APP_CSS, "text/css; charset=utf-8")
@@ -60,7 +68,8 @@ mod tests {
     fn page_references_only_embedded_assets() {
         assert!(INDEX_HTML.contains("/assets/app.js"));
         assert!(INDEX_HTML.contains("/assets/app.css"));
-        for text in [INDEX_HTML, APP_JS, APP_CSS] {
+        assert!(INDEX_HTML.contains("/assets/flows.js"));
+        for text in [INDEX_HTML, APP_JS, FLOWS_JS, APP_CSS] {
             assert!(
                 !text.contains("http://") && !text.contains("https://"),
                 "no CDN"
@@ -68,9 +77,11 @@ mod tests {
         }
         // No inline script: the CSP would block it.
         assert!(!INDEX_HTML.contains("<script>"));
-        assert!(
-            !APP_JS.contains("innerHTML"),
-            "render untrusted text with textContent"
-        );
+        for script in [APP_JS, FLOWS_JS] {
+            assert!(
+                !script.contains("innerHTML") && !script.contains("insertAdjacentHTML"),
+                "render untrusted text with textContent"
+            );
+        }
     }
 }

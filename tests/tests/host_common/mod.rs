@@ -75,6 +75,8 @@ pub struct Totals {
     pub scheduled: u64,
     pub retry_wait: u64,
     pub active: u64,
+    /// Flow parents waiting for their dependencies.
+    pub flow_waiting: u64,
 }
 
 impl Totals {
@@ -85,7 +87,7 @@ impl Totals {
 
     /// Tasks not yet in a final state.
     pub fn waiting(&self) -> u64 {
-        self.pending + self.scheduled + self.retry_wait + self.active
+        self.pending + self.scheduled + self.retry_wait + self.active + self.flow_waiting
     }
 }
 
@@ -111,6 +113,7 @@ pub async fn try_totals(
         t.scheduled += s.scheduled;
         t.retry_wait += s.retry_wait;
         t.active += s.active;
+        t.flow_waiting += s.waiting;
     }
     Ok(t)
 }

@@ -1,12 +1,23 @@
 -- stats.lua: one queue's sizes per state and counters (read-only).
--- KEYS[1..3] pending p0 p1 p2 LISTs   KEYS[4] scheduled ZSET   KEYS[5] retry ZSET
--- KEYS[6] active ZSET   KEYS[7] dead ZSET   KEYS[8] stats HASH   KEYS[9] paused STRING
+-- KEYS[1] pending p0 LIST
+-- KEYS[2] pending p1 LIST
+-- KEYS[3] pending p2 LIST
+-- KEYS[4] scheduled ZSET
+-- KEYS[5] retry ZSET
+-- KEYS[6] active ZSET
+-- KEYS[7] dead ZSET
+-- KEYS[8] stats HASH
+-- KEYS[9] paused STRING
 -- KEYS[10] garbage LIST
+-- KEYS[11] waiting ZSET (flow parents)
 -- Returns {p0, p1, p2, scheduled, retry, active, dead, paused 0/1, garbage list
--- length, {counter, value, ...}}.
+-- length, waiting flow parents, {counter, value, ...}}.
+local p0, p1, p2, scheduled, retry, active, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local stats, paused, garbage, waiting = KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 return {
-  redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2]), redis.call('LLEN', KEYS[3]),
-  redis.call('ZCARD', KEYS[4]), redis.call('ZCARD', KEYS[5]), redis.call('ZCARD', KEYS[6]),
-  redis.call('ZCARD', KEYS[7]), redis.call('EXISTS', KEYS[9]), redis.call('LLEN', KEYS[10]),
-  redis.call('HGETALL', KEYS[8]),
+  redis.call('LLEN', p0), redis.call('LLEN', p1), redis.call('LLEN', p2),
+  redis.call('ZCARD', scheduled), redis.call('ZCARD', retry), redis.call('ZCARD', active),
+  redis.call('ZCARD', dead), redis.call('EXISTS', paused), redis.call('LLEN', garbage),
+  redis.call('ZCARD', waiting),
+  redis.call('HGETALL', stats),
 }

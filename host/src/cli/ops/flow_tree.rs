@@ -5,7 +5,10 @@
 //! (final: completed, dead, cancelled or gone); one still outstanding is
 //! looked up live, so the tree also shows which ones are still running.
 //! Long flows (up to 10 000 dependencies) print the first [`SHOWN`] lines
-//! and a count of the rest; `--json` lists them all.
+//! and a count of the rest; `--json` lists them all. The flow line names
+//! the flow's outcome (`waiting`, `released`, `dead`, or `cancelled` when
+//! the parent was cancelled while it waited), which says why a parent
+//! whose dependencies are outstanding no longer waits.
 
 use serde::Serialize;
 
@@ -31,7 +34,8 @@ struct Dependency {
 #[derive(Debug, Serialize)]
 pub struct FlowJson<'a> {
     id: String,
-    /// The parent's state, `waiting` while it waits for dependencies.
+    /// The parent's state (`waiting` while it waits for dependencies), or
+    /// `gone` when only the flow record is left.
     state: String,
     status: Option<&'a TaskStatus>,
     on_child_failure: &'static str,
@@ -77,7 +81,7 @@ pub async fn tree<'a>(
         .collect();
     Ok(FlowJson {
         id: flow.id.to_string(),
-        state: status.map_or_else(|| "waiting".to_owned(), |s| s.state.to_string()),
+        state: status.map_or_else(|| "gone".to_owned(), |s| s.state.to_string()),
         status,
         on_child_failure: flow.on_child_failure.as_str(),
         outcome: flow.outcome,
@@ -87,17 +91,20 @@ pub async fn tree<'a>(
 }
 
 /// The text tree, printed after the parent's own status lines (or in
-/// their place while it waits).
+/// their place when the parent's own record is gone).
 pub fn describe(tree: &FlowJson<'_>) -> String {
     let mut out = String::new();
     if tree.status.is_none() {
         out.push_str(&format!("{:<13} {}\n", "id:", tree.id));
-        out.push_str(&format!("{:<13} waiting\n", "state:"));
+        out.push_str(&format!(
+            "{:<13} gone (its task record expired; only the flow record is left)\n",
+            "state:"
+        ));
     }
     let total = tree.dependencies.len();
     out.push_str(&format!(
-        "{:<13} {} of {total} dependencies outstanding, on child failure: {}\n",
-        "flow:", tree.outstanding, tree.on_child_failure
+        "{:<13} {} of {total} dependencies outstanding, on child failure: {}, outcome: {}\n",
+        "flow:", tree.outstanding, tree.on_child_failure, tree.outcome
     ));
     for (i, dep) in tree.dependencies.iter().take(SHOWN).enumerate() {
         let branch = if i + 1 == total { "└─" } else { "├─" };

@@ -116,6 +116,7 @@ pub async fn queues(args: QueuesArgs) -> anyhow::Result<()> {
         "retry-wait",
         "active",
         "dead",
+        "waiting",
     ]);
     for row in &rows {
         let q = row.stats;
@@ -130,6 +131,7 @@ pub async fn queues(args: QueuesArgs) -> anyhow::Result<()> {
             q.retry_wait.to_string(),
             q.active.to_string(),
             q.dead.to_string(),
+            q.waiting.to_string(),
         ]);
     }
     table.print_or("no queues yet: nothing was ever enqueued in this namespace")?;

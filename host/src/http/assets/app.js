@@ -118,7 +118,7 @@ function renderQueues(data) {
           onclick: () => act(`Pause ${q.name}`, `queues/${encodeURIComponent(q.name)}/pause`) });
     return el("tr", { "data-queue": q.name, "data-testid": `queue-${q.name}` }, [
       el("td", {}, [el("code", { text: q.name })]),
-      num(s.pending), num(s.scheduled), num(s.active), num(s.retry_wait), num(s.dead),
+      num(s.pending), num(s.scheduled), num(s.waiting), num(s.active), num(s.retry_wait), num(s.dead),
       num(c.completed), num(c.failed),
       el("td", {}, [q.paused
         ? el("span", { class: "badge warn", "data-testid": `paused-${q.name}`, text: "paused" })

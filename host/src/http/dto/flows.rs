@@ -68,7 +68,8 @@ pub struct FlowDto {
     pub id: String,
     /// `fail` or `continue`.
     pub on_child_failure: String,
-    /// `waiting`, `released` or `dead`.
+    /// `waiting`, `released`, `dead` or `cancelled` (the parent was
+    /// cancelled while it waited).
     pub outcome: String,
     /// Dependencies not yet counted in.
     pub outstanding: u64,

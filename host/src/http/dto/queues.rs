@@ -17,18 +17,21 @@ pub struct QueueSizes {
     pub retry_wait: u64,
     /// In the dead-letter set.
     pub dead: u64,
+    /// Flow parents waiting for their dependencies.
+    pub waiting: u64,
 }
 
 impl QueueSizes {
     /// The sizes as `(state label, count)`, as the `wasmq_queue_depth` gauge
     /// labels them.
-    pub fn by_state(&self) -> [(&'static str, u64); 5] {
+    pub fn by_state(&self) -> [(&'static str, u64); 6] {
         [
             ("pending", self.pending),
             ("scheduled", self.scheduled),
             ("active", self.active),
             ("retry-wait", self.retry_wait),
             ("dead", self.dead),
+            ("waiting", self.waiting),
         ]
     }
 
@@ -39,6 +42,7 @@ impl QueueSizes {
         self.active += other.active;
         self.retry_wait += other.retry_wait;
         self.dead += other.dead;
+        self.waiting += other.waiting;
     }
 }
 
@@ -136,6 +140,7 @@ impl From<QueueStats> for QueueDto {
                 active: s.active,
                 retry_wait: s.retry_wait,
                 dead: s.dead,
+                waiting: s.waiting,
             },
             pending_by_priority: PrioritySizes { high, normal, low },
             ever_run: s.counters.ever_run(),

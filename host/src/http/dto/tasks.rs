@@ -19,8 +19,8 @@ pub struct TaskStatusDto {
     pub id: String,
     /// The queue (task type).
     pub queue: String,
-    /// `scheduled`, `pending`, `active`, `retry-wait`, `completed`, `dead` or
-    /// `cancelled`.
+    /// `waiting` (a flow parent waiting for its dependencies), `scheduled`,
+    /// `pending`, `active`, `retry-wait`, `completed`, `dead` or `cancelled`.
     #[schema(example = "pending")]
     pub state: String,
     /// Attempts started so far.

@@ -3,9 +3,9 @@
 //!
 //! Thin like the other handlers: the broker checks the dependencies
 //! (unknown ids, repeats, the 10 000 bound) and holds the parent; see
-//! `broker/flows.rs`. A waiting parent is in no task state yet (it is not
-//! pending), so `GET /api/v1/tasks/{id}` answers 404 for it until it is
-//! released; `GET /api/v1/flows/{id}` answers for it all along.
+//! `broker/flows.rs`. A waiting parent is a task in state `waiting`:
+//! `GET /api/v1/tasks/{id}` shows it and `POST /api/v1/tasks/{id}/cancel`
+//! cancels it; `GET /api/v1/flows/{id}` adds its dependencies.
 
 use crate::http::HttpState;
 use crate::http::dto::{FlowDto, FlowRequest, FlowResponse};

@@ -48,6 +48,7 @@ pub fn table() -> Router<HttpState> {
         .nest("/api/v1", api)
         .route("/", get(dashboard::index))
         .route("/assets/app.js", get(dashboard::script))
+        .route("/assets/flows.js", get(dashboard::flows_script))
         .route("/assets/app.css", get(dashboard::stylesheet))
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
