@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 /// Flags of `wasmq dev`.
 #[derive(Debug, Clone, Args)]
 pub struct DevArgs {
-    /// Directory of <type>.wasm plugins.
+    /// Directory of `<type>.wasm` plugins.
     #[arg(
         long,
         env = "WASMQ_PLUGINS",

@@ -35,7 +35,7 @@ pub struct RunArgs {
     /// Redis URL [default: redis://127.0.0.1:6379].
     #[arg(long, env = "WASMQ_REDIS", value_name = "URL")]
     pub redis: Option<String>,
-    /// Directory of <type>.wasm plugins and <type>.toml manifests [default: plugins].
+    /// Directory of `<type>.wasm` plugins and `<type>.toml` manifests [default: plugins].
     #[arg(long, env = "WASMQ_PLUGINS", value_name = "DIR")]
     pub plugins: Option<PathBuf>,
     /// Tasks run at once [default: the number of cores].

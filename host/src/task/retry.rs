@@ -54,7 +54,7 @@ impl RetryPolicy {
     /// The delay before retrying after failed attempt number `attempt`.
     ///
     /// `retry_after` (a plugin's own estimate) wins over the computed backoff,
-    /// bounded only by [`MAX_RETRY_DELAY`]. Otherwise the delay is uniform in
+    /// bounded only by `MAX_RETRY_DELAY`. Otherwise the delay is uniform in
     /// `[0, ceiling(attempt)]`, with millisecond resolution.
     pub fn backoff<R: Rng + ?Sized>(
         &self,

@@ -15,18 +15,18 @@
 //!   schedules: enqueue and claim due cron fires (schedules.rs), until shutdown
 //! ```
 //!
-//! * [`leaser`] takes work only for the task types the plugin registry
+//! * `leaser.rs` takes work only for the task types the plugin registry
 //!   serves, as much as free slots plus a small prefetch allow
-//!   ([`sched`]), and blocks on Redis instead of polling when there is none.
-//! * [`execute`] runs each task in a fresh instance, as a future on the
+//!   (`sched.rs`), and blocks on Redis instead of polling when there is none.
+//! * `execute.rs` runs each task in a fresh instance, as a future on the
 //!   guest runtime's threads, and
-//!   turns the outcome into a verdict with the retry policy of [`policy`]
+//!   turns the outcome into a verdict with the retry policy of `policy.rs`
 //!   (its module docs have the table of which failures are retried).
-//! * [`settle`] batches verdicts into few Redis calls, in one lane per
+//! * `settle.rs` batches verdicts into few Redis calls, in one lane per
 //!   queue so that a failing queue retries alone, and retries them through
 //!   outages.
-//! * [`inflight`] holds every lease, keyed by lease (task id and token),
-//!   until its verdict is in Redis; [`keeper`] extends them per queue and
+//! * `inflight.rs` holds every lease, keyed by lease (task id and token),
+//!   until its verdict is in Redis; `keeper.rs` extends them per queue and
 //!   cancels them.
 //!
 //! Delivery is at least once. A task is never lost: it is in Redis, leased

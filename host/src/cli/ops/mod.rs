@@ -115,7 +115,7 @@ pub struct Common {
 }
 
 impl Common {
-    /// Connects to Redis, giving up after [`REDIS_DEADLINE`].
+    /// Connects to Redis, giving up after `REDIS_DEADLINE` (5 s).
     pub async fn connect(&self) -> anyhow::Result<Client> {
         exit::connect(&self.redis, &self.namespace, REDIS_DEADLINE).await
     }
