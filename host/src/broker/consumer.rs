@@ -14,10 +14,25 @@ use super::records::ack_tail;
 use super::reply::Reply;
 use super::scripts::SCRIPTS;
 use crate::error::ValidationError;
+use crate::ratelimit::QueueLimits;
 use crate::task::{Priority, TaskId, TaskRecord};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::{error, instrument};
+
+/// How long a host waits before looking again at a queue whose global
+/// concurrency cap is reached (a task may end on any host meanwhile).
+pub const CAP_POLL: Duration = Duration::from_millis(25);
+
+/// What one lease call got.
+#[derive(Debug, Default)]
+pub struct LeaseBatch {
+    /// The tasks leased (maybe none).
+    pub tasks: Vec<LeasedTask>,
+    /// Set when a limit binds (rate used up, concurrency cap reached, queue
+    /// throttled): no lease gets anything from this queue before then.
+    pub wait: Option<Duration>,
+}
 
 /// A task leased to this consumer.
 #[derive(Debug, Clone)]
@@ -161,9 +176,26 @@ impl Client {
     /// Leases up to `max` pending tasks of `queue` (1 to 1000), highest
     /// priority first. Returns an empty list when nothing is pending or the
     /// queue is paused. Members that are not valid tasks are set aside in the
-    /// queue's garbage list and dead set, logged, and skipped.
-    #[instrument(skip_all, fields(kind = queue, max))]
+    /// queue's garbage list and dead set, logged, and skipped. Limits set in
+    /// Redis apply; see [`Client::lease_within`] for the wait they impose.
     pub async fn lease(&self, queue: &str, max: usize) -> BrokerResult<Vec<LeasedTask>> {
+        Ok(self
+            .lease_within(queue, max, &QueueLimits::default())
+            .await?
+            .tasks)
+    }
+
+    /// [`Client::lease`] within the queue's limits: those set in Redis, or
+    /// `defaults` (the plugin manifest's) when none are. The reply says how
+    /// long to wait before the next lease can get anything when a limit or a
+    /// throttle binds, so a limited queue is not polled.
+    #[instrument(skip_all, fields(kind = queue, max))]
+    pub async fn lease_within(
+        &self,
+        queue: &str,
+        max: usize,
+        defaults: &QueueLimits,
+    ) -> BrokerResult<LeaseBatch> {
         if !(1..=MAX_BATCH).contains(&max) {
             return Err(ValidationError::OutOfRange {
                 what: "lease count".into(),
@@ -186,17 +218,35 @@ impl Client {
             .key(&keys.dead)
             .key(&keys.garbage)
             .key(&keys.stats)
+            .key(&keys.limits)
+            .key(&keys.rate_state)
+            .key(&keys.throttle)
             .arg(max)
             .arg(&*token)
             .arg(lease_ms);
+        let rate = defaults.rate;
+        inv.arg(rate.map_or(0, |r| r.count))
+            .arg(rate.map_or(0, |r| r.period.millis()))
+            .arg(defaults.effective_burst())
+            .arg(defaults.concurrency.unwrap_or(0))
+            .arg(millis(CAP_POLL));
         let r = Reply::of(&op);
         let mut items = r.array(self.invoke(&inv, &op).await?)?.into_iter();
         let now = match items.next() {
             Some(v) => r.int(&v)?,
             None => return Err(BrokerError::reply(&op, "empty reply")),
         };
-        if now < 0 {
-            return Ok(Vec::new()); // paused
+        if now == -1 {
+            return Ok(LeaseBatch::default()); // paused
+        }
+        if now == -2 {
+            let ms = items.next().map(|v| r.uint(&v)).transpose()?.unwrap_or(1);
+            metrics::counter!("wasmq_broker_lease_limited_total", "queue" => queue.to_owned())
+                .increment(1);
+            return Ok(LeaseBatch {
+                tasks: Vec::new(),
+                wait: Some(Duration::from_millis(ms.max(1))),
+            });
         }
         let started = u64::try_from(now).unwrap_or(0);
         let garbage = items
@@ -204,6 +254,8 @@ impl Client {
             .map(|v| r.array(v))
             .transpose()?
             .unwrap_or_default();
+        let wait = items.next().map(|v| r.uint(&v)).transpose()?.unwrap_or(0);
+        let wait = (wait > 0).then(|| Duration::from_millis(wait));
         for id in garbage {
             let id = r.text(id)?;
             error!(queue, local_id = %id, "set aside a malformed task record (garbage list, dead set)");
@@ -252,7 +304,7 @@ impl Client {
         }
         metrics::counter!("wasmq_broker_leased_total", "queue" => queue.to_owned())
             .increment(tasks.len() as u64);
-        Ok(tasks)
+        Ok(LeaseBatch { tasks, wait })
     }
 
     /// Acks finished tasks (any mix of queues): one script call per queue

@@ -79,6 +79,7 @@ mod hosts;
 mod invoke;
 pub mod keys;
 mod kv;
+mod limits;
 mod maintainer;
 mod maintenance;
 mod options;
@@ -100,7 +101,8 @@ pub use client::Client;
 pub(crate) use consumer::group_by_queue;
 #[cfg(test)]
 pub(crate) use consumer::test_lease;
-pub use consumer::{Completion, Failure, LeaseKey, LeasedTask, Settlement};
+pub use consumer::{CAP_POLL, Completion, Failure, LeaseBatch, LeaseKey, LeasedTask, Settlement};
+pub use limits::{MAX_THROTTLE, StoredLimits};
 pub use dead::{BULK_LIMIT, DeadPage, DeadSelector, DeadTask, RequeueReport};
 pub use error::{BrokerError, BrokerResult};
 pub use flow_resolve::FlowReport;

@@ -113,6 +113,20 @@ pub fn decide<R: Rng + ?Sized>(
     }
 }
 
+/// How long to throttle the whole queue after a run that ended with
+/// `kind`: the plugin's retry-after, when its manifest asks for
+/// `throttle_on_retry_after` (a 429 means the service is overloaded for
+/// every task, not just this one).
+pub fn queue_throttle(kind: &OutcomeKind, policy: &PluginPolicy) -> Option<Duration> {
+    match kind {
+        OutcomeKind::Retryable {
+            retry_after: Some(after),
+            ..
+        } if policy.throttle_on_retry_after && !after.is_zero() => Some(*after),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
