@@ -119,7 +119,12 @@ async fn a_global_cap_of_5_holds_across_3_hosts() {
 async fn retry_after_with_throttle_on_retry_after_pauses_the_queue_on_every_host() {
     let redis = RedisServer::start();
     let plugins = PluginsDir::with(&[("email", "email")]);
-    plugins.manifest("email", "throttle_on_retry_after = true\nmax_retries = 0\n");
+    plugins.manifest(
+        "email",
+        "throttle_on_retry_after = true\nmax_retries = 0\n\
+         [capabilities]\nhttp = [\"http://127.0.0.1:9\"]\n\
+         [config]\nmail_api = \"http://127.0.0.1:9/v1/messages\"\n",
+    );
     let client = client(&redis.url()).await;
     let hosts: Vec<HostProcess> = (0..2)
         .map(|_| HostProcess::start(&redis.url(), plugins.path(), &["--concurrency", "4"]))
