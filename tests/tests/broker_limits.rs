@@ -73,7 +73,10 @@ async fn throttle_stops_leasing_for_its_duration(url: String) {
     let client = connect(&url, opts()).await;
     let q = "thr";
     client.enqueue_many(numbered(q, 5)).await.unwrap();
-    let held = client.throttle(q, Duration::from_millis(400)).await.unwrap();
+    let held = client
+        .throttle(q, Duration::from_millis(400))
+        .await
+        .unwrap();
     assert_eq!(held, Duration::from_millis(400));
     // A shorter throttle does not cut a longer one short.
     let kept = client.throttle(q, Duration::from_millis(10)).await.unwrap();

@@ -35,7 +35,7 @@ async fn three_hosts_of_concurrency_8_are_held_to_50_per_second() {
     let redis = RedisServer::start();
     let plugins = PluginsDir::with(&[("noop", "noop")]);
     let client = client(&redis.url()).await;
-    // Set through the CLI, as an operator would.
+    // Set through the CLI, as an operator would (burst: 100 ms worth, 5).
     cli_common::wasmq(&redis.url(), &["queues", "limit", "noop", "--rate", "50/s"])
         .await
         .expect(0);
@@ -44,7 +44,9 @@ async fn three_hosts_of_concurrency_8_are_held_to_50_per_second() {
     let n = 1300;
     let ids = enqueue(
         &client,
-        (0..n).map(|i| TaskSpec::new("noop", i.to_string())).collect(),
+        (0..n)
+            .map(|i| TaskSpec::new("noop", i.to_string()))
+            .collect(),
     )
     .await;
     let t = settled(&client, &["noop"], n as u64, LONG).await;
@@ -70,7 +72,10 @@ async fn three_hosts_of_concurrency_8_are_held_to_50_per_second() {
     gaps.sort_unstable();
     let p99 = gaps[gaps.len() * 99 / 100];
     println!("measured {rate:.1}/s over 20 s (limit 50/s); p99 gap between leases {p99} ms");
-    assert!((45.0..=55.0).contains(&rate), "{rate}/s is not within 10% of 50/s");
+    assert!(
+        (45.0..=55.0).contains(&rate),
+        "{rate}/s is not within 10% of 50/s"
+    );
     assert!(p99 <= 100, "p99 lease gap {p99} ms: hosts oversleep");
     let per_host: Vec<usize> = hosts.iter().map(|h| h.log().len()).collect();
     assert!(per_host.iter().all(|&l| l > 0));
@@ -88,7 +93,9 @@ async fn a_global_cap_of_5_holds_across_3_hosts() {
     let n = 60;
     enqueue(
         &client,
-        (0..n).map(|i| TaskSpec::new("sleep200", i.to_string())).collect(),
+        (0..n)
+            .map(|i| TaskSpec::new("sleep200", i.to_string()))
+            .collect(),
     )
     .await;
     let raw = redis::Client::open(redis.url()).unwrap();
@@ -111,7 +118,10 @@ async fn a_global_cap_of_5_holds_across_3_hosts() {
     }
     println!("{samples} samples of the active set: at most {max} running (cap 5)");
     assert!(max <= 5, "the cap of 5 was exceeded: {max} running at once");
-    assert_eq!(max, 5, "the cap should be reached with 24 slots over 3 hosts");
+    assert_eq!(
+        max, 5,
+        "the cap should be reached with 24 slots over 3 hosts"
+    );
     stop(hosts);
 }
 
@@ -174,16 +184,29 @@ async fn cli_limits_are_validated_shown_and_cleared() {
         let run = cli_common::wasmq(&url, &full).await.expect(2);
         assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
     }
-    let set = ["queues", "limit", "email", "--rate", "100/s", "--burst", "20"];
+    let set = [
+        "queues", "limit", "email", "--rate", "100/s", "--burst", "20",
+    ];
     let run = cli_common::wasmq(&url, &set).await.expect(0);
-    assert!(run.stdout.contains("rate 100/s, burst 20"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("rate 100/s, burst 20"),
+        "{}",
+        run.stdout
+    );
     let run = cli_common::wasmq(&url, &["queues", "limit", "email", "--json"])
         .await
         .expect(0);
     let json = run.json();
-    assert_eq!((&json["rate"], &json["burst"]), (&"100/s".into(), &20.into()));
+    assert_eq!(
+        (&json["rate"], &json["burst"]),
+        (&"100/s".into(), &20.into())
+    );
     let run = cli_common::wasmq(&url, &["queues", "limit", "email", "--clear"])
         .await
         .expect(0);
-    assert!(run.stdout.contains("no limits set in Redis"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("no limits set in Redis"),
+        "{}",
+        run.stdout
+    );
 }

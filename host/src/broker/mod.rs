@@ -102,13 +102,13 @@ pub(crate) use consumer::group_by_queue;
 #[cfg(test)]
 pub(crate) use consumer::test_lease;
 pub use consumer::{CAP_POLL, Completion, Failure, LeaseBatch, LeaseKey, LeasedTask, Settlement};
-pub use limits::{MAX_THROTTLE, StoredLimits};
 pub use dead::{BULK_LIMIT, DeadPage, DeadSelector, DeadTask, RequeueReport};
 pub use error::{BrokerError, BrokerResult};
 pub use flow_resolve::FlowReport;
 pub use flows::{ChildFailure, FLOW_KEEP, FlowSpec, FlowStatus, MAX_DEPENDENCIES};
 pub use hosts::HostInfo;
 pub use kv::KvKey;
+pub use limits::{MAX_THROTTLE, StoredLimits};
 pub use maintainer::{MAX_BACKOFF, Maintainer, MaintenanceReport, TRIM_PERIOD};
 pub use maintenance::ReapReport;
 pub use options::{BrokerOptions, MAX_BATCH};

@@ -141,10 +141,9 @@ impl Host {
                         .protect_reads(self.config.http_protect_reads)
                 })
                 .map(|state| match self.config.http_enqueue_rate {
-                    Some(rate) => state.limit_enqueues(
-                        rate,
-                        self.config.http_enqueue_burst.unwrap_or(1),
-                    ),
+                    Some(rate) => {
+                        state.limit_enqueues(rate, self.config.http_enqueue_burst.unwrap_or(1))
+                    }
                     None => state,
                 })
                 .context("cannot start the HTTP API")?;

@@ -180,8 +180,7 @@ impl RunConfig {
             if self.http_enqueue_rate.is_none() {
                 return bad(
                     "http_enqueue_burst",
-                    "is set without http_enqueue_rate: give the rate too (for example 10/s)"
-                        .into(),
+                    "is set without http_enqueue_rate: give the rate too (for example 10/s)".into(),
                 );
             }
             if !(1..=crate::ratelimit::MAX_BURST).contains(&burst) {

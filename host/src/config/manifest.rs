@@ -316,7 +316,9 @@ fn limits(raw: &RawManifest, path: &Path) -> Result<crate::ratelimit::QueueLimit
     };
     let burst = raw
         .burst
-        .map(|v| u64::try_from(v).map_err(|_| invalid("burst", format!("must be positive, got {v}"))))
+        .map(|v| {
+            u64::try_from(v).map_err(|_| invalid("burst", format!("must be positive, got {v}")))
+        })
         .transpose()?;
     let concurrency = raw
         .global_concurrency

@@ -35,9 +35,9 @@
 
 mod dashboard;
 mod dto;
+mod enqueue_limit;
 mod error;
 mod extract;
-mod enqueue_limit;
 mod guard;
 pub mod metrics;
 mod openapi;

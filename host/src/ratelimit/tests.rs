@@ -37,6 +37,20 @@ fn rejects_bad_rates_saying_what_to_do() {
 }
 
 #[test]
+fn the_default_burst_is_100_ms_of_the_rate() {
+    let burst = |r: &str| {
+        QueueLimits::from_parts(Some(r), None, None)
+            .unwrap()
+            .effective_burst()
+    };
+    assert_eq!(burst("50/s"), 5);
+    assert_eq!(burst("1/s"), 1);
+    assert_eq!(burst("30/m"), 1);
+    assert_eq!(burst("1000000/s"), MAX_BURST);
+    assert_eq!(QueueLimits::default().effective_burst(), 1);
+}
+
+#[test]
 fn bounds_burst_and_concurrency() {
     let e = QueueLimits::from_parts(Some("1/s"), Some(0), None).unwrap_err();
     assert!(e.to_string().contains("burst 0"), "{e}");
@@ -128,6 +142,9 @@ fn keyed_limiter_refuses_with_the_wait() {
     let wait = l.check_at("a", 1, 0).unwrap_err();
     assert_eq!(wait, std::time::Duration::from_millis(500));
     assert!(l.check_at("b", 2, 0).is_ok(), "clients are limited apart");
-    assert!(l.check_at("a", 3, 0).is_err(), "more than a burst never passes");
+    assert!(
+        l.check_at("a", 3, 0).is_err(),
+        "more than a burst never passes"
+    );
     assert!(l.check_at("a", 1, SEC / 2).is_ok());
 }

@@ -11,7 +11,11 @@ async fn limits_are_set_read_validated_and_cleared() {
     let api = Api::start(Some(TOKEN), None).await;
     let path = "/api/v1/queues/email/limits";
     let (status, body) = api.get(path).await;
-    assert_eq!((status, body["source"].as_str()), (200, Some("none")), "{body}");
+    assert_eq!(
+        (status, body["source"].as_str()),
+        (200, Some("none")),
+        "{body}"
+    );
     let put = |body: serde_json::Value| {
         api.http
             .put(api.url(path))
@@ -25,7 +29,12 @@ async fn limits_are_set_read_validated_and_cleared() {
     assert_eq!(r.status(), 200);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(
-        (&body["source"], &body["rate"], &body["burst"], &body["concurrency"]),
+        (
+            &body["source"],
+            &body["rate"],
+            &body["burst"],
+            &body["concurrency"]
+        ),
         (&json!("redis"), &json!("100/s"), &json!(20), &json!(5)),
         "{body}"
     );
@@ -87,7 +96,11 @@ async fn enqueues_over_the_rate_get_429_with_retry_after() {
         .await
         .unwrap();
     assert_eq!(r.status(), 429);
-    let after: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let after: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&after), "{after}");
     let text = r.text().await.unwrap();
     assert!(text.contains("too many enqueue requests"), "{text}");

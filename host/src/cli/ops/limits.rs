@@ -24,7 +24,7 @@ pub struct LimitArgs {
     /// Most task starts per period across all hosts: 100/s, 30/m or 2/h.
     #[arg(long, value_name = "COUNT/UNIT")]
     pub rate: Option<String>,
-    /// Starts allowed at once after an idle spell (default 1; needs --rate).
+    /// Starts allowed at once after an idle spell (default: 100 ms of the rate, at least 1; needs --rate).
     #[arg(long, value_name = "N")]
     pub burst: Option<u64>,
     /// Most tasks of this type running at once across all hosts.
@@ -98,7 +98,10 @@ pub async fn run(args: LimitArgs) -> anyhow::Result<()> {
         });
     }
     let mut text = match &stored {
-        Some(s) => format!("queue {queue}: {} (set in Redis, on every host)\n", s.limits),
+        Some(s) => format!(
+            "queue {queue}: {} (set in Redis, on every host)\n",
+            s.limits
+        ),
         None => format!(
             "queue {queue}: no limits set in Redis; the plugin manifest's rate, burst and \
              global_concurrency apply, if any\n"

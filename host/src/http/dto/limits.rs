@@ -13,7 +13,7 @@ pub struct LimitsRequest {
     /// Most task starts per period across all hosts: `100/s`, `30/m`, `2/h`.
     #[schema(example = "100/s")]
     pub rate: Option<String>,
-    /// Starts allowed at once after an idle spell (1 to 100000; default 1).
+    /// Starts allowed at once after an idle spell (1 to 100000; default: what 100 ms of the rate allows, at least 1).
     pub burst: Option<u64>,
     /// Most tasks running at once across all hosts (1 to 100000).
     pub concurrency: Option<u64>,
