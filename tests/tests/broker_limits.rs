@@ -124,3 +124,60 @@ async fn redis_limits_win_over_manifest_defaults(url: String) {
     let e = client.set_limits(q, &bad).await.unwrap_err().to_string();
     assert!(e.contains("concurrency 0"), "{e}");
 }
+
+/// `(calls, usec)` of EVALSHA in `INFO commandstats`.
+fn evalsha(redis: &wasmq_tests::redis::RedisServer) -> (u64, u64) {
+    let stats = redis.info("commandstats");
+    let Some(value) = stats.get("cmdstat_evalsha") else {
+        return (0, 0);
+    };
+    let field = |key: &str| {
+        value
+            .split(',')
+            .find_map(|f| f.strip_prefix(key))
+            .map_or(0, |n| n.parse::<u64>().unwrap())
+    };
+    (field("calls="), field("usec="))
+}
+
+/// Redis CPU per lease call, plain and under a limit that does not bind
+/// (1,000,000/s) or a cap that does not (100,000), leasing `batch` at a
+/// time. Prints the figures for docs/benchmarks.md; asserts only that a
+/// limited lease still leases everything.
+#[tokio::test(flavor = "multi_thread")]
+async fn cost_of_a_limited_lease() {
+    let redis = wasmq_tests::redis::RedisServer::start();
+    let client = connect(&redis.url(), opts()).await;
+    client.load_scripts().await.unwrap();
+    let n = 5000;
+    for batch in [1usize, 64] {
+        for (name, limits) in [
+            ("plain", QueueLimits::default()),
+            ("rate", limits(Some("1000000/s"), Some(100_000), None)),
+            (
+                "rate+cap",
+                limits(Some("1000000/s"), Some(100_000), Some(100_000)),
+            ),
+        ] {
+            let q = format!("cost-{name}-{batch}").replace('+', "-");
+            if !limits.is_unlimited() {
+                client.set_limits(&q, &limits).await.unwrap();
+            }
+            client.enqueue_many(numbered(&q, n)).await.unwrap();
+            let (calls0, usec0) = evalsha(&redis);
+            let mut leased = 0;
+            while leased < n {
+                let got = client.lease(&q, batch).await.unwrap();
+                assert!(!got.is_empty(), "{name}: a limit bound at {leased}");
+                leased += got.len();
+            }
+            let (calls1, usec1) = evalsha(&redis);
+            let calls = calls1 - calls0;
+            println!(
+                "lease batch {batch:>2}, {name:<8}: {:.1} µs Redis CPU per lease call, {:.2} µs per task",
+                (usec1 - usec0) as f64 / calls as f64,
+                (usec1 - usec0) as f64 / n as f64
+            );
+        }
+    }
+}
