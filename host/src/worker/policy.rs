@@ -294,4 +294,22 @@ mod tests {
             prop_assert!(effective.policy.base <= effective.policy.cap);
         }
     }
+
+    #[test]
+    fn retry_after_throttles_the_queue_only_when_the_manifest_asks() {
+        let kind = OutcomeKind::Retryable {
+            message: "429".into(),
+            retry_after: Some(Duration::from_secs(7)),
+        };
+        let mut policy = PluginPolicy::default();
+        assert_eq!(queue_throttle(&kind, &policy), None);
+        policy.throttle_on_retry_after = true;
+        assert_eq!(queue_throttle(&kind, &policy), Some(Duration::from_secs(7)));
+        let plain = OutcomeKind::Retryable {
+            message: "oops".into(),
+            retry_after: None,
+        };
+        assert_eq!(queue_throttle(&plain, &policy), None);
+        assert_eq!(queue_throttle(&OutcomeKind::OutOfFuel, &policy), None);
+    }
 }
