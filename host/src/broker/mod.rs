@@ -28,8 +28,9 @@
 //! (sorted sets by due time or deadline), `lease` (tokens), `meta` (attempt,
 //! timestamps, last error), `dead`, `cancel`, `stats`, `tp` (per-minute
 //! buckets), `paused`, `wake`, `garbage`, `seq`, plus `res:<n>` and `resix`
-//! (final records in time buckets, see `results.rs`) and `u:<key>` (unique
-//! keys). See [`keys`] and
+//! (final records in time buckets, see `results.rs`), `u:<key>` (unique
+//! keys), and `limits`, `rl`, `throttle` (rate limit, concurrency cap and
+//! throttle across hosts, read by the lease script; see `limits.rs`). See [`keys`] and
 //! `docs/keys.md` for the formats and the measured cost per task.
 //!
 //! # Connecting
