@@ -97,6 +97,10 @@ pub enum ValidationError {
         reason: String,
     },
 
+    /// A rate limit or concurrency cap that is malformed or out of bounds.
+    #[error(transparent)]
+    Limit(#[from] crate::ratelimit::LimitError),
+
     /// A number outside the range wasmq accepts.
     #[error("{what} is out of range: {reason}")]
     OutOfRange {

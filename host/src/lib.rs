@@ -81,6 +81,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod plugins;
+pub mod ratelimit;
 pub mod runtime;
 pub mod schedule;
 pub mod task;

@@ -13,6 +13,8 @@ mod admin;
 mod flows;
 #[path = "http/guard.rs"]
 mod guard;
+#[path = "http/limits.rs"]
+mod limits;
 #[path = "http/observe.rs"]
 mod observe;
 #[path = "http/tasks.rs"]

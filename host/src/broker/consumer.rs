@@ -1,4 +1,5 @@
-//! The consumer side: leasing tasks and settling them.
+//! The consumer side: leased tasks and settling them (leasing is in
+//! `lease.rs`).
 //!
 //! A lease moves up to K tasks from a queue's pending lists to its active set
 //! in one script call, under a fresh random token and a deadline. Every
@@ -8,16 +9,15 @@
 //! touching the new owner's lease.
 
 use super::client::Client;
-use super::error::{BrokerError, BrokerResult};
+use super::error::BrokerResult;
 use super::options::{MAX_BATCH, MAX_CALL_BYTES, millis, split_calls};
 use super::records::ack_tail;
 use super::reply::Reply;
 use super::scripts::SCRIPTS;
-use crate::error::ValidationError;
-use crate::task::{Priority, TaskId, TaskRecord};
+use crate::task::{Priority, TaskId};
 use std::sync::Arc;
 use std::time::Duration;
-use tracing::{error, instrument};
+use tracing::instrument;
 
 /// A task leased to this consumer.
 #[derive(Debug, Clone)]
@@ -42,7 +42,7 @@ pub struct LeasedTask {
     pub lease_deadline_ms: u64,
     /// The payload bytes.
     pub payload: Vec<u8>,
-    token: Arc<str>,
+    pub(super) token: Arc<str>,
 }
 
 impl LeasedTask {
@@ -158,103 +158,6 @@ impl Settlement {
 }
 
 impl Client {
-    /// Leases up to `max` pending tasks of `queue` (1 to 1000), highest
-    /// priority first. Returns an empty list when nothing is pending or the
-    /// queue is paused. Members that are not valid tasks are set aside in the
-    /// queue's garbage list and dead set, logged, and skipped.
-    #[instrument(skip_all, fields(kind = queue, max))]
-    pub async fn lease(&self, queue: &str, max: usize) -> BrokerResult<Vec<LeasedTask>> {
-        if !(1..=MAX_BATCH).contains(&max) {
-            return Err(ValidationError::OutOfRange {
-                what: "lease count".into(),
-                reason: format!("{max} is not in 1..={MAX_BATCH}"),
-            }
-            .into());
-        }
-        let keys = self.keys(queue)?;
-        let token: Arc<str> = format!("{:016x}", rand::random::<u64>()).into();
-        let lease_ms = millis(self.inner.opts.lease_duration);
-        let op = format!("lease from queue {queue:?}");
-        let mut inv = SCRIPTS.lease.prepare_invoke();
-        inv.key(&keys.pending[..])
-            .key(&keys.active)
-            .key(&keys.lease)
-            .key(&keys.meta)
-            .key(&keys.tasks)
-            .key(&keys.paused)
-            .key(&keys.wake)
-            .key(&keys.dead)
-            .key(&keys.garbage)
-            .key(&keys.stats)
-            .arg(max)
-            .arg(&*token)
-            .arg(lease_ms);
-        let r = Reply::of(&op);
-        let mut items = r.array(self.invoke(&inv, &op).await?)?.into_iter();
-        let now = match items.next() {
-            Some(v) => r.int(&v)?,
-            None => return Err(BrokerError::reply(&op, "empty reply")),
-        };
-        if now < 0 {
-            return Ok(Vec::new()); // paused
-        }
-        let started = u64::try_from(now).unwrap_or(0);
-        let garbage = items
-            .next()
-            .map(|v| r.array(v))
-            .transpose()?
-            .unwrap_or_default();
-        for id in garbage {
-            let id = r.text(id)?;
-            error!(queue, local_id = %id, "set aside a malformed task record (garbage list, dead set)");
-            metrics::counter!("wasmq_broker_garbage_total", "queue" => queue.to_owned())
-                .increment(1);
-        }
-        let mut tasks = Vec::new();
-        while let (Some(id), Some(attempt), Some(body)) = (items.next(), items.next(), items.next())
-        {
-            let local = r.text(id)?;
-            let attempt = u32::try_from(r.uint(&attempt)?).unwrap_or(u32::MAX);
-            let body = r.bytes(body)?;
-            let id = TaskId::from_parts(queue, &local);
-            match TaskRecord::decode(&body) {
-                Ok(rec) => tasks.push(LeasedTask {
-                    id,
-                    attempt,
-                    max_attempts: rec.max_retries.saturating_add(1),
-                    priority: rec.priority,
-                    timeout: (rec.timeout_ms > 0).then(|| Duration::from_millis(rec.timeout_ms)),
-                    fuel: rec.fuel,
-                    enqueued_at_ms: rec.enqueued_at_ms,
-                    started_at_ms: started,
-                    lease_deadline_ms: started.saturating_add(lease_ms),
-                    payload: rec.payload,
-                    token: token.clone(),
-                }),
-                Err(e) => {
-                    error!(task_id = %id, error = %e, "set aside a malformed task record");
-                    metrics::counter!("wasmq_broker_garbage_total", "queue" => queue.to_owned())
-                        .increment(1);
-                    let failure = Failure {
-                        reason: "malformed".into(),
-                        message: e.to_string(),
-                        plugin_version: String::new(),
-                    };
-                    // Never let this step cost the rest of the batch: the
-                    // good tasks are leased already and must reach the
-                    // caller. If burying fails, the bad one stays leased and
-                    // the reaper brings it back to be set aside again.
-                    if let Err(e) = self.dead_inner(&id, &token, &failure, true).await {
-                        error!(task_id = %id, error = %e, "could not set aside a malformed task record; its lease will expire and it will be set aside again");
-                    }
-                }
-            }
-        }
-        metrics::counter!("wasmq_broker_leased_total", "queue" => queue.to_owned())
-            .increment(tasks.len() as u64);
-        Ok(tasks)
-    }
-
     /// Acks finished tasks (any mix of queues): one script call per queue
     /// and chunk. Returns, in order, [`Settlement::Completed`] or
     /// [`Settlement::StaleLease`] for each.

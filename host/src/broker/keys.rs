@@ -58,6 +58,15 @@ pub struct QueueKeys {
     /// `ZSET parent local id -> enqueued ms`: flow parents of this queue
     /// waiting for their dependencies (see `flows.rs`).
     pub waiting: String,
+    /// `HASH rate, period, burst, concurrency, set_at`: the queue's limits
+    /// across all hosts (see `ratelimit`); absent means the manifest's.
+    pub limits: String,
+    /// `STRING` GCRA state of the rate limit: the theoretical arrival time
+    /// of the next task, µs on Redis's clock; expires once in the past.
+    pub rate_state: String,
+    /// `STRING` that exists (with a TTL) while leasing is throttled after a
+    /// plugin's retry-after (`throttle_on_retry_after`).
+    pub throttle: String,
     prefix: String,
 }
 
@@ -89,6 +98,9 @@ impl QueueKeys {
             outbox: key("outbox"),
             forwarded: key("fwd"),
             waiting: key("waiting"),
+            limits: key("limits"),
+            rate_state: key("rl"),
+            throttle: key("throttle"),
             prefix,
         })
     }
@@ -152,6 +164,9 @@ impl QueueKeys {
             &self.outbox,
             &self.forwarded,
             &self.waiting,
+            &self.limits,
+            &self.rate_state,
+            &self.throttle,
         ];
         keys.extend(self.pending.iter().map(String::as_str));
         keys

@@ -28,8 +28,9 @@
 //! (sorted sets by due time or deadline), `lease` (tokens), `meta` (attempt,
 //! timestamps, last error), `dead`, `cancel`, `stats`, `tp` (per-minute
 //! buckets), `paused`, `wake`, `garbage`, `seq`, plus `res:<n>` and `resix`
-//! (final records in time buckets, see `results.rs`) and `u:<key>` (unique
-//! keys). See [`keys`] and
+//! (final records in time buckets, see `results.rs`), `u:<key>` (unique
+//! keys), and `limits`, `rl`, `throttle` (rate limit, concurrency cap and
+//! throttle across hosts, read by the lease script; see `limits.rs`). See [`keys`] and
 //! `docs/keys.md` for the formats and the measured cost per task.
 //!
 //! # Connecting
@@ -79,6 +80,8 @@ mod hosts;
 mod invoke;
 pub mod keys;
 mod kv;
+mod lease;
+mod limits;
 mod maintainer;
 mod maintenance;
 mod options;
@@ -107,6 +110,8 @@ pub use flow_resolve::FlowReport;
 pub use flows::{ChildFailure, FLOW_KEEP, FlowSpec, FlowStatus, MAX_DEPENDENCIES};
 pub use hosts::HostInfo;
 pub use kv::KvKey;
+pub use lease::{CAP_POLL, LeaseBatch};
+pub use limits::{MAX_THROTTLE, StoredLimits};
 pub use maintainer::{MAX_BACKOFF, Maintainer, MaintenanceReport, TRIM_PERIOD};
 pub use maintenance::ReapReport;
 pub use options::{BrokerOptions, MAX_BATCH};

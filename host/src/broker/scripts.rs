@@ -56,6 +56,8 @@ pub(crate) struct Scripts {
     pub schedule_claim: Script,
     pub schedule_pause: Script,
     pub schedule_remove: Script,
+    pub throttle: Script,
+    pub limits_set: Script,
 }
 
 /// The scripts, hashed once per process.
@@ -90,6 +92,8 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     schedule_claim: lua!("schedule_claim.lua"),
     schedule_pause: lua!("schedule_pause.lua"),
     schedule_remove: lua!("schedule_remove.lua"),
+    throttle: lua!("throttle.lua"),
+    limits_set: lua!("limits_set.lua"),
 });
 
 impl Scripts {

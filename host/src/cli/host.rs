@@ -140,6 +140,12 @@ impl Host {
                         .allow_hosts(self.config.http_allowed_hosts.clone())
                         .protect_reads(self.config.http_protect_reads)
                 })
+                .map(|state| match self.config.http_enqueue_rate {
+                    Some(rate) => {
+                        state.limit_enqueues(rate, self.config.http_enqueue_burst.unwrap_or(1))
+                    }
+                    None => state,
+                })
                 .context("cannot start the HTTP API")?;
                 Some(tokio::spawn(crate::http::serve(
                     listener,

@@ -72,6 +72,14 @@ pub struct RunArgs {
         default_missing_value = "true"
     )]
     pub http_protect_reads: Option<bool>,
+    /// Enqueue rate limit of the HTTP API per bearer token, or per client
+    /// IP without one (in this process), such as 10/s; over it: 429 with
+    /// Retry-After [default: none].
+    #[arg(long, env = "WASMQ_HTTP_ENQUEUE_RATE", value_name = "COUNT/UNIT", value_parser = parse_rate)]
+    pub http_enqueue_rate: Option<crate::ratelimit::Rate>,
+    /// Enqueue requests a client may make at once under the rate [default: 1].
+    #[arg(long, env = "WASMQ_HTTP_ENQUEUE_BURST", value_name = "N")]
+    pub http_enqueue_burst: Option<u64>,
     /// TOML config file; flags and environment variables override it.
     #[arg(long, env = "WASMQ_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -113,6 +121,11 @@ pub struct RunArgs {
     pub log_level: Option<String>,
 }
 
+/// Parses a rate flag (`10/s`), with the rate's own error.
+fn parse_rate(text: &str) -> Result<crate::ratelimit::Rate, String> {
+    crate::ratelimit::Rate::parse(text).map_err(|e| e.to_string())
+}
+
 impl RunArgs {
     /// The settings given on the command line or in the environment.
     pub fn overrides(&self) -> RunOverrides {
@@ -125,6 +138,8 @@ impl RunArgs {
             http_allowed_hosts: (!self.http_allowed_host.is_empty())
                 .then(|| self.http_allowed_host.clone()),
             http_protect_reads: self.http_protect_reads,
+            http_enqueue_rate: self.http_enqueue_rate,
+            http_enqueue_burst: self.http_enqueue_burst,
             namespace: self.namespace.clone(),
             drain_timeout: self.drain_timeout,
             lease: self.lease,

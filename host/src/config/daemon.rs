@@ -77,6 +77,11 @@ pub struct RunConfig {
     /// Whether reads through the HTTP API need the token too (task results
     /// and payloads are data, and task ids can be guessed). Needs a token.
     pub http_protect_reads: bool,
+    /// Enqueue rate limit of the HTTP API, per bearer token (or per client
+    /// IP for requests without one), in this process; `None` for none.
+    pub http_enqueue_rate: Option<crate::ratelimit::Rate>,
+    /// Enqueue requests allowed at once per client (needs the rate; 1 when unset).
+    pub http_enqueue_burst: Option<u64>,
     /// Prefix of every Redis key, so several deployments can share a server.
     pub namespace: String,
     /// How long a graceful shutdown waits for running tasks.
@@ -124,6 +129,8 @@ impl RunConfig {
             http_token: None,
             http_allowed_hosts: Vec::new(),
             http_protect_reads: false,
+            http_enqueue_rate: None,
+            http_enqueue_burst: None,
             namespace: Self::DEFAULT_NAMESPACE.to_owned(),
             drain_timeout: Duration::from_secs(30),
             lease: Duration::from_secs(30),
@@ -168,6 +175,23 @@ impl RunConfig {
                  turn http_protect_reads off"
                     .into(),
             );
+        }
+        if let Some(burst) = self.http_enqueue_burst {
+            if self.http_enqueue_rate.is_none() {
+                return bad(
+                    "http_enqueue_burst",
+                    "is set without http_enqueue_rate: give the rate too (for example 10/s)".into(),
+                );
+            }
+            if !(1..=crate::ratelimit::MAX_BURST).contains(&burst) {
+                return bad(
+                    "http_enqueue_burst",
+                    format!(
+                        "must be between 1 and {}, got {burst}",
+                        crate::ratelimit::MAX_BURST
+                    ),
+                );
+            }
         }
         let name_ok = |c: char| c.is_ascii_alphanumeric() || "_.-".contains(c);
         if self.namespace.is_empty()

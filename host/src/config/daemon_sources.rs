@@ -33,7 +33,7 @@ pub enum DaemonConfigError {
 }
 
 const ALLOWED_KEYS: &str = "redis, plugins, concurrency, http, http_allowed_host, \
-                            http_protect_reads, namespace, drain_timeout, lease, lease_batch, result_ttl, backoff_base, backoff_cap, heartbeat, \
+                            http_protect_reads, http_enqueue_rate, http_enqueue_burst, namespace, drain_timeout, lease, lease_batch, result_ttl, backoff_base, backoff_cap, heartbeat, \
                             maintenance_tick, cache_dir, log_format, log_level";
 
 /// Settings from one source; `None` means "this source does not set it".
@@ -53,6 +53,10 @@ pub struct RunOverrides {
     pub http_allowed_hosts: Option<Vec<AllowedHost>>,
     /// See [`RunConfig::http_protect_reads`].
     pub http_protect_reads: Option<bool>,
+    /// See [`RunConfig::http_enqueue_rate`].
+    pub http_enqueue_rate: Option<crate::ratelimit::Rate>,
+    /// See [`RunConfig::http_enqueue_burst`].
+    pub http_enqueue_burst: Option<u64>,
     /// See [`RunConfig::namespace`].
     pub namespace: Option<String>,
     /// See [`RunConfig::drain_timeout`].
@@ -89,6 +93,8 @@ struct RawFile {
     http: Option<String>,
     http_allowed_host: Option<Vec<String>>,
     http_protect_reads: Option<bool>,
+    http_enqueue_rate: Option<String>,
+    http_enqueue_burst: Option<i64>,
     namespace: Option<String>,
     drain_timeout: Option<String>,
     lease: Option<String>,
@@ -114,6 +120,8 @@ impl RunOverrides {
             http_token: self.http_token.or(lower.http_token),
             http_allowed_hosts: self.http_allowed_hosts.or(lower.http_allowed_hosts),
             http_protect_reads: self.http_protect_reads.or(lower.http_protect_reads),
+            http_enqueue_rate: self.http_enqueue_rate.or(lower.http_enqueue_rate),
+            http_enqueue_burst: self.http_enqueue_burst.or(lower.http_enqueue_burst),
             namespace: self.namespace.or(lower.namespace),
             drain_timeout: self.drain_timeout.or(lower.drain_timeout),
             lease: self.lease.or(lower.lease),
@@ -145,6 +153,8 @@ impl RunOverrides {
             http_protect_reads: self
                 .http_protect_reads
                 .unwrap_or(defaults.http_protect_reads),
+            http_enqueue_rate: self.http_enqueue_rate.or(defaults.http_enqueue_rate),
+            http_enqueue_burst: self.http_enqueue_burst.or(defaults.http_enqueue_burst),
             namespace: self.namespace.unwrap_or(defaults.namespace),
             drain_timeout: self.drain_timeout.unwrap_or(defaults.drain_timeout),
             lease: self.lease.unwrap_or(defaults.lease),
@@ -242,6 +252,28 @@ impl RunOverrides {
                 })
                 .transpose()?,
             http_protect_reads: raw.http_protect_reads,
+            http_enqueue_rate: raw
+                .http_enqueue_rate
+                .map(|text| {
+                    crate::ratelimit::Rate::parse(&text).map_err(|e| {
+                        invalid(InvalidSetting {
+                            key: "http_enqueue_rate",
+                            message: e.to_string(),
+                        })
+                    })
+                })
+                .transpose()?,
+            http_enqueue_burst: raw
+                .http_enqueue_burst
+                .map(|v| {
+                    u64::try_from(v).map_err(|_| {
+                        invalid(InvalidSetting {
+                            key: "http_enqueue_burst",
+                            message: format!("must be positive, got {v}"),
+                        })
+                    })
+                })
+                .transpose()?,
             namespace: raw.namespace,
             drain_timeout: duration("drain_timeout", raw.drain_timeout)?,
             lease: duration("lease", raw.lease)?,

@@ -13,6 +13,10 @@
 //! max_retries = 5
 //! backoff_base = "1s"
 //! backoff_cap = "5m"
+//! rate = "100/s"                # across all hosts, unless set in Redis
+//! burst = 20
+//! global_concurrency = 50       # running at once across all hosts
+//! throttle_on_retry_after = true  # a retry-after pauses the whole queue
 //!
 //!
 //! [capabilities]
@@ -70,6 +74,12 @@ pub struct PluginManifest {
     pub backoff_base: Option<Duration>,
     /// Longest retry delay.
     pub backoff_cap: Option<Duration>,
+    /// Default limits across all hosts (`rate`, `burst`,
+    /// `global_concurrency`); limits set in Redis win over these.
+    pub limits: crate::ratelimit::QueueLimits,
+    /// A retryable error with retry-after pauses the whole queue for that
+    /// long, on every host, not just the task.
+    pub throttle_on_retry_after: bool,
     /// What the plugin may reach: `[capabilities]`.
     pub capabilities: Capabilities,
     /// Plain settings for the plugin: `[config]`.
@@ -125,7 +135,8 @@ fn qualified(table: &str, key: &str) -> String {
 }
 
 const ALLOWED_KEYS: &str = "fuel, timeout, memory, max_output, max_concurrency, max_retries, \
-                            backoff_base, backoff_cap, [capabilities], [config], [secrets]";
+                            backoff_base, backoff_cap, rate, burst, global_concurrency, \
+                            throttle_on_retry_after, [capabilities], [config], [secrets]";
 
 /// A size written either as a byte count or as text such as `"64MiB"`.
 #[derive(Debug, Deserialize)]
@@ -147,6 +158,10 @@ struct RawManifest {
     max_retries: Option<i64>,
     backoff_base: Option<String>,
     backoff_cap: Option<String>,
+    rate: Option<String>,
+    burst: Option<i64>,
+    global_concurrency: Option<i64>,
+    throttle_on_retry_after: Option<bool>,
     capabilities: Option<RawCapabilities>,
     config: Option<BTreeMap<String, String>>,
     secrets: Option<BTreeMap<String, String>>,
@@ -194,6 +209,7 @@ impl PluginManifest {
             path: path.to_owned(),
             reason,
         };
+        let queue_limits = limits(&raw, path)?;
         let config = capabilities::config(raw.config.unwrap_or_default(), path)?;
         let manifest = PluginManifest {
             fuel: raw
@@ -236,6 +252,8 @@ impl PluginManifest {
                 .map(|v| backoff("backoff_cap", &v))
                 .transpose()
                 .map_err(invalid)?,
+            limits: queue_limits,
+            throttle_on_retry_after: raw.throttle_on_retry_after.unwrap_or(false),
             capabilities: raw
                 .capabilities
                 .map(|c| capabilities::capabilities(c, path))
@@ -288,6 +306,38 @@ fn syntax_message(error: &toml::de::Error, text: &str) -> String {
     let line = text.lines().nth(number - 1).unwrap_or("").trim();
     let line: String = line.chars().take(80).collect();
     format!("line {number} (`{line}`): {message}")
+}
+
+/// `rate`, `burst` and `global_concurrency`, validated like the CLI's.
+fn limits(raw: &RawManifest, path: &Path) -> Result<crate::ratelimit::QueueLimits, ManifestError> {
+    let invalid = |key: &'static str, message: String| ManifestError::Invalid {
+        path: path.to_owned(),
+        reason: InvalidLimit { key, message },
+    };
+    let burst = raw
+        .burst
+        .map(|v| {
+            u64::try_from(v).map_err(|_| invalid("burst", format!("must be positive, got {v}")))
+        })
+        .transpose()?;
+    let concurrency = raw
+        .global_concurrency
+        .map(|v| {
+            u64::try_from(v)
+                .map_err(|_| invalid("global_concurrency", format!("must be positive, got {v}")))
+        })
+        .transpose()?;
+    crate::ratelimit::QueueLimits::from_parts(raw.rate.as_deref(), burst, concurrency).map_err(
+        |e| {
+            let key = match e {
+                crate::ratelimit::LimitError::Rate { .. } => "rate",
+                crate::ratelimit::LimitError::BurstWithoutRate => "burst",
+                crate::ratelimit::LimitError::OutOfRange { what: "burst", .. } => "burst",
+                crate::ratelimit::LimitError::OutOfRange { .. } => "global_concurrency",
+            };
+            invalid(key, e.to_string())
+        },
+    )
 }
 
 fn positive(key: &'static str, value: i64) -> Result<u64, InvalidLimit> {

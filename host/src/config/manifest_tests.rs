@@ -94,7 +94,7 @@ fn unknown_key_names_file_key_and_allowed_keys() {
     assert!(err.contains("fule"), "{err}");
     assert!(err.contains("allowed keys: fuel, timeout"), "{err}");
     assert!(
-        err.ends_with("backoff_cap, [capabilities], [config], [secrets]"),
+        err.ends_with("throttle_on_retry_after, [capabilities], [config], [secrets]"),
         "{err}"
     );
 }
@@ -221,4 +221,35 @@ fn load_for_refuses_an_oversized_or_binary_manifest() {
         err.contains("echo.toml") && err.contains("not UTF-8"),
         "{err}"
     );
+}
+
+#[test]
+fn limits_across_hosts_are_parsed_and_bounded() {
+    let m = parse(
+        "rate = \"100/s\"\nburst = 20\nglobal_concurrency = 5\nthrottle_on_retry_after = true",
+    )
+    .unwrap();
+    assert_eq!(m.limits.to_string(), "rate 100/s, burst 20, concurrency 5");
+    assert!(m.throttle_on_retry_after);
+    let none = parse("fuel = 5").unwrap();
+    assert!(none.limits.is_unlimited() && !none.throttle_on_retry_after);
+    for (text, key, says) in [
+        ("rate = \"0/s\"", "`rate`", "at least 1"),
+        ("rate = \"5/d\"", "`rate`", "unknown unit"),
+        ("burst = 3", "`burst`", "a burst needs a rate"),
+        ("rate = \"1/s\"\nburst = 0", "`burst`", "burst 0"),
+        (
+            "global_concurrency = -1",
+            "`global_concurrency`",
+            "positive",
+        ),
+        (
+            "global_concurrency = 0",
+            "`global_concurrency`",
+            "concurrency 0",
+        ),
+    ] {
+        let err = parse(text).unwrap_err().to_string();
+        assert!(err.contains(key) && err.contains(says), "{text}: {err}");
+    }
 }

@@ -39,13 +39,14 @@ use tokio::net::TcpListener;
 /// (the dashboard sends it on every request): `X-Wasmq-Request: 1`.
 pub const REQUEST_HEADER: &str = "x-wasmq-request";
 
-/// The local address of a connection: the address the client connected to.
+/// The local address of a connection (the address the client connected
+/// to), and the client's (for the enqueue limit per IP).
 #[derive(Debug, Clone, Copy)]
-pub struct LocalAddr(pub Option<SocketAddr>);
+pub struct LocalAddr(pub Option<SocketAddr>, pub Option<SocketAddr>);
 
 impl Connected<IncomingStream<'_, TcpListener>> for LocalAddr {
     fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
-        LocalAddr(stream.io().local_addr().ok())
+        LocalAddr(stream.io().local_addr().ok(), Some(*stream.remote_addr()))
     }
 }
 

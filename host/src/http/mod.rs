@@ -35,6 +35,7 @@
 
 mod dashboard;
 mod dto;
+mod enqueue_limit;
 mod error;
 mod extract;
 mod guard;
@@ -76,6 +77,8 @@ pub struct HttpState {
     allowed_hosts: Arc<[AllowedHost]>,
     /// Whether reads of queue data need the token too.
     protect_reads: bool,
+    /// Enqueue rate limit per client, if any (`--http-enqueue-rate`).
+    enqueue_limit: Option<Arc<crate::ratelimit::KeyedLimiter>>,
     metrics: PrometheusHandle,
     started: Instant,
 }
@@ -109,6 +112,7 @@ impl HttpState {
             token: token.map(Arc::from),
             allowed_hosts: Arc::from([]),
             protect_reads: false,
+            enqueue_limit: None,
             metrics: metrics::install()?,
             started: Instant::now(),
         })
@@ -119,6 +123,13 @@ impl HttpState {
     /// `localhost` on loopback.
     pub fn allow_hosts(mut self, hosts: Vec<AllowedHost>) -> Self {
         self.allowed_hosts = hosts.into();
+        self
+    }
+
+    /// Limits enqueues to `rate` per client (bearer token, else IP) with
+    /// `burst` at once; over it, 429 with `Retry-After`.
+    pub fn limit_enqueues(mut self, rate: crate::ratelimit::Rate, burst: u64) -> Self {
+        self.enqueue_limit = Some(enqueue_limit::limiter(rate, burst.max(1)));
         self
     }
 
@@ -143,6 +154,10 @@ pub fn router(state: HttpState) -> Router {
     routes::table()
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(metrics::track_requests))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            enqueue_limit::limit_enqueues,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             security::require_token,

@@ -9,7 +9,7 @@
 
 use super::dto;
 use super::error::ErrorBody;
-use super::routes::{flows, queues, schedules, system, tasks};
+use super::routes::{flows, limits, queues, schedules, system, tasks};
 use super::security::is_public;
 use axum::Json;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
@@ -36,7 +36,7 @@ use utoipa::{Modify, OpenApi};
         tasks::delete,
         flows::enqueue, flows::status,
         queues::list, queues::remove, queues::pause, queues::resume, queues::list_dead,
-        queues::retry_dead, queues::purge_dead,
+        queues::retry_dead, queues::purge_dead, limits::get, limits::put, limits::delete,
         schedules::list, schedules::add, schedules::remove, schedules::pause, schedules::resume,
         system::info, system::hosts, system::plugins, system::stats, system::throughput,
         system::healthz, system::readyz,

@@ -35,6 +35,23 @@ pub struct PluginPolicy {
     /// Longest retry delay.
     #[serde(serialize_with = "duration_text")]
     pub backoff_cap: Option<Duration>,
+    /// Default limits across all hosts (limits set in Redis win).
+    #[serde(serialize_with = "limits_text")]
+    pub limits: crate::ratelimit::QueueLimits,
+    /// A retry-after pauses the whole queue, on every host.
+    pub throttle_on_retry_after: bool,
+}
+
+/// Serializes limits as text (`"rate 100/s, burst 1"`), `null` if none.
+fn limits_text<S: serde::Serializer>(
+    value: &crate::ratelimit::QueueLimits,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    if value.is_unlimited() {
+        serializer.serialize_none()
+    } else {
+        serializer.collect_str(value)
+    }
 }
 
 /// Serializes a duration as manifest text (`"1s"`), like [`Limits`] does.
@@ -56,6 +73,8 @@ impl PluginPolicy {
             max_retries: m.max_retries,
             backoff_base: m.backoff_base,
             backoff_cap: m.backoff_cap,
+            limits: m.limits,
+            throttle_on_retry_after: m.throttle_on_retry_after,
         })
     }
 }

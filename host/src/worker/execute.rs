@@ -258,6 +258,9 @@ async fn run_task(shared: &Shared, metrics: &mut TaskMetrics, ticket: Ticket) ->
     metrics.record(id.queue(), &outcome);
     let retry = EffectiveRetry::resolve(&shared.retry, &loaded.policy, max_attempts);
     let decision = decide(&outcome.kind, attempt, &retry, &mut rand::rng());
+    if let Some(pause) = super::policy::queue_throttle(&outcome.kind, &loaded.policy) {
+        super::leaser::throttle_queue(shared, id.queue(), pause);
+    }
     let wall_ms = outcome.wall_time.as_millis() as u64;
     let failure = |reason: &str| Failure {
         reason: reason.to_owned(),

@@ -14,6 +14,11 @@
 //! woken for another reason first, the wait stays outstanding and its answer
 //! is taken as a hint the next time round.
 //!
+//! A queue whose limits bind (rate used up, global concurrency cap
+//! reached, throttled after a retry-after) is not polled either: the lease
+//! reply says how long nothing can be leased from it, and the leaser holds
+//! that queue alone until then (see `broker/limits.rs`); the others go on.
+//!
 //! The served queues are the registry's task types; a type that disappears
 //! stops being leased and its buffered tasks are released at once. Redis
 //! errors are counted and retried with backoff per queue, while the other
@@ -24,6 +29,7 @@ use super::execute::Ticket;
 use super::settle::{Action, Verdict};
 use super::stats::{Counted, redis_error};
 use crate::broker::{BrokerResult, LeasedTask, Waiter};
+use crate::ratelimit::QueueLimits;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,15 +49,17 @@ pub async fn lease_loop(
 ) {
     let mut plugins = shared.registry.subscribe();
     let mut served = Vec::new();
-    refresh_queues(&shared, &verdicts, &mut served);
+    let mut defaults = HashMap::new();
+    refresh_queues(&shared, &verdicts, &mut served, &mut defaults);
     let mut wake = WakeWaiter::spawn(shared.broker.waiter(), shared.clone());
     let mut failing = Backoffs::default();
+    let mut limited = Holds::default();
     while !stop.is_cancelled() {
         // A busy leaser never idles in the select below: look for plugin
         // changes on every round too.
         if plugins.has_changed().unwrap_or(false) {
             plugins.borrow_and_update();
-            refresh_queues(&shared, &verdicts, &mut served);
+            refresh_queues(&shared, &verdicts, &mut served, &mut defaults);
         }
         // Room is bounded twice: by the scheduler (slots and prefetch) and by
         // the leases held in all, verdicts on their way to Redis included,
@@ -66,23 +74,33 @@ pub async fn lease_loop(
                 break;
             }
             // A failing queue waits out its own backoff; the others go on.
-            if failing.is_waiting(&queue) {
+            if failing.is_waiting(&queue) || limited.is_waiting(&queue) {
                 continue;
             }
+            let limits = defaults.get(&queue).copied().unwrap_or_default();
             // Never dropped halfway, shutdown or not: Redis runs the script
             // whether or not anyone waits for its reply, and a reply not
             // taken leaves its tasks leased to nobody until the lease
             // expires (and costs them an attempt). The call is bounded by
             // the connection's response timeout; what it leases after a
             // shutdown began is buffered and released with the rest.
-            let leased = shared.broker.lease(&queue, want.min(room)).await;
+            let leased = (shared.broker)
+                .lease_within(&queue, want.min(room), &limits)
+                .await;
             match leased {
-                Ok(tasks) if tasks.is_empty() => {
+                Ok(batch) if batch.tasks.is_empty() => {
                     failing.succeeded(&queue);
-                    idle.push(queue);
+                    match batch.wait {
+                        Some(wait) => limited.hold(&queue, wait),
+                        None => idle.push(queue),
+                    }
                 }
-                Ok(tasks) => {
+                Ok(batch) => {
                     failing.succeeded(&queue);
+                    if let Some(wait) = batch.wait {
+                        limited.hold(&queue, wait);
+                    }
+                    let tasks = batch.tasks;
                     leased_any = true;
                     room = room.saturating_sub(tasks.len());
                     hand_over(&shared, &verdicts, &queue, tasks);
@@ -103,13 +121,14 @@ pub async fn lease_loop(
         tokio::select! {
             _ = stop.cancelled() => break,
             _ = failing.next_retry(), if failing.any() => {}
+            _ = limited.next_end(), if limited.any() => {}
             changed = plugins.changed() => {
                 if changed.is_err() {
                     // The registry is gone: nothing to serve any more.
                     stop.cancelled().await;
                     break;
                 }
-                refresh_queues(&shared, &verdicts, &mut served);
+                refresh_queues(&shared, &verdicts, &mut served, &mut defaults);
             }
             _ = shared.sched.room() => {}
             _ = shared.inflight.forgotten() => {}
@@ -161,6 +180,65 @@ impl Backoffs {
     }
 }
 
+/// Throttles `queue` on every host for `pause` (a plugin's retry-after,
+/// see [`super::policy::queue_throttle`]), in the background: the run's
+/// verdict does not wait for it, and a failure is logged and counted.
+pub fn throttle_queue(shared: &Shared, queue: &str, pause: Duration) {
+    let broker = shared.broker.clone();
+    let queue = queue.to_owned();
+    tokio::spawn(async move {
+        match broker.throttle(&queue, pause).await {
+            Ok(held) => {
+                metrics::counter!("wasmq_queue_throttled_total", "queue" => queue.clone())
+                    .increment(1);
+                info!(task_type = %queue, throttled_ms = held.as_millis() as u64,
+                    "plugin asked to retry later: throttling the queue on every host");
+            }
+            Err(e) => {
+                metrics::counter!("wasmq_queue_throttle_errors_total", "queue" => queue.clone())
+                    .increment(1);
+                warn!(task_type = %queue, error = %e, "could not throttle the queue");
+            }
+        }
+    });
+}
+
+/// Queues held back by their limits, each until its own instant.
+#[derive(Default)]
+struct Holds {
+    queues: HashMap<String, Instant>,
+}
+
+impl Holds {
+    fn hold(&mut self, queue: &str, wait: Duration) {
+        self.queues.insert(queue.to_owned(), Instant::now() + wait);
+    }
+
+    /// True while `queue` is held; forgets holds that ended.
+    fn is_waiting(&mut self, queue: &str) -> bool {
+        match self.queues.get(queue) {
+            Some(until) if Instant::now() < *until => true,
+            Some(_) => {
+                self.queues.remove(queue);
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn any(&self) -> bool {
+        !self.queues.is_empty()
+    }
+
+    /// Resolves when the earliest hold ends.
+    async fn next_end(&self) {
+        match self.queues.values().min() {
+            Some(until) => tokio::time::sleep_until(*until).await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
 /// Records new leases and passes them to the scheduler.
 fn hand_over(
     shared: &Shared,
@@ -194,7 +272,20 @@ fn hand_over(
 
 /// Re-reads the registry's types and caps; releases what is no longer
 /// served. Logs the served set when it changed since `last`.
-fn refresh_queues(shared: &Shared, verdicts: &UnboundedSender<Verdict>, last: &mut Vec<String>) {
+fn refresh_queues(
+    shared: &Shared,
+    verdicts: &UnboundedSender<Verdict>,
+    last: &mut Vec<String>,
+    defaults: &mut HashMap<String, QueueLimits>,
+) {
+    defaults.clear();
+    for ty in shared.registry.types() {
+        if let Some(l) = shared.registry.get_loaded(&ty)
+            && !l.policy.limits.is_unlimited()
+        {
+            defaults.insert(ty, l.policy.limits);
+        }
+    }
     let served: Vec<(String, Option<usize>)> = shared
         .registry
         .types()

@@ -113,6 +113,20 @@ pub fn decide<R: Rng + ?Sized>(
     }
 }
 
+/// How long to throttle the whole queue after a run that ended with
+/// `kind`: the plugin's retry-after, when its manifest asks for
+/// `throttle_on_retry_after` (a 429 means the service is overloaded for
+/// every task, not just this one).
+pub fn queue_throttle(kind: &OutcomeKind, policy: &PluginPolicy) -> Option<Duration> {
+    match kind {
+        OutcomeKind::Retryable {
+            retry_after: Some(after),
+            ..
+        } if policy.throttle_on_retry_after && !after.is_zero() => Some(*after),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,5 +293,23 @@ mod tests {
             prop_assert!(effective.max_attempts >= 1);
             prop_assert!(effective.policy.base <= effective.policy.cap);
         }
+    }
+
+    #[test]
+    fn retry_after_throttles_the_queue_only_when_the_manifest_asks() {
+        let kind = OutcomeKind::Retryable {
+            message: "429".into(),
+            retry_after: Some(Duration::from_secs(7)),
+        };
+        let mut policy = PluginPolicy::default();
+        assert_eq!(queue_throttle(&kind, &policy), None);
+        policy.throttle_on_retry_after = true;
+        assert_eq!(queue_throttle(&kind, &policy), Some(Duration::from_secs(7)));
+        let plain = OutcomeKind::Retryable {
+            message: "oops".into(),
+            retry_after: None,
+        };
+        assert_eq!(queue_throttle(&plain, &policy), None);
+        assert_eq!(queue_throttle(&OutcomeKind::OutOfFuel, &policy), None);
     }
 }

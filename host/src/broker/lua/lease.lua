@@ -1,59 +1,121 @@
--- lease.lua: leases up to `count` pending tasks, highest priority first.
--- KEYS[1..3] pending p0 p1 p2 LISTs   KEYS[4] active ZSET   KEYS[5] lease HASH
--- KEYS[6] meta HASH   KEYS[7] tasks HASH   KEYS[8] paused STRING
--- KEYS[9] wake LIST   KEYS[10] dead ZSET   KEYS[11] garbage LIST
+-- lease.lua: leases up to `count` pending tasks, highest priority first,
+-- within the queue's rate limit and global concurrency cap.
+-- KEYS[1] pending p0 LIST
+-- KEYS[2] pending p1 LIST
+-- KEYS[3] pending p2 LIST
+-- KEYS[4] active ZSET
+-- KEYS[5] lease HASH
+-- KEYS[6] meta HASH
+-- KEYS[7] tasks HASH
+-- KEYS[8] paused STRING
+-- KEYS[9] wake LIST
+-- KEYS[10] dead ZSET
+-- KEYS[11] garbage LIST
 -- KEYS[12] stats HASH
+-- KEYS[13] limits HASH (rate, period, burst, concurrency)
+-- KEYS[14] rl STRING (GCRA theoretical arrival time, µs)
+-- KEYS[15] throttle STRING (exists while leasing is throttled)
 -- ARGV[1] count (1-1000)   ARGV[2] lease token   ARGV[3] lease duration ms
--- Returns {-1} when the queue is paused, else
--- {now ms, {ids set aside as malformed}, id, attempt, body, id, attempt, body, ...}
+-- ARGV[4..7] the host's default limits (from the manifest), used only when
+--   the limits hash does not exist: rate count, period ms, burst,
+--   concurrency ('0' = none)
+-- ARGV[8] ms to wait when the concurrency cap is reached
+-- Returns {-1} when the queue is paused; {-2, wait ms} when a limit or a
+-- throttle allows nothing now; else
+-- {now ms, {ids set aside as malformed}, wait ms, id, attempt, body, ...}
+-- where wait ms > 0 says the rate limit is used up until then.
 -- The attempt (meta's count + 1) and start time live in the lease value
 -- "<token>|<attempt>|<started>"; meta is only rewritten when the task leaves
 -- the active set other than by an ack.
-if redis.call('EXISTS', KEYS[8]) == 1 then return { -1 } end
+local active, leasekey, meta, tasks, paused = KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local wakekey, dead, garbagekey, stats = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
+local limits, rl, throttle = KEYS[13], KEYS[14], KEYS[15]
+
+-- Checks first: pause, throttle, limits.
+if redis.call('EXISTS', paused) == 1 then return { -1 } end
+local held = redis.call('PTTL', throttle)
+if held > 0 then return { -2, held } end
 local want = tonumber(ARGV[1])
-local token = ARGV[2]
-local now = now_ms()
+local rate, period, burst, cap
+if redis.call('EXISTS', limits) == 1 then
+  local l = redis.call('HMGET', limits, 'rate', 'period', 'burst', 'concurrency')
+  rate, period, burst, cap = tonumber(l[1]), tonumber(l[2]), tonumber(l[3]), tonumber(l[4])
+else
+  rate, period, burst, cap = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+end
+if cap and cap > 0 then
+  local free = cap - redis.call('ZCARD', active)
+  if free <= 0 then return { -2, tonumber(ARGV[8]) } end
+  if free < want then want = free end
+end
+local us = now_us()
+local interval, tat, allowed
+if rate and rate > 0 and period and period > 0 then
+  burst = math.max(burst or 1, 1)
+  interval = period * 1000 / rate
+  tat = math.max(tonumber(redis.call('GET', rl)) or 0, us)
+  allowed = math.floor((us + burst * interval - tat) / interval + 1e-9)
+  if allowed <= 0 then
+    return { -2, math.max(1, math.ceil((tat - (burst - 1) * interval - us) / 1000)) }
+  end
+  if allowed < want then want = allowed end
+end
+
+local now = math.floor(us / 1000)
 local deadline = int(now + tonumber(ARGV[3]))
 local suffix = '|' .. int(now)
-local out = { now, {} }
+local out = { now, {}, 0 }
 local garbage = out[2]
-local active, leases = {}, {}
+local actives, leases = {}, {}
+local taken = 0
 for level = 1, 3 do
   while want > 0 do
     local ids = redis.call('LPOP', KEYS[level], want)
     if not ids then break end
-    local bodies = redis.call('HMGET', KEYS[7], unpack(ids))
-    local old = redis.call('HMGET', KEYS[6], unpack(ids))
+    local bodies = redis.call('HMGET', tasks, unpack(ids))
+    local old = redis.call('HMGET', meta, unpack(ids))
     for j, id in ipairs(ids) do
       local body = bodies[j]
       if body and string.find(body, '^1|[012]|%d+|') then
         local a = 1
         if old[j] then a = meta_parse(old[j]) + 1 end
-        active[#active + 1] = deadline
-        active[#active + 1] = id
+        actives[#actives + 1] = deadline
+        actives[#actives + 1] = id
         leases[#leases + 1] = id
-        leases[#leases + 1] = token .. '|' .. a .. suffix
+        leases[#leases + 1] = ARGV[2] .. '|' .. a .. suffix
         out[#out + 1] = id
         out[#out + 1] = a
         out[#out + 1] = body
         want = want - 1
+        taken = taken + 1
       else
-        set_aside(KEYS[11], KEYS[10], KEYS[6], KEYS[12], id, now,
+        set_aside(garbagekey, dead, meta, stats, id, now,
           body and 'the stored body has no valid header' or 'no stored body for this id')
         garbage[#garbage + 1] = id
       end
     end
   end
 end
-if #active > 0 then
-  bulk('ZADD', KEYS[4], active)
-  bulk('HSET', KEYS[5], leases)
+if #actives > 0 then
+  bulk('ZADD', active, actives)
+  bulk('HSET', leasekey, leases)
 end
--- Chain-wake: work remains, so let another idle consumer look.
-for level = 1, 3 do
-  if redis.call('LLEN', KEYS[level]) > 0 then
-    wake(KEYS[9])
-    break
+if interval and taken > 0 then
+  tat = tat + taken * interval
+  -- Once TAT is past, the key says nothing an absent one would not.
+  redis.call('SET', rl, string.format('%.3f', tat), 'PX', math.ceil((tat - us) / 1000) + 1000)
+  if taken >= allowed then
+    out[3] = math.max(1, math.ceil((tat - (burst - 1) * interval - us) / 1000))
+  end
+end
+-- Chain-wake: work remains, so let another idle consumer look (not when
+-- the rate limit is used up: it would only be told to wait).
+if out[3] == 0 then
+  for level = 1, 3 do
+    if redis.call('LLEN', KEYS[level]) > 0 then
+      wake(wakekey)
+      break
+    end
   end
 end
 return out

@@ -16,6 +16,12 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- Redis's clock in microseconds (exact in a double until the year 2255).
+local function now_us()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+
 -- Integer to decimal text without Lua's exponent notation.
 local function int(n)
   return string.format('%d', n)

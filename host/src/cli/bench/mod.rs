@@ -20,6 +20,7 @@
 
 mod capability;
 mod launch;
+mod limited;
 mod live;
 mod phases;
 mod probe;
@@ -79,6 +80,15 @@ pub struct BenchArgs {
     /// `sleep200.wasm`).
     #[arg(long, value_name = "DIR", default_value = "plugins/dist")]
     pub plugins: PathBuf,
+    /// Also measure the cost of a rate-limited lease: two more drains of
+    /// up to 20,000 tasks, plain and under this limit (e.g. 1000000/s, high
+    /// enough not to bind).
+    #[arg(long, value_name = "COUNT/UNIT", value_parser = parse_limit)]
+    pub rate: Option<crate::ratelimit::Rate>,
+}
+
+fn parse_limit(text: &str) -> Result<crate::ratelimit::Rate, String> {
+    crate::ratelimit::Rate::parse(text).map_err(|e| e.to_string())
 }
 
 /// The plugins the bench knows how to drive.
@@ -249,6 +259,7 @@ async fn run_phases(
         drained,
         records,
         live,
+        limit_cost,
     } = measured?;
     stopped?;
 
@@ -284,6 +295,7 @@ async fn run_phases(
         completed: drained.completed,
         drain_s: drained.wall.as_secs_f64(),
         host_start_s: host_start.as_secs_f64(),
+        limit_cost,
     })
 }
 
@@ -301,6 +313,7 @@ struct Measured {
     drained: phases::Drained,
     records: phases::Records,
     live: live::LiveResult,
+    limit_cost: Option<limited::LimitCost>,
 }
 
 /// Waits for the host, drains the backlog, reads the records and runs the
@@ -333,11 +346,27 @@ async fn with_host(
     )
     .await?;
     bar.finish_and_clear();
+    let limit_cost = match args.rate {
+        Some(rate) => Some(
+            limited::measure(
+                ctx.client,
+                target,
+                host,
+                ctx.plugin,
+                ctx.payload,
+                args.n,
+                rate,
+            )
+            .await?,
+        ),
+        None => None,
+    };
     Ok(Measured {
         host_start,
         drained,
         records,
         live,
+        limit_cost,
     })
 }
 

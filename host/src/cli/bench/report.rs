@@ -75,6 +75,9 @@ pub struct Report {
     pub drain_s: f64,
     /// Host start until it served the plugin (compile or cache load), s.
     pub host_start_s: f64,
+    /// With `--rate`: a plain and a rate-limited drain, side by side.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit_cost: Option<super::limited::LimitCost>,
 }
 
 impl Report {
@@ -145,6 +148,21 @@ impl Report {
         for (what, value, target) in rows {
             let _ = writeln!(out, "  {what:<18} {value:<58} target {target}");
         }
+        if let Some(c) = &self.limit_cost {
+            let _ = writeln!(
+                out,
+                "  rate-limited lease ({} tasks each, limit {}): Redis CPU/task {:.1} µs plain, \
+                 {:.1} µs limited; host CPU/task {:.1} µs plain, {:.1} µs limited; {:.0}/s vs {:.0}/s",
+                c.n,
+                c.rate,
+                c.plain_redis_cpu_us_per_task,
+                c.limited_redis_cpu_us_per_task,
+                c.plain_host_cpu_us_per_task,
+                c.limited_host_cpu_us_per_task,
+                c.plain_per_s,
+                c.limited_per_s
+            );
+        }
         if self.build == "debug" {
             let _ = writeln!(
                 out,
@@ -211,6 +229,7 @@ mod tests {
             completed: 10,
             drain_s: 1.0,
             host_start_s: 0.1,
+            limit_cost: None,
         };
         let line = report.json_line();
         assert!(!line.contains('\n'));

@@ -28,6 +28,7 @@ mod exit;
 mod flow_tree;
 mod hosts;
 mod input;
+mod limits;
 mod plugins;
 mod queues;
 mod remove;

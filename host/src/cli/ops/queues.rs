@@ -38,6 +38,10 @@ pub enum QueuesAction {
     /// name in the queue list. Refused (exit 1) while it holds any task.
     #[command(after_help = super::EXIT_CODES_HELP)]
     Rm(super::remove::RmArgs),
+    /// Show or set the queue's rate limit and concurrency cap across all
+    /// hosts (`--rate 100/s [--burst 20] [--concurrency 5]`, `--clear`).
+    #[command(after_help = super::EXIT_CODES_HELP)]
+    Limit(super::limits::LimitArgs),
 }
 
 /// One queue as `wasmq queues --json` prints it: the broker's statistics
@@ -87,8 +91,10 @@ pub struct PauseArgs {
 
 /// Runs `wasmq queues` (or `wasmq queues rm`).
 pub async fn queues(args: QueuesArgs) -> anyhow::Result<()> {
-    if let Some(QueuesAction::Rm(rm)) = args.action {
-        return super::remove::run(rm).await;
+    match args.action {
+        Some(QueuesAction::Rm(rm)) => return super::remove::run(rm).await,
+        Some(QueuesAction::Limit(limit)) => return super::limits::run(limit).await,
+        None => {}
     }
     let client = args.common.connect().await?;
     let stats = within("read the queue sizes", client.stats()).await?;

@@ -8,6 +8,7 @@
 
 mod enqueue;
 mod flows;
+mod limits;
 mod queues;
 mod schedules;
 mod system;
@@ -15,6 +16,7 @@ mod tasks;
 
 pub use enqueue::{BatchResponse, EnqueueRequest, EnqueueResponse, UniqueRequest};
 pub use flows::{FlowDto, FlowRequest, FlowResponse};
+pub use limits::{LimitsRequest, LimitsResponse};
 pub use queues::{
     CountersDto, DeadActionRequest, DeadListResponse, DeadQuery, DeadTaskDto, PauseResponse,
     PurgeResponse, QueueDto, QueueSizes, QueuesResponse, RemoveQueueResponse, RequeueResponse,

@@ -6,6 +6,7 @@
 //! gets it too.
 
 pub mod flows;
+pub mod limits;
 pub mod queues;
 pub mod schedules;
 pub mod system;
@@ -31,6 +32,10 @@ pub fn table() -> Router<HttpState> {
         .route("/queues/{queue}", delete(queues::remove))
         .route("/queues/{queue}/pause", post(queues::pause))
         .route("/queues/{queue}/resume", post(queues::resume))
+        .route(
+            "/queues/{queue}/limits",
+            get(limits::get).put(limits::put).delete(limits::delete),
+        )
         .route("/dead", get(queues::list_dead))
         .route("/dead/retry", post(queues::retry_dead))
         .route("/dead/purge", post(queues::purge_dead))
