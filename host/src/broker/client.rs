@@ -365,7 +365,7 @@ impl Client {
             timeout_ms: spec.timeout.map(millis).unwrap_or(0),
             fuel: spec.fuel,
             enqueued_at_ms,
-            payload: spec.payload.clone(),
+            payload: self.seal(crate::crypto::Field::Payload, &spec.queue, &spec.payload),
         }
     }
 
@@ -377,6 +377,15 @@ impl Client {
                 queue: spec.queue.clone(),
                 size: spec.payload.len(),
                 limit,
+            });
+        }
+        if !self.seals(&spec.queue) && crate::crypto::is_sealed(&spec.payload) {
+            return Err(ValidationError::TaskOption {
+                queue: spec.queue.clone(),
+                field: "payload",
+                reason: "starts with the bytes that mark an encrypted value (\\x01wqe1:); \
+                         enqueue it with encryption on, or change its first byte"
+                    .into(),
             });
         }
         if let Some((key, _)) = &spec.unique

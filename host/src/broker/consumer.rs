@@ -277,6 +277,7 @@ impl Client {
                     if !bucket.keep {
                         return Vec::new();
                     }
+                    let output = self.seal(crate::crypto::Field::Output, &queue, &c.output);
                     ack_tail(
                         task.attempt,
                         task.enqueued_at_ms,
@@ -285,7 +286,7 @@ impl Client {
                         c.fuel_used,
                         &c.plugin_version,
                         c.content_type.as_deref(),
-                        &c.output,
+                        &output,
                     )
                 })
                 .collect();

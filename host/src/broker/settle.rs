@@ -47,7 +47,7 @@ impl Client {
             .arg(task.token())
             .arg(millis(delay))
             .arg(super::records::sanitize(&failure.plugin_version))
-            .arg(&failure.message)
+            .arg(self.seal_error(task.id.queue(), &failure.message))
             .arg(opts.dead_max_count)
             .arg(opts.dead_max_age_ms())
             .arg(&bucket.args()[..]);
@@ -117,7 +117,7 @@ impl Client {
             .arg(token)
             .arg(super::records::sanitize(&failure.plugin_version))
             .arg(reason)
-            .arg(&failure.message)
+            .arg(self.seal_error(id.queue(), &failure.message))
             .arg(opts.dead_max_count)
             .arg(opts.dead_max_age_ms())
             .arg(if malformed { "1" } else { "0" });

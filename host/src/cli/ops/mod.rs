@@ -112,12 +112,19 @@ pub struct Common {
     /// Print one JSON document on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Encryption at rest (`--keys-file`, `WASMQ_KEYS`).
+    #[command(flatten)]
+    pub keys: crate::cli::keys::KeyArgs,
 }
 
 impl Common {
     /// Connects to Redis, giving up after [`REDIS_DEADLINE`].
     pub async fn connect(&self) -> anyhow::Result<Client> {
-        exit::connect(&self.redis, &self.namespace, REDIS_DEADLINE).await
+        let encryption = self
+            .keys
+            .encryption()
+            .map_err(|e| BadInput(e.to_string()))?;
+        exit::connect(&self.redis, &self.namespace, REDIS_DEADLINE, encryption).await
     }
 }
 
