@@ -325,7 +325,7 @@ fn undecryptable(lease: LeaseKey, error: crate::crypto::CryptoError, version: St
     Verdict {
         lease,
         action: Action::Dead(Failure {
-            reason: "undecryptable".into(),
+            reason: crate::broker::UNDECRYPTABLE.into(),
             message: format!("cannot decrypt the payload: {error}"),
             plugin_version: version,
         }),

@@ -28,6 +28,7 @@ mod exit;
 mod flow_tree;
 mod hosts;
 mod input;
+mod keys;
 mod plugins;
 mod queues;
 mod remove;
@@ -88,6 +89,9 @@ pub enum OpsCommand {
     /// Add, list, remove, pause or resume cron schedules.
     #[command(after_help = EXIT_CODES_HELP)]
     Schedule(schedule::ScheduleArgs),
+    /// Re-encrypt stored task data with the first key of the ring.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Keys(keys::KeysArgs),
 }
 
 /// Where Redis is and how to print: flattened into every command.
@@ -156,6 +160,7 @@ pub fn run(command: OpsCommand) -> ExitCode {
             OpsCommand::Hosts(args) => hosts::run(args).await,
             OpsCommand::Plugins(args) => plugins::run(args).await,
             OpsCommand::Schedule(args) => schedule::run(args).await,
+            OpsCommand::Keys(args) => keys::run(args).await,
         }
     });
     match result {
