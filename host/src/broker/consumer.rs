@@ -296,7 +296,8 @@ impl Client {
             let children: Vec<Vec<u8>> = indices
                 .iter()
                 .map(|&i| {
-                    super::outbox::encode(&done[i].1.children, default_retries, enqueued_at_ms)
+                    let children = self.seal_children(&done[i].1.children);
+                    super::outbox::encode(&children, default_retries, enqueued_at_ms)
                 })
                 .collect();
             let sizes = tails

@@ -8,6 +8,7 @@
 
 use super::client::Client;
 use crate::crypto::{self, CryptoError, Field, KeyRing};
+use crate::task::ChildSpec;
 
 /// What readers show for a value they cannot open.
 pub const ENCRYPTED: &str = "encrypted";
@@ -43,6 +44,25 @@ impl Client {
             _ if message.starts_with('\x01') => format!("_{}", &message[1..]),
             _ => message.to_owned(),
         }
+    }
+
+    /// Child tasks as their parent's ack stores them: each payload sealed
+    /// when this client seals the child's queue.
+    pub(crate) fn seal_children<'a>(
+        &self,
+        children: &'a [ChildSpec],
+    ) -> std::borrow::Cow<'a, [ChildSpec]> {
+        if !children.iter().any(|c| self.seals(c.id.queue())) {
+            return std::borrow::Cow::Borrowed(children);
+        }
+        let sealed = children
+            .iter()
+            .map(|c| ChildSpec {
+                payload: self.seal(Field::Payload, c.id.queue(), &c.payload),
+                ..c.clone()
+            })
+            .collect();
+        std::borrow::Cow::Owned(sealed)
     }
 
     /// Opens a stored payload for a run: a clear one comes back as it is;

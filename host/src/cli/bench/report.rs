@@ -75,6 +75,9 @@ pub struct Report {
     pub drain_s: f64,
     /// Host start until it served the plugin (compile or cache load), s.
     pub host_start_s: f64,
+    /// The encrypted pass (`--encrypt`), beside the plain figures above.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<super::sealed::SealedFigures>,
 }
 
 impl Report {
@@ -145,6 +148,16 @@ impl Report {
         for (what, value, target) in rows {
             let _ = writeln!(out, "  {what:<18} {value:<58} target {target}");
         }
+        if let Some(s) = &self.sealed {
+            let value = format!(
+                "Redis {:.1} µs drain, {:.1} µs enqueue; host {:.1} µs ({:.0} tasks/s)",
+                s.redis_cpu_us_per_task,
+                s.enqueue_redis_cpu_us_per_task,
+                s.host_cpu_us_per_task,
+                s.drain_per_s
+            );
+            let _ = writeln!(out, "  {:<18} {value:<58} target -", "encrypted/task");
+        }
         if self.build == "debug" {
             let _ = writeln!(
                 out,
@@ -211,6 +224,7 @@ mod tests {
             completed: 10,
             drain_s: 1.0,
             host_start_s: 0.1,
+            sealed: None,
         };
         let line = report.json_line();
         assert!(!line.contains('\n'));
