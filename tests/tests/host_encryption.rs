@@ -242,3 +242,27 @@ async fn rotation_moves_values_to_the_new_key_so_the_old_one_can_go() {
     let dump = redis.dump_all_keys();
     assert!(!contains(&dump, "\x01wqe1:k1:"), "a value still names k1");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_key_rings_are_refused_at_start_without_showing_a_key() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let short = key_file(dir.path(), "short", "k1:c2VjcmV0LWJ1dC1zaG9ydA==");
+    let twice = key_file(dir.path(), "twice", &format!("{K1},{K1}"));
+    for (file, why) in [(&short, "32 bytes"), (&twice, "twice")] {
+        let args = ["enqueue", "echo", "--payload", "{}", "--keys-file", file];
+        let run = wasmq(&redis.url(), &args).await.expect(2);
+        assert!(run.stderr.contains(why), "{}", run.stderr);
+        assert!(!run.stderr.contains("c2VjcmV0") && !run.stderr.contains(&K1[3..]));
+    }
+    // A clear payload that would read as sealed is refused too.
+    let client = client_with(&redis.url(), None).await;
+    let err = client
+        .enqueue(TaskSpec::new(
+            "echo",
+            b"\x01wqe1:k1:xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx".to_vec(),
+        ))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("encrypted value"), "{err}");
+}

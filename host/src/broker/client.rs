@@ -379,15 +379,7 @@ impl Client {
                 limit,
             });
         }
-        if !self.seals(&spec.queue) && crate::crypto::is_sealed(&spec.payload) {
-            return Err(ValidationError::TaskOption {
-                queue: spec.queue.clone(),
-                field: "payload",
-                reason: "starts with the bytes that mark an encrypted value (\\x01wqe1:); \
-                         enqueue it with encryption on, or change its first byte"
-                    .into(),
-            });
-        }
+        self.check_sealable(spec)?;
         if let Some((key, _)) = &spec.unique
             && (key.is_empty() || key.len() > MAX_UNIQUE_KEY_LEN)
         {

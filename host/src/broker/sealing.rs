@@ -8,7 +8,8 @@
 
 use super::client::Client;
 use crate::crypto::{self, CryptoError, Field, KeyRing};
-use crate::task::ChildSpec;
+use crate::error::ValidationError;
+use crate::task::{ChildSpec, TaskSpec};
 
 /// What readers show for a value they cannot open.
 pub const ENCRYPTED: &str = "encrypted";
@@ -46,6 +47,20 @@ impl Client {
             _ if message.starts_with('\x01') => format!("_{}", &message[1..]),
             _ => message.to_owned(),
         }
+    }
+
+    /// Refuses a clear payload that would read as sealed.
+    pub(crate) fn check_sealable(&self, spec: &TaskSpec) -> Result<(), ValidationError> {
+        if self.seals(&spec.queue) || !crypto::is_sealed(&spec.payload) {
+            return Ok(());
+        }
+        Err(ValidationError::TaskOption {
+            queue: spec.queue.clone(),
+            field: "payload",
+            reason: "starts with the bytes that mark an encrypted value (\\x01wqe1:); \
+                     enqueue it with encryption on, or change its first byte"
+                .into(),
+        })
     }
 
     /// Child tasks as their parent's ack stores them: each payload sealed
