@@ -1,5 +1,6 @@
 //! Issue 13, encryption at rest: a real host runs the `echo` plugin on
-//! payloads sealed by the producer, seals the output, and `wasmq result`
+//! payloads sealed by the producer (the Rust client, `wasmq enqueue` and
+//! the HTTP API), seals the output, and `wasmq result`
 //! opens it. A distinctive marker in the payload must appear nowhere in
 //! what Redis holds (every key's `DUMP`, and an RDB written by `SAVE`),
 //! while the same run without keys must show it there (so the search can
@@ -55,12 +56,13 @@ async fn marked_run(encrypt: bool) -> (Vec<u8>, Vec<u8>) {
     let dir = tempfile::tempdir().unwrap();
     let keys = key_file(dir.path(), "keys", K1);
     let plugins = PluginsDir::with(&[("echo", "echo")]);
-    let extra: Vec<&str> = if encrypt {
-        vec!["--keys-file", &keys]
-    } else {
-        vec![]
-    };
+    let addr = format!("127.0.0.1:{}", wasmq_tests::redis::free_port());
+    let mut extra = vec!["--http", addr.as_str()];
+    if encrypt {
+        extra.extend(["--keys-file", &keys]);
+    }
     let mut host = HostProcess::start(&redis.url(), plugins.path(), &extra);
+    host.wait_for_log("HTTP API and dashboard listening", LONG);
     let client = client_with(&redis.url(), encrypt.then_some(K1)).await;
     let payload = serde_json::json!({ "secret": MARKER }).to_string();
     let id = client
@@ -76,10 +78,19 @@ async fn marked_run(encrypt: bool) -> (Vec<u8>, Vec<u8>) {
         args.extend(["--keys-file", &keys]);
     }
     wasmq(&redis.url(), &args).await.expect(0);
-    // Two run; the delayed one stays scheduled.
-    eventually("two tasks to complete", LONG, || async {
+    // And one through the HTTP API, which the host's own client seals.
+    let posted = reqwest::Client::new()
+        .post(format!("http://{addr}/api/v1/tasks"))
+        .header("X-Wasmq-Request", "1")
+        .json(&serde_json::json!({ "type": "echo", "payload": { "secret": MARKER } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status().as_u16(), 201);
+    // Three run; the delayed one stays scheduled.
+    eventually("three tasks to complete", LONG, || async {
         let t = totals(&client, &["echo"]).await;
-        (t.completed >= 2 && t.pending + t.active == 0).then_some(())
+        (t.completed >= 3 && t.pending + t.active == 0).then_some(())
     })
     .await;
     host.terminate();
