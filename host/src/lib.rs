@@ -78,6 +78,7 @@
 pub mod broker;
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod error;
 pub mod http;
 pub mod plugins;

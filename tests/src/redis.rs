@@ -14,6 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
+mod dump;
+
 const MISSING: &str = "install redis-server (apt-get install redis-server)";
 
 /// How long a server may take to answer PING after start.

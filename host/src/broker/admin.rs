@@ -80,6 +80,9 @@ pub struct TaskResult {
     pub wall_ms: Option<u64>,
     /// Fuel it consumed, if metered.
     pub fuel_used: Option<u64>,
+    /// True when the output is sealed and this client holds no key that
+    /// opens it: `output` is then the text `encrypted`.
+    pub encrypted: bool,
 }
 
 /// What [`Client::cancel`] did.
@@ -184,7 +187,7 @@ impl Client {
             attempts: meta.attempt,
             max_attempts: head.as_ref().map(|h| h.max_retries.saturating_add(1)),
             priority: head.as_ref().map(|h| h.priority),
-            last_error: meta.error,
+            last_error: self.open_error(id.queue(), meta.error),
             dead_reason: meta.reason.filter(|_| state == TaskState::Dead),
             enqueued_at_ms: head.as_ref().map(|h| h.enqueued_at_ms),
             last_started_at_ms: meta.started_ms,
@@ -222,10 +225,15 @@ impl Client {
         if rec.state != TaskState::Completed {
             return Ok(None);
         }
+        let (output, encrypted) = self.open_output(id.queue(), output);
         Ok(Some(TaskResult {
             id: id.clone(),
             output,
-            content_type: rec.content_type,
+            encrypted,
+            content_type: match encrypted {
+                true => Some("text/plain".into()),
+                false => rec.content_type,
+            },
             plugin_version: rec.version,
             attempts: rec.attempt,
             enqueued_at_ms: rec.enqueued_ms,

@@ -365,7 +365,7 @@ impl Client {
             timeout_ms: spec.timeout.map(millis).unwrap_or(0),
             fuel: spec.fuel,
             enqueued_at_ms,
-            payload: spec.payload.clone(),
+            payload: self.seal(crate::crypto::Field::Payload, &spec.queue, &spec.payload),
         }
     }
 
@@ -379,6 +379,7 @@ impl Client {
                 limit,
             });
         }
+        self.check_sealable(spec)?;
         if let Some((key, _)) = &spec.unique
             && (key.is_empty() || key.len() > MAX_UNIQUE_KEY_LEN)
         {

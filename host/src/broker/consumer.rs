@@ -180,6 +180,7 @@ impl Client {
                     if !bucket.keep {
                         return Vec::new();
                     }
+                    let output = self.seal(crate::crypto::Field::Output, &queue, &c.output);
                     ack_tail(
                         task.attempt,
                         task.enqueued_at_ms,
@@ -188,7 +189,7 @@ impl Client {
                         c.fuel_used,
                         &c.plugin_version,
                         c.content_type.as_deref(),
-                        &c.output,
+                        &output,
                     )
                 })
                 .collect();
@@ -198,7 +199,8 @@ impl Client {
             let children: Vec<Vec<u8>> = indices
                 .iter()
                 .map(|&i| {
-                    super::outbox::encode(&done[i].1.children, default_retries, enqueued_at_ms)
+                    let children = self.seal_children(&done[i].1.children);
+                    super::outbox::encode(&children, default_retries, enqueued_at_ms)
                 })
                 .collect();
             let sizes = tails

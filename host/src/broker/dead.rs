@@ -101,7 +101,7 @@ impl Client {
                 died_at_ms: r.uint(&died)?,
                 attempts: meta.attempt,
                 reason: meta.reason,
-                last_error: meta.error,
+                last_error: self.open_error(queue, meta.error),
                 plugin_version: meta.version,
                 priority: head.as_ref().map(|h| h.priority),
                 enqueued_at_ms: head.as_ref().map(|h| h.enqueued_at_ms),

@@ -13,6 +13,7 @@ use super::client::Client;
 use super::error::{BrokerError, BrokerResult};
 use super::flows::{FLOW_KEEP, LOOK_CONCURRENCY};
 use super::options::millis;
+use crate::crypto::Field;
 use crate::task::{ChildResult, ChildState, MAX_FLOW_RESULT_BYTES, TaskId, TaskState};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use std::collections::HashMap;
@@ -82,9 +83,14 @@ impl Client {
                     );
                 } else if let Some(result) = self.result(&one.id).await? {
                     budget = budget.saturating_sub(result.output.len());
-                    one.output = result.output;
+                    // Kept sealed in the flow's slot as in the result bucket.
+                    let queue = one.id.queue().to_owned();
+                    one.output = self.seal(Field::Output, &queue, &result.output);
                     one.content_type = result.content_type.unwrap_or_default();
                 }
+            }
+            if !one.error.is_empty() {
+                one.error = self.seal_error(one.id.queue(), &one.error);
             }
             settled.push(one);
         }
@@ -137,12 +143,15 @@ impl Client {
             let Some(state) = state.as_deref().and_then(ChildState::parse) else {
                 continue;
             };
+            let queue = dep_id.queue().to_owned();
             children.push(ChildResult {
                 id: dep_id,
                 state,
-                output: fields.remove(&format!("o:{dep}")),
+                output: fields
+                    .remove(&format!("o:{dep}"))
+                    .map(|o| self.open_output(&queue, o).0),
                 content_type: fields.remove(&format!("t:{dep}")).map(text),
-                error: fields.remove(&format!("e:{dep}")).map(text),
+                error: self.open_error(&queue, fields.remove(&format!("e:{dep}")).map(text)),
             });
         }
         Ok(Some(children))

@@ -75,6 +75,10 @@ pub struct BrokerOptions {
     /// Cluster every PUBLISH crosses the cluster bus, so turn it off there if
     /// nobody listens.
     pub publish_completions: bool,
+    /// Seal payloads, outputs and errors at rest, and open them (see
+    /// [`crate::crypto`]); `None` (the default) stores them in clear and
+    /// shows sealed ones as `encrypted`.
+    pub encryption: Option<crate::crypto::Encryption>,
 }
 
 impl Default for BrokerOptions {
@@ -91,6 +95,7 @@ impl Default for BrokerOptions {
             enqueue_chunk: 500,
             throughput_retention: Duration::from_secs(24 * 3600),
             publish_completions: true,
+            encryption: None,
         }
     }
 }

@@ -13,6 +13,9 @@ use crate::task::TaskId;
 use std::time::Duration;
 use tracing::{instrument, warn};
 
+/// The dead reason of a task whose payload no key of the host opens.
+pub const UNDECRYPTABLE: &str = "undecryptable";
+
 impl Client {
     /// Schedules a retry of a failed task after `delay` (zero: straight back
     /// to pending). When the task has used its last attempt it goes to the
@@ -47,7 +50,7 @@ impl Client {
             .arg(task.token())
             .arg(millis(delay))
             .arg(super::records::sanitize(&failure.plugin_version))
-            .arg(&failure.message)
+            .arg(self.seal_error(task.id.queue(), &failure.message))
             .arg(opts.dead_max_count)
             .arg(opts.dead_max_age_ms())
             .arg(&bucket.args()[..]);
@@ -116,8 +119,13 @@ impl Client {
             .arg(id.local())
             .arg(token)
             .arg(super::records::sanitize(&failure.plugin_version))
-            .arg(reason)
-            .arg(&failure.message)
+            .arg(&reason)
+            .arg(match reason.as_str() {
+                // Says only which key failed, and must stay readable by
+                // whoever fixes the keys.
+                UNDECRYPTABLE => failure.message.clone(),
+                _ => self.seal_error(id.queue(), &failure.message),
+            })
             .arg(opts.dead_max_count)
             .arg(opts.dead_max_age_ms())
             .arg(if malformed { "1" } else { "0" });

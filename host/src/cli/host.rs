@@ -201,6 +201,7 @@ pub fn broker_options(config: &RunConfig) -> BrokerOptions {
         namespace: config.namespace.clone(),
         lease_duration: config.lease,
         result_ttl: config.result_ttl,
+        encryption: config.encryption.clone(),
         retry: RetryPolicy {
             base: config.backoff_base,
             cap: config.backoff_cap,

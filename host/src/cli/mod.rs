@@ -7,6 +7,7 @@ pub mod call_grants;
 pub mod demo;
 pub mod dev;
 pub mod host;
+pub mod keys;
 pub mod local_redis;
 pub mod logging;
 pub mod ops;

@@ -119,6 +119,9 @@ pub struct RunArgs {
     /// Log filter such as `info` or `wasmq=debug,info` [default: $RUST_LOG, else info].
     #[arg(long, env = "WASMQ_LOG_LEVEL", value_name = "FILTER")]
     pub log_level: Option<String>,
+    /// Encryption at rest (`--keys-file`, `WASMQ_KEYS`).
+    #[command(flatten)]
+    pub keys: super::keys::KeyArgs,
 }
 
 /// Parses a rate flag (`10/s`), with the rate's own error.
@@ -171,7 +174,13 @@ impl RunArgs {
 
 /// Runs `wasmq run` and returns the process exit code.
 pub fn command(args: RunArgs) -> ExitCode {
-    let config = match args.resolve() {
+    let config = match args
+        .resolve()
+        .map_err(|e| e.to_string())
+        .and_then(|mut config| {
+            config.encryption = args.keys.encryption().map_err(|e| e.to_string())?;
+            Ok(config)
+        }) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("error: {e}");

@@ -111,6 +111,9 @@ pub struct RunConfig {
     /// Grants added to some task types' manifests, by type: set by
     /// `wasmq dev --demo` for the servers it starts; no flag or file sets it.
     pub extra_grants: std::collections::BTreeMap<String, super::PluginManifest>,
+    /// Sealing and opening of task data at rest: from `--keys-file` or
+    /// `WASMQ_KEYS` only (keys do not belong in config files).
+    pub encryption: Option<crate::crypto::Encryption>,
 }
 
 impl RunConfig {
@@ -144,6 +147,7 @@ impl RunConfig {
             log_format: LogFormat::Human,
             log_level: None,
             extra_grants: Default::default(),
+            encryption: None,
         }
     }
 

@@ -168,6 +168,7 @@ impl RunOverrides {
             log_format: self.log_format.unwrap_or(defaults.log_format),
             log_level: self.log_level.or(defaults.log_level),
             extra_grants: defaults.extra_grants,
+            encryption: defaults.encryption,
         };
         config
             .validate()

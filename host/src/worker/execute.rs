@@ -215,6 +215,15 @@ async fn run_task(shared: &Shared, metrics: &mut TaskMetrics, ticket: Ticket) ->
     let plugin = loaded.plugin;
     let version = plugin.version().to_owned();
     tracing::Span::current().record("plugin_version", version.as_str());
+    // A sealed payload is opened here, as late as possible. One this host
+    // cannot open would fail every attempt alike: it goes dead at once.
+    let payload = match crate::crypto::is_sealed(&payload) {
+        false => payload,
+        true => match shared.broker.open_payload(id.queue(), &payload) {
+            Ok(plain) => plain,
+            Err(e) => return undecryptable(lease, e, version),
+        },
+    };
     // A flow parent runs on what the tasks it waited for produced: without
     // them it would act on nothing, so a failed read gives the task back.
     let children = if id.is_flow_parent() {
@@ -308,6 +317,22 @@ async fn run_task(shared: &Shared, metrics: &mut TaskMetrics, ticket: Ticket) ->
         }
     };
     Verdict { lease, action }
+}
+
+/// The verdict on a task whose payload cannot be opened: dead, reason
+/// `undecryptable`, with the reason (a key id, never a key) as its error.
+fn undecryptable(lease: LeaseKey, error: crate::crypto::CryptoError, version: String) -> Verdict {
+    error!(error = %error, "cannot decrypt the payload; moving the task to the dead-letter set");
+    metrics::counter!("wasmq_tasks_undecryptable_total", "type" => lease.id.queue().to_owned())
+        .increment(1);
+    Verdict {
+        lease,
+        action: Action::Dead(Failure {
+            reason: crate::broker::UNDECRYPTABLE.into(),
+            message: format!("cannot decrypt the payload: {error}"),
+            plugin_version: version,
+        }),
+    }
 }
 
 fn truncate(mut message: String) -> String {

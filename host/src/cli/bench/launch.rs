@@ -58,6 +58,8 @@ pub struct HostSpec {
     pub plugins_dir: PathBuf,
     /// Tasks run at once.
     pub concurrency: usize,
+    /// The key ring file the host encrypts with (`bench --encrypt`).
+    pub keys_file: Option<PathBuf>,
 }
 
 /// A running host.
@@ -219,6 +221,10 @@ fn start_in_process(spec: &HostSpec) -> Result<Kind> {
     let mut config = RunConfig::new(&spec.url, &spec.plugins_dir);
     config.namespace = spec.namespace.clone();
     config.concurrency = spec.concurrency;
+    if let Some(path) = &spec.keys_file {
+        let ring = crate::crypto::KeyRing::from_file(path)?;
+        config.encryption = Some(crate::crypto::Encryption::new(ring, None));
+    }
     config.validate().context("host settings")?;
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
@@ -244,8 +250,12 @@ fn start_child(spec: &HostSpec, log_dir: &Path) -> Result<Kind> {
     let log = log_dir.join("host.log");
     let file =
         std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-    let child = Command::new(&exe)
-        .arg("run")
+    let mut command = Command::new(&exe);
+    command.arg("run");
+    if let Some(path) = &spec.keys_file {
+        command.arg("--keys-file").arg(path);
+    }
+    let child = command
         .args(["--redis", &spec.url])
         .arg("--plugins")
         .arg(&spec.plugins_dir)

@@ -26,6 +26,7 @@ mod phases;
 mod probe;
 mod report;
 mod sample;
+mod sealed;
 mod target;
 
 use crate::Client;
@@ -73,6 +74,11 @@ pub struct BenchArgs {
     /// The host's concurrency (default: one per core).
     #[arg(long, value_name = "C", value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub concurrency: Option<u32>,
+    /// Also run an encrypted pass (payloads and outputs sealed with a
+    /// random key) and report its Redis and host CPU per task beside the
+    /// plain figures.
+    #[arg(long)]
+    pub encrypt: bool,
     /// Print only the JSON line, without progress bars or summary.
     #[arg(long)]
     pub json: bool,
@@ -242,6 +248,7 @@ async fn run_phases(
         concurrency: args
             .concurrency
             .map_or_else(crate::config::default_concurrency, |c| c as usize),
+        keys_file: None,
     };
     let mut host = HostUnderTest::start(mode, &spec, work)?;
     let ctx = Phase {
@@ -262,6 +269,10 @@ async fn run_phases(
         limit_cost,
     } = measured?;
     stopped?;
+    let sealed = match args.encrypt {
+        true => Some(sealed::run(target, mode, &spec, work, plugin, payload, args.n).await?),
+        false => None,
+    };
 
     let per_task = |total: u64, tasks: u64| total as f64 / tasks.max(1) as f64;
     let drain_secs = drained.wall.as_secs_f64().max(1e-9);
@@ -296,6 +307,7 @@ async fn run_phases(
         drain_s: drained.wall.as_secs_f64(),
         host_start_s: host_start.as_secs_f64(),
         limit_cost,
+        sealed,
     })
 }
 

@@ -78,6 +78,9 @@ pub struct Report {
     /// With `--rate`: a plain and a rate-limited drain, side by side.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit_cost: Option<super::limited::LimitCost>,
+    /// The encrypted pass (`--encrypt`), beside the plain figures above.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<super::sealed::SealedFigures>,
 }
 
 impl Report {
@@ -163,6 +166,16 @@ impl Report {
                 c.limited_per_s
             );
         }
+        if let Some(s) = &self.sealed {
+            let value = format!(
+                "Redis {:.1} µs drain, {:.1} µs enqueue; host {:.1} µs ({:.0} tasks/s)",
+                s.redis_cpu_us_per_task,
+                s.enqueue_redis_cpu_us_per_task,
+                s.host_cpu_us_per_task,
+                s.drain_per_s
+            );
+            let _ = writeln!(out, "  {:<18} {value:<58} target -", "encrypted/task");
+        }
         if self.build == "debug" {
             let _ = writeln!(
                 out,
@@ -230,6 +243,7 @@ mod tests {
             drain_s: 1.0,
             host_start_s: 0.1,
             limit_cost: None,
+            sealed: None,
         };
         let line = report.json_line();
         assert!(!line.contains('\n'));

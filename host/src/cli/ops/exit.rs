@@ -50,11 +50,17 @@ pub struct Unreachable {
 
 /// Connects to Redis within `deadline`, which also bounds each command the
 /// client sends later.
-pub async fn connect(url: &str, namespace: &str, deadline: Duration) -> anyhow::Result<Client> {
+pub async fn connect(
+    url: &str,
+    namespace: &str,
+    deadline: Duration,
+    encryption: Option<crate::crypto::Encryption>,
+) -> anyhow::Result<Client> {
     let shown = mask_password(url);
     let options = BrokerOptions {
         namespace: namespace.to_owned(),
         response_timeout: deadline,
+        encryption,
         ..BrokerOptions::default()
     };
     let connecting = Client::connect(url, options);
@@ -213,7 +219,7 @@ mod tests {
     async fn connect_errors_hide_every_password_of_a_seed_list() {
         // Nothing listens on port 1: connecting fails, and the error shows the URL.
         let url = "redis://:Secret1@127.0.0.1:1,redis://:Secret2@127.0.0.1:1";
-        let error = connect(url, "ns", Duration::from_secs(5))
+        let error = connect(url, "ns", Duration::from_secs(5), None)
             .await
             .expect_err("nothing listens on port 1");
         let report = format!("{error:#}");

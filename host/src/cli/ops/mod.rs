@@ -28,6 +28,7 @@ mod exit;
 mod flow_tree;
 mod hosts;
 mod input;
+mod keys;
 mod limits;
 mod plugins;
 mod queues;
@@ -89,6 +90,9 @@ pub enum OpsCommand {
     /// Add, list, remove, pause or resume cron schedules.
     #[command(after_help = EXIT_CODES_HELP)]
     Schedule(schedule::ScheduleArgs),
+    /// Re-encrypt stored task data with the first key of the ring.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Keys(keys::KeysArgs),
 }
 
 /// Where Redis is and how to print: flattened into every command.
@@ -113,12 +117,19 @@ pub struct Common {
     /// Print one JSON document on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Encryption at rest (`--keys-file`, `WASMQ_KEYS`).
+    #[command(flatten)]
+    pub keys: crate::cli::keys::KeyArgs,
 }
 
 impl Common {
     /// Connects to Redis, giving up after `REDIS_DEADLINE` (5 s).
     pub async fn connect(&self) -> anyhow::Result<Client> {
-        exit::connect(&self.redis, &self.namespace, REDIS_DEADLINE).await
+        let encryption = self
+            .keys
+            .encryption()
+            .map_err(|e| BadInput(e.to_string()))?;
+        exit::connect(&self.redis, &self.namespace, REDIS_DEADLINE, encryption).await
     }
 }
 
@@ -150,6 +161,7 @@ pub fn run(command: OpsCommand) -> ExitCode {
             OpsCommand::Hosts(args) => hosts::run(args).await,
             OpsCommand::Plugins(args) => plugins::run(args).await,
             OpsCommand::Schedule(args) => schedule::run(args).await,
+            OpsCommand::Keys(args) => keys::run(args).await,
         }
     });
     match result {

@@ -147,6 +147,9 @@ struct ResultJson<'a> {
     size: usize,
     output_text: Option<&'a str>,
     output_hex: Option<String>,
+    /// The output is encrypted and no key given opens it (`output_text` is
+    /// then `encrypted`).
+    encrypted: bool,
 }
 
 /// Runs `wasmq result`.
@@ -193,6 +196,7 @@ pub async fn result(args: ResultArgs) -> anyhow::Result<()> {
             size: result.output.len(),
             output_text: text,
             output_hex: text.is_none().then(|| hex::encode(&result.output)),
+            encrypted: result.encrypted,
         });
     }
     let kind = result.content_type.as_deref().unwrap_or("no content type");
