@@ -6,6 +6,7 @@
 
 use wasmq::Client;
 use wasmq::broker::{BrokerOptions, ChildFailure, Completion, Failure, FlowSpec};
+use wasmq::crypto::{Encryption, KeyRing};
 use wasmq::task::{ChildState, MAX_FLOW_RESULT_BYTES, TaskId, TaskSpec};
 use wasmq_tests::redis::{RedisCluster, RedisServer};
 
@@ -249,4 +250,76 @@ async fn cost_per_flow_dependency() {
     let children = client.flow_results(&parent).await.unwrap().unwrap();
     assert_eq!(children.len(), n);
     phase("read their outcomes for the run", commands_and_usec(&redis));
+}
+
+async fn client_with_keys(url: &str, ring: &str) -> Client {
+    let opts = BrokerOptions {
+        encryption: Some(Encryption::new(KeyRing::parse(ring).unwrap(), None)),
+        ..BrokerOptions::default()
+    };
+    Client::connect(url, opts).await.unwrap()
+}
+
+/// `wasmq keys rotate` reaches flows too: a waiting parent's body and the
+/// outcomes a released parent was handed, so that both still open once
+/// the old key left the ring.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_rotation_reaches_flow_bodies_and_outcomes() {
+    const K1: &str = "k1:MTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTE=";
+    const K2: &str = "k2:MjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjI=";
+    let redis = RedisServer::start();
+    let old = client_with_keys(&redis.url(), K1).await;
+    let done = old.enqueue(TaskSpec::new("kid", "a")).await.unwrap();
+    let open = old.enqueue(TaskSpec::new("kid", "b")).await.unwrap();
+    let released = old
+        .enqueue_flow(flow("fanin", vec![done.clone()]))
+        .await
+        .unwrap();
+    let waiting = old
+        .enqueue_flow(flow("fanin", vec![open.clone()]))
+        .await
+        .unwrap();
+    complete_with(&old, "kid", b"secret output".to_vec()).await;
+    old.maintain_once(100).await.unwrap();
+    let tree = old.flow(&released).await.unwrap().unwrap();
+    assert_eq!(tree.outcome, "released", "a sealed body reads: {tree:?}");
+
+    let both = client_with_keys(&redis.url(), &format!("{K2},{K1}")).await;
+    let mut rewritten = 0;
+    for queue in ["kid", "fanin"] {
+        for hash in both.rekey_hashes(queue).await.unwrap() {
+            let mut cursor = 0;
+            loop {
+                let page = both.rekey_page(queue, &hash, cursor, 100).await.unwrap();
+                assert_eq!(page.unreadable, 0, "{hash}: {page:?}");
+                rewritten += page.rewritten;
+                cursor = page.cursor;
+                if cursor == 0 {
+                    break;
+                }
+            }
+        }
+    }
+    assert!(
+        rewritten >= 4,
+        "bodies, the output and the flow's copy: {rewritten}"
+    );
+
+    let new = client_with_keys(&redis.url(), K2).await;
+    let children = new.flow_results(&released).await.unwrap().unwrap();
+    assert_eq!(children[0].output.as_deref(), Some(&b"secret output"[..]));
+    let status = new.status(&waiting).await.unwrap().unwrap();
+    assert_eq!(status.state, wasmq::task::TaskState::Waiting);
+    // Released and leased with only the new key, its payload opens.
+    new.cancel(&open).await.unwrap();
+    new.maintain_once(100).await.unwrap();
+    let leased = new.lease("fanin", 10).await.unwrap();
+    let ids: Vec<_> = leased.iter().map(|t| t.id.clone()).collect();
+    assert!(ids.contains(&waiting), "{ids:?}");
+    let dump = redis.cli(&[
+        "--no-raw",
+        "HGETALL",
+        &format!("wasmq:{{fanin}}:fr:{}", released.local()),
+    ]);
+    assert!(!dump.contains("k1:"), "no value names the old key: {dump}");
 }

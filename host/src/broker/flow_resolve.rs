@@ -12,13 +12,12 @@
 use super::client::Client;
 use super::error::{BrokerError, BrokerResult};
 use super::flow_results::Settled;
-use super::flows::FLOW_KEEP;
+use super::flows::{FLOW_KEEP, text_fields};
 use super::keys::QueueKeys;
 use super::options::{MAX_BATCH, MAX_CALL_BYTES, millis, split_calls};
 use super::reply::Reply;
 use super::scripts::SCRIPTS;
 use crate::task::{MAX_FLOW_RESULT_BYTES, TaskId};
-use std::collections::HashMap;
 use tracing::{instrument, warn};
 
 /// Dependencies looked up (and their outputs held) at a time per parent.
@@ -86,11 +85,13 @@ impl Client {
         local: &str,
     ) -> BrokerResult<FlowReport> {
         let op = format!("resolve flow {}:{local}", keys.queue);
-        let fields: HashMap<String, String> = redis::cmd("HGETALL")
-            .arg(keys.flow(local))
-            .query_async(&mut self.conn())
-            .await
-            .map_err(|e| self.fail(&op, e))?;
+        let fields = text_fields(
+            redis::cmd("HGETALL")
+                .arg(keys.flow(local))
+                .query_async(&mut self.conn())
+                .await
+                .map_err(|e| self.fail(&op, e))?,
+        );
         let mut outstanding = Vec::new();
         for dep in fields
             .get("deps")

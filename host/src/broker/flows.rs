@@ -116,6 +116,15 @@ pub struct FlowStatus {
     pub dependencies: Vec<(TaskId, Option<String>)>,
 }
 
+/// A flow hash's fields as text, less `body`: the parent's task body,
+/// which is not UTF-8 once its payload is sealed (encryption at rest).
+pub(crate) fn text_fields(raw: HashMap<String, Vec<u8>>) -> HashMap<String, String> {
+    raw.into_iter()
+        .filter(|(field, _)| field != "body")
+        .map(|(field, value)| (field, String::from_utf8_lossy(&value).into_owned()))
+        .collect()
+}
+
 impl Client {
     /// Enqueues `flow.parent` to run once every task of `flow.after` has
     /// settled (completed, dead or cancelled), and returns its id. Refused,
@@ -206,11 +215,13 @@ impl Client {
     /// and for [`FLOW_KEEP`] after); `None` for a task that is no flow.
     pub async fn flow(&self, id: &TaskId) -> BrokerResult<Option<FlowStatus>> {
         let keys = self.keys(id.queue())?;
-        let fields: HashMap<String, String> = redis::cmd("HGETALL")
-            .arg(keys.flow(id.local()))
-            .query_async(&mut self.conn())
-            .await
-            .map_err(|e| self.fail(format!("read flow {id}"), e))?;
+        let fields = text_fields(
+            redis::cmd("HGETALL")
+                .arg(keys.flow(id.local()))
+                .query_async(&mut self.conn())
+                .await
+                .map_err(|e| self.fail(format!("read flow {id}"), e))?,
+        );
         if fields.is_empty() {
             return Ok(None);
         }
