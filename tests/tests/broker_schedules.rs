@@ -120,3 +120,36 @@ async fn a_fire_is_enqueued_once_and_claimed_once_on_a_cluster() {
     assert!(!client.schedule_remove("hourly").await.unwrap());
     assert_eq!(client.schedules().await.unwrap().len(), 1);
 }
+
+/// With encryption at rest, a schedule's payload is stored sealed (it is
+/// a task body to be) and read back in clear by a client with the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_payload_is_sealed_at_rest() {
+    use wasmq::crypto::{Encryption, KeyRing};
+    let redis = wasmq_tests::redis::RedisServer::start();
+    let ring = KeyRing::parse("k1:MTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTE=").unwrap();
+    let opts = BrokerOptions {
+        encryption: Some(Encryption::new(ring, None)),
+        ..BrokerOptions::default()
+    };
+    let client = Client::connect(&redis.url(), opts).await.unwrap();
+    let mut s = schedule("nightly", "report");
+    let marker = "a-schedule-payload-marker-0123456789";
+    let def = ScheduleDef {
+        payload: marker.as_bytes().to_vec(),
+        ..s.def().clone()
+    };
+    s = Schedule::new(def, 1024).unwrap();
+    client.schedule_add(&s).await.unwrap();
+    let stored = redis.cli(&["HGETALL", "wasmq:{schedules}:defs"]);
+    assert!(!stored.is_empty() && !stored.contains(marker), "{stored}");
+    let read = client.schedule_def("nightly").await.unwrap().unwrap();
+    assert_eq!(read.payload, marker.as_bytes());
+    let listed = client.schedules().await.unwrap();
+    assert_eq!(listed[0].def.payload, marker.as_bytes());
+    let plain = Client::connect(&redis.url(), BrokerOptions::default())
+        .await
+        .unwrap();
+    let sealed = plain.schedule_def("nightly").await.unwrap().unwrap();
+    assert_ne!(sealed.payload, marker.as_bytes(), "no key, no payload");
+}

@@ -34,6 +34,7 @@ use super::client::Client;
 use super::error::{BrokerError, BrokerResult};
 use super::reply::Reply;
 use super::scripts::SCRIPTS;
+use crate::crypto::Field;
 use crate::error::validate_namespace;
 use crate::schedule::{Schedule, ScheduleDef};
 use redis::Value;
@@ -117,7 +118,13 @@ impl Client {
             .ok_or_else(|| {
                 BrokerError::reply("schedule add", "the expression has no future fire")
             })?;
-        let json = serde_json::to_string(def)
+        // Its payload is a task body to be: sealed like one (encryption
+        // at rest), opened again by whoever reads it with the key.
+        let mut def = def.clone();
+        if self.seals(&def.task_type) {
+            def.payload = self.seal(Field::Payload, &def.task_type, &def.payload);
+        }
+        let json = serde_json::to_string(&def)
             .map_err(|e| BrokerError::reply("schedule add", e.to_string()))?;
         let mut inv = SCRIPTS.schedule_add.prepare_invoke();
         inv.key(&keys.defs)
@@ -191,7 +198,18 @@ impl Client {
             .map_err(|e| self.fail("read a schedule", e))?;
         json.map(|j| serde_json::from_str(&j))
             .transpose()
+            .map(|def| def.map(|def| self.opened(def)))
             .map_err(|e| BrokerError::reply("read a schedule", format!("{name}: {e}")))
+    }
+
+    /// `def` with its payload opened when it is sealed and this client
+    /// holds the key; as stored otherwise (a fire then fails, retried and
+    /// logged, rather than enqueue a payload no host could open).
+    fn opened(&self, mut def: ScheduleDef) -> ScheduleDef {
+        if let Ok(plain) = self.open_payload(&def.task_type, &def.payload) {
+            def.payload = plain;
+        }
+        def
     }
 
     /// Every schedule, by name.
@@ -235,6 +253,7 @@ impl Client {
             let last_fire_ms = parts.next().and_then(|p| p.parse().ok());
             let fires = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
             let last_task = parts.next().map(str::to_owned);
+            let def = self.opened(def);
             out.push(ScheduleInfo {
                 paused: paused.contains(&name),
                 next_fire_ms: next.get(&name).copied(),
