@@ -278,7 +278,7 @@ async fn a_failed_burial_of_a_malformed_record_keeps_the_rest_of_the_batch() {
     ];
     let allowed: Vec<String> = [
         "p0", "p1", "p2", "active", "lease", "meta", "t", "paused", "wake", "dead", "garbage",
-        "stats",
+        "stats", "limits", "rl", "throttle",
     ]
     .iter()
     .map(|suffix| format!("~{}", k(suffix)))
