@@ -143,3 +143,14 @@ pub fn wasmq_bin() -> PathBuf {
     })
     .clone()
 }
+
+/// The output of a successful run as UTF-8 text; panics, with the run's
+/// log, on any other outcome.
+pub fn output_text(outcome: &wasmq::runtime::Outcome) -> String {
+    match &outcome.kind {
+        wasmq::runtime::OutcomeKind::Success { output, .. } => {
+            String::from_utf8(output.clone()).expect("UTF-8 output")
+        }
+        other => panic!("expected success, got {other:?}\nlog:\n{}", outcome.log),
+    }
+}

@@ -9,7 +9,7 @@ use wasmq::config::Limits;
 use wasmq::runtime::{
     CancelToken, Invocation, Outcome, OutcomeKind, Plugin, Runtime, RuntimeOptions,
 };
-use wasmq_tests::plugins::{granted, plugin, test_runtime};
+use wasmq_tests::plugins::{granted, output_text, plugin, test_runtime};
 
 /// One runtime for the whole suite, as in a host; its cache persists under
 /// `target/` so reruns skip the compiles.
@@ -43,15 +43,6 @@ fn load_granted(name: &str, services: &DemoServices) -> Plugin {
     runtime()
         .load_file(name, &granted(name, services), Limits::default())
         .unwrap_or_else(|e| panic!("load {name}: {e}"))
-}
-
-fn output_text(outcome: &Outcome) -> String {
-    match &outcome.kind {
-        OutcomeKind::Success { output, .. } => {
-            String::from_utf8(output.clone()).expect("UTF-8 output")
-        }
-        other => panic!("expected success, got {other:?}\nlog:\n{}", outcome.log),
-    }
 }
 
 #[test]

@@ -6,9 +6,9 @@
 
 use std::sync::OnceLock;
 use wasmq::config::Limits;
-use wasmq::runtime::{CancelToken, Invocation, Outcome, OutcomeKind, Plugin, Runtime};
+use wasmq::runtime::{CancelToken, Invocation, OutcomeKind, Plugin, Runtime};
 use wasmq::task::{ChildResult, ChildState};
-use wasmq_tests::plugins::{plugin, test_runtime};
+use wasmq_tests::plugins::{output_text, plugin, test_runtime};
 
 fn load(name: &str) -> Plugin {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
@@ -16,15 +16,6 @@ fn load(name: &str) -> Plugin {
         .get_or_init(|| test_runtime(2))
         .load(name, &plugin(name), Limits::default())
         .unwrap_or_else(|e| panic!("load {name}: {e}"))
-}
-
-fn output_text(outcome: &Outcome) -> String {
-    match &outcome.kind {
-        OutcomeKind::Success { output, .. } => {
-            String::from_utf8(output.clone()).expect("UTF-8 output")
-        }
-        other => panic!("expected success, got {other:?}\nlog:\n{}", outcome.log),
-    }
 }
 
 /// A plugin built against contract 0.1 (before `task.children`) loads and

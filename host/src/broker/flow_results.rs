@@ -11,11 +11,10 @@
 
 use super::client::Client;
 use super::error::{BrokerError, BrokerResult};
-use super::flows::{FLOW_KEEP, LOOK_CONCURRENCY};
+use super::flows::FLOW_KEEP;
 use super::options::millis;
 use crate::crypto::Field;
 use crate::task::{ChildResult, ChildState, MAX_FLOW_RESULT_BYTES, TaskId, TaskState};
-use futures::stream::{self, StreamExt, TryStreamExt};
 use std::collections::HashMap;
 use tracing::instrument;
 
@@ -46,14 +45,7 @@ impl Client {
         ids: &[TaskId],
         mut budget: usize,
     ) -> BrokerResult<Vec<Settled>> {
-        let looks: Vec<_> = stream::iter(ids.iter().cloned())
-            .map(|id| async move {
-                let status = self.status(&id).await?;
-                Ok::<_, BrokerError>((id, status))
-            })
-            .buffered(LOOK_CONCURRENCY)
-            .try_collect()
-            .await?;
+        let looks = self.dependency_statuses(ids).await?;
         let mut settled = Vec::new();
         for (id, status) in looks {
             let (state, error) = match status {

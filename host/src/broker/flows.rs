@@ -34,12 +34,13 @@
 //! A dependency whose record is gone (completed with no result kept, or
 //! trimmed from the dead set) is counted as `gone`: settled, not failed.
 
+use super::admin::TaskStatus;
 use super::client::Client;
 use super::error::{BrokerError, BrokerResult};
 use super::reply::Reply;
 use super::scripts::SCRIPTS;
 use crate::error::ValidationError;
-use crate::task::{FLOW_PREFIX, Schedule, TaskId, TaskSpec};
+use crate::task::{ChildState, FLOW_PREFIX, Schedule, TaskId, TaskSpec};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -185,9 +186,8 @@ impl Client {
         // since is counted by the next maintenance tick). The flow exists
         // now, so a failure here must not read as "not enqueued" (a caller
         // would enqueue it twice): the next tick resolves it instead.
-        let final_state =
-            |s: &Option<String>| matches!(s.as_deref(), Some("completed" | "dead" | "cancelled"));
-        if states.iter().any(|(_, s)| final_state(s))
+        let settled = |s: &Option<String>| s.as_deref().and_then(ChildState::parse).is_some();
+        if states.iter().any(|(_, s)| settled(s))
             && let Err(e) = self.resolve_flow(&keys, &local).await
         {
             warn!(task_id = %id, error = %e, "could not resolve a new flow yet; maintenance will");
@@ -195,20 +195,34 @@ impl Client {
         Ok(id)
     }
 
-    /// The state of each id, looked up concurrently: `None` when unknown,
-    /// else its state name.
-    pub(crate) async fn dependency_states(
+    /// The status of each id, looked up concurrently, in order: `None`
+    /// when unknown.
+    pub(crate) async fn dependency_statuses(
         &self,
         ids: &[TaskId],
-    ) -> BrokerResult<Vec<(TaskId, Option<String>)>> {
+    ) -> BrokerResult<Vec<(TaskId, Option<TaskStatus>)>> {
         stream::iter(ids.iter().cloned())
             .map(|id| async move {
                 let status = self.status(&id).await?;
-                Ok::<_, BrokerError>((id, status.map(|s| s.state.as_str().to_owned())))
+                Ok::<_, BrokerError>((id, status))
             })
             .buffered(LOOK_CONCURRENCY)
             .try_collect()
             .await
+    }
+
+    /// The state of each id ([`Client::dependency_statuses`]): `None` when
+    /// unknown, else its state name.
+    pub(crate) async fn dependency_states(
+        &self,
+        ids: &[TaskId],
+    ) -> BrokerResult<Vec<(TaskId, Option<String>)>> {
+        Ok(self
+            .dependency_statuses(ids)
+            .await?
+            .into_iter()
+            .map(|(id, s)| (id, s.map(|s| s.state.as_str().to_owned())))
+            .collect())
     }
 
     /// The flow whose parent is `id`, while its flow hash lives (waiting,
