@@ -89,6 +89,13 @@ impl RedisServer {
         parse_info(&self.cli(&["INFO", section]))
     }
 
+    /// `(calls, usec)` of command `name` (lower case, as `evalsha`) in
+    /// `INFO commandstats` since the last `CONFIG RESETSTAT`; zeros when it
+    /// never ran.
+    pub fn command_stat(&self, name: &str) -> (u64, u64) {
+        command_stat(&self.info("commandstats"), name)
+    }
+
     /// Runs `redis-cli` against this server and returns its output.
     pub fn cli(&self, args: &[&str]) -> String {
         cli(self.port, args)
@@ -386,4 +393,18 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("find a free port")
+}
+
+/// `(calls, usec)` of command `name` in a parsed `INFO commandstats`.
+pub fn command_stat(stats: &HashMap<String, String>, name: &str) -> (u64, u64) {
+    let Some(value) = stats.get(&format!("cmdstat_{name}")) else {
+        return (0, 0);
+    };
+    let field = |key: &str| {
+        value
+            .split(',')
+            .find_map(|f| f.strip_prefix(key))
+            .map_or(0, |n| n.parse::<u64>().unwrap())
+    };
+    (field("calls="), field("usec="))
 }

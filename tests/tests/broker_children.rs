@@ -8,12 +8,11 @@
 //! (`wasmq run`, the fanout plugin) is in `children.rs`.
 
 use redis::AsyncCommands;
-use std::collections::HashMap;
 use std::time::Duration;
 use wasmq::Client;
 use wasmq::broker::{BrokerOptions, Completion, LeasedTask, QueueRemoval, Settlement};
 use wasmq::task::{ChildOptions, ChildSpec, TaskSpec, TaskState};
-use wasmq_tests::redis::{RedisCluster, RedisServer};
+use wasmq_tests::redis::{RedisCluster, RedisServer, command_stat};
 
 /// Enqueues one parent to `queue` and leases it.
 async fn leased_parent(client: &Client, queue: &str) -> LeasedTask {
@@ -219,19 +218,6 @@ async fn the_forwarder_crosses_slots_on_a_cluster() {
 }
 
 /// `(calls, usec)` of one command in `INFO commandstats`.
-fn command_stat(stats: &HashMap<String, String>, name: &str) -> (u64, u64) {
-    let Some(value) = stats.get(&format!("cmdstat_{name}")) else {
-        return (0, 0);
-    };
-    let field = |key: &str| {
-        value
-            .split(',')
-            .find_map(|f| f.strip_prefix(key))
-            .map_or(0, |n| n.parse::<u64>().unwrap())
-    };
-    (field("calls="), field("usec="))
-}
-
 /// Round trips and Redis CPU (µs) since the last `CONFIG RESETSTAT`.
 /// Commandstats also count the commands scripts run, so round trips are
 /// the client's own commands: `EVALSHA`, `HSCAN` and `SADD` (never run by

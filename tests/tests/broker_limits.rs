@@ -127,17 +127,7 @@ async fn redis_limits_win_over_manifest_defaults(url: String) {
 
 /// `(calls, usec)` of EVALSHA in `INFO commandstats`.
 fn evalsha(redis: &wasmq_tests::redis::RedisServer) -> (u64, u64) {
-    let stats = redis.info("commandstats");
-    let Some(value) = stats.get("cmdstat_evalsha") else {
-        return (0, 0);
-    };
-    let field = |key: &str| {
-        value
-            .split(',')
-            .find_map(|f| f.strip_prefix(key))
-            .map_or(0, |n| n.parse::<u64>().unwrap())
-    };
-    (field("calls="), field("usec="))
+    redis.command_stat("evalsha")
 }
 
 /// Redis CPU per lease call, plain and under a limit that does not bind
