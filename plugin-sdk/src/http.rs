@@ -178,7 +178,6 @@ impl<'a> Url<'a> {
 }
 
 #[cfg(target_family = "wasm")]
-#[path = "http_wasi.rs"]
 mod imp;
 
 #[cfg(not(target_family = "wasm"))]

@@ -389,5 +389,4 @@ pub(super) fn secrets(
 }
 
 #[cfg(test)]
-#[path = "capabilities_tests.rs"]
 mod tests;

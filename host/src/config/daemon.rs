@@ -303,11 +303,9 @@ pub struct InvalidSetting {
     pub message: String,
 }
 
-#[path = "daemon_sources.rs"]
 mod sources;
 
 pub use sources::{DaemonConfigError, RunOverrides, parse_socket_addr};
 
 #[cfg(test)]
-#[path = "daemon_tests.rs"]
 mod tests;

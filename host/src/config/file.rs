@@ -257,5 +257,4 @@ fn describe(file_type: FileType) -> &'static str {
 }
 
 #[cfg(all(test, unix))]
-#[path = "file_tests.rs"]
 mod tests;

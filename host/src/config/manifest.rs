@@ -385,5 +385,4 @@ pub(super) fn size(key: &'static str, value: SizeValue) -> Result<u64, InvalidLi
 }
 
 #[cfg(test)]
-#[path = "manifest_tests.rs"]
 mod tests;

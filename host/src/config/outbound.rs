@@ -119,5 +119,4 @@ fn v6_non_public(ip: Ipv6Addr) -> bool {
 }
 
 #[cfg(test)]
-#[path = "outbound_tests.rs"]
 mod tests;

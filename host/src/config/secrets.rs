@@ -217,5 +217,4 @@ impl fmt::Display for Secret {
 }
 
 #[cfg(test)]
-#[path = "secrets_tests.rs"]
 mod tests;

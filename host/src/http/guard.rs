@@ -246,5 +246,4 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 #[cfg(test)]
-#[path = "guard_tests.rs"]
 mod tests;

@@ -358,5 +358,4 @@ fn millis_since_epoch(at: SystemTime) -> u64 {
 }
 
 #[cfg(test)]
-#[path = "registry_tests.rs"]
 mod tests;

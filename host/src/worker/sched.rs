@@ -334,5 +334,4 @@ impl<T> Scheduler<T> {
 }
 
 #[cfg(test)]
-#[path = "sched_tests.rs"]
 mod tests;

@@ -218,5 +218,4 @@ pub fn redact(error: TaskError, token: &str) -> TaskError {
 }
 
 #[cfg(test)]
-#[path = "mail_api_tests.rs"]
 mod tests;

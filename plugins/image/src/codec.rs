@@ -105,5 +105,4 @@ fn describe_start(bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
-#[path = "codec_tests.rs"]
 mod tests;

@@ -223,5 +223,4 @@ fn store(key: &str, thumb: &Image) -> Result<serde_json::Value, TaskError> {
 }
 
 #[cfg(test)]
-#[path = "lib_tests.rs"]
 mod tests;

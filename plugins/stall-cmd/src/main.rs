@@ -1,13 +1,12 @@
 //! `stall-cmd`: the `stall` component's behaviours as a WASI command. The
 //! payload (on stdin) names the mode: `sleep`, `stdin`, `clock` or `loop`;
-//! see `plugins/stall/src/modes.rs`, which both plugins share so the two
+//! see `plugins/stall-modes`, which both plugins share so the two
 //! plugin kinds are tested against the same guest code.
 
 use std::io::Read;
 use std::process::ExitCode;
 
-#[path = "../../stall/src/modes.rs"]
-mod modes;
+use stall_modes as modes;
 
 fn main() -> ExitCode {
     let mut payload = Vec::new();

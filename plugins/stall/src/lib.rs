@@ -6,7 +6,7 @@
 //! epoch callback reaches the last two; the first two spend their time in
 //! host calls, where only the host's timer (dropping the run) can.
 
-mod modes;
+use stall_modes as modes;
 
 use wasmq_plugin_sdk::{Output, Task, TaskError};
 
@@ -19,7 +19,7 @@ fn handle(task: Task) -> Result<Output, TaskError> {
 
 #[cfg(test)]
 mod tests {
-    use super::modes::Mode;
+    use stall_modes::Mode;
 
     #[test]
     fn modes_are_named_by_the_payload() {
