@@ -1,5 +1,6 @@
 //! Real `redis-server` processes for tests: a standalone server
-//! ([`RedisServer`]) and a local three-master cluster ([`RedisCluster`]).
+//! ([`RedisServer`]), a local three-master cluster ([`RedisCluster`]) and a
+//! Sentinel-managed master and replica ([`RedisSentinel`]).
 //!
 //! Each fixture picks free ports, keeps its data in a temp dir, and kills its
 //! processes on drop, so tests run in parallel, never touch the machine's own
@@ -15,6 +16,9 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 mod dump;
+mod sentinel;
+
+pub use sentinel::RedisSentinel;
 
 const MISSING: &str = "install redis-server (apt-get install redis-server)";
 

@@ -46,6 +46,8 @@ pub(crate) struct Inner {
     pub global: GlobalKeys,
     keys: Mutex<HashMap<String, Arc<QueueKeys>>>,
     registered: Mutex<HashSet<String>>,
+    /// The client durable enqueues go through (see `wait_for_replicas`).
+    durable: tokio::sync::OnceCell<Client>,
 }
 
 impl std::fmt::Debug for Client {
@@ -78,10 +80,21 @@ impl Client {
     async fn open(url: &str, opts: BrokerOptions, skew_ms: i64) -> BrokerResult<Self> {
         opts.validate()?;
         let target = Target::parse(url)?;
+        Self::open_target(target, opts, skew_ms, &mask_password(url)).await
+    }
+
+    /// Connects to `target`, loads the scripts and syncs the clock; `shown`
+    /// is the URL (password masked) for messages.
+    async fn open_target(
+        target: Target,
+        opts: BrokerOptions,
+        skew_ms: i64,
+        shown: &str,
+    ) -> BrokerResult<Self> {
         let conn = target
             .connect(opts.response_timeout)
             .await
-            .map_err(|e| BrokerError::redis(format!("connect to {}", mask_password(url)), e))?;
+            .map_err(|e| BrokerError::redis(format!("connect to {shown}"), e))?;
         let client = Self {
             inner: Arc::new(Inner {
                 global: GlobalKeys::new(&opts.namespace)?,
@@ -92,6 +105,7 @@ impl Client {
                 clock: RedisClock::new(skew_ms),
                 keys: Mutex::new(HashMap::new()),
                 registered: Mutex::new(HashSet::new()),
+                durable: tokio::sync::OnceCell::new(),
             }),
         };
         client.load_scripts().await?;
@@ -133,7 +147,9 @@ impl Client {
     }
 
     /// Wraps a Redis error with its operation, and starts rebuilding the
-    /// cluster connection if the cluster client lost every node.
+    /// connection if the cluster client lost every node or, with Sentinel,
+    /// the master died or was demoted (a failover), so that the next calls
+    /// go to the master the sentinels name now.
     ///
     /// After a whole cluster restarts, redis-rs's cluster client can end up
     /// with an empty connection map and keep refreshing slots over it,
@@ -141,8 +157,19 @@ impl Client {
     /// the seed nodes recovers, so the broker builds one (at most every
     /// [`REBUILD_PAUSE`]) and swaps it in.
     pub(crate) fn fail(&self, op: impl Into<String>, e: redis::RedisError) -> BrokerError {
-        if self.inner.target.is_cluster()
-            && e.kind() == redis::ErrorKind::ClusterConnectionNotFound
+        let lost = match &self.inner.target {
+            Target::Cluster(_) => e.kind() == redis::ErrorKind::ClusterConnectionNotFound,
+            // The master died (refused, dropped, silent) or was demoted.
+            Target::Sentinel(_) => {
+                e.is_io_error()
+                    || e.is_connection_refusal()
+                    || e.is_connection_dropped()
+                    || e.is_timeout()
+                    || e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
+            }
+            Target::Single(_) => false,
+        };
+        if lost
             && !self.inner.rebuilding.swap(true, Ordering::SeqCst)
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
@@ -152,10 +179,19 @@ impl Client {
                 match inner.target.connect(inner.opts.response_timeout).await {
                     Ok(conn) => {
                         *inner.conn.write().unwrap_or_else(|p| p.into_inner()) = conn;
-                        metrics::counter!("wasmq_broker_cluster_rebuilds_total").increment(1);
-                        warn!("rebuilt the Redis Cluster connection from the seed nodes");
+                        if inner.target.is_sentinel() {
+                            // Scripts are per server: the new master may lack them.
+                            if let Err(e) = client.load_scripts().await {
+                                warn!(error = %e, "loading scripts on the new master failed; they load on first use");
+                            }
+                            metrics::counter!("wasmq_broker_sentinel_reconnects_total").increment(1);
+                            warn!("reconnected to the master the sentinels name now");
+                        } else {
+                            metrics::counter!("wasmq_broker_cluster_rebuilds_total").increment(1);
+                            warn!("rebuilt the Redis Cluster connection from the seed nodes");
+                        }
                     }
-                    Err(e) => warn!(error = %e, "rebuilding the Redis Cluster connection failed"),
+                    Err(e) => warn!(error = %e, "rebuilding the Redis connection failed"),
                 }
                 tokio::time::sleep(REBUILD_PAUSE).await;
                 inner.rebuilding.store(false, Ordering::SeqCst);
@@ -231,7 +267,46 @@ impl Client {
     /// whole batch. Each chunk is atomic and its script checks everything
     /// before writing; if Redis fails a chunk, earlier chunks may already be
     /// enqueued.
+    ///
+    /// With [`BrokerOptions::durable_replicas`], the ids are returned only
+    /// once that many replicas have the tasks (see [`Client::durable`]).
     pub async fn enqueue_many(&self, specs: Vec<TaskSpec>) -> BrokerResult<Vec<TaskId>> {
+        if self.inner.opts.durable_replicas == 0 {
+            return self.enqueue_now(specs).await;
+        }
+        let durable = self.durable().await?;
+        let ids = durable.enqueue_now(specs).await?;
+        durable.wait_for_replicas(ids, &self.inner.opts).await
+    }
+
+    /// The client durable enqueues go through, opened on first use.
+    ///
+    /// `WAIT` blocks the connection it is sent on until the replicas answer
+    /// (up to [`BrokerOptions::durable_timeout`]), and it covers the writes
+    /// made on that connection. On the shared connection it would stall
+    /// every lease and ack behind it, so durable enqueues get a client of
+    /// their own: only they wait for each other.
+    async fn durable(&self) -> BrokerResult<&Client> {
+        self.inner
+            .durable
+            .get_or_try_init(|| async {
+                let opts = BrokerOptions {
+                    durable_replicas: 0,
+                    response_timeout: self
+                        .inner
+                        .opts
+                        .response_timeout
+                        .max(self.inner.opts.durable_timeout + Duration::from_secs(1)),
+                    ..self.inner.opts.clone()
+                };
+                let skew = self.inner.clock.skew_ms();
+                Self::open_target(self.inner.target.clone(), opts, skew, "Redis (durable enqueues)")
+                    .await
+            })
+            .await
+    }
+
+    async fn enqueue_now(&self, specs: Vec<TaskSpec>) -> BrokerResult<Vec<TaskId>> {
         let enqueued_at_ms = self.inner.clock.host_ms();
         let now = SystemTime::UNIX_EPOCH + Duration::from_millis(enqueued_at_ms);
         let batch = specs.len() > 1;
@@ -274,9 +349,40 @@ impl Client {
                 *slot = Some(id);
             }
         }
-        ids.into_iter()
+        let ids: Vec<TaskId> = ids
+            .into_iter()
             .map(|id| id.ok_or_else(|| BrokerError::reply("enqueue", "a task got no id")))
-            .collect()
+            .collect::<BrokerResult<_>>()?;
+        Ok(ids)
+    }
+
+    /// Waits (Redis `WAIT`, on every master on Cluster) until
+    /// `opts.durable_replicas` replicas have every write made so far on this
+    /// client's connection, which includes `ids`.
+    async fn wait_for_replicas(
+        &self,
+        ids: Vec<TaskId>,
+        opts: &BrokerOptions,
+    ) -> BrokerResult<Vec<TaskId>> {
+        if ids.is_empty() {
+            return Ok(ids);
+        }
+        let acked: u64 = redis::cmd("WAIT")
+            .arg(opts.durable_replicas)
+            .arg(millis(opts.durable_timeout))
+            .query_async(&mut self.conn())
+            .await
+            .map_err(|e| self.fail("wait for replicas (WAIT)", e))?;
+        if acked < u64::from(opts.durable_replicas) {
+            metrics::counter!("wasmq_enqueue_not_replicated_total").increment(ids.len() as u64);
+            return Err(BrokerError::NotReplicated {
+                ids,
+                acked,
+                wanted: opts.durable_replicas,
+                timeout: opts.durable_timeout,
+            });
+        }
+        Ok(ids)
     }
 
     async fn enqueue_chunk(

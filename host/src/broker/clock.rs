@@ -60,6 +60,11 @@ impl RedisClock {
             .max(0) as u64
     }
 
+    /// How far this host's clock is set off (tests only; 0 otherwise).
+    pub(crate) fn skew_ms(&self) -> i64 {
+        self.host_skew_ms.load(Ordering::Relaxed)
+    }
+
     /// Redis's clock as estimated now, ms since the Unix epoch.
     pub(crate) fn now_ms(&self) -> u64 {
         let offset = self.offset_ms.load(Ordering::Relaxed);

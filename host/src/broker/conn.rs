@@ -5,6 +5,9 @@
 //! * `redis+cluster://host:port` (or `rediss+cluster://`), or any of the
 //!   above with `?cluster=true`, or several URLs separated by commas — a Redis
 //!   Cluster, with these nodes as seeds. AUTH and TLS come from the first URL.
+//! * `redis+sentinel://[user:password@]host:port[,host:port...]/service[/db]`
+//!   (or `rediss+sentinel://`) — the master that these Redis Sentinels
+//!   monitor under `service`, found again after each failover (`sentinel.rs`).
 //!
 //! Commands share one multiplexed connection that reconnects with backoff
 //! after Redis restarts (`ConnectionManager` standalone, the async cluster
@@ -14,6 +17,7 @@
 
 use super::error::{BrokerError, BrokerResult};
 use super::redact::mask_password;
+use super::sentinel::SentinelTarget;
 use redis::aio::{
     ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
 };
@@ -35,6 +39,8 @@ pub(crate) enum Target {
     Single(Box<ConnectionInfo>),
     /// A Redis Cluster, by its seed nodes.
     Cluster(Vec<ConnectionInfo>),
+    /// The master of a Sentinel-managed group, found on each connect.
+    Sentinel(Box<SentinelTarget>),
 }
 
 impl Target {
@@ -42,6 +48,9 @@ impl Target {
     pub(crate) fn parse(url: &str) -> BrokerResult<Self> {
         if url.contains("rediss") {
             install_tls_provider();
+        }
+        if let Some(sentinel) = SentinelTarget::parse(url) {
+            return Ok(Target::Sentinel(Box::new(sentinel?)));
         }
         let parts: Vec<&str> = url.split(',').map(str::trim).collect();
         let mut cluster = parts.len() > 1;
@@ -83,16 +92,32 @@ impl Target {
         matches!(self, Target::Cluster(_))
     }
 
+    /// True for a Sentinel-managed master, whose address can move.
+    pub(crate) fn is_sentinel(&self) -> bool {
+        matches!(self, Target::Sentinel(_))
+    }
+
+    /// The one server to connect to: the given one, or the master the
+    /// sentinels name now. A Cluster has none.
+    async fn server(&self) -> redis::RedisResult<ConnectionInfo> {
+        match self {
+            Target::Single(info) => Ok((**info).clone()),
+            Target::Sentinel(sentinel) => sentinel.master().await,
+            Target::Cluster(_) => Err(std::io::Error::other("a Redis Cluster has no single server").into()),
+        }
+    }
+
     /// The shared, reconnecting connection for ordinary commands.
     pub(crate) async fn connect(&self, response_timeout: Duration) -> redis::RedisResult<Conn> {
         match self {
-            Target::Single(info) => {
+            Target::Single(_) | Target::Sentinel(_) => {
+                let info = self.server().await?;
                 let config = ConnectionManagerConfig::new()
                     .set_response_timeout(Some(response_timeout))
                     .set_connection_timeout(Some(CONNECT_TIMEOUT))
                     .set_number_of_retries(4)
                     .set_max_delay(Duration::from_secs(2));
-                let client = redis::Client::open((**info).clone())?;
+                let client = redis::Client::open(info)?;
                 Ok(Conn::Single(
                     client.get_connection_manager_with_config(config).await?,
                 ))
@@ -110,11 +135,12 @@ impl Target {
     /// A dedicated connection with no response timeout, for blocking waits.
     pub(crate) async fn connect_blocking(&self) -> redis::RedisResult<Conn> {
         match self {
-            Target::Single(info) => {
+            Target::Single(_) | Target::Sentinel(_) => {
+                let info = self.server().await?;
                 let config = AsyncConnectionConfig::new()
                     .set_connection_timeout(Some(CONNECT_TIMEOUT))
                     .set_response_timeout(None);
-                let client = redis::Client::open((**info).clone())?;
+                let client = redis::Client::open(info)?;
                 Ok(Conn::Dedicated(
                     client
                         .get_multiplexed_async_connection_with_config(&config)
@@ -130,13 +156,14 @@ impl Target {
         }
     }
 
-    /// The seed nodes switched to RESP3, which push messages (pub/sub) need.
-    pub(crate) fn resp3_infos(&self) -> Vec<ConnectionInfo> {
+    /// The server (the master the sentinels name now) or the seed nodes,
+    /// switched to RESP3, which push messages (pub/sub) need.
+    pub(crate) async fn resp3_infos(&self) -> redis::RedisResult<Vec<ConnectionInfo>> {
         let infos = match self {
-            Target::Single(info) => vec![(**info).clone()],
             Target::Cluster(nodes) => nodes.clone(),
+            _ => vec![self.server().await?],
         };
-        infos
+        Ok(infos
             .into_iter()
             .map(|info| {
                 let settings = info
@@ -145,7 +172,7 @@ impl Target {
                     .set_protocol(ProtocolVersion::RESP3);
                 info.set_redis_settings(settings)
             })
-            .collect()
+            .collect())
     }
 }
 

@@ -34,6 +34,26 @@ pub enum BrokerError {
         source: redis::RedisError,
     },
 
+    /// A durable enqueue: the master accepted the tasks, but fewer
+    /// replicas than asked confirmed them in time, so a failover now could
+    /// lose them.
+    #[error(
+        "the master accepted {} task(s) ({}), but only {acked} of {wanted} replica(s) confirmed them \
+         within {timeout:?}, so a failover could lose them; check the replicas \
+         (INFO replication), or enqueue again with a unique key, which cannot duplicate them",
+        ids.len(), shown_ids(ids)
+    )]
+    NotReplicated {
+        /// The ids the master accepted.
+        ids: Vec<crate::task::TaskId>,
+        /// Replicas that confirmed.
+        acked: u64,
+        /// Replicas asked for.
+        wanted: u32,
+        /// How long the enqueue waited.
+        timeout: std::time::Duration,
+    },
+
     /// Redis answered with something the broker did not expect.
     #[error("unexpected reply from Redis during {op}: {detail}")]
     Reply {
@@ -42,6 +62,15 @@ pub enum BrokerError {
         /// What was expected and what came.
         detail: String,
     },
+}
+
+/// The first few ids, for a message.
+fn shown_ids(ids: &[crate::task::TaskId]) -> String {
+    let mut shown: Vec<String> = ids.iter().take(3).map(ToString::to_string).collect();
+    if ids.len() > 3 {
+        shown.push(format!("and {} more", ids.len() - 3));
+    }
+    shown.join(", ")
 }
 
 impl BrokerError {
@@ -78,6 +107,7 @@ impl BrokerError {
                                 | redis::ServerErrorKind::TryAgain
                                 | redis::ServerErrorKind::ClusterDown
                                 | redis::ServerErrorKind::MasterDown
+                                | redis::ServerErrorKind::ReadOnly
                         )
                     )
             }

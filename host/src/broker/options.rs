@@ -79,7 +79,22 @@ pub struct BrokerOptions {
     /// [`crate::crypto`]); `None` (the default) stores them in clear and
     /// shows sealed ones as `encrypted`.
     pub encryption: Option<crate::crypto::Encryption>,
+    /// Make enqueues durable against a failover: an enqueue returns only
+    /// once this many replicas have its writes (Redis `WAIT`), and fails
+    /// with [`crate::broker::BrokerError::NotReplicated`] (naming the ids,
+    /// which the master did accept) when they do not confirm within
+    /// `durable_timeout`. 0 (the default) returns as soon as the master has
+    /// them; see `docs/scaling.md` for what a failover can lose then.
+    pub durable_replicas: u32,
+    /// How long a durable enqueue waits for its replicas (default 2 s).
+    pub durable_timeout: Duration,
 }
+
+/// Most replicas a durable enqueue may wait for.
+pub const MAX_DURABLE_REPLICAS: u32 = 16;
+
+/// Longest a durable enqueue may wait for its replicas.
+pub const MAX_DURABLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Default for BrokerOptions {
     fn default() -> Self {
@@ -96,6 +111,8 @@ impl Default for BrokerOptions {
             throughput_retention: Duration::from_secs(24 * 3600),
             publish_completions: true,
             encryption: None,
+            durable_replicas: 0,
+            durable_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -130,6 +147,25 @@ impl BrokerOptions {
             return Err(range(
                 "enqueue_chunk",
                 format!("{} is not in 1..={MAX_BATCH}", self.enqueue_chunk),
+            ));
+        }
+        if self.durable_replicas > MAX_DURABLE_REPLICAS {
+            return Err(range(
+                "durable_replicas",
+                format!(
+                    "{} is above the maximum of {MAX_DURABLE_REPLICAS}",
+                    self.durable_replicas
+                ),
+            ));
+        }
+        if self.durable_timeout < Duration::from_millis(1) || self.durable_timeout > MAX_DURABLE_TIMEOUT
+        {
+            return Err(range(
+                "durable_timeout",
+                format!(
+                    "{:?} is not between 1 ms and {MAX_DURABLE_TIMEOUT:?}",
+                    self.durable_timeout
+                ),
             ));
         }
         if self.throughput_retention < Duration::from_secs(60) {

@@ -10,7 +10,9 @@
 //! A subscription uses RESP3 push messages on a dedicated connection that
 //! resubscribes by itself after a reconnect: a `ConnectionManager` on a single
 //! server, the cluster client's pub/sub on Cluster (classic `PUBLISH` reaches
-//! every node of a cluster, so one subscription per process is enough).
+//! every node of a cluster, so one subscription per process is enough). With
+//! Sentinel the master can move, so the connection is a plain one whose end
+//! ends the stream, and the caller subscribes again to the new master.
 //!
 //! Pub/sub is fire-and-forget: a message sent while the subscriber was
 //! reconnecting is lost. For cancellations the flag stays, so the request is
@@ -25,10 +27,10 @@ use super::conn::Target;
 use super::error::{BrokerError, BrokerResult};
 use crate::task::TaskId;
 use futures::Stream;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
-use redis::{ProtocolVersion, PushInfo, PushKind, Value};
+use redis::{AsyncConnectionConfig, ProtocolVersion, PushInfo, PushKind, Value};
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -42,6 +44,8 @@ pub struct Subscription {
     kind: Kind,
     rx: UnboundedReceiver<PushInfo>,
     ready: VecDeque<TaskId>,
+    /// The connection does not reconnect: its end is the stream's end.
+    ends_on_disconnect: bool,
     // Held so the subscription stays open; dropped with the stream.
     _conn: SubscriptionConn,
 }
@@ -61,6 +65,7 @@ enum Kind {
 #[allow(dead_code)]
 enum SubscriptionConn {
     Single(ConnectionManager),
+    Dedicated(MultiplexedConnection),
     Cluster(ClusterConnection),
 }
 
@@ -91,8 +96,27 @@ impl Client {
         let op = format!("subscribe to {channel}");
         let fail = |e| BrokerError::redis(&op, e);
         let (tx, rx) = unbounded_channel();
-        let infos = self.inner.target.resp3_infos();
+        let infos = self.inner.target.resp3_infos().await.map_err(fail)?;
         let conn = match &self.inner.target {
+            // The master can move: a plain connection that ends the stream
+            // when it drops, so the caller subscribes again, to the master
+            // the sentinels name then.
+            Target::Sentinel(_) => {
+                let info = infos
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| BrokerError::reply(&op, "no connection info"))?;
+                let config = AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(std::time::Duration::from_secs(5)))
+                    .set_push_sender(tx);
+                let mut conn = redis::Client::open(info)
+                    .map_err(fail)?
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await
+                    .map_err(fail)?;
+                conn.subscribe(&channel).await.map_err(fail)?;
+                SubscriptionConn::Dedicated(conn)
+            }
             Target::Single(_) => {
                 let info = infos
                     .into_iter()
@@ -126,6 +150,7 @@ impl Client {
             kind,
             rx,
             ready: VecDeque::new(),
+            ends_on_disconnect: matches!(conn, SubscriptionConn::Dedicated(_)),
             _conn: conn,
         })
     }
@@ -145,6 +170,13 @@ impl Subscription {
             let Some(push) = std::task::ready!(self.rx.poll_recv(cx)) else {
                 return Poll::Ready(None);
             };
+            // Only a dedicated (Sentinel) connection reports its own end;
+            // the others reconnect and resubscribe by themselves.
+            if push.kind == PushKind::Disconnection
+                && self.ends_on_disconnect
+            {
+                return Poll::Ready(None);
+            }
             if let Some(payload) = self.payload(push) {
                 self.parse(&payload);
             }

@@ -1,0 +1,141 @@
+//! Hosts on a Sentinel-managed Redis (`redis+sentinel://`) through a
+//! failover: the master is killed with SIGKILL mid-drain, the sentinels
+//! promote the replica, and the hosts, the producer and the cancel
+//! subscription follow it without losing a task.
+
+use std::time::Duration;
+use wasmq::broker::BrokerOptions;
+use wasmq::task::{TaskId, TaskSpec, TaskState};
+use wasmq::Client;
+use wasmq_tests::host::{HostProcess, PluginsDir, eventually};
+use wasmq_tests::redis::RedisSentinel;
+
+const LONG: Duration = Duration::from_secs(120);
+const TASKS: u64 = 400;
+
+async fn connect(url: &str) -> Client {
+    Client::connect(url, BrokerOptions::default())
+        .await
+        .expect("connect through the sentinels")
+}
+
+/// Completed and dead counts, and tasks not yet final, of `queue`; `None`
+/// while Redis does not answer (mid-failover).
+async fn counts(client: &Client, queue: &str) -> Option<(u64, u64, u64)> {
+    let s = client.queue_stats(queue).await.ok()?;
+    let open = s.pending + s.scheduled + s.retry_wait + s.active + s.waiting;
+    Some((s.counters.completed, s.counters.dead, open))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failover_mid_drain_loses_nothing() {
+    let mut group = RedisSentinel::start();
+    let url = group.url();
+    let plugins = PluginsDir::with(&[("sleep200", "sleep200")]);
+    let client = connect(&url).await;
+    let specs: Vec<TaskSpec> = (0..TASKS)
+        .map(|i| TaskSpec::new("sleep200", i.to_string()))
+        .collect();
+    let mut ids: Vec<TaskId> = client.enqueue_many(specs).await.expect("enqueue");
+    // Replication is asynchronous: what the master acknowledged but had not
+    // sent is what a failover may lose (docs/scaling.md). Rule it out here.
+    group.wait_replicated();
+    let flags = ["--concurrency", "8", "--lease", "3s"];
+    let mut hosts: Vec<HostProcess> = (0..2)
+        .map(|_| HostProcess::start(&url, plugins.path(), &flags))
+        .collect();
+    eventually("some tasks to complete", LONG, || async {
+        let (completed, _, _) = counts(&client, "sleep200").await?;
+        (completed >= 40).then_some(())
+    })
+    .await;
+    let (completed, _, open) = counts(&client, "sleep200").await.unwrap();
+    assert!(open > 0, "the kill must land mid-drain: {completed} completed");
+
+    group.kill_master();
+    group.wait_for_failover();
+
+    // A producer that connected before the failover enqueues on the new master.
+    let late = client
+        .enqueue(TaskSpec::new("sleep200", "late"))
+        .await
+        .expect("enqueue after the failover");
+    ids.push(late);
+    let (completed, dead, _) = eventually("every task to settle", LONG, || async {
+        let (completed, dead, open) = counts(&client, "sleep200").await?;
+        (completed + dead > TASKS && open == 0).then_some((completed, dead, open))
+    })
+    .await;
+    assert_eq!((completed, dead), (TASKS + 1, 0), "nothing lost, nothing dead");
+    for id in &ids {
+        let status = client.status(id).await.expect("status").expect("known");
+        assert_eq!(status.state, TaskState::Completed, "{id}: {status:?}");
+    }
+    let info = group.replica_cli(&["INFO", "replication"]);
+    assert!(info.contains("role:master"), "{info}");
+    for host in &mut hosts {
+        assert!(
+            host.log().contains("reconnected to the master the sentinels name now"),
+            "each host followed the promotion:\n{}",
+            host.log()
+        );
+        host.terminate();
+        assert!(host.wait(LONG).success(), "{}", host.log());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_service_name_is_refused_with_the_reason() {
+    let group = RedisSentinel::start();
+    let url = group.url().replace("/wasmq", "/nosuch");
+    let err = Client::connect(&url, BrokerOptions::default())
+        .await
+        .expect_err("no master is named nosuch")
+        .to_string();
+    assert!(err.contains("does not monitor a master named \"nosuch\""), "{err}");
+    let _ = group.master_port();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_durable_enqueue_returns_once_the_replica_has_it() {
+    let group = RedisSentinel::start();
+    let opts = BrokerOptions {
+        durable_replicas: 1,
+        ..BrokerOptions::default()
+    };
+    let client = Client::connect(&group.url(), opts.clone())
+        .await
+        .expect("connect");
+    let ids = client
+        .enqueue_many((0..50).map(|i| TaskSpec::new("echo", i.to_string())).collect())
+        .await
+        .expect("one replica confirms");
+    assert_eq!(ids.len(), 50);
+    // WAIT returned, so the replica holds every task without further waiting.
+    for id in &ids {
+        let found = group.replica_cli(&["HEXISTS", "wasmq:{echo}:t", id.local()]);
+        assert_eq!(found.trim(), "1", "{id} is on the replica");
+    }
+
+    // Asking for more replicas than exist fails, naming what was accepted.
+    let opts = BrokerOptions {
+        durable_replicas: 2,
+        durable_timeout: Duration::from_millis(100),
+        ..opts
+    };
+    let client = Client::connect(&group.url(), opts).await.expect("connect");
+    let err = client
+        .enqueue(TaskSpec::new("echo", "x"))
+        .await
+        .expect_err("only one replica exists");
+    let text = err.to_string();
+    assert!(
+        text.contains("only 1 of 2 replica(s) confirmed") && text.contains("echo:"),
+        "{text}"
+    );
+    let wasmq::broker::BrokerError::NotReplicated { ids, .. } = err else {
+        panic!("{text}")
+    };
+    let status = client.status(&ids[0]).await.unwrap().expect("accepted");
+    assert_eq!(status.state, TaskState::Pending);
+}
