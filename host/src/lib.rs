@@ -25,55 +25,88 @@
 //!
 //! ## Life of a task
 //!
-//! Each hop, by function and file (under `host/src/`):
+//! One task, from the producer to `ack.lua`, hop by hop. Functions are
+//! written `name()`, each followed by the file (under `host/src/`) that
+//! defines it; `life_map.rs` checks that every one still exists there, so
+//! this map fails the tests when a hop is renamed or moved.
 //!
-//! 1. **Enqueue.** [`Client::enqueue`] (`broker/client.rs`) checks the spec
-//!    (`TaskSpec::check_options`, `task/spec.rs`) and runs `enqueue.lua`:
-//!    the body goes into the queue's `t` hash, the id onto `p0`..`p2` (or
-//!    `scheduled` with a delay).
-//! 2. **Lease.** `lease_loop` (`worker/leaser.rs`) asks the scheduler what
-//!    each served queue wants and calls `Client::lease`
-//!    (`broker/consumer.rs`, `lease.lua`), which moves ids to `active` under
-//!    one token and deadline. Each lease enters `Inflight::insert`
-//!    (`worker/inflight.rs`), keyed by (id, token), and its task
-//!    `Scheduler::push` (`worker/sched.rs`).
-//! 3. **Run.** An executor (`executor`, `worker/execute.rs`, a tokio task
-//!    on the guest runtime) takes it from `Scheduler::next_job`; `run_task`
-//!    finds the plugin (`Registry::get_loaded`, `plugins/registry.rs`) and
-//!    awaits `Plugin::run` (`runtime/plugin.rs`): a fresh store armed with
-//!    fuel, memory limiter and epoch callback (`arm`, `runtime/sandbox.rs`),
-//!    `instantiate_async` and the call (`runtime/component.rs` or
-//!    `runtime/command.rs`), under a timer that drops a run blocked in a
-//!    host call. The result becomes an `Outcome` (`classify`,
-//!    `runtime/classify.rs`), then a decision (`decide`, `worker/policy.rs`).
-//! 4. **Meanwhile.** `keep_leases` (`worker/keeper.rs`) extends each queue's
-//!    leases every lease/3 (`Client::extend`, `extend.lua`) until the run's
-//!    deadline plus a grace, and trips the run's `CancelToken` when a cancel
-//!    is asked (`listen_for_cancellations`, `cancel.lua`'s publish).
-//! 5. **Settle.** The verdict goes to `route` and the queue's `lane`
-//!    (`worker/settle.rs`), which batches it into `Client::ack_many`
-//!    (`ack.lua`), `retry` (`retry.lua`), `dead` (`dead.lua`) or `release`
-//!    (`release.lua`), all in `broker/consumer.rs` and `broker/settle.rs`; a
-//!    stale token is refused there. Then the lease leaves `Inflight`.
-//! 6. **Later.** `Client::run_maintenance` (`broker/maintainer.rs`,
-//!    `maintain.lua`) promotes due retries and delayed tasks to pending and
-//!    reaps leases whose host died; `trim_results.lua` ages out results.
-//! 7. **Children.** A run's `tasks::enqueue` calls are collected in its
-//!    `Outcome` (`runtime/tasks_host.rs`) and committed by `ack.lua` to the
-//!    queue's outbox, only with a success; `forward_soon`
-//!    (`worker/settle.rs`) and the maintenance tick then call
-//!    `Client::forward_children` (`broker/outbox.rs`, `forward.lua`), which
-//!    enqueues them in their own queues under ids derived from the parent's.
-//! 8. **Flows.** `Client::enqueue_flow` (`broker/flows.rs`,
-//!    `flow_enqueue.lua`) holds a parent in its queue's `waiting` set; on
-//!    each maintenance tick `Client::resolve_flows` (`broker/flow_resolve.rs`)
-//!    reads its dependencies' states in their own slots and reports them
-//!    to `flow_settle.lua`, which releases the parent to pending (or
-//!    buries it) once every dependency has settled.
-//! 9. **Schedules.** `run_schedules` (`worker/schedules.rs`) enqueues each
-//!    due cron fire under a unique key, then claims it
-//!    (`schedule_claim.lua`), so every fire makes one task whatever the
-//!    number of hosts.
+//! 1. **Enqueue.** `Client::enqueue()` (`broker/client.rs`) checks the spec
+//!    (`TaskSpec::check_options()`, `task/spec.rs`) and runs `enqueue.lua`:
+//!    the body goes into the queue's `t` hash and the id onto a pending list
+//!    `p0`..`p2` (or the `scheduled` set with a delay), and one wake token
+//!    is pushed for idle hosts.
+//! 2. **Wait and lease.** On every host, `lease_loop()` (`worker/leaser.rs`)
+//!    asks the scheduler how many tasks each served queue wants, blocks on
+//!    the wake lists when none has work (`Waiter::wait_for_work()`,
+//!    `broker/waiter.rs`), and calls `Client::lease()` (`broker/lease.rs`):
+//!    `lease.lua` checks the queue's rate limit and concurrency cap, then
+//!    moves ids from pending to `active` under one token and deadline.
+//! 3. **Hand over.** Each lease enters `Inflight::insert()`
+//!    (`worker/inflight.rs`), keyed by its lease (id and token), never by id
+//!    alone, and its ticket goes to `Scheduler::push()` (`worker/sched.rs`),
+//!    which shares the executors fairly between task types.
+//! 4. **Run.** An `executor()` (`worker/execute.rs`), a tokio task on the
+//!    guest runtime, takes the next ticket from `Scheduler::next_job()`
+//!    (`worker/sched.rs`); `run_task()` (`worker/execute.rs`) opens the body,
+//!    finds the plugin with `Registry::get_loaded()` (`plugins/registry.rs`)
+//!    and awaits `Plugin::run()` (`runtime/plugin.rs`): a fresh store armed
+//!    with fuel, a memory limiter and an epoch deadline by `arm()`
+//!    (`runtime/sandbox.rs`), instantiated and called by `Prepared::run()`
+//!    (`runtime/component.rs`), under a timer that also drops a run blocked
+//!    in a host call. What happened becomes an `Outcome` (`classify()`,
+//!    `runtime/classify.rs`).
+//! 5. **Decide.** `decide()` (`worker/policy.rs`) turns the outcome, the
+//!    attempt and the retry settings into ack, retry, dead or release.
+//! 6. **Meanwhile.** `keep_leases()` (`worker/keeper.rs`) extends each
+//!    queue's leases every lease/3 with `Client::extend()`
+//!    (`broker/settle.rs`, `extend.lua`) until the run's deadline plus a
+//!    grace; `listen_for_cancellations()` (`worker/keeper.rs`) trips the
+//!    run's cancel token when `Client::cancel()` (`broker/admin.rs`,
+//!    `cancel.lua`) publishes its id.
+//! 7. **Settle.** The verdict goes to `route()` and then the queue's
+//!    `Settler::lane()` (`worker/settle.rs`), which batches verdicts so one
+//!    queue's outage never holds up another; `Settler::settle()`
+//!    (`worker/settle.rs`) sends a batch of successes to `Client::ack_many()`
+//!    (`broker/consumer.rs`, `ack.lua`), which stores the output, counts the
+//!    task and drops the lease, if the token still matches. Then the lease
+//!    leaves `Inflight::remove()` (`worker/inflight.rs`).
+//!
+//! The failure branches leave the same way, from `Settler::settle()`:
+//!
+//! * **Retry**: `Client::retry()` (`broker/settle.rs`, `retry.lua`) puts the
+//!   id in the `retry` set at its backoff; maintenance promotes it back.
+//! * **Dead**: `Client::dead()` (`broker/settle.rs`, `dead.lua`) moves it to
+//!   the dead-letter set with its reason; `wasmq dead requeue` re-drives it.
+//! * **Release**: a cancelled or unstarted task goes back by
+//!   `Client::release()` (`broker/settle.rs`, `release.lua`).
+//! * **Stale lease**: any settle script refuses a token that no longer
+//!   matches (the lease expired and the task was re-delivered), and the
+//!   verdict is counted and dropped.
+//! * **Host died**: nobody settles; its leases expire, and
+//!   `Client::run_maintenance()` (`broker/maintainer.rs`) on any host runs
+//!   `Client::maintain_queue()` (`broker/maintenance.rs`, `maintain.lua`),
+//!   which reaps them to pending (or dead, past the attempts) and promotes
+//!   due retries and delayed tasks.
+//!
+//! Beside the main path:
+//!
+//! * **Children.** A run's `tasks::enqueue` calls are collected in its
+//!   `Outcome` (`runtime/tasks_host.rs`) and committed by `ack.lua` to the
+//!   queue's outbox, only with a success; `Settler::forward_soon()`
+//!   (`worker/settle.rs`) and maintenance then call
+//!   `Client::forward_children()` (`broker/outbox.rs`, `forward.lua`),
+//!   which enqueues them under ids derived from the parent's.
+//! * **Flows.** `Client::enqueue_flow()` (`broker/flows.rs`,
+//!   `flow_enqueue.lua`) holds a parent in its queue's `waiting` set; each
+//!   maintenance tick `Client::resolve_flows()` (`broker/flow_resolve.rs`)
+//!   reads its dependencies' states in their own slots and reports them to
+//!   `flow_settle.lua`, which releases the parent once every dependency has
+//!   settled; the parent's run reads their outcomes with
+//!   `Client::flow_results()` (`broker/flow_results.rs`).
+//! * **Schedules.** `run_schedules()` (`worker/schedules.rs`) enqueues each
+//!   due cron fire under a unique key, then claims it with
+//!   `schedule_claim.lua`, so every fire makes one task whatever the number
+//!   of hosts.
 
 pub mod broker;
 pub mod cli;
@@ -87,5 +120,8 @@ pub mod runtime;
 pub mod schedule;
 pub mod task;
 pub mod worker;
+
+#[cfg(test)]
+mod life_map;
 
 pub use broker::Client;
