@@ -25,10 +25,11 @@
 //!
 //! ## Life of a task
 //!
-//! One task, from the producer to `ack.lua`, hop by hop. Functions are
-//! written `name()`, each followed by the file (under `host/src/`) that
-//! defines it; `life_map.rs` checks that every one still exists there, so
-//! this map fails the tests when a hop is renamed or moved.
+//! One task, from the producer to `ack.lua`, hop by hop. Each function is
+//! written with its parentheses and followed by the file (under
+//! `host/src/`) that defines it; a unit test (life_map.rs) checks that
+//! every one is still defined there, so the tests fail when a hop is
+//! renamed or moved without this map.
 //!
 //! 1. **Enqueue.** `Client::enqueue()` (`broker/client.rs`) checks the spec
 //!    (`TaskSpec::check_options()`, `task/spec.rs`) and runs `enqueue.lua`:
@@ -71,7 +72,8 @@
 //!    task and drops the lease, if the token still matches. Then the lease
 //!    leaves `Inflight::remove()` (`worker/inflight.rs`).
 //!
-//! The failure branches leave the same way, from `Settler::settle()`:
+//! The failure branches leave the same way, from `Settler::settle()`
+//! (`worker/settle.rs`):
 //!
 //! * **Retry**: `Client::retry()` (`broker/settle.rs`, `retry.lua`) puts the
 //!   id in the `retry` set at its backoff; maintenance promotes it back.

@@ -80,7 +80,9 @@ fn check(lib: &str, src: &Path) -> Vec<Problem> {
             }
         }
         for name in pending {
-            problems.push(format!("`{name}()` is not followed by the file that defines it"));
+            problems.push(format!(
+                "`{name}()` is not followed by the file that defines it"
+            ));
         }
     }
     problems

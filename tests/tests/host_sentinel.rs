@@ -4,9 +4,9 @@
 //! subscription follow it without losing a task.
 
 use std::time::Duration;
+use wasmq::Client;
 use wasmq::broker::BrokerOptions;
 use wasmq::task::{TaskId, TaskSpec, TaskState};
-use wasmq::Client;
 use wasmq_tests::host::{HostProcess, PluginsDir, eventually};
 use wasmq_tests::redis::RedisSentinel;
 
@@ -50,23 +50,41 @@ async fn a_failover_mid_drain_loses_nothing() {
     })
     .await;
     let (completed, _, open) = counts(&client, "sleep200").await.unwrap();
-    assert!(open > 0, "the kill must land mid-drain: {completed} completed");
+    assert!(
+        open > 0,
+        "the kill must land mid-drain: {completed} completed"
+    );
 
     group.kill_master();
     group.wait_for_failover();
 
-    // A producer that connected before the failover enqueues on the new master.
-    let late = client
-        .enqueue(TaskSpec::new("sleep200", "late"))
-        .await
-        .expect("enqueue after the failover");
+    // A producer that connected before the failover enqueues on the new
+    // master once its client has followed the promotion (the first calls
+    // fail with a connection error, as in any outage).
+    let late = eventually("an enqueue on the new master", LONG, || async {
+        match client.enqueue(TaskSpec::new("sleep200", "late")).await {
+            Ok(id) => Some(id),
+            Err(e) => {
+                assert!(
+                    e.is_connection(),
+                    "only connection errors while failing over: {e}"
+                );
+                None
+            }
+        }
+    })
+    .await;
     ids.push(late);
     let (completed, dead, _) = eventually("every task to settle", LONG, || async {
         let (completed, dead, open) = counts(&client, "sleep200").await?;
         (completed + dead > TASKS && open == 0).then_some((completed, dead, open))
     })
     .await;
-    assert_eq!((completed, dead), (TASKS + 1, 0), "nothing lost, nothing dead");
+    assert_eq!(
+        (completed, dead),
+        (TASKS + 1, 0),
+        "nothing lost, nothing dead"
+    );
     for id in &ids {
         let status = client.status(id).await.expect("status").expect("known");
         assert_eq!(status.state, TaskState::Completed, "{id}: {status:?}");
@@ -75,7 +93,8 @@ async fn a_failover_mid_drain_loses_nothing() {
     assert!(info.contains("role:master"), "{info}");
     for host in &mut hosts {
         assert!(
-            host.log().contains("reconnected to the master the sentinels name now"),
+            host.log()
+                .contains("reconnected to the master the sentinels name now"),
             "each host followed the promotion:\n{}",
             host.log()
         );
@@ -92,7 +111,10 @@ async fn a_bad_service_name_is_refused_with_the_reason() {
         .await
         .expect_err("no master is named nosuch")
         .to_string();
-    assert!(err.contains("does not monitor a master named \"nosuch\""), "{err}");
+    assert!(
+        err.contains("does not monitor a master named \"nosuch\""),
+        "{err}"
+    );
     let _ = group.master_port();
 }
 
@@ -107,7 +129,11 @@ async fn a_durable_enqueue_returns_once_the_replica_has_it() {
         .await
         .expect("connect");
     let ids = client
-        .enqueue_many((0..50).map(|i| TaskSpec::new("echo", i.to_string())).collect())
+        .enqueue_many(
+            (0..50)
+                .map(|i| TaskSpec::new("echo", i.to_string()))
+                .collect(),
+        )
         .await
         .expect("one replica confirms");
     assert_eq!(ids.len(), 50);

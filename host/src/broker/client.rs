@@ -300,8 +300,13 @@ impl Client {
                     ..self.inner.opts.clone()
                 };
                 let skew = self.inner.clock.skew_ms();
-                Self::open_target(self.inner.target.clone(), opts, skew, "Redis (durable enqueues)")
-                    .await
+                Self::open_target(
+                    self.inner.target.clone(),
+                    opts,
+                    skew,
+                    "Redis (durable enqueues)",
+                )
+                .await
             })
             .await
     }

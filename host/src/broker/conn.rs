@@ -103,7 +103,9 @@ impl Target {
         match self {
             Target::Single(info) => Ok((**info).clone()),
             Target::Sentinel(sentinel) => sentinel.master().await,
-            Target::Cluster(_) => Err(std::io::Error::other("a Redis Cluster has no single server").into()),
+            Target::Cluster(_) => {
+                Err(std::io::Error::other("a Redis Cluster has no single server").into())
+            }
         }
     }
 

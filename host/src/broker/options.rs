@@ -158,7 +158,8 @@ impl BrokerOptions {
                 ),
             ));
         }
-        if self.durable_timeout < Duration::from_millis(1) || self.durable_timeout > MAX_DURABLE_TIMEOUT
+        if self.durable_timeout < Duration::from_millis(1)
+            || self.durable_timeout > MAX_DURABLE_TIMEOUT
         {
             return Err(range(
                 "durable_timeout",

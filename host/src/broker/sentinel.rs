@@ -60,11 +60,6 @@ impl SentinelTarget {
         }))
     }
 
-    /// The service name, for messages.
-    pub(crate) fn service(&self) -> &str {
-        &self.service
-    }
-
     /// Asks the sentinels, in turn, for the master, and checks with `ROLE`
     /// that it is one. Fails when no sentinel names a reachable master.
     pub(crate) async fn master(&self) -> redis::RedisResult<ConnectionInfo> {
@@ -149,7 +144,9 @@ async fn timed<T>(
 ) -> redis::RedisResult<T> {
     match tokio::time::timeout(ASK_TIMEOUT, call).await {
         Ok(result) => result,
-        Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer in time").into()),
+        Err(_) => {
+            Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer in time").into())
+        }
     }
 }
 
@@ -185,13 +182,23 @@ fn parse_rest(tls: bool, rest: &str) -> Result<SentinelTarget, String> {
         None => 0,
     };
     if let Some(extra) = parts.next() {
-        return Err(format!("unexpected path segment {extra:?} after the database"));
+        return Err(format!(
+            "unexpected path segment {extra:?} after the database"
+        ));
     }
     let mut sentinel_password = None;
-    for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
         match pair.split_once('=') {
             Some(("sentinel_password", value)) => sentinel_password = Some(value),
-            _ => return Err(format!("unknown option {pair:?}: only sentinel_password is known")),
+            _ => {
+                return Err(format!(
+                    "unknown option {pair:?}: only sentinel_password is known"
+                ));
+            }
         }
     }
     let hosts: Vec<&str> = hosts.split(',').map(str::trim).collect();
@@ -206,7 +213,9 @@ fn parse_rest(tls: bool, rest: &str) -> Result<SentinelTarget, String> {
     }
     let mut sentinels = Vec::with_capacity(hosts.len());
     for host in &hosts {
-        let auth = sentinel_password.map(|p| format!(":{p}@")).unwrap_or_default();
+        let auth = sentinel_password
+            .map(|p| format!(":{p}@"))
+            .unwrap_or_default();
         let info = format!("{scheme}://{auth}{host}")
             .into_connection_info()
             .map_err(|e| format!("sentinel address {host:?}: {e}"))?;
@@ -234,7 +243,7 @@ mod tests {
     #[test]
     fn sentinels_service_and_db() {
         let t = parse("redis+sentinel://u:pw@127.0.0.1:26379,127.0.0.1:26380/mymaster/2").unwrap();
-        assert_eq!(t.service(), "mymaster");
+        assert_eq!(t.service, "mymaster");
         assert_eq!(t.sentinels.len(), 2);
         assert_eq!(t.sentinels[1].addr().to_string(), "127.0.0.1:26380");
         assert_eq!(t.sentinels[0].redis_settings().password(), None);
@@ -266,7 +275,10 @@ mod tests {
             assert!(!err.contains("secret"), "{url}: {err}");
         }
         let many = vec!["h:1"; MAX_SENTINELS + 1].join(",");
-        let err = parse(&format!("redis+sentinel://{many}/m")).err().unwrap().to_string();
+        let err = parse(&format!("redis+sentinel://{many}/m"))
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("at most"), "{err}");
     }
 }

@@ -172,9 +172,7 @@ impl Subscription {
             };
             // Only a dedicated (Sentinel) connection reports its own end;
             // the others reconnect and resubscribe by themselves.
-            if push.kind == PushKind::Disconnection
-                && self.ends_on_disconnect
-            {
+            if push.kind == PushKind::Disconnection && self.ends_on_disconnect {
                 return Poll::Ready(None);
             }
             if let Some(payload) = self.payload(push) {

@@ -74,7 +74,11 @@ impl RedisSentinel {
         let args = data_args(master_port, group.master.dir.path());
         group.master.start(&args);
         let mut args = data_args(group.replica.port, group.replica.dir.path());
-        args.extend(["--replicaof".into(), "127.0.0.1".into(), master_port.to_string()]);
+        args.extend([
+            "--replicaof".into(),
+            "127.0.0.1".into(),
+            master_port.to_string(),
+        ]);
         group.replica.start(&args);
         group.wait_until("the replica to sync", || {
             info(group.replica.port, "replication").get("master_link_status")
@@ -82,8 +86,11 @@ impl RedisSentinel {
         });
         for sentinel in &mut group.sentinels {
             let conf = sentinel.dir.path().join("sentinel.conf");
-            std::fs::write(&conf, sentinel_conf(sentinel.port, sentinel.dir.path(), master_port))
-                .expect("write sentinel.conf");
+            std::fs::write(
+                &conf,
+                sentinel_conf(sentinel.port, sentinel.dir.path(), master_port),
+            )
+            .expect("write sentinel.conf");
             let args = vec![conf.to_string_lossy().into_owned(), "--sentinel".into()];
             sentinel.start(&args);
         }
