@@ -284,21 +284,21 @@ fn buckets(names: Vec<String>) -> Result<Vec<String>, String> {
 }
 
 /// Validates `[capabilities] enqueue`: queue names, listed once each.
-fn task_types(names: Vec<String>) -> Result<Vec<String>, String> {
-    if names.len() > MAX_ENQUEUE_TYPES {
+fn task_types(task_types: Vec<String>) -> Result<Vec<String>, String> {
+    if task_types.len() > MAX_ENQUEUE_TYPES {
         return Err(format!(
             "has {} task types, more than the {MAX_ENQUEUE_TYPES} allowed",
-            names.len()
+            task_types.len()
         ));
     }
     let mut seen = BTreeSet::new();
-    for name in &names {
-        crate::error::validate_queue_name(name).map_err(|e| e.to_string())?;
-        if !seen.insert(name) {
-            return Err(format!("lists task type `{name}` twice; list it once"));
+    for task_type in &task_types {
+        crate::error::validate_queue_name(task_type).map_err(|e| e.to_string())?;
+        if !seen.insert(task_type) {
+            return Err(format!("lists task type `{task_type}` twice; list it once"));
         }
     }
-    Ok(names)
+    Ok(task_types)
 }
 
 /// Whether `key` may name a config entry or a secret: `[a-z0-9_.-]{1,64}`.

@@ -20,7 +20,7 @@ pub(crate) enum Code {
 }
 
 pub(crate) struct PluginInner {
-    pub name: String,
+    pub task_type: String,
     pub sha256: String,
     pub kind: PluginKind,
     pub limits: Limits,
@@ -42,7 +42,7 @@ pub struct Plugin {
 impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Plugin")
-            .field("name", &self.inner.name)
+            .field("task_type", &self.inner.task_type)
             .field("version", &self.version())
             .field("kind", &self.inner.kind)
             .field("limits", &self.inner.limits)
@@ -52,9 +52,9 @@ impl std::fmt::Debug for Plugin {
 }
 
 impl Plugin {
-    /// The plugin (and task type) name.
-    pub fn name(&self) -> &str {
-        &self.inner.name
+    /// The task type it runs (its file's stem).
+    pub fn task_type(&self) -> &str {
+        &self.inner.task_type
     }
 
     /// A short content version: the first 12 hex digits of the sha256 of

@@ -157,17 +157,17 @@ impl TaskMetrics {
         match self.outcomes.get(&(task_type.to_owned(), label)) {
             Some(counter) => counter.increment(1),
             None => {
-                let counter = metrics::counter!("wasmq_tasks_total", "type" => task_type.to_owned(), "outcome" => label);
+                let counter = metrics::counter!("wasmq_tasks_total", "task_type" => task_type.to_owned(), "outcome" => label);
                 counter.increment(1);
                 self.outcomes.insert((task_type.to_owned(), label), counter);
             }
         }
         if !self.costs.contains_key(task_type) {
-            let ty = task_type.to_owned();
+            let owned = task_type.to_owned();
             let handles = [
-                metrics::histogram!("wasmq_task_duration_seconds", "type" => ty.clone()),
-                metrics::histogram!("wasmq_task_fuel_used", "type" => ty.clone()),
-                metrics::histogram!("wasmq_task_peak_memory_bytes", "type" => ty),
+                metrics::histogram!("wasmq_task_duration_seconds", "task_type" => owned.clone()),
+                metrics::histogram!("wasmq_task_fuel_used", "task_type" => owned.clone()),
+                metrics::histogram!("wasmq_task_peak_memory_bytes", "task_type" => owned),
             ];
             self.costs.insert(task_type.to_owned(), handles);
         }
@@ -323,7 +323,7 @@ async fn run_task(shared: &Shared, metrics: &mut TaskMetrics, ticket: Ticket) ->
 /// `undecryptable`, with the reason (a key id, never a key) as its error.
 fn undecryptable(lease: LeaseKey, error: crate::crypto::CryptoError, version: String) -> Verdict {
     error!(error = %error, "cannot decrypt the payload; moving the task to the dead-letter set");
-    metrics::counter!("wasmq_tasks_undecryptable_total", "type" => lease.id.queue().to_owned())
+    metrics::counter!("wasmq_tasks_undecryptable_total", "task_type" => lease.id.queue().to_owned())
         .increment(1);
     Verdict {
         lease,
