@@ -173,7 +173,7 @@ impl RunArgs {
 }
 
 /// Runs `wasmq run` and returns the process exit code.
-pub fn command(args: RunArgs) -> ExitCode {
+pub fn run(args: RunArgs) -> ExitCode {
     let config = match args
         .resolve()
         .map_err(|e| e.to_string())
