@@ -51,7 +51,7 @@ mod trap;
 
 pub use command::EXIT_RETRYABLE;
 pub use contract::{CONTRACT_VERSION, HANDLER_INTERFACE, PluginKind};
-pub use engine::{RuntimeOptions, default_cache_dir};
+pub use engine::{MAX_INSTANCES, RuntimeOptions, default_cache_dir};
 pub use error::{LoadError, LoadProblem, RuntimeError};
 pub use invocation::{CancelToken, DEFAULT_MAX_CHILD_PAYLOAD, Invocation};
 pub use kv::{KeyPage, KvBucket, KvError, KvResult, KvStore, MemoryKv, Swapped};

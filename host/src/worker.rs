@@ -60,7 +60,7 @@ pub use heartbeat::Identity;
 pub use kv::RedisKv;
 pub use stats::WorkerReport;
 
-use crate::broker::Client;
+use crate::broker::{Client, MAX_BATCH};
 use crate::config::{InvalidSetting, RunConfig};
 use crate::plugins::Registry;
 use crate::task::RetryPolicy;
@@ -114,10 +114,10 @@ impl WorkerConfig {
                 message: "must be at least 1".into(),
             });
         }
-        if !(1..=1000).contains(&self.lease_batch) {
+        if !(1..=MAX_BATCH).contains(&self.lease_batch) {
             return Err(InvalidSetting {
                 key: "lease_batch",
-                message: format!("{} is not in 1..=1000", self.lease_batch),
+                message: format!("{} is not in 1..={MAX_BATCH}", self.lease_batch),
             });
         }
         Ok(())

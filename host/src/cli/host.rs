@@ -11,7 +11,7 @@
 use crate::broker::{BrokerOptions, Client, mask_password};
 use crate::config::{Limits, RunConfig};
 use crate::plugins::{PluginDir, Registry, spawn_watcher};
-use crate::runtime::{Runtime, RuntimeOptions};
+use crate::runtime::{MAX_INSTANCES, Runtime, RuntimeOptions};
 use crate::task::RetryPolicy;
 use crate::worker::{self, WorkerConfig, WorkerReport};
 use anyhow::Context;
@@ -56,7 +56,7 @@ impl Host {
             // that are still stopping after a forced shutdown.
             max_instances: u32::try_from(config.concurrency + 8)
                 .unwrap_or(u32::MAX)
-                .min(10_000),
+                .min(MAX_INSTANCES),
             ..RuntimeOptions::default()
         })
         .context("cannot start the WebAssembly runtime")?;
