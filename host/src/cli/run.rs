@@ -187,6 +187,7 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Logging after the settings, which choose its format and level.
     if let Err(e) = logging::init(config.log_format, config.log_level.as_deref()) {
         eprintln!("error: {e}");
         return ExitCode::from(2);
@@ -202,6 +203,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
+        // Signals are caught before the host starts: a Ctrl-C during start-up is a graceful stop.
         let shutdown = shutdown_signal()?;
         host::run(config, shutdown).await
     });
