@@ -45,8 +45,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Call(args) => call::run(args),
-        Command::Run(args) => run::command(args),
-        Command::Dev(args) => dev::command(args),
+        Command::Run(args) => run::run(args),
+        Command::Dev(args) => dev::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Ops(command) => ops::run(command),
     }

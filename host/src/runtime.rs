@@ -8,8 +8,8 @@
 //!
 //! ```text
 //! Runtime::new(options)          one engine, pool, epoch ticker, disk cache
-//!   └ load(name, path, limits)   PluginFile::read + load_file
-//!   └ load_file(name, &file, limits)  compile/cache + checks + link, of the bytes read
+//!   └ load(task_type, path, limits)   PluginFile::read + load_file
+//!   └ load_file(task_type, &file, limits)  compile/cache + checks + link, of the bytes read
 //!       └ Plugin::run(inv, &cancel) -> Outcome    per task: fresh Store, instance
 //! ```
 //!
@@ -51,8 +51,8 @@ mod trap;
 
 pub use command::EXIT_RETRYABLE;
 pub use contract::{CONTRACT_VERSION, HANDLER_INTERFACE, PluginKind};
-pub use engine::{RuntimeOptions, default_cache_dir};
-pub use error::{LoadError, RuntimeError};
+pub use engine::{MAX_INSTANCES, RuntimeOptions, default_cache_dir};
+pub use error::{LoadError, LoadProblem, RuntimeError};
 pub use invocation::{CancelToken, DEFAULT_MAX_CHILD_PAYLOAD, Invocation};
 pub use kv::{KeyPage, KvBucket, KvError, KvResult, KvStore, MemoryKv, Swapped};
 pub use kv_host::MAX_KEY_LEN;
@@ -141,13 +141,14 @@ impl Runtime {
         &self.shared.engine
     }
 
-    /// Loads the plugin at `path`, applying the manifest `<stem>.toml` next
-    /// to it (if any) over `limits`. The file is read as
-    /// [`PluginFile::read`] does, capped at [`DEFAULT_MAX_PLUGIN_SIZE`];
-    /// symlinks are followed (the caller named this path).
-    pub fn load(&self, name: &str, path: &Path, limits: Limits) -> Result<Plugin, LoadError> {
+    /// Loads the plugin at `path` for tasks of `task_type`, applying the
+    /// manifest `<task_type>.toml` next to it (if any) over `limits`. The
+    /// file is read as [`PluginFile::read`] does, capped at
+    /// [`DEFAULT_MAX_PLUGIN_SIZE`]; symlinks are followed (the caller named
+    /// this path).
+    pub fn load(&self, task_type: &str, path: &Path, limits: Limits) -> Result<Plugin, LoadError> {
         let file = PluginFile::read(path, DEFAULT_MAX_PLUGIN_SIZE, None)?;
-        self.load_file(name, &file, limits)
+        self.load_file(task_type, &file, limits)
     }
 
     /// Loads the plugin from a file already read: its bytes, under its hash,
@@ -155,7 +156,7 @@ impl Runtime {
     /// so what is compiled is exactly what was hashed.
     pub fn load_file(
         &self,
-        name: &str,
+        task_type: &str,
         file: &PluginFile,
         limits: Limits,
     ) -> Result<Plugin, LoadError> {
@@ -166,7 +167,7 @@ impl Runtime {
             bytes: file.bytes(),
             sha256: file.sha256(),
         };
-        self.load_checked(name, &origin, source, limits, manifest)
+        self.load_checked(task_type, &origin, source, limits, manifest)
     }
 
     /// Loads a plugin from bytes already read from `origin`, with `limits`
@@ -174,7 +175,7 @@ impl Runtime {
     /// only names the plugin in errors and logs.
     pub fn load_bytes(
         &self,
-        name: &str,
+        task_type: &str,
         origin: &Path,
         bytes: &[u8],
         limits: Limits,
@@ -184,72 +185,33 @@ impl Runtime {
             bytes,
             sha256: &sha256,
         };
-        self.load_checked(name, &origin.display().to_string(), source, limits, None)
+        self.load_checked(
+            task_type,
+            &origin.display().to_string(),
+            source,
+            limits,
+            None,
+        )
     }
 
+    /// Prepares the code and wraps it as a [`Plugin`]; a refusal names
+    /// `file`, here and only here.
     fn load_checked(
         &self,
-        name: &str,
+        task_type: &str,
         file: &str,
-        Source { bytes, sha256 }: Source<'_>,
+        source: Source<'_>,
         limits: Limits,
         manifest: Option<PluginManifest>,
     ) -> Result<Plugin, LoadError> {
         let started = Instant::now();
-        limits
-            .validate()
-            .map_err(|reason| LoadError::InvalidLimits {
-                file: file.to_owned(),
-                reason,
-            })?;
-        if limits.memory > self.shared.max_memory {
-            return Err(LoadError::MemoryAboveEngine {
-                file: file.to_owned(),
-                limit: format_size(limits.memory),
-                max: format_size(self.shared.max_memory),
-            });
-        }
-        let kind = contract::detect(file, bytes)?;
-        let engine = &self.shared.engine;
-        let cache = self.shared.cache.as_ref();
-        let corrupt = |kind: &'static str| {
-            move |e: wasmtime::Error| LoadError::Corrupt {
-                file: file.to_owned(),
-                kind,
-                message: format!("{e:#}"),
-            }
-        };
-        let (code, from_cache) = match kind {
-            PluginKind::Component => {
-                let (component, hit) = load_or_compile(cache, engine, name, sha256, bytes)
-                    .map_err(corrupt("component"))?;
-                let contract = contract::check_component(file, engine, &component)?;
-                (
-                    Code::Component(component::Prepared::new(
-                        file,
-                        name,
-                        engine,
-                        &component,
-                        contract,
-                        manifest.as_ref(),
-                    )?),
-                    hit,
-                )
-            }
-            PluginKind::Command => {
-                let (module, hit) = load_or_compile(cache, engine, name, sha256, bytes)
-                    .map_err(corrupt("module"))?;
-                contract::check_command(file, &module)?;
-                (
-                    Code::Command(command::Prepared::new(file, engine, &module)?),
-                    hit,
-                )
-            }
-        };
+        let (kind, code, from_cache) = self
+            .prepare(task_type, &source, &limits, manifest.as_ref())
+            .map_err(|problem| problem.in_file(file))?;
         let plugin = Plugin {
             inner: Arc::new(PluginInner {
-                name: name.to_owned(),
-                sha256: sha256.to_owned(),
+                task_type: task_type.to_owned(),
+                sha256: source.sha256.to_owned(),
                 kind,
                 limits,
                 manifest,
@@ -260,7 +222,7 @@ impl Runtime {
             }),
         };
         tracing::info!(
-            plugin = name,
+            task_type,
             version = plugin.version(),
             %kind,
             from_cache,
@@ -268,5 +230,52 @@ impl Runtime {
             "plugin loaded"
         );
         Ok(plugin)
+    }
+
+    /// Checks the limits, then compiles (or takes from the cache), checks
+    /// and links the code. Returns its kind, the code and whether it came
+    /// from the cache.
+    fn prepare(
+        &self,
+        task_type: &str,
+        &Source { bytes, sha256 }: &Source<'_>,
+        limits: &Limits,
+        manifest: Option<&PluginManifest>,
+    ) -> Result<(PluginKind, Code, bool), LoadProblem> {
+        limits
+            .validate()
+            .map_err(|reason| LoadProblem::InvalidLimits { reason })?;
+        if limits.memory > self.shared.max_memory {
+            return Err(LoadProblem::MemoryAboveEngine {
+                limit: format_size(limits.memory),
+                max: format_size(self.shared.max_memory),
+            });
+        }
+        let kind = contract::detect(bytes)?;
+        let engine = &self.shared.engine;
+        let cache = self.shared.cache.as_ref();
+        let corrupt = |kind: &'static str| {
+            move |e: wasmtime::Error| LoadProblem::Corrupt {
+                kind,
+                message: format!("{e:#}"),
+            }
+        };
+        let (code, from_cache) = match kind {
+            PluginKind::Component => {
+                let (component, hit) = load_or_compile(cache, engine, task_type, sha256, bytes)
+                    .map_err(corrupt("component"))?;
+                let contract = contract::check_component(engine, &component)?;
+                let prepared =
+                    component::Prepared::new(task_type, engine, &component, contract, manifest)?;
+                (Code::Component(prepared), hit)
+            }
+            PluginKind::Command => {
+                let (module, hit) = load_or_compile(cache, engine, task_type, sha256, bytes)
+                    .map_err(corrupt("module"))?;
+                contract::check_command(&module)?;
+                (Code::Command(command::Prepared::new(engine, &module)?), hit)
+            }
+        };
+        Ok((kind, code, from_cache))
     }
 }

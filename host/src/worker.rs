@@ -60,7 +60,7 @@ pub use heartbeat::Identity;
 pub use kv::RedisKv;
 pub use stats::WorkerReport;
 
-use crate::broker::Client;
+use crate::broker::{Client, MAX_BATCH};
 use crate::config::{InvalidSetting, RunConfig};
 use crate::plugins::Registry;
 use crate::task::RetryPolicy;
@@ -114,10 +114,10 @@ impl WorkerConfig {
                 message: "must be at least 1".into(),
             });
         }
-        if !(1..=1000).contains(&self.lease_batch) {
+        if !(1..=MAX_BATCH).contains(&self.lease_batch) {
             return Err(InvalidSetting {
                 key: "lease_batch",
-                message: format!("{} is not in 1..=1000", self.lease_batch),
+                message: format!("{} is not in 1..={MAX_BATCH}", self.lease_batch),
             });
         }
         Ok(())
@@ -193,6 +193,7 @@ pub async fn run(
         identity: config.identity.clone(),
         max_held: config.concurrency + 4 * config.lease_batch,
     });
+    // The settler first: every verdict, up to the last release at shutdown, goes through it.
     let abandon = CancellationToken::new();
     let (verdicts, mut settler) = settle::spawn_settler(
         broker.clone(),
@@ -207,7 +208,9 @@ pub async fn run(
         let (shared, verdicts, alive) = (shared.clone(), verdicts.clone(), alive.clone());
         guests.spawn(execute::executor(shared, verdicts, alive));
     }
+    // Drop ours: only executors hold senders now, so `recv` ends when the last one drained.
     drop(alive);
+    // The leaser after the executors, so no leased task waits for one.
     let leaser = tokio::spawn(leaser::lease_loop(
         shared.clone(),
         verdicts.clone(),
@@ -222,11 +225,14 @@ pub async fn run(
         lease = ?broker.options().lease_duration, "worker started");
 
     shutdown.cancelled().await;
+    // Shutdown 1: the leaser sees `shutdown` and ends, so nothing enters the closed scheduler.
     let mut panicked = joined("leaser", leaser).await.err();
+    // 2: close the scheduler; buffered tasks never started, so they go back at once, uncounted.
     let buffered = shared.sched.close();
     info!(running = shared.sched.with(|q| q.running()), released = buffered.len(),
         drain_timeout = ?config.drain_timeout, "shutting down: stopped leasing, releasing tasks not started, draining running tasks");
     leaser::release(&verdicts, buffered);
+    // 3: running tasks finish within the drain timeout, or are cancelled and get CANCEL_GRACE.
     if tokio::time::timeout(config.drain_timeout, executors.recv())
         .await
         .is_err()
@@ -249,6 +255,7 @@ pub async fn run(
     }
     // Ends whatever is left on the guest threads, without waiting for it.
     drop(guests);
+    // 4: the last verdict sender (leaser, executors gone): the settler ends once all is settled.
     drop(verdicts);
     let settled = match tokio::time::timeout(SETTLE_GRACE, &mut settler).await {
         Ok(done) => done,
@@ -260,6 +267,7 @@ pub async fn run(
     if let Err(e) = settled {
         panicked = panicked.or(Some(panic_error("settler", e)));
     }
+    // 5, last: heartbeat, keeper, listener and maintenance kept this host present until now.
     background.cancel();
     for (name, handle) in loops {
         panicked = panicked.or(joined(name, handle).await.err());

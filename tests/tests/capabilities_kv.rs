@@ -30,8 +30,8 @@ fn tally(runtime: &Runtime, dir: &tempfile::TempDir, name: &str, manifest: &str)
 
 async fn op(plugin: &Plugin, payload: serde_json::Value) -> Result<String, String> {
     let invocation = Invocation::new(
-        format!("{}:1", plugin.name()),
-        plugin.name(),
+        format!("{}:1", plugin.task_type()),
+        plugin.task_type(),
         payload.to_string().into_bytes(),
     );
     let outcome = plugin.run(invocation, &CancelToken::new()).await;

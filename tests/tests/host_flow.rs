@@ -270,7 +270,7 @@ async fn http_serves_task_metrics_and_plugin_errors_of_a_running_host() {
         .lines()
         .find(|l| {
             l.starts_with("wasmq_tasks_total{")
-                && l.contains("type=\"echo\"")
+                && l.contains("task_type=\"echo\"")
                 && l.contains("outcome=\"success\"")
         })
         .unwrap_or_else(|| panic!("no success counter for echo:\n{metrics}"));

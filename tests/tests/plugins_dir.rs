@@ -193,7 +193,7 @@ async fn deleting_a_plugin_removes_its_type_and_adding_it_back_restores_it() {
     wait_for(&registry, "noop removed", |r| r.types() == ["echo"]).await;
     assert!(registry.get("noop").is_none());
     assert!(entry(&registry, "noop").is_none());
-    assert_eq!(running.name(), "noop", "a clone outlives the removal");
+    assert_eq!(running.task_type(), "noop", "a clone outlives the removal");
 
     std::fs::copy(plugin("noop"), dir.path().join("noop.wasm")).unwrap();
     wait_for(&registry, "noop back", |r| r.types() == ["echo", "noop"]).await;

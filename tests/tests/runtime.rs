@@ -26,8 +26,8 @@ fn load(name: &str) -> Plugin {
 
 fn run_with(plugin: &Plugin, payload: &str, limits: Option<Limits>) -> Outcome {
     let mut invocation = Invocation::new(
-        format!("{}:test", plugin.name()),
-        plugin.name(),
+        format!("{}:test", plugin.task_type()),
+        plugin.task_type(),
         payload.into(),
     );
     invocation.limits = limits;

@@ -149,7 +149,7 @@ fn capability_task_cost() {
                 for payload in &payloads {
                     let invocation = Invocation::new(
                         format!("t:{i}"),
-                        plugin.name(),
+                        plugin.task_type(),
                         payload.clone().into_bytes(),
                     );
                     let outcome = rt.block_on(plugin.run(invocation, &CancelToken::new()));

@@ -6,7 +6,8 @@ use metrics::{KeyName, Metadata, SharedString, Unit};
 use std::path::{Path, PathBuf};
 use wasmq::config::Limits;
 use wasmq::runtime::{
-    CancelToken, Invocation, LoadError, OutcomeKind, Plugin, PluginKind, Runtime, RuntimeOptions,
+    CancelToken, Invocation, LoadError, LoadProblem, OutcomeKind, Plugin, PluginKind, Runtime,
+    RuntimeOptions,
 };
 use wasmq_tests::plugins::{copy_plugin, plugin, plugin_bytes};
 
@@ -48,7 +49,7 @@ fn assert_mentions(error: &LoadError, path: &Path, needles: &[&str]) {
 
 fn run_ok(plugin: &Plugin, payload: &str) -> Vec<u8> {
     let outcome = plugin.run_blocking(
-        Invocation::new("t:1", plugin.name(), payload.into()),
+        Invocation::new("t:1", plugin.task_type(), payload.into()),
         &CancelToken::new(),
     );
     match outcome.kind {
@@ -63,7 +64,7 @@ fn bad_files_are_refused_with_clear_messages() {
     let dir = dir.path();
 
     let (path, e) = load_error(dir, "script.wasm", b"#!/bin/sh\necho hi\n");
-    assert!(matches!(e, LoadError::NotWasm { .. }));
+    assert!(matches!(e.problem(), Some(LoadProblem::NotWasm { .. })));
     assert_mentions(
         &e,
         &path,
@@ -77,7 +78,10 @@ fn bad_files_are_refused_with_clear_messages() {
     corrupt.extend_from_slice(&[0xff; 64]);
     let (path, e) = load_error(dir, "corrupt.wasm", &corrupt);
     assert!(
-        matches!(e, LoadError::Corrupt { kind: "module", .. }),
+        matches!(
+            e.problem(),
+            Some(LoadProblem::Corrupt { kind: "module", .. })
+        ),
         "{e:?}"
     );
     assert_mentions(&e, &path, &["is not a valid WebAssembly module"]);
@@ -86,11 +90,11 @@ fn bad_files_are_refused_with_clear_messages() {
     let (path, e) = load_error(dir, "truncated.wasm", &email[..email.len() / 2]);
     assert!(
         matches!(
-            e,
-            LoadError::Corrupt {
+            e.problem(),
+            Some(LoadProblem::Corrupt {
                 kind: "component",
                 ..
-            }
+            })
         ),
         "{e:?}"
     );
@@ -104,7 +108,7 @@ fn bad_files_are_refused_with_clear_messages() {
     );
 
     let (path, e) = load_error(dir, "wrong-world.wasm", &plugin_bytes("wrong-world"));
-    assert!(matches!(e, LoadError::WrongWorld { .. }));
+    assert!(matches!(e.problem(), Some(LoadProblem::WrongWorld { .. })));
     assert_mentions(
         &e,
         &path,
@@ -116,7 +120,10 @@ fn bad_files_are_refused_with_clear_messages() {
     );
 
     let (path, e) = load_error(dir, "future-major.wasm", &plugin_bytes("future-major"));
-    assert!(matches!(e, LoadError::IncompatibleContract { .. }));
+    assert!(matches!(
+        e.problem(),
+        Some(LoadProblem::IncompatibleContract { .. })
+    ));
     assert_mentions(
         &e,
         &path,
@@ -143,11 +150,8 @@ fn core_modules_must_be_wasi_commands() {
         &wat(r#"(module (memory (export "memory") 1) (func (export "main")))"#),
     );
     assert!(matches!(
-        e,
-        LoadError::MissingStart {
-            missing: "_start",
-            ..
-        }
+        e.problem(),
+        Some(LoadProblem::MissingStart { missing: "_start" })
     ));
     assert_mentions(
         &e,
@@ -172,7 +176,10 @@ fn core_modules_must_be_wasi_commands() {
             r#"(module (import "env" "escape_hatch" (func)) (memory (export "memory") 1) (func (export "_start")))"#,
         ),
     );
-    assert!(matches!(e, LoadError::UnsatisfiedImports { .. }), "{e:?}");
+    assert!(
+        matches!(e.problem(), Some(LoadProblem::UnsatisfiedImports { .. })),
+        "{e:?}"
+    );
     assert_mentions(
         &e,
         &path,

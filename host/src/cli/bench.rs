@@ -114,8 +114,8 @@ pub enum BenchPlugin {
 }
 
 impl BenchPlugin {
-    /// The plugin (and queue) name.
-    pub fn name(self) -> &'static str {
+    /// The task type it serves (also its file's stem and its queue).
+    pub fn task_type(self) -> &'static str {
         match self {
             BenchPlugin::Noop => "noop",
             BenchPlugin::Cpu50 => "cpu50",
@@ -175,11 +175,11 @@ fn init_tracing() {
 
 /// Sets up, runs the phases, and cleans up whatever happened.
 async fn bench(args: &BenchArgs) -> Result<Report> {
-    let plugin = args.plugin.name();
-    let source = args.plugins.join(format!("{plugin}.wasm"));
+    let task_type = args.plugin.task_type();
+    let source = args.plugins.join(format!("{task_type}.wasm"));
     if !source.is_file() {
         bail!(
-            "plugin {plugin} not found at {}: build the plugins with `plugins/build.sh`, \
+            "plugin {task_type} not found at {}: build the plugins with `plugins/build.sh`, \
              or pass --plugins DIR",
             source.display()
         );
@@ -189,7 +189,7 @@ async fn bench(args: &BenchArgs) -> Result<Report> {
         .tempdir()
         .context("creating a temp dir")?;
     let plugins_dir = work.path().join("plugins");
-    copy_plugin(&args.plugins, &plugins_dir, plugin)?;
+    copy_plugin(&args.plugins, &plugins_dir, task_type)?;
     // Its server (if any) lives until the phases are done.
     let setup = capability::prepare(args.plugin, &plugins_dir, args.payload_bytes as usize)?;
     let mut target = Target::open(args.redis.as_deref()).await?;
@@ -200,13 +200,13 @@ async fn bench(args: &BenchArgs) -> Result<Report> {
     Ok(report)
 }
 
-/// Copies `<plugin>.wasm` (and its manifest, if any) into `dest`.
-fn copy_plugin(from: &Path, dest: &Path, plugin: &str) -> Result<()> {
+/// Copies `<task_type>.wasm` (and its manifest, if any) into `dest`.
+fn copy_plugin(from: &Path, dest: &Path, task_type: &str) -> Result<()> {
     std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
     for ext in ["wasm", "toml"] {
-        let src = from.join(format!("{plugin}.{ext}"));
+        let src = from.join(format!("{task_type}.{ext}"));
         if src.is_file() {
-            std::fs::copy(&src, dest.join(format!("{plugin}.{ext}")))
+            std::fs::copy(&src, dest.join(format!("{task_type}.{ext}")))
                 .with_context(|| format!("copying {}", src.display()))?;
         }
     }
@@ -221,7 +221,7 @@ async fn run_phases(
     work: &Path,
     payload: &[u8],
 ) -> Result<Report> {
-    let plugin = args.plugin.name();
+    let task_type = args.plugin.task_type();
     let n = args.n as usize;
     let opts = BrokerOptions {
         namespace: target.namespace.clone(),
@@ -233,7 +233,7 @@ async fn run_phases(
     let show = !args.json && std::io::stderr().is_terminal();
 
     let bar = progress(show, n as u64, "enqueue");
-    let enqueued = phases::enqueue_backlog(&client, target, plugin, payload, n, &bar).await?;
+    let enqueued = phases::enqueue_backlog(&client, target, task_type, payload, n, &bar).await?;
     bar.finish_and_clear();
 
     let mode = if args.child {
@@ -253,7 +253,7 @@ async fn run_phases(
     let mut host = HostUnderTest::start(mode, &spec, work)?;
     let ctx = Phase {
         client: &client,
-        plugin,
+        task_type,
         payload,
         show,
     };
@@ -270,7 +270,7 @@ async fn run_phases(
     } = measured?;
     stopped?;
     let sealed = match args.encrypt {
-        true => Some(sealed::run(target, mode, &spec, work, plugin, payload, args.n).await?),
+        true => Some(sealed::run(target, mode, &spec, work, task_type, payload, args.n).await?),
         false => None,
     };
 
@@ -279,7 +279,7 @@ async fn run_phases(
     let bytes_per_job = enqueued.memory_delta as f64 / n as f64;
     Ok(Report {
         peer: "wasmq",
-        variant: plugin.to_owned(),
+        variant: task_type.to_owned(),
         host_mode: mode.label(),
         build: report::build_kind(),
         n: args.n,
@@ -314,7 +314,7 @@ async fn run_phases(
 /// What every phase run under the host needs.
 struct Phase<'a> {
     client: &'a Client,
-    plugin: &'static str,
+    task_type: &'static str,
     payload: &'a [u8],
     show: bool,
 }
@@ -337,10 +337,10 @@ async fn with_host(
     host: &mut HostUnderTest,
     enqueued: &phases::Enqueued,
 ) -> Result<Measured> {
-    let host_start = host.wait_ready(ctx.client, ctx.plugin).await?;
+    let host_start = host.wait_ready(ctx.client, ctx.task_type).await?;
 
     let bar = progress(ctx.show, args.n, "drain");
-    let drained = phases::drain(ctx.client, target, host, ctx.plugin, args.n, &bar).await?;
+    let drained = phases::drain(ctx.client, target, host, ctx.task_type, args.n, &bar).await?;
     bar.finish_and_clear();
 
     let bar = progress(ctx.show, args.n, "read results");
@@ -350,7 +350,7 @@ async fn with_host(
     let bar = progress(ctx.show, u64::from(args.live_n), "live");
     let live = live::run(
         ctx.client,
-        ctx.plugin,
+        ctx.task_type,
         ctx.payload,
         args.live_rate,
         args.live_n as usize,
@@ -364,7 +364,7 @@ async fn with_host(
                 ctx.client,
                 target,
                 host,
-                ctx.plugin,
+                ctx.task_type,
                 ctx.payload,
                 args.n,
                 rate,

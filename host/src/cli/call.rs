@@ -115,7 +115,7 @@ fn call(args: CallArgs) -> Result<bool> {
     // The limit flags are checked before the compile, so a typo costs no
     // load (and is reported even for a plugin that would not load).
     overridden(Limits::default(), &args)?;
-    let name = args
+    let task_type = args
         .plugin
         .file_stem()
         .and_then(|s| s.to_str())
@@ -146,10 +146,10 @@ fn call(args: CallArgs) -> Result<bool> {
     let manifest = flags.merged(file.manifest())?;
     let file = file.with_manifest(manifest);
     let plugin = runtime
-        .load_file(&name, &file, Limits::default())
+        .load_file(&task_type, &file, Limits::default())
         .with_context(|| format!("cannot load plugin {}", args.plugin.display()))?;
     let limits = overridden(plugin.limits(), &args)?;
-    let mut invocation = Invocation::new(format!("{name}:call"), name, payload);
+    let mut invocation = Invocation::new(format!("{task_type}:call"), task_type, payload);
     invocation.limits = Some(limits);
     let outcome = tokio.block_on(plugin.run(invocation, &CancelToken::new()));
     if args.json {
@@ -234,7 +234,7 @@ fn json_report(plugin: &Plugin, limits: &Limits, outcome: &Outcome) -> Result<St
         object.insert(
             "plugin".into(),
             serde_json::json!({
-                "name": plugin.name(),
+                "name": plugin.task_type(),
                 "version": plugin.version(),
                 "kind": plugin.kind(),
                 "from_cache": plugin.from_cache(),
@@ -249,7 +249,7 @@ fn json_report(plugin: &Plugin, limits: &Limits, outcome: &Outcome) -> Result<St
 fn human_report(plugin: &Plugin, limits: &Limits, outcome: &Outcome) -> String {
     let mut text = format!(
         "plugin:  {} {} ({}, {} in {:.1} ms)\nlimits:  {limits}\noutcome: {}\n",
-        plugin.name(),
+        plugin.task_type(),
         plugin.version(),
         plugin.kind(),
         if plugin.from_cache() {

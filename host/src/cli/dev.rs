@@ -51,7 +51,7 @@ pub struct DevArgs {
 }
 
 /// Runs `wasmq dev` and returns the process exit code.
-pub fn command(args: DevArgs) -> ExitCode {
+pub fn run(args: DevArgs) -> ExitCode {
     if let Err(e) = logging::init(LogFormat::Human, Some(&args.log_level)) {
         eprintln!("error: {e}");
         return ExitCode::from(2);

@@ -11,7 +11,7 @@
 use crate::broker::{BrokerOptions, Client, mask_password};
 use crate::config::{Limits, RunConfig};
 use crate::plugins::{PluginDir, Registry, spawn_watcher};
-use crate::runtime::{Runtime, RuntimeOptions};
+use crate::runtime::{MAX_INSTANCES, Runtime, RuntimeOptions};
 use crate::task::RetryPolicy;
 use crate::worker::{self, WorkerConfig, WorkerReport};
 use anyhow::Context;
@@ -56,13 +56,14 @@ impl Host {
             // that are still stopping after a forced shutdown.
             max_instances: u32::try_from(config.concurrency + 8)
                 .unwrap_or(u32::MAX)
-                .min(10_000),
+                .min(MAX_INSTANCES),
             ..RuntimeOptions::default()
         })
         .context("cannot start the WebAssembly runtime")?;
         let plugins = PluginDir::open(&config.plugins_dir, runtime.clone(), Limits::default())?
             .with_grants(config.extra_grants.clone());
         let registry = Registry::new();
+        // Plugins before Redis: a broken plugin shows up even while Redis is down.
         let scan = plugins.scan(&registry).await.with_context(|| {
             format!(
                 "cannot read the plugins directory {}",
@@ -88,6 +89,7 @@ impl Host {
         runtime.attach_kv(std::sync::Arc::new(crate::worker::RedisKv::new(
             client.clone(),
         )));
+        // Bound here, served in `run`: the caller learns the address (port 0) before serving.
         let http = match config.http {
             Some(addr) => Some(
                 crate::http::bind(addr, config.http_token.as_ref().map(|t| t.0.as_str()))
@@ -125,6 +127,7 @@ impl Host {
     /// stop after the worker has drained, so the drain can be watched.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<RunReport> {
         let stop = CancellationToken::new();
+        // The watcher before the worker: a plugin copied in from now on is served.
         let watcher = spawn_watcher(self.registry.clone(), self.plugins.clone(), stop.clone())
             .context("cannot watch the plugins directory")?;
         let http = match self.http {
@@ -166,6 +169,7 @@ impl Host {
         );
         tokio::pin!(worker);
         tokio::pin!(shutdown);
+        // A worker that ends by itself (it failed) ends the host; else shutdown drains it.
         let report = tokio::select! {
             report = &mut worker => report,
             _ = &mut shutdown => {
@@ -173,6 +177,7 @@ impl Host {
                 worker.await
             }
         };
+        // Watcher and HTTP stop only after the drain, so the drain can be watched.
         stop.cancel();
         let _ = watcher.await;
         if let Some(http) = http

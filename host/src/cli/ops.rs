@@ -2,10 +2,12 @@
 //! (and `queues rm`), `stats`, `pause`, `resume`, `dead`, `hosts` and
 //! `plugins`.
 //!
-//! They are thin: each parses its flags, makes one or two calls on
-//! [`crate::Client`] (or, for `plugins check`, on the runtime exactly as a
-//! host would load a plugin) and prints a table, or one JSON document with
-//! `--json`. All the queue logic lives in the broker, so what an operator sees
+//! Each lives in a module of its own, entered by its `run(args)`, as every
+//! `wasmq` command is (`queues rm` and `queues limit` are remove.rs and
+//! limits.rs; `pause` and `resume` share pause.rs). They are thin: each
+//! parses its flags, makes one or two calls on [`crate::Client`] (or, for
+//! `plugins check`, on the runtime exactly as a host would load a plugin)
+//! and prints a table, or one JSON document with `--json`. All the queue logic lives in the broker, so what an operator sees
 //! here is what the HTTP API and the dashboard see too.
 //!
 //! # Exit codes
@@ -22,6 +24,7 @@
 //! Errors are printed to stderr as one line that says what failed, where, and
 //! what to do; stdout only ever carries the command's result.
 
+mod cancel;
 mod dead;
 mod enqueue;
 mod exit;
@@ -30,12 +33,15 @@ mod hosts;
 mod input;
 mod keys;
 mod limits;
+mod pause;
 mod plugins;
 mod queues;
 mod remove;
+mod result;
 mod schedule;
+mod stats;
+mod status;
 mod table;
-mod tasks;
 
 pub use exit::{BadInput, EXIT_CODES_HELP, Refused};
 
@@ -58,26 +64,26 @@ pub enum OpsCommand {
     Enqueue(enqueue::EnqueueArgs),
     /// Show where a task is: state, attempts, last error, timestamps.
     #[command(after_help = EXIT_CODES_HELP)]
-    Status(tasks::StatusArgs),
+    Status(status::StatusArgs),
     /// Print the output of a completed task.
     #[command(after_help = EXIT_CODES_HELP)]
-    Result(tasks::ResultArgs),
+    Result(result::ResultArgs),
     /// Cancel a task: a waiting one is cancelled, a running one interrupted.
     #[command(after_help = EXIT_CODES_HELP)]
-    Cancel(tasks::CancelArgs),
+    Cancel(cancel::CancelArgs),
     /// List the queues with their sizes per state, whether any live host
     /// serves them and whether they are paused; `queues rm` removes an empty one.
     #[command(after_help = EXIT_CODES_HELP)]
     Queues(queues::QueuesArgs),
     /// Show the counters of every queue and the throughput of the last minutes.
     #[command(after_help = EXIT_CODES_HELP)]
-    Stats(queues::StatsArgs),
+    Stats(stats::StatsArgs),
     /// Stop leasing tasks from a queue (running tasks finish).
     #[command(after_help = EXIT_CODES_HELP)]
-    Pause(queues::PauseArgs),
+    Pause(pause::PauseArgs),
     /// Lease tasks from a paused queue again.
     #[command(after_help = EXIT_CODES_HELP)]
-    Resume(queues::PauseArgs),
+    Resume(pause::PauseArgs),
     /// List, re-drive or purge dead tasks.
     #[command(after_help = EXIT_CODES_HELP)]
     Dead(dead::DeadArgs),
@@ -150,13 +156,13 @@ pub fn run(command: OpsCommand) -> ExitCode {
     let result = runtime.block_on(async move {
         match command {
             OpsCommand::Enqueue(args) => enqueue::run(args).await,
-            OpsCommand::Status(args) => tasks::status(args).await,
-            OpsCommand::Result(args) => tasks::result(args).await,
-            OpsCommand::Cancel(args) => tasks::cancel(args).await,
-            OpsCommand::Queues(args) => queues::queues(args).await,
-            OpsCommand::Stats(args) => queues::stats(args).await,
-            OpsCommand::Pause(args) => queues::pause(args, true).await,
-            OpsCommand::Resume(args) => queues::pause(args, false).await,
+            OpsCommand::Status(args) => status::run(args).await,
+            OpsCommand::Result(args) => result::run(args).await,
+            OpsCommand::Cancel(args) => cancel::run(args).await,
+            OpsCommand::Queues(args) => queues::run(args).await,
+            OpsCommand::Stats(args) => stats::run(args).await,
+            OpsCommand::Pause(args) => pause::run(args, true).await,
+            OpsCommand::Resume(args) => pause::run(args, false).await,
             OpsCommand::Dead(args) => dead::run(args).await,
             OpsCommand::Hosts(args) => hosts::run(args).await,
             OpsCommand::Plugins(args) => plugins::run(args).await,

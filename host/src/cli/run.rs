@@ -173,7 +173,7 @@ impl RunArgs {
 }
 
 /// Runs `wasmq run` and returns the process exit code.
-pub fn command(args: RunArgs) -> ExitCode {
+pub fn run(args: RunArgs) -> ExitCode {
     let config = match args
         .resolve()
         .map_err(|e| e.to_string())
@@ -187,6 +187,7 @@ pub fn command(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Logging after the settings, which choose its format and level.
     if let Err(e) = logging::init(config.log_format, config.log_level.as_deref()) {
         eprintln!("error: {e}");
         return ExitCode::from(2);
@@ -202,6 +203,7 @@ pub fn command(args: RunArgs) -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
+        // Signals are caught before the host starts: a Ctrl-C during start-up is a graceful stop.
         let shutdown = shutdown_signal()?;
         host::run(config, shutdown).await
     });

@@ -17,7 +17,7 @@ use super::limits::InvalidLimit;
 use super::manifest::{ManifestError, SizeValue, bounded, size};
 use super::outbound::AllowList;
 use super::secrets::SecretSource;
-use super::units::format_size;
+use super::units::{format_size, format_size_exact};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -178,9 +178,8 @@ pub(super) fn capabilities(
             .map_err(|e| error(e.key, e.message))?;
     }
     if let Some(value) = raw.http_max_response {
-        granted.http_max_response =
-            size_up_to("http_max_response", value, MAX_HTTP_RESPONSE, "64MiB")
-                .map_err(|e| error(e.key, e.message))?;
+        granted.http_max_response = size_up_to("http_max_response", value, MAX_HTTP_RESPONSE)
+            .map_err(|e| error(e.key, e.message))?;
     }
     if granted.http.is_empty()
         && let Some((key, _)) = tuned.into_iter().find(|(_, set)| *set)
@@ -201,8 +200,8 @@ pub(super) fn capabilities(
         ));
     }
     if let Some(value) = raw.kv_max_value {
-        granted.kv_max_value = size_up_to("kv_max_value", value, MAX_KV_VALUE, "16MiB")
-            .map_err(|e| error(e.key, e.message))?;
+        granted.kv_max_value =
+            size_up_to("kv_max_value", value, MAX_KV_VALUE).map_err(|e| error(e.key, e.message))?;
     }
     for (bucket, text) in raw.kv_ttl.unwrap_or_default() {
         if !granted.kv.contains(&bucket) {
@@ -237,19 +236,15 @@ pub(super) fn capabilities(
     Ok(granted)
 }
 
-/// A size of at least 1 byte and at most `max` (written `max_text`).
-fn size_up_to(
-    key: &'static str,
-    value: SizeValue,
-    max: u64,
-    max_text: &str,
-) -> Result<u64, InvalidLimit> {
+/// A size of at least 1 byte and at most `max`.
+fn size_up_to(key: &'static str, value: SizeValue, max: u64) -> Result<u64, InvalidLimit> {
     let bytes = size(key, value)?;
     if bytes == 0 || bytes > max {
         return Err(InvalidLimit {
             key,
             message: format!(
-                "must be between 1 byte and {max_text}, got {}",
+                "must be between 1 byte and {}, got {}",
+                format_size_exact(max),
                 format_size(bytes)
             ),
         });
@@ -284,21 +279,21 @@ fn buckets(names: Vec<String>) -> Result<Vec<String>, String> {
 }
 
 /// Validates `[capabilities] enqueue`: queue names, listed once each.
-fn task_types(names: Vec<String>) -> Result<Vec<String>, String> {
-    if names.len() > MAX_ENQUEUE_TYPES {
+fn task_types(task_types: Vec<String>) -> Result<Vec<String>, String> {
+    if task_types.len() > MAX_ENQUEUE_TYPES {
         return Err(format!(
             "has {} task types, more than the {MAX_ENQUEUE_TYPES} allowed",
-            names.len()
+            task_types.len()
         ));
     }
     let mut seen = BTreeSet::new();
-    for name in &names {
-        crate::error::validate_queue_name(name).map_err(|e| e.to_string())?;
-        if !seen.insert(name) {
-            return Err(format!("lists task type `{name}` twice; list it once"));
+    for task_type in &task_types {
+        crate::error::validate_queue_name(task_type).map_err(|e| e.to_string())?;
+        if !seen.insert(task_type) {
+            return Err(format!("lists task type `{task_type}` twice; list it once"));
         }
     }
-    Ok(names)
+    Ok(task_types)
 }
 
 /// Whether `key` may name a config entry or a secret: `[a-z0-9_.-]{1,64}`.

@@ -28,6 +28,7 @@
 
 use super::AllowedHost;
 use super::units::format_duration;
+use crate::broker::MAX_BATCH;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -89,7 +90,8 @@ pub struct RunConfig {
     /// How long a lease lasts before another host may take the task over.
     /// Running tasks have theirs extended every third of this.
     pub lease: Duration,
-    /// Most tasks leased in one round trip to Redis.
+    /// Most tasks leased in one round trip to Redis (1 to
+    /// [`MAX_BATCH`], the most one lease call may carry).
     pub lease_batch: usize,
     /// How long a completed task's result is kept; zero keeps none.
     pub result_ttl: Duration,
@@ -166,10 +168,13 @@ impl RunConfig {
                 format!("must be between 1 and 4096, got {}", self.concurrency),
             );
         }
-        if !(1..=1000).contains(&self.lease_batch) {
+        if !(1..=MAX_BATCH).contains(&self.lease_batch) {
             return bad(
                 "lease_batch",
-                format!("must be between 1 and 1000, got {}", self.lease_batch),
+                format!(
+                    "must be between 1 and {MAX_BATCH}, got {}",
+                    self.lease_batch
+                ),
             );
         }
         if self.http_protect_reads && self.http_token.is_none() {

@@ -7,7 +7,7 @@
 //! cap stops a handler from flooding Redis with a huge result.
 
 use super::manifest::PluginManifest;
-use super::units::{format_duration, format_size};
+use super::units::{format_duration, format_size, format_size_exact};
 use serde::Serialize;
 use std::fmt;
 use std::time::Duration;
@@ -105,13 +105,16 @@ impl Limits {
         Ok(timeout)
     }
 
-    /// Checks a memory cap: between one page (64KiB) and 4GiB.
+    /// Checks a memory cap: between [`Limits::MIN_MEMORY`] (one page) and
+    /// [`Limits::MAX_MEMORY`].
     pub fn check_memory(memory: u64) -> Result<u64, InvalidLimit> {
         if !(Self::MIN_MEMORY..=Self::MAX_MEMORY).contains(&memory) {
             return Err(InvalidLimit {
                 key: "memory",
                 message: format!(
-                    "must be between 64KiB and 4GiB, got {}",
+                    "must be between {} and {}, got {}",
+                    format_size_exact(Self::MIN_MEMORY),
+                    format_size_exact(Self::MAX_MEMORY),
                     format_size(memory)
                 ),
             });
@@ -119,13 +122,14 @@ impl Limits {
         Ok(memory)
     }
 
-    /// Checks an output cap: positive and at most 256MiB.
+    /// Checks an output cap: positive and at most [`Limits::MAX_OUTPUT`].
     pub fn check_max_output(max_output: u64) -> Result<u64, InvalidLimit> {
         if max_output == 0 || max_output > Self::MAX_OUTPUT {
             return Err(InvalidLimit {
                 key: "max_output",
                 message: format!(
-                    "must be between 1 byte and 256MiB, got {}",
+                    "must be between 1 byte and {}, got {}",
+                    format_size_exact(Self::MAX_OUTPUT),
                     format_size(max_output)
                 ),
             });

@@ -239,7 +239,7 @@ impl PluginManifest {
                 .map_err(invalid)?,
             max_retries: raw
                 .max_retries
-                .map(|v| bounded("max_retries", v, 0, 1000))
+                .map(|v| bounded("max_retries", v, 0, crate::task::MAX_RETRIES))
                 .transpose()
                 .map_err(invalid)?,
             backoff_base: raw

@@ -35,6 +35,18 @@ pub fn format_size(bytes: u64) -> String {
     bytesize::ByteSize::b(bytes).display().iec().to_string()
 }
 
+/// Formats a bound the way a config writes it (`"64KiB"`, `"4GiB"`): in
+/// the largest binary unit that divides it, else in bytes. [`parse_size`]
+/// reads it back; limit messages quote their constants with it.
+pub fn format_size_exact(bytes: u64) -> String {
+    for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)] {
+        if bytes != 0 && bytes.trailing_zeros() >= shift {
+            return format!("{}{unit}", bytes >> shift);
+        }
+    }
+    bytes.to_string()
+}
+
 /// Formats a duration the way [`parse_duration`] reads it (`"2s"`).
 pub fn format_duration(duration: Duration) -> String {
     humantime::format_duration(duration).to_string()
@@ -53,6 +65,15 @@ mod tests {
         assert_eq!(parse_size("1 MB"), Ok(1_000_000));
         assert_eq!(parse_size("4096"), Ok(4096));
         assert_eq!(parse_size("1.5KiB"), Ok(1536));
+    }
+
+    #[test]
+    fn bounds_are_written_in_whole_units() {
+        assert_eq!(format_size_exact(64 << 10), "64KiB");
+        assert_eq!(format_size_exact(4 << 30), "4GiB");
+        assert_eq!(format_size_exact(256 << 20), "256MiB");
+        assert_eq!(format_size_exact(1536), "1536");
+        assert_eq!(format_size_exact(0), "0");
     }
 
     #[test]
@@ -78,6 +99,11 @@ mod tests {
             let (suffix, factor) = [("B", 1), ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30)][unit];
             prop_assert_eq!(parse_size(&format!("{value}{suffix}")), Ok(value * factor));
             prop_assert_eq!(parse_size(&format!("{value} {}", suffix.to_lowercase())), Ok(value * factor));
+        }
+
+        #[test]
+        fn exact_sizes_round_trip(bytes in 0u64..(1 << 40)) {
+            prop_assert_eq!(parse_size(&format_size_exact(bytes)), Ok(bytes));
         }
 
         #[test]

@@ -15,6 +15,11 @@
 //! * `wasmq_queue_depth{queue,state}`, `wasmq_queue_paused{queue}` and
 //!   `wasmq_broker_up`, refreshed from the broker at every scrape so they are
 //!   never staler than the scrape itself (see `routes::system`).
+//!
+//! Labels follow one scheme everywhere: a series about one task type (its
+//! runs, its plugin's loads and compiles, its plugin's HTTP requests) is
+//! labelled `task_type`; one about how a queue is handled in Redis (leases,
+//! settlement, depth), `queue`.
 
 use super::error::HttpError;
 use axum::extract::{MatchedPath, Request};
@@ -132,13 +137,13 @@ mod tests {
     fn install_is_idempotent_and_renders_buckets() {
         let first = install().unwrap();
         let second = install().unwrap();
-        metrics::histogram!("wasmq_task_duration_seconds", "type" => "t").record(0.02);
+        metrics::histogram!("wasmq_task_duration_seconds", "task_type" => "t").record(0.02);
         metrics::counter!("wasmq_http_requests_total", "route" => "/x", "status" => "200")
             .increment(1);
         first.run_upkeep();
         let text = second.render();
         assert!(
-            text.contains("wasmq_task_duration_seconds_bucket{type=\"t\",le=\"0.025\"} 1"),
+            text.contains("wasmq_task_duration_seconds_bucket{task_type=\"t\",le=\"0.025\"} 1"),
             "{text}"
         );
         assert!(text.contains("wasmq_http_requests_total"), "{text}");

@@ -21,7 +21,7 @@
 //! Reading, hashing and compiling run on blocking threads: a large module
 //! takes seconds to compile and must not stall the tasks already running.
 //! A failure concerns one file only. It is logged with the file and the
-//! problem, counted in `wasmq_plugin_load_failures_total{type}` and kept in
+//! problem, counted in `wasmq_plugin_load_failures_total{task_type}` and kept in
 //! the registry's entries, and the previous version (if any) keeps serving.
 
 use super::error::{LoadFailure, PluginDirError};
@@ -161,36 +161,39 @@ impl PluginDir {
     /// types whose file is gone. One broken file does not stop the others:
     /// it is reported in the result and in the registry's entries.
     pub async fn scan(&self, registry: &Registry) -> Result<ScanReport, PluginDirError> {
-        let mut stems = self.stems_on_disk().await?;
-        stems.extend(registry.known_types());
+        let mut task_types = self.task_types_on_disk().await?;
+        task_types.extend(registry.known_types());
         let parallelism = load_parallelism();
-        let mut outcomes: Vec<(String, SyncOutcome)> = futures::stream::iter(stems)
-            .map(|stem| async move {
-                let outcome = self.sync(registry, &stem).await;
-                (stem, outcome)
+        let mut outcomes: Vec<(String, SyncOutcome)> = futures::stream::iter(task_types)
+            .map(|task_type| async move {
+                let outcome = self.sync(registry, &task_type).await;
+                (task_type, outcome)
             })
             .buffer_unordered(parallelism)
             .collect()
             .await;
         outcomes.sort_by(|a, b| a.0.cmp(&b.0));
         let mut report = ScanReport::default();
-        for (stem, outcome) in outcomes {
+        for (task_type, outcome) in outcomes {
             match outcome {
-                SyncOutcome::Loaded { .. } => report.loaded.push(stem),
-                SyncOutcome::Unchanged => report.unchanged.push(stem),
-                SyncOutcome::Removed => report.removed.push(stem),
+                SyncOutcome::Loaded { .. } => report.loaded.push(task_type),
+                SyncOutcome::Unchanged => report.unchanged.push(task_type),
+                SyncOutcome::Removed => report.removed.push(task_type),
                 SyncOutcome::Absent => {}
-                SyncOutcome::Failed(failure) => report.failed.push((stem, failure.to_string())),
+                SyncOutcome::Failed(failure) => {
+                    report.failed.push((task_type, failure.to_string()))
+                }
             }
         }
         Ok(report)
     }
 
-    /// The stems of every `.wasm` file in the directory, valid or not
-    /// (invalid names are then reported by [`PluginDir::sync`]).
-    pub(crate) async fn stems_on_disk(&self) -> Result<BTreeSet<String>, PluginDirError> {
+    /// The task types of every `.wasm` file in the directory (their
+    /// stems), valid or not (invalid names are then reported by
+    /// [`PluginDir::sync`]).
+    pub(crate) async fn task_types_on_disk(&self) -> Result<BTreeSet<String>, PluginDirError> {
         let dir = self.inner.dir.clone();
-        tokio::task::spawn_blocking(move || list_stems(&dir))
+        tokio::task::spawn_blocking(move || list_task_types(&dir))
             .await
             .unwrap_or_else(|e| {
                 Err(PluginDirError::List {
@@ -200,26 +203,26 @@ impl PluginDir {
             })
     }
 
-    /// Makes the registry agree with the disk for `stem`: loads
-    /// `<stem>.wasm` (with its manifest) if it changed, removes the type if
+    /// Makes the registry agree with the disk for `task_type`: loads
+    /// `<task_type>.wasm` (with its manifest) if it changed, removes the type if
     /// the file is gone, and records a failure while keeping the serving
     /// version.
-    #[instrument(skip_all, fields(kind = %stem, version = tracing::field::Empty))]
-    pub async fn sync(&self, registry: &Registry, stem: &str) -> SyncOutcome {
-        let path = self.inner.dir.join(format!("{stem}.wasm"));
-        match self.try_sync(registry, stem, &path).await {
+    #[instrument(skip_all, fields(task_type = %task_type, version = tracing::field::Empty))]
+    pub async fn sync(&self, registry: &Registry, task_type: &str) -> SyncOutcome {
+        let path = self.inner.dir.join(format!("{task_type}.wasm"));
+        match self.try_sync(registry, task_type, &path).await {
             Ok(outcome) => outcome,
             Err(failure) => {
-                let serving = registry.get(stem).map(|p| p.version().to_owned());
+                let serving = registry.get(task_type).map(|p| p.version().to_owned());
                 warn!(
                     file = %path.display(),
                     error = %failure,
                     serving = serving.as_deref().unwrap_or("none"),
                     "plugin failed to load; the previously loaded version (if any) keeps serving"
                 );
-                metrics::counter!("wasmq_plugin_load_failures_total", "type" => stem.to_owned())
+                metrics::counter!("wasmq_plugin_load_failures_total", "task_type" => task_type.to_owned())
                     .increment(1);
-                registry.set_error(stem, path, Some(failure.to_string()));
+                registry.set_error(task_type, path, Some(failure.to_string()));
                 SyncOutcome::Failed(failure)
             }
         }
@@ -228,19 +231,24 @@ impl PluginDir {
     async fn try_sync(
         &self,
         registry: &Registry,
-        stem: &str,
+        task_type: &str,
         path: &Path,
     ) -> Result<SyncOutcome, LoadFailure> {
         // The semaphore is never closed, so acquiring cannot fail.
         let _slot = self.inner.loads.acquire().await.ok();
         let inner = Arc::clone(&self.inner);
-        let (stem_owned, path_owned) = (stem.to_owned(), path.to_owned());
+        let (task_type_owned, path_owned) = (task_type.to_owned(), path.to_owned());
         let file = run_blocking(path, move || {
-            read_plugin(&stem_owned, &path_owned, &inner.dir, inner.max_file_size)
+            read_plugin(
+                &task_type_owned,
+                &path_owned,
+                &inner.dir,
+                inner.max_file_size,
+            )
         })
         .await?;
         let Some(file) = file else {
-            return Ok(if registry.remove(stem) {
+            return Ok(if registry.remove(task_type) {
                 info!(file = %path.display(), "plugin removed; tasks of this type wait until it is back");
                 SyncOutcome::Removed
             } else {
@@ -248,17 +256,17 @@ impl PluginDir {
             });
         };
         // Before the fingerprint, so a change of grant reloads like a change of file.
-        let file = self.add_grants(stem, file)?;
+        let file = self.add_grants(task_type, file)?;
         let fingerprint = Fingerprint {
             wasm_sha256: file.sha256().to_owned(),
             manifest: file.manifest().cloned(),
         };
-        if registry.fingerprint(stem).as_ref() == Some(&fingerprint) {
+        if registry.fingerprint(task_type).as_ref() == Some(&fingerprint) {
             debug!(file = %path.display(), "plugin unchanged");
-            registry.set_error(stem, path.to_owned(), None);
+            registry.set_error(task_type, path.to_owned(), None);
             return Ok(SyncOutcome::Unchanged);
         }
-        let plugin = self.compile(stem, file).await?;
+        let plugin = self.compile(task_type, file).await?;
         Span::current().record("version", plugin.version());
         info!(
             file = %path.display(),
@@ -266,7 +274,8 @@ impl PluginDir {
             limits = %plugin.limits(),
             "plugin swapped in"
         );
-        metrics::counter!("wasmq_plugin_reloads_total", "type" => stem.to_owned()).increment(1);
+        metrics::counter!("wasmq_plugin_reloads_total", "task_type" => task_type.to_owned())
+            .increment(1);
         let version = plugin.version().to_owned();
         let loaded = LoadedPlugin {
             policy: PluginPolicy::from_manifest(plugin.manifest()),
@@ -274,13 +283,13 @@ impl PluginDir {
             loaded_at: SystemTime::now(),
             fingerprint,
         };
-        registry.install(stem, path.to_owned(), loaded);
+        registry.install(task_type, path.to_owned(), loaded);
         Ok(SyncOutcome::Loaded { version })
     }
 
-    /// `file` with the grants given for `stem` merged over its manifest.
-    fn add_grants(&self, stem: &str, file: PluginFile) -> Result<PluginFile, LoadFailure> {
-        let Some(extra) = self.inner.grants.get(stem) else {
+    /// `file` with the grants given for `task_type` merged over its manifest.
+    fn add_grants(&self, task_type: &str, file: PluginFile) -> Result<PluginFile, LoadFailure> {
+        let Some(extra) = self.inner.grants.get(task_type) else {
             return Ok(file);
         };
         let source = Path::new("the grants given to the host for this type");
@@ -293,16 +302,16 @@ impl PluginDir {
         Ok(file.with_manifest(Some(merged)))
     }
 
-    /// Compiles the bytes read for `stem`, with their manifest over the host
-    /// defaults.
-    async fn compile(&self, stem: &str, file: PluginFile) -> Result<Plugin, LoadFailure> {
+    /// Compiles the bytes read for `task_type`, with their manifest over the
+    /// host defaults.
+    async fn compile(&self, task_type: &str, file: PluginFile) -> Result<Plugin, LoadFailure> {
         let inner = Arc::clone(&self.inner);
-        let stem = stem.to_owned();
+        let task_type = task_type.to_owned();
         let path = file.path().to_owned();
         run_blocking(&path, move || {
             inner
                 .runtime
-                .load_file(&stem, &file, inner.defaults)
+                .load_file(&task_type, &file, inner.defaults)
                 .map_err(LoadFailure::from)
         })
         .await
@@ -328,15 +337,15 @@ async fn run_blocking<T: Send + 'static>(
     })
 }
 
-/// Reads `<stem>.wasm` and its manifest from `dir`, once; `None` if the
-/// plugin does not exist. A bad name is refused before anything is read.
+/// Reads `<task_type>.wasm` and its manifest from `dir`, once; `None` if
+/// the plugin does not exist. A bad name is refused before anything is read.
 fn read_plugin(
-    stem: &str,
+    task_type: &str,
     path: &Path,
     dir: &Path,
     max: u64,
 ) -> Result<Option<PluginFile>, LoadFailure> {
-    if let Err(reason) = validate_task_type(stem) {
+    if let Err(reason) = validate_task_type(task_type) {
         return match std::fs::symlink_metadata(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             _ => Err(LoadFailure::InvalidName {
@@ -351,21 +360,21 @@ fn read_plugin(
     }
 }
 
-/// The stems of the `.wasm` files in `dir`.
-fn list_stems(dir: &Path) -> Result<BTreeSet<String>, PluginDirError> {
+/// The task types (stems) of the `.wasm` files in `dir`, valid or not.
+fn list_task_types(dir: &Path) -> Result<BTreeSet<String>, PluginDirError> {
     let list_error = |source| PluginDirError::List {
         path: dir.to_owned(),
         source,
     };
-    let mut stems = BTreeSet::new();
+    let mut task_types = BTreeSet::new();
     for entry in std::fs::read_dir(dir).map_err(list_error)? {
         let path = entry.map_err(list_error)?.path();
         match classify(&path) {
-            FileRole::Wasm(stem) => {
-                stems.insert(stem);
+            FileRole::Wasm(task_type) => {
+                task_types.insert(task_type);
             }
             FileRole::InvalidName { stem, .. } if path.extension() == Some("wasm".as_ref()) => {
-                stems.insert(stem);
+                task_types.insert(stem);
             }
             FileRole::Manifest(_) | FileRole::InvalidName { .. } => {}
             FileRole::Ignored => {
@@ -373,5 +382,5 @@ fn list_stems(dir: &Path) -> Result<BTreeSet<String>, PluginDirError> {
             }
         }
     }
-    Ok(stems)
+    Ok(task_types)
 }

@@ -210,7 +210,7 @@ impl Registry {
         self.snapshot()
             .iter()
             .filter(|(_, slot)| slot.loaded.is_some())
-            .map(|(name, _)| name.clone())
+            .map(|(task_type, _)| task_type.clone())
             .collect()
     }
 
@@ -218,7 +218,7 @@ impl Registry {
     pub fn entries(&self) -> Vec<PluginEntry> {
         self.snapshot()
             .iter()
-            .map(|(name, slot)| entry(name, slot))
+            .map(|(task_type, slot)| entry(task_type, slot))
             .collect()
     }
 
@@ -330,10 +330,10 @@ fn same(a: &Snapshot, b: &Snapshot) -> bool {
         })
 }
 
-fn entry(name: &str, slot: &Slot) -> PluginEntry {
+fn entry(task_type: &str, slot: &Slot) -> PluginEntry {
     let loaded = slot.loaded.as_ref();
     PluginEntry {
-        task_type: name.to_owned(),
+        task_type: task_type.to_owned(),
         path: slot.path.clone(),
         version: loaded.map(|l| l.plugin.version().to_owned()),
         kind: loaded.map(|l| l.plugin.kind().to_string()),

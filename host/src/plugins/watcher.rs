@@ -139,7 +139,9 @@ impl WatchTask {
                 continue;
             }
             match classify(path) {
-                FileRole::Wasm(stem) | FileRole::Manifest(stem) => self.debouncer.note(stem, now),
+                FileRole::Wasm(task_type) | FileRole::Manifest(task_type) => {
+                    self.debouncer.note(task_type, now)
+                }
                 FileRole::InvalidName { stem, .. } if path.extension() == Some("wasm".as_ref()) => {
                     self.debouncer.note(stem, now)
                 }
@@ -161,8 +163,8 @@ impl WatchTask {
             );
             self.lost_dir = true;
             let now = Instant::now().into_std();
-            for stem in self.registry.known_types() {
-                self.debouncer.note(stem, now);
+            for task_type in self.registry.known_types() {
+                self.debouncer.note(task_type, now);
             }
         }
     }
@@ -189,27 +191,27 @@ impl WatchTask {
     /// Queues every type on disk or in the registry for a sync.
     async fn rescan(&mut self) {
         let now = Instant::now().into_std();
-        let mut stems = match self.plugins.stems_on_disk().await {
-            Ok(stems) => stems,
+        let mut task_types = match self.plugins.task_types_on_disk().await {
+            Ok(task_types) => task_types,
             Err(e) => {
                 warn!(error = %e, "cannot re-scan the plugins directory");
                 Default::default()
             }
         };
-        stems.extend(self.registry.known_types());
-        for stem in stems {
-            self.debouncer.note(stem, now);
+        task_types.extend(self.registry.known_types());
+        for task_type in task_types {
+            self.debouncer.note(task_type, now);
         }
     }
 
     fn start_due(&mut self) {
-        for stem in self.debouncer.start_due(Instant::now().into_std()) {
+        for task_type in self.debouncer.start_due(Instant::now().into_std()) {
             let (plugins, registry) = (self.plugins.clone(), self.registry.clone());
-            let key = stem.clone();
+            let key = task_type.clone();
             let handle = self.loads.spawn(async move {
                 plugins.sync(&registry, &key).await;
             });
-            self.running.insert(handle.id(), stem);
+            self.running.insert(handle.id(), task_type);
         }
     }
 
@@ -221,8 +223,8 @@ impl WatchTask {
                 e.id()
             }
         };
-        if let Some(stem) = self.running.remove(&id) {
-            self.debouncer.finish(&stem);
+        if let Some(task_type) = self.running.remove(&id) {
+            self.debouncer.finish(&task_type);
         }
     }
 }

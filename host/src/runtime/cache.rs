@@ -124,7 +124,7 @@ artifact!(wasmtime::Module, "module.cwasm", "module");
 pub(crate) fn load_or_compile<A: Artifact>(
     cache: Option<&DiskCache>,
     engine: &Engine,
-    name: &str,
+    task_type: &str,
     sha256: &str,
     bytes: &[u8],
 ) -> wasmtime::Result<(A, bool)> {
@@ -132,13 +132,13 @@ pub(crate) fn load_or_compile<A: Artifact>(
     if let Some(path) = path.as_deref().filter(|path| path.exists()) {
         match A::from_artifact(engine, path) {
             Ok(artifact) => {
-                metrics::counter!("wasmq_plugin_cache_hits_total", "plugin" => name.to_owned())
+                metrics::counter!("wasmq_plugin_cache_hits_total", "task_type" => task_type.to_owned())
                     .increment(1);
-                tracing::info!(plugin = name, artifact = %path.display(), "loaded compiled plugin from the cache");
+                tracing::info!(task_type, artifact = %path.display(), "loaded compiled plugin from the cache");
                 return Ok((artifact, true));
             }
             Err(e) => tracing::warn!(
-                plugin = name,
+                task_type,
                 artifact = %path.display(),
                 "cached artifact is unusable, recompiling: {e:#}"
             ),
@@ -146,11 +146,12 @@ pub(crate) fn load_or_compile<A: Artifact>(
     }
     let started = std::time::Instant::now();
     let artifact = A::compile(engine, bytes)?;
-    metrics::counter!("wasmq_plugin_compiles_total", "plugin" => name.to_owned()).increment(1);
-    metrics::histogram!("wasmq_plugin_compile_seconds", "plugin" => name.to_owned())
+    metrics::counter!("wasmq_plugin_compiles_total", "task_type" => task_type.to_owned())
+        .increment(1);
+    metrics::histogram!("wasmq_plugin_compile_seconds", "task_type" => task_type.to_owned())
         .record(started.elapsed().as_secs_f64());
     tracing::info!(
-        plugin = name,
+        task_type,
         kind = A::KIND,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "compiled plugin"
@@ -161,7 +162,7 @@ pub(crate) fn load_or_compile<A: Artifact>(
             .map_err(std::io::Error::other)
             .and_then(|b| cache.store(&path, &b));
         if let Err(e) = stored {
-            tracing::warn!(plugin = name, artifact = %path.display(), "cannot write the compile cache: {e}");
+            tracing::warn!(task_type, artifact = %path.display(), "cannot write the compile cache: {e}");
         }
     }
     Ok((artifact, false))

@@ -7,7 +7,7 @@
 //! message). Its stdout is capped at the output limit while it runs.
 
 use super::capture::Capture;
-use super::error::LoadError;
+use super::error::LoadProblem;
 use super::invocation::{CancelToken, Invocation};
 use super::outcome::OutcomeKind;
 use super::run::{Finished, RunPlan};
@@ -41,19 +41,17 @@ pub(crate) struct Prepared {
 
 impl Prepared {
     /// Links the module against WASI p1; fails if it imports anything else.
-    pub fn new(file: &str, engine: &Engine, module: &Module) -> Result<Self, LoadError> {
+    pub fn new(engine: &Engine, module: &Module) -> Result<Self, LoadProblem> {
         let mut linker = Linker::<CommandState>::new(engine);
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s| &mut s.wasi).map_err(|e| {
-            LoadError::Corrupt {
-                file: file.to_owned(),
+            LoadProblem::Corrupt {
                 kind: "module",
                 message: format!("the host linker could not be built: {e:#}"),
             }
         })?;
         let pre = linker
             .instantiate_pre(module)
-            .map_err(|e| LoadError::UnsatisfiedImports {
-                file: file.to_owned(),
+            .map_err(|e| LoadProblem::UnsatisfiedImports {
                 what: "a function".to_owned(),
                 message: format!("{e:#}; a command may import only wasi_snapshot_preview1"),
             })?;

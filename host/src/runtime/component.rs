@@ -13,7 +13,7 @@
 use super::capture::Capture;
 use super::component_v01;
 use super::contract::Contract;
-use super::error::LoadError;
+use super::error::LoadProblem;
 use super::grants::{Grants, check_imports};
 use super::invocation::{CancelToken, Invocation};
 use super::kv_host::{KvCtx, KvView};
@@ -120,7 +120,7 @@ impl progress::Host for ComponentState {
 pub(crate) struct Prepared {
     pre: Pre,
     grants: Grants,
-    plugin: Arc<str>,
+    task_type: Arc<str>,
 }
 
 impl Prepared {
@@ -128,15 +128,14 @@ impl Prepared {
     /// anything the host does not provide, or exports a handler of the
     /// wrong shape.
     pub fn new(
-        file: &str,
-        name: &str,
+        task_type: &str,
         engine: &Engine,
         component: &Component,
         contract: Contract,
         manifest: Option<&PluginManifest>,
-    ) -> Result<Self, LoadError> {
-        check_imports(file, engine, component, manifest)?;
-        let grants = Grants::resolve(file, manifest)?;
+    ) -> Result<Self, LoadProblem> {
+        check_imports(engine, component, manifest)?;
+        let grants = Grants::resolve(manifest)?;
         let mut linker = Linker::<ComponentState>::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .and_then(|()| wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))
@@ -158,21 +157,18 @@ impl Prepared {
                 bindings::TaskHandler::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             })
             .and_then(|()| component_v01::add_to_linker(&mut linker))
-            .map_err(|e| LoadError::Corrupt {
-                file: file.to_owned(),
+            .map_err(|e| LoadProblem::Corrupt {
                 kind: "component",
                 message: format!("the host linker could not be built: {e:#}"),
             })?;
         let instance_pre =
             linker
                 .instantiate_pre(component)
-                .map_err(|e| LoadError::UnsatisfiedImports {
-                    file: file.to_owned(),
+                .map_err(|e| LoadProblem::UnsatisfiedImports {
                     what: "an interface".to_owned(),
                     message: format!("{e:#}"),
                 })?;
-        let bad_export = |e: wasmtime::Error| LoadError::BadExport {
-            file: file.to_owned(),
+        let bad_export = |e: wasmtime::Error| LoadProblem::BadExport {
             message: format!("{e:#}"),
         };
         let pre = match contract {
@@ -184,7 +180,7 @@ impl Prepared {
         Ok(Prepared {
             pre,
             grants,
-            plugin: name.into(),
+            task_type: task_type.into(),
         })
     }
 
@@ -205,14 +201,14 @@ impl Prepared {
             http: WasiHttpCtx::new(),
             hooks: OutboundHooks::new(
                 self.grants.http.clone(),
-                self.plugin.clone(),
+                self.task_type.clone(),
                 plan.deadline,
                 plan.log.clone(),
             ),
             config: self.grants.config.clone(),
             kv: KvCtx {
                 grant: self.grants.kv.clone(),
-                plugin: self.plugin.clone(),
+                task_type: self.task_type.clone(),
                 store: plan.kv.clone(),
             },
             tasks: TasksCtx {

@@ -4,7 +4,7 @@
 //! turns "the worker traps on every task" into "the host refuses to load
 //! email.wasm because it was built for wasmq:plugin@2.0.0".
 
-use super::error::LoadError;
+use super::error::LoadProblem;
 use serde::Serialize;
 use std::fmt;
 use wasmtime::component::Component;
@@ -69,7 +69,7 @@ impl fmt::Display for PluginKind {
 }
 
 /// Tells a component from a core module by the 8-byte header.
-pub(crate) fn detect(file: &str, bytes: &[u8]) -> Result<PluginKind, LoadError> {
+pub(crate) fn detect(bytes: &[u8]) -> Result<PluginKind, LoadProblem> {
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
         let head = bytes
             .iter()
@@ -85,16 +85,12 @@ pub(crate) fn detect(file: &str, bytes: &[u8]) -> Result<PluginKind, LoadError> 
                 String::from_utf8_lossy(&bytes[..bytes.len().min(8)])
             )
         };
-        return Err(LoadError::NotWasm {
-            file: file.to_owned(),
-            head,
-        });
+        return Err(LoadProblem::NotWasm { head });
     }
     match bytes[4..8] {
         [0x0d, 0x00, 0x01, 0x00] => Ok(PluginKind::Component),
         [0x01, 0x00, 0x00, 0x00] => Ok(PluginKind::Command),
-        _ => Err(LoadError::UnknownEncoding {
-            file: file.to_owned(),
+        _ => Err(LoadProblem::UnknownEncoding {
             version: bytes[4..8]
                 .iter()
                 .map(|b| format!("{b:02x}"))
@@ -139,10 +135,9 @@ fn supported() -> String {
 /// and imports no `wasmq:` interface the host does not grant (nor one of
 /// another contract version), and says which contract it was built for.
 pub(crate) fn check_component(
-    file: &str,
     engine: &Engine,
     component: &Component,
-) -> Result<Contract, LoadError> {
+) -> Result<Contract, LoadProblem> {
     let ty = component.component_type();
     let exports: Vec<String> = ty
         .exports(engine)
@@ -152,8 +147,7 @@ pub(crate) fn check_component(
         .iter()
         .find(|name| name.split('@').next() == Some(HANDLER_INTERFACE));
     let Some(handler) = handler else {
-        return Err(LoadError::WrongWorld {
-            file: file.to_owned(),
+        return Err(LoadProblem::WrongWorld {
             exports: if exports.is_empty() {
                 "none".to_owned()
             } else {
@@ -167,8 +161,7 @@ pub(crate) fn check_component(
         .unwrap_or("unversioned");
     let Some((contract, version)) = parse_version(found).and_then(|v| Some((Contract::of(v)?, v)))
     else {
-        return Err(LoadError::IncompatibleContract {
-            file: file.to_owned(),
+        return Err(LoadProblem::IncompatibleContract {
             found: found.to_owned(),
             supported: supported(),
         });
@@ -188,8 +181,7 @@ pub(crate) fn check_component(
         .map(|(name, _)| name.to_owned())
         .collect();
     if !refused.is_empty() {
-        return Err(LoadError::UnsatisfiedImports {
-            file: file.to_owned(),
+        return Err(LoadProblem::UnsatisfiedImports {
             what: format!("capabilities {}", refused.join(", ")),
             message: format!(
                 "this host grants wasmq:plugin/log, progress and tasks, of the version the \
@@ -202,11 +194,8 @@ pub(crate) fn check_component(
 
 /// Checks that a core module is a WASI command: exports `_start: [] -> []`
 /// and `memory`.
-pub(crate) fn check_command(file: &str, module: &Module) -> Result<(), LoadError> {
-    let missing = |missing| LoadError::MissingStart {
-        file: file.to_owned(),
-        missing,
-    };
+pub(crate) fn check_command(module: &Module) -> Result<(), LoadProblem> {
+    let missing = |missing| LoadProblem::MissingStart { missing };
     match module.get_export("_start") {
         Some(ExternType::Func(func)) if func.params().len() == 0 && func.results().len() == 0 => {}
         _ => return Err(missing("_start")),
@@ -225,25 +214,22 @@ mod tests {
     #[test]
     fn detects_kinds_and_non_wasm() {
         assert_eq!(
-            detect("a", b"\0asm\x0d\x00\x01\x00rest").unwrap(),
+            detect(b"\0asm\x0d\x00\x01\x00rest").unwrap(),
             PluginKind::Component
         );
         assert_eq!(
-            detect("a", b"\0asm\x01\x00\x00\x00").unwrap(),
+            detect(b"\0asm\x01\x00\x00\x00").unwrap(),
             PluginKind::Command
         );
-        let err = detect("x.wasm", b"#!/bin/sh\necho")
-            .unwrap_err()
-            .to_string();
+        let refused = |bytes: &[u8]| detect(bytes).unwrap_err().in_file("x.wasm").to_string();
+        let err = refused(b"#!/bin/sh\necho");
         assert!(
             err.contains("x.wasm is not a WebAssembly file (starts with 23 21 2f"),
             "{err}"
         );
-        let err = detect("x.wasm", b"").unwrap_err().to_string();
+        let err = refused(b"");
         assert!(err.contains("the file is empty"), "{err}");
-        let err = detect("x.wasm", b"\0asm\x02\x00\x00\x00")
-            .unwrap_err()
-            .to_string();
+        let err = refused(b"\0asm\x02\x00\x00\x00");
         assert!(
             err.contains("unknown WebAssembly version/layer (02 00 00 00)"),
             "{err}"

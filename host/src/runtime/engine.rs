@@ -20,6 +20,8 @@
 //!   machine's address space cannot hold is refused with the figures.
 
 use super::error::RuntimeError;
+use crate::config::Limits;
+use crate::config::units::format_size_exact;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
@@ -28,6 +30,9 @@ use std::time::Duration;
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, WasmBacktraceDetails,
 };
+
+/// Most plugin instances one runtime's pool may hold.
+pub const MAX_INSTANCES: u32 = 10_000;
 
 /// How to build a [`Runtime`](super::Runtime).
 #[derive(Debug, Clone)]
@@ -67,17 +72,17 @@ impl RuntimeOptions {
     }
 
     fn validate(&self) -> Result<(), RuntimeError> {
-        if self.max_instances == 0 || self.max_instances > 10_000 {
+        if self.max_instances == 0 || self.max_instances > MAX_INSTANCES {
             return Err(RuntimeError::Option(format!(
-                "max_instances must be between 1 and 10000, got {}",
+                "max_instances must be between 1 and {MAX_INSTANCES}, got {}",
                 self.max_instances
             )));
         }
-        if !(crate::config::Limits::MIN_MEMORY..=crate::config::Limits::MAX_MEMORY)
-            .contains(&self.max_memory)
-        {
+        if !(Limits::MIN_MEMORY..=Limits::MAX_MEMORY).contains(&self.max_memory) {
             return Err(RuntimeError::Option(format!(
-                "max_memory must be between 64KiB and 4GiB, got {} bytes",
+                "max_memory must be between {} and {}, got {} bytes",
+                format_size_exact(Limits::MIN_MEMORY),
+                format_size_exact(Limits::MAX_MEMORY),
                 self.max_memory
             )));
         }

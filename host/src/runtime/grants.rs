@@ -9,7 +9,7 @@
 //! are resolved here, once per load, so a missing one fails the load (with
 //! its source named, never its value) instead of a task.
 
-use super::error::LoadError;
+use super::error::LoadProblem;
 use super::kv_host::KvGrant;
 use super::outbound::HttpGrant;
 use super::tasks_host::TasksGrant;
@@ -47,7 +47,7 @@ impl std::fmt::Debug for Grants {
 impl Grants {
     /// Resolves the grants of `manifest` (none without one). Fails on a
     /// secret that cannot be read.
-    pub fn resolve(file: &str, manifest: Option<&PluginManifest>) -> Result<Grants, LoadError> {
+    pub fn resolve(manifest: Option<&PluginManifest>) -> Result<Grants, LoadProblem> {
         let Some(manifest) = manifest else {
             return Ok(Grants::default());
         };
@@ -66,8 +66,7 @@ impl Grants {
             config.insert(key, value);
         }
         for (key, source) in &manifest.secrets {
-            let secret = source.resolve(key).map_err(|e| LoadError::Secret {
-                file: file.to_owned(),
+            let secret = source.resolve(key).map_err(|e| LoadProblem::Secret {
                 message: e.to_string(),
             })?;
             config.insert(key, secret.expose());
@@ -96,17 +95,15 @@ impl Grants {
 /// Refuses a component that imports a capability its manifest does not
 /// grant; the message names the import and the manifest key to set.
 pub(crate) fn check_imports(
-    file: &str,
     engine: &Engine,
     component: &Component,
     manifest: Option<&PluginManifest>,
-) -> Result<(), LoadError> {
+) -> Result<(), LoadProblem> {
     let empty = PluginManifest::default();
     let manifest = manifest.unwrap_or(&empty);
     for (name, _) in component.component_type().imports(engine) {
         let refuse = |key: &str, how: &str| {
-            Err(LoadError::Ungranted {
-                file: file.to_owned(),
+            Err(LoadProblem::Ungranted {
                 import: name.to_owned(),
                 key: key.to_owned(),
                 how: how.to_owned(),

@@ -16,8 +16,8 @@ use std::time::Duration;
 /// One bucket of one plugin: what a store needs to find its data.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct KvBucket {
-    /// The plugin (task type) that owns it.
-    pub plugin: String,
+    /// The task type whose plugin owns it.
+    pub task_type: String,
     /// The bucket name, as granted.
     pub bucket: String,
     /// Expire the bucket this long after its last write, if set.
@@ -92,7 +92,7 @@ pub struct MemoryKv {
     data: Arc<Mutex<Buckets>>,
 }
 
-/// Every bucket, by (plugin, bucket), with its keys in order.
+/// Every bucket, by (task type, bucket), with its keys in order.
 type Buckets = HashMap<(String, String), BTreeMap<String, Vec<u8>>>;
 
 impl MemoryKv {
@@ -104,7 +104,7 @@ impl MemoryKv {
     fn with<R>(&self, bucket: &KvBucket, f: impl FnOnce(&mut BTreeMap<String, Vec<u8>>) -> R) -> R {
         let mut data = self.data.lock().unwrap_or_else(PoisonError::into_inner);
         f(data
-            .entry((bucket.plugin.clone(), bucket.bucket.clone()))
+            .entry((bucket.task_type.clone(), bucket.bucket.clone()))
             .or_default())
     }
 }

@@ -54,7 +54,7 @@ pub(crate) struct KvGrant {
 /// The key-value state of one run.
 pub(crate) struct KvCtx {
     pub grant: KvGrant,
-    pub plugin: Arc<str>,
+    pub task_type: Arc<str>,
     pub store: Option<Arc<dyn KvStore>>,
 }
 
@@ -127,7 +127,7 @@ impl store::Host for KvView<'_> {
             return Ok(Err(store::Error::AccessDenied));
         }
         let bucket = KvBucket {
-            plugin: self.ctx.plugin.to_string(),
+            task_type: self.ctx.task_type.to_string(),
             ttl: self.ctx.grant.ttl.get(&identifier).copied(),
             bucket: identifier,
         };

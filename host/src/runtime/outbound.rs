@@ -17,7 +17,7 @@
 //!
 //! Each request ends as one task-log line (method, host, status, bytes, ms:
 //! never the path or query, which may carry tokens) and one count of
-//! `wasmq_plugin_http_requests_total{plugin,host,status}`.
+//! `wasmq_plugin_http_requests_total{task_type,host,status}`.
 
 use super::outbound_send::{CappedBody, guarded_send};
 use super::sandbox::SharedLog;
@@ -48,18 +48,23 @@ pub(crate) struct HttpGrant {
 /// request count, and the task log the requests are written to.
 pub(crate) struct OutboundHooks {
     grant: Arc<HttpGrant>,
-    plugin: Arc<str>,
+    task_type: Arc<str>,
     deadline: Instant,
     sent: u32,
     log: SharedLog,
 }
 
 impl OutboundHooks {
-    /// The hooks of a run of `plugin` that must end by `deadline`.
-    pub fn new(grant: Arc<HttpGrant>, plugin: Arc<str>, deadline: Instant, log: SharedLog) -> Self {
+    /// The hooks of a run of a `task_type` task that must end by `deadline`.
+    pub fn new(
+        grant: Arc<HttpGrant>,
+        task_type: Arc<str>,
+        deadline: Instant,
+        log: SharedLog,
+    ) -> Self {
         OutboundHooks {
             grant,
-            plugin,
+            task_type,
             deadline,
             sent: 0,
             log,
@@ -71,7 +76,7 @@ impl OutboundHooks {
     fn deny(&self, method: &http::Method, host: &str, why: &str) -> Sent {
         self.log
             .push("WARN", &format!("http {method} {host} denied: {why}"));
-        count(&self.plugin, host, "denied");
+        count(&self.task_type, host, "denied");
         Box::new(async { Err(HttpError::HttpRequestDenied) })
     }
 }
@@ -106,7 +111,8 @@ impl WasiHttpHooks for OutboundHooks {
         }
         let left = self.deadline.saturating_duration_since(Instant::now());
         let options = clamp(options, left);
-        let (grant, plugin, log) = (self.grant.clone(), self.plugin.clone(), self.log.clone());
+        let (grant, task_type, log) =
+            (self.grant.clone(), self.task_type.clone(), self.log.clone());
         Box::new(async move {
             let started = Instant::now();
             match guarded_send(request, options, &grant.allow).await {
@@ -117,7 +123,7 @@ impl WasiHttpHooks for OutboundHooks {
                         started,
                         log,
                     };
-                    count(&plugin, &host, status.as_str());
+                    count(&task_type, &host, status.as_str());
                     // Only the body is wrapped: status and headers pass as sent.
                     let response = response.map(|body| {
                         let body = CappedBody::new(
@@ -139,7 +145,7 @@ impl WasiHttpHooks for OutboundHooks {
                             describe(&error)
                         ),
                     );
-                    count(&plugin, &host, "error");
+                    count(&task_type, &host, "error");
                     Err(error)
                 }
             }
@@ -197,9 +203,9 @@ pub(crate) fn describe(error: &HttpError) -> String {
     }
 }
 
-fn count(plugin: &str, host: &str, status: &str) {
+fn count(task_type: &str, host: &str, status: &str) {
     metrics::counter!("wasmq_plugin_http_requests_total",
-        "plugin" => plugin.to_owned(), "host" => host.to_owned(), "status" => status.to_owned())
+        "task_type" => task_type.to_owned(), "host" => host.to_owned(), "status" => status.to_owned())
     .increment(1);
 }
 

@@ -20,7 +20,7 @@ pub(crate) enum Code {
 }
 
 pub(crate) struct PluginInner {
-    pub name: String,
+    pub task_type: String,
     pub sha256: String,
     pub kind: PluginKind,
     pub limits: Limits,
@@ -42,7 +42,7 @@ pub struct Plugin {
 impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Plugin")
-            .field("name", &self.inner.name)
+            .field("task_type", &self.inner.task_type)
             .field("version", &self.version())
             .field("kind", &self.inner.kind)
             .field("limits", &self.inner.limits)
@@ -52,9 +52,9 @@ impl std::fmt::Debug for Plugin {
 }
 
 impl Plugin {
-    /// The plugin (and task type) name.
-    pub fn name(&self) -> &str {
-        &self.inner.name
+    /// The task type it runs (its file's stem).
+    pub fn task_type(&self) -> &str {
+        &self.inner.task_type
     }
 
     /// A short content version: the first 12 hex digits of the sha256 of
@@ -113,10 +113,12 @@ impl Plugin {
     /// was for (the worker counts tasks per type and outcome).
     #[instrument(skip_all, fields(task_id = %invocation.id, task_type = %invocation.task_type))]
     pub async fn run(&self, invocation: Invocation, cancel: &CancelToken) -> Outcome {
+        // Clamped to the engine's pool before anything is sized from them.
         let limits = effective(
             invocation.limits.unwrap_or(self.inner.limits),
             self.inner.runtime.max_memory,
         );
+        // One clock for the epoch deadline, the stop timer and the wall time reported.
         let started = Instant::now();
         let plan = RunPlan {
             limits,
@@ -125,7 +127,9 @@ impl Plugin {
             log: SharedLog::default(),
             kv: self.inner.runtime.kv.get().cloned(),
         };
+        // Kept here too, so a run whose future is dropped still reports what it logged.
         let log = plan.log.clone();
+        // Cancelled before it started: no instance is taken from the pool.
         let finished = if cancel.is_cancelled() {
             Finished::stopped(OutcomeKind::Cancelled, &limits, Duration::ZERO, log)
         } else {
@@ -137,6 +141,7 @@ impl Plugin {
             };
             // The same deadline as the epoch callback's, plus the grace.
             let stop_at = tokio::time::Instant::from_std(plan.deadline + STOP_GRACE);
+            // Wasm stops at the next epoch tick; the grace is for a guest blocked in a host call.
             let cancelled = async {
                 cancel.cancelled().await;
                 tokio::time::sleep(STOP_GRACE).await;

@@ -67,6 +67,7 @@ pub async fn executor(
 ) {
     let mut metrics = TaskMetrics::default();
     let mut finished: Option<(String, Duration)> = None;
+    // The last task is reported with the next request: one lock frees its slot and takes a job.
     while let Some(job) = shared
         .sched
         .next_job(
@@ -85,6 +86,7 @@ pub async fn executor(
         let run = AssertUnwindSafe(run_task(&shared, &mut metrics, job.item))
             .catch_unwind()
             .await;
+        // A panic still ends in a verdict, or the lease would be held until the host stops.
         let verdict = run.unwrap_or_else(|panic| {
             let text = panic_text(&panic);
             error!(task_id = %lease.id, attempt, panic = text,
@@ -95,6 +97,7 @@ pub async fn executor(
                 lease,
             }
         });
+        // Handed over, not awaited: the next task starts while the settler talks to Redis.
         // The receiver only goes away when the worker is torn down.
         let _ = verdicts.send(verdict);
         finished = Some((job.queue, started.elapsed()));
@@ -157,17 +160,17 @@ impl TaskMetrics {
         match self.outcomes.get(&(task_type.to_owned(), label)) {
             Some(counter) => counter.increment(1),
             None => {
-                let counter = metrics::counter!("wasmq_tasks_total", "type" => task_type.to_owned(), "outcome" => label);
+                let counter = metrics::counter!("wasmq_tasks_total", "task_type" => task_type.to_owned(), "outcome" => label);
                 counter.increment(1);
                 self.outcomes.insert((task_type.to_owned(), label), counter);
             }
         }
         if !self.costs.contains_key(task_type) {
-            let ty = task_type.to_owned();
+            let owned = task_type.to_owned();
             let handles = [
-                metrics::histogram!("wasmq_task_duration_seconds", "type" => ty.clone()),
-                metrics::histogram!("wasmq_task_fuel_used", "type" => ty.clone()),
-                metrics::histogram!("wasmq_task_peak_memory_bytes", "type" => ty),
+                metrics::histogram!("wasmq_task_duration_seconds", "task_type" => owned.clone()),
+                metrics::histogram!("wasmq_task_fuel_used", "task_type" => owned.clone()),
+                metrics::histogram!("wasmq_task_peak_memory_bytes", "task_type" => owned),
             ];
             self.costs.insert(task_type.to_owned(), handles);
         }
@@ -205,6 +208,7 @@ async fn run_task(shared: &Shared, metrics: &mut TaskMetrics, ticket: Ticket) ->
         cancel,
     } = ticket;
     let id = &lease.id;
+    // The plugin is looked up now, not at lease time, so a reload in between is honoured.
     let Some(loaded) = shared.registry.get_loaded(id.queue()) else {
         info!("no plugin serves this type any more; giving the task back");
         return Verdict {
@@ -265,8 +269,10 @@ async fn run_task(shared: &Shared, metrics: &mut TaskMetrics, ticket: Ticket) ->
     debug!("run started");
     let outcome = plugin.run(invocation, &cancel).await;
     metrics.record(id.queue(), &outcome);
+    // The decision uses the policy of the version that ran, even if another was swapped in.
     let retry = EffectiveRetry::resolve(&shared.retry, &loaded.policy, max_attempts);
     let decision = decide(&outcome.kind, attempt, &retry, &mut rand::rng());
+    // A retry-after may pause the whole queue; in the background, so the verdict never waits.
     if let Some(pause) = super::policy::queue_throttle(&outcome.kind, &loaded.policy) {
         super::leaser::throttle_queue(shared, id.queue(), pause);
     }
@@ -323,7 +329,7 @@ async fn run_task(shared: &Shared, metrics: &mut TaskMetrics, ticket: Ticket) ->
 /// `undecryptable`, with the reason (a key id, never a key) as its error.
 fn undecryptable(lease: LeaseKey, error: crate::crypto::CryptoError, version: String) -> Verdict {
     error!(error = %error, "cannot decrypt the payload; moving the task to the dead-letter set");
-    metrics::counter!("wasmq_tasks_undecryptable_total", "type" => lease.id.queue().to_owned())
+    metrics::counter!("wasmq_tasks_undecryptable_total", "task_type" => lease.id.queue().to_owned())
         .increment(1);
     Verdict {
         lease,

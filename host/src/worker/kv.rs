@@ -24,7 +24,7 @@ impl RedisKv {
 
     fn key(&self, bucket: &KvBucket) -> KvResult<KvKey> {
         self.broker
-            .kv_bucket(&bucket.plugin, &bucket.bucket, bucket.ttl)
+            .kv_bucket(&bucket.task_type, &bucket.bucket, bucket.ttl)
             .map_err(|e| KvError(e.to_string()))
     }
 }

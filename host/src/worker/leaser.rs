@@ -279,24 +279,24 @@ fn refresh_queues(
     defaults: &mut HashMap<String, QueueLimits>,
 ) {
     defaults.clear();
-    for ty in shared.registry.types() {
-        if let Some(l) = shared.registry.get_loaded(&ty)
+    for task_type in shared.registry.types() {
+        if let Some(l) = shared.registry.get_loaded(&task_type)
             && !l.policy.limits.is_unlimited()
         {
-            defaults.insert(ty, l.policy.limits);
+            defaults.insert(task_type, l.policy.limits);
         }
     }
     let served: Vec<(String, Option<usize>)> = shared
         .registry
         .types()
         .into_iter()
-        .map(|ty| {
+        .map(|task_type| {
             let cap = shared
                 .registry
-                .get_loaded(&ty)
+                .get_loaded(&task_type)
                 .and_then(|l| l.policy.max_concurrency)
                 .map(|c| c as usize);
-            (ty, cap)
+            (task_type, cap)
         })
         .collect();
     let names: Vec<String> = served.iter().map(|(t, _)| t.clone()).collect();

@@ -159,6 +159,7 @@ impl Settler {
                 }
             }
             last_batch = batch.len();
+            // Awaited here: verdicts arriving meanwhile make the next, larger batch.
             self.settle(batch).await;
         }
     }
@@ -171,6 +172,7 @@ impl Settler {
         let mut releases = Vec::new();
         let mut singles = Vec::new();
         let mut keys = Vec::with_capacity(batch.len());
+        // Marked settling first: the keeper stops extending a lease whose verdict is on its way.
         for verdict in batch {
             let Some(lease) = self.inflight.settle(&verdict.lease) else {
                 // Each lease gets one verdict: this is a bug, not a race.
@@ -224,7 +226,9 @@ impl Settler {
                 };
                 self.count(std::iter::once(lease), settled.map(|s| vec![s]));
             }));
+        // All kinds at once: a batch costs one round trip, whatever its mix.
         futures::join!(ack_round, release_round, singles_round);
+        // Forgotten last: until Redis has answered, these leases count against `max_held`.
         self.inflight.remove(keys);
     }
 

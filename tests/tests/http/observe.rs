@@ -32,7 +32,7 @@ async fn openapi_metrics_hosts_and_throughput() {
     api.enqueue("metered", 3).await;
     api.enqueue("metered", 3).await;
     api.complete_next("metered", "{}").await;
-    metrics::histogram!("wasmq_task_duration_seconds", "type" => "metered").record(0.02);
+    metrics::histogram!("wasmq_task_duration_seconds", "task_type" => "metered").record(0.02);
     let text = api
         .http
         .get(api.url("/metrics"))
@@ -52,7 +52,7 @@ async fn openapi_metrics_hosts_and_throughput() {
         "{text}"
     );
     assert!(
-        text.contains(r#"wasmq_task_duration_seconds_bucket{type="metered",le="0.025"}"#),
+        text.contains(r#"wasmq_task_duration_seconds_bucket{task_type="metered",le="0.025"}"#),
         "{text}"
     );
     assert!(

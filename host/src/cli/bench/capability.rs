@@ -61,7 +61,7 @@ pub fn prepare(plugin: BenchPlugin, plugins_dir: &Path, payload_bytes: usize) ->
         }
     };
     if let Some(manifest) = manifest {
-        let path = plugins_dir.join(format!("{}.toml", plugin.name()));
+        let path = plugins_dir.join(format!("{}.toml", plugin.task_type()));
         std::fs::write(&path, manifest).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(Setup {

@@ -134,9 +134,9 @@ impl HostUnderTest {
         }
     }
 
-    /// Waits until the host's heartbeat lists `plugin`.
-    pub async fn wait_ready(&mut self, client: &Client, plugin: &str) -> Result<Duration> {
-        let wanted = format!("{plugin}@");
+    /// Waits until the host's heartbeat lists a plugin for `task_type`.
+    pub async fn wait_ready(&mut self, client: &Client, task_type: &str) -> Result<Duration> {
+        let wanted = format!("{task_type}@");
         loop {
             let hosts = client.hosts().await.context("reading the host registry")?;
             if hosts
@@ -149,7 +149,8 @@ impl HostUnderTest {
                 return Err(self.stop_after(e).await);
             }
             if self.started.elapsed() > READY_TIMEOUT {
-                let e = anyhow!("the host did not serve plugin {plugin} within {READY_TIMEOUT:?}");
+                let e =
+                    anyhow!("the host did not serve plugin {task_type} within {READY_TIMEOUT:?}");
                 return Err(self.stop_after(e).await);
             }
             tokio::time::sleep(Duration::from_millis(20)).await;

@@ -15,12 +15,15 @@ use super::exit::{within, within_for};
 use super::table::{Table, ellipsize, emit, print_json, relative};
 use super::{BadInput, Common, Refused};
 use crate::Client;
-use crate::broker::{DeadPage, DeadSelector, DeadTask, RequeueReport};
+use crate::broker::{BULK_LIMIT, DeadPage, DeadSelector, DeadTask, RequeueReport};
 use crate::task::{TaskId, TaskState};
 
 /// How long a whole re-drive or purge may take: it runs one bounded script
-/// call per thousand tasks, so a large dead-letter set takes a while.
+/// call per [`BULK_LIMIT`] tasks, so a large dead-letter set takes a while.
 const BULK_DEADLINE: Duration = Duration::from_secs(300);
+
+/// Largest `--limit`: the most dead tasks one listing returns.
+const MAX_LIMIT: u64 = BULK_LIMIT as u64;
 
 /// Arguments of `wasmq dead`.
 #[derive(Debug, Args)]
@@ -53,7 +56,7 @@ pub struct ListArgs {
     #[arg(long, value_name = "ID", conflicts_with = "queue")]
     pub id: Option<String>,
     /// Show at most N tasks.
-    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=MAX_LIMIT))]
     pub limit: u64,
     /// Skip the N newest tasks (for paging).
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -75,7 +78,7 @@ pub struct ChangeArgs {
     #[arg(long, conflicts_with = "queue")]
     pub all: bool,
     /// Only the N newest dead tasks of --queue.
-    #[arg(long, value_name = "N", requires = "queue", value_parser = clap::value_parser!(u64).range(1..=1000))]
+    #[arg(long, value_name = "N", requires = "queue", value_parser = clap::value_parser!(u64).range(1..=MAX_LIMIT))]
     pub limit: Option<u64>,
     #[command(flatten)]
     pub common: Common,

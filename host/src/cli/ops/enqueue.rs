@@ -100,7 +100,7 @@ struct Enqueued {
 }
 
 /// Runs `wasmq enqueue`.
-#[instrument(skip_all, fields(task_id, kind = %args.task_type))]
+#[instrument(skip_all, fields(task_id, task_type = %args.task_type))]
 pub async fn run(args: EnqueueArgs) -> anyhow::Result<()> {
     let spec = build_spec(&args)?;
     let client = args.common.connect().await?;
@@ -188,7 +188,7 @@ async fn warn_if_unserved(client: &Client, task_type: &str) {
     let served = hosts
         .iter()
         .flat_map(|host| &host.plugins)
-        .any(|plugin| plugin_type(plugin) == task_type);
+        .any(|plugin| task_type_of(plugin) == task_type);
     if served {
         return;
     }
@@ -198,7 +198,7 @@ async fn warn_if_unserved(client: &Client, task_type: &str) {
         let mut types: Vec<&str> = hosts
             .iter()
             .flat_map(|host| &host.plugins)
-            .map(|plugin| plugin_type(plugin))
+            .map(|plugin| task_type_of(plugin))
             .collect();
         types.sort_unstable();
         types.dedup();
@@ -214,9 +214,11 @@ async fn warn_if_unserved(client: &Client, task_type: &str) {
     );
 }
 
-/// The type of a heartbeat's plugin entry (`name@version`).
-pub fn plugin_type(entry: &str) -> &str {
-    entry.split_once('@').map_or(entry, |(name, _)| name)
+/// The task type of a heartbeat's plugin entry (`task_type@version`).
+pub fn task_type_of(entry: &str) -> &str {
+    entry
+        .split_once('@')
+        .map_or(entry, |(task_type, _)| task_type)
 }
 
 #[cfg(test)]
@@ -232,7 +234,7 @@ mod tests {
 
     #[test]
     fn plugin_entries_name_their_type() {
-        assert_eq!(plugin_type("email@1a2b3c"), "email");
-        assert_eq!(plugin_type("echo"), "echo");
+        assert_eq!(task_type_of("email@1a2b3c"), "email");
+        assert_eq!(task_type_of("echo"), "echo");
     }
 }

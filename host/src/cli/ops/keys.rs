@@ -21,6 +21,10 @@ use std::time::Duration;
 /// How long one page may take before the command gives up.
 const PAGE_DEADLINE: Duration = Duration::from_secs(60);
 
+/// Largest `--batch`: a page is re-sealed in one script call, kept as short
+/// as a lease call by the same bound.
+const MAX_PAGE: u64 = crate::broker::MAX_BATCH as u64;
+
 /// Arguments of `wasmq keys`.
 #[derive(Debug, Args)]
 pub struct KeysArgs {
@@ -42,7 +46,7 @@ pub struct RotateArgs {
     #[arg(long, value_name = "QUEUE")]
     pub queue: Vec<String>,
     /// Fields per page (HSCAN COUNT).
-    #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=MAX_PAGE))]
     pub batch: u64,
     /// Continue from a token an interrupted run printed.
     #[arg(long, value_name = "TOKEN")]

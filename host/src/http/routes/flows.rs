@@ -31,7 +31,7 @@ use tracing::instrument;
     ),
     security(("bearer" = []))
 )]
-#[instrument(skip_all, fields(kind = %request.parent.task_type))]
+#[instrument(skip_all, fields(task_type = %request.parent.task_type))]
 pub async fn enqueue(
     State(state): State<HttpState>,
     ApiJson(request): ApiJson<FlowRequest>,

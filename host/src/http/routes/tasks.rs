@@ -27,7 +27,7 @@ fn task_id(text: &str) -> ApiResult<TaskId> {
 fn record_task(id: &TaskId) {
     let span = tracing::Span::current();
     span.record("task_id", tracing::field::display(id));
-    span.record("kind", id.queue());
+    span.record("task_type", id.queue());
 }
 
 /// Enqueue one task.
@@ -43,7 +43,7 @@ fn record_task(id: &TaskId) {
     ),
     security(("bearer" = []))
 )]
-#[instrument(skip_all, fields(task_id, kind = %request.task_type))]
+#[instrument(skip_all, fields(task_id, task_type = %request.task_type))]
 pub async fn enqueue(
     State(state): State<HttpState>,
     ApiJson(request): ApiJson<EnqueueRequest>,
@@ -110,7 +110,7 @@ pub async fn enqueue_batch(
         (status = 503, description = "Redis unreachable", body = ErrorBody),
     )
 )]
-#[instrument(skip_all, fields(task_id, kind))]
+#[instrument(skip_all, fields(task_id, task_type))]
 pub async fn status(
     State(state): State<HttpState>,
     ApiPath(id): ApiPath<String>,
@@ -142,7 +142,7 @@ fn not_found(id: &TaskId) -> ApiError {
         (status = 503, description = "Redis unreachable", body = ErrorBody),
     )
 )]
-#[instrument(skip_all, fields(task_id, kind))]
+#[instrument(skip_all, fields(task_id, task_type))]
 pub async fn result(
     State(state): State<HttpState>,
     ApiPath(id): ApiPath<String>,
@@ -177,7 +177,7 @@ pub async fn result(
     ),
     security(("bearer" = []))
 )]
-#[instrument(skip_all, fields(task_id, kind))]
+#[instrument(skip_all, fields(task_id, task_type))]
 pub async fn cancel(
     State(state): State<HttpState>,
     ApiPath(id): ApiPath<String>,
