@@ -116,6 +116,7 @@ impl Client {
         let mut conn = self.conn();
         for script in SCRIPTS.all() {
             script
+                .script()
                 .load_async(&mut conn)
                 .await
                 .map_err(|e| self.fail("load Lua scripts", e))?;
@@ -293,7 +294,6 @@ impl Client {
             .key(&keys.stats)
             .key(&keys.wake)
             .arg(chunk.len());
-        let mut unique_keys = 0usize;
         for (_, spec) in &chunk {
             let record = self.record_of(spec, enqueued_at_ms);
             let when = match spec.schedule {
@@ -303,9 +303,9 @@ impl Client {
             };
             let (unique_index, unique_ttl) = match &spec.unique {
                 Some((key, ttl)) => {
+                    // The script finds the key by its index in KEYS (1-based).
                     inv.key(keys.unique(key));
-                    unique_keys += 1;
-                    (8 + unique_keys, millis(*ttl))
+                    (inv.key_count(), millis(*ttl))
                 }
                 None => (0, 0),
             };
@@ -316,10 +316,7 @@ impl Client {
                 .arg(record.encode());
         }
         let op = format!("enqueue to queue {:?}", keys.queue);
-        let reply = inv
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(|e| self.fail(&op, e))?;
+        let reply = self.invoke(&inv, &op).await?;
         let r = Reply::of(&op);
         let mut locals = r.array(reply)?;
         if locals.len() == chunk.len() + 1 {

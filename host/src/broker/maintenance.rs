@@ -20,6 +20,7 @@ use super::keys::QueueKeys;
 use super::options::millis;
 use super::reply::Reply;
 use super::scripts::SCRIPTS;
+use super::stats::MINUTE_MS;
 use serde::Serialize;
 use tracing::warn;
 
@@ -146,7 +147,7 @@ impl Client {
             .key(&keys.throughput)
             .arg(opts.dead_max_count)
             .arg(opts.dead_max_age_ms())
-            .arg(millis(opts.throughput_retention) / 60_000)
+            .arg(millis(opts.throughput_retention) / MINUTE_MS)
             .arg(limit.max(1));
         let r = Reply::of(&op);
         let dropped = count(&r, &r.array(self.invoke(&inv, &op).await?)?, 0)?;
@@ -231,7 +232,7 @@ impl Client {
             .arg(opts.dead_max_count)
             .arg(opts.dead_max_age_ms())
             .arg(u8::from(trim))
-            .arg(millis(opts.throughput_retention) / 60_000)
+            .arg(millis(opts.throughput_retention) / MINUTE_MS)
             .arg(&bucket.args()[..]);
         let r = Reply::of(&op);
         let counts = r.array(self.invoke(&inv, &op).await?)?;
