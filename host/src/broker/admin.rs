@@ -210,14 +210,10 @@ impl Client {
             return Ok(None);
         }
         let op = format!("result of task {id}");
-        let bytes: Option<Vec<u8>> = SCRIPTS
-            .final_record
-            .key(&buckets[..])
-            .arg(id.local())
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(|e| self.fail(&op, e))?;
-        let Some(bytes) = bytes else {
+        let mut inv = SCRIPTS.final_record.prepare_invoke();
+        inv.key(&buckets[..]).arg(id.local());
+        let reply = self.invoke(&inv, &op).await?;
+        let Some(bytes) = Reply::of(&op).opt_bytes(reply)? else {
             return Ok(None);
         };
         let (rec, output) = FinalRecord::parse(&bytes)

@@ -130,6 +130,7 @@ impl Client {
         let mut conn = self.conn();
         for script in SCRIPTS.all() {
             script
+                .script()
                 .load_async(&mut conn)
                 .await
                 .map_err(|e| self.fail("load Lua scripts", e))?;
@@ -404,7 +405,6 @@ impl Client {
             .key(&keys.stats)
             .key(&keys.wake)
             .arg(chunk.len());
-        let mut unique_keys = 0usize;
         for (_, spec) in &chunk {
             let record = self.record_of(spec, enqueued_at_ms);
             let when = match spec.schedule {
@@ -414,9 +414,9 @@ impl Client {
             };
             let (unique_index, unique_ttl) = match &spec.unique {
                 Some((key, ttl)) => {
+                    // The script finds the key by its index in KEYS (1-based).
                     inv.key(keys.unique(key));
-                    unique_keys += 1;
-                    (8 + unique_keys, millis(*ttl))
+                    (inv.key_count(), millis(*ttl))
                 }
                 None => (0, 0),
             };
@@ -427,10 +427,7 @@ impl Client {
                 .arg(record.encode());
         }
         let op = format!("enqueue to queue {:?}", keys.queue);
-        let reply = inv
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(|e| self.fail(&op, e))?;
+        let reply = self.invoke(&inv, &op).await?;
         let r = Reply::of(&op);
         let mut locals = r.array(reply)?;
         if locals.len() == chunk.len() + 1 {

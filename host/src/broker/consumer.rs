@@ -1,5 +1,5 @@
-//! The consumer side: leased tasks and settling them (leasing is in
-//! `lease.rs`).
+//! The consumer side's types: leased tasks, what a run reports, and what a
+//! settlement did (leasing is in `lease.rs`, settling in `settle.rs`).
 //!
 //! A lease moves up to K tasks from a queue's pending lists to its active set
 //! in one script call, under a fresh random token and a deadline. Every
@@ -8,16 +8,9 @@
 //! longer matches and the call returns [`Settlement::StaleLease`] without
 //! touching the new owner's lease.
 
-use super::client::Client;
-use super::error::BrokerResult;
-use super::options::{MAX_BATCH, MAX_CALL_BYTES, millis, split_calls};
-use super::records::ack_tail;
-use super::reply::Reply;
-use super::scripts::SCRIPTS;
 use crate::task::{Priority, TaskId};
 use std::sync::Arc;
 use std::time::Duration;
-use tracing::instrument;
 
 /// A task leased to this consumer.
 #[derive(Debug, Clone)]
@@ -156,120 +149,6 @@ impl Settlement {
         self == Settlement::StaleLease
     }
 }
-
-impl Client {
-    /// Acks finished tasks (any mix of queues): one script call per queue
-    /// and chunk. Returns, in order, [`Settlement::Completed`] or
-    /// [`Settlement::StaleLease`] for each.
-    #[instrument(skip_all, fields(n = done.len()))]
-    pub async fn ack_many(
-        &self,
-        done: &[(LeasedTask, Completion)],
-    ) -> BrokerResult<Vec<Settlement>> {
-        let mut out = vec![Settlement::StaleLease; done.len()];
-        for (queue, indices) in group_by_queue(done.iter().map(|(t, _)| &t.id)) {
-            let keys = self.keys(&queue)?;
-            let bucket = self.bucket(&keys);
-            // The record tails are built first, so that a call is cut by
-            // bytes as well as by count: a few large outputs must not make
-            // one call larger than Redis takes (its query buffer).
-            let tails: Vec<Vec<u8>> = indices
-                .iter()
-                .map(|&i| {
-                    let (task, c) = &done[i];
-                    if !bucket.keep {
-                        return Vec::new();
-                    }
-                    let output = self.seal(crate::crypto::Field::Output, &queue, &c.output);
-                    ack_tail(
-                        task.attempt,
-                        task.enqueued_at_ms,
-                        task.started_at_ms,
-                        millis(c.wall),
-                        c.fuel_used,
-                        &c.plugin_version,
-                        c.content_type.as_deref(),
-                        &output,
-                    )
-                })
-                .collect();
-            // Children go to the outbox in the same script (outbox.rs).
-            let enqueued_at_ms = crate::task::unix_ms(std::time::SystemTime::now());
-            let default_retries = self.inner.opts.retry.max_retries;
-            let children: Vec<Vec<u8>> = indices
-                .iter()
-                .map(|&i| {
-                    let children = self.seal_children(&done[i].1.children);
-                    super::outbox::encode(&children, default_retries, enqueued_at_ms)
-                })
-                .collect();
-            let sizes = tails
-                .iter()
-                .zip(&children)
-                .map(|(t, c)| t.len() + c.len() + ACK_ARG_OVERHEAD);
-            for range in split_calls(sizes, MAX_BATCH, MAX_CALL_BYTES) {
-                let chunk = &indices[range.clone()];
-                let mut inv = SCRIPTS.ack.prepare_invoke();
-                inv.key(&keys.active)
-                    .key(&keys.lease)
-                    .key(&keys.meta)
-                    .key(&keys.tasks)
-                    .key(&keys.cancel)
-                    .key(&keys.stats)
-                    .key(&keys.throughput)
-                    .key(&bucket.keys()[..])
-                    .key(&keys.outbox);
-                let channel = match self.inner.opts.publish_completions {
-                    true => self.inner.global.done_channel.as_str(),
-                    false => "",
-                };
-                inv.arg(&bucket.args()[..])
-                    .arg(channel)
-                    .arg(&queue)
-                    .arg(chunk.len());
-                for ((&i, tail), kids) in chunk
-                    .iter()
-                    .zip(&tails[range.clone()])
-                    .zip(&children[range])
-                {
-                    let task = &done[i].0;
-                    inv.arg(task.id.local())
-                        .arg(task.token())
-                        .arg(tail)
-                        .arg(kids);
-                }
-                let op = format!("ack tasks of queue {queue:?}");
-                let flags = self.invoke_flags(&inv, &op, chunk.len()).await?;
-                let r = Reply::of(&op);
-                let mut stale = 0u64;
-                for (&i, flag) in chunk.iter().zip(flags) {
-                    out[i] = if r.int(&flag)? == 1 {
-                        Settlement::Completed
-                    } else {
-                        stale += 1;
-                        Settlement::StaleLease
-                    };
-                }
-                metrics::counter!("wasmq_broker_acked_total", "queue" => queue.clone())
-                    .increment(chunk.len() as u64 - stale);
-                metrics::counter!("wasmq_broker_stale_leases_total", "queue" => queue.clone())
-                    .increment(stale);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Acks one finished task.
-    #[instrument(skip_all, fields(task_id = %task.id, kind = task.id.queue()))]
-    pub async fn ack(&self, task: &LeasedTask, completion: Completion) -> BrokerResult<Settlement> {
-        let out = self.ack_many(&[(task.clone(), completion)]).await?;
-        Ok(out.first().copied().unwrap_or(Settlement::StaleLease))
-    }
-}
-
-/// Bytes an ack call spends per task beside its record tail (id, token,
-/// the protocol's framing), for cutting calls by size.
-const ACK_ARG_OVERHEAD: usize = 64;
 
 /// Indices of `ids` grouped by queue, in first-seen order.
 pub(crate) fn group_by_queue<'a>(

@@ -10,9 +10,9 @@ use super::error::{BrokerError, BrokerResult};
 use super::invoke::count;
 use super::records::Meta;
 use super::reply::Reply;
-use super::scripts::SCRIPTS;
+use super::scripts::{Call, SCRIPTS};
 use crate::task::{Priority, TaskId, TaskRecord};
-use redis::{ScriptInvocation, Value};
+use redis::Value;
 use serde::Serialize;
 
 /// Dead tasks handled per script call in bulk re-drives and purges.
@@ -164,7 +164,7 @@ impl Client {
     /// queue) and runs the call.
     async fn invoke_selected(
         &self,
-        inv: &mut ScriptInvocation<'_>,
+        inv: &mut Call<'_>,
         one: Option<&str>,
         op: &str,
     ) -> BrokerResult<Value> {

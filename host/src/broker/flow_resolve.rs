@@ -5,9 +5,9 @@
 //! up every dependency not yet counted (`status.lua`, in the dependency's
 //! own slot), fetches what the settled ones produced (`flow_results.rs`)
 //! and reports them to `flow_settle.lua` in the parent's slot, which
-//! counts each once, keeps the outputs and releases or buries the parent. Nothing here needs to be exactly-once: a report repeated by a
-//! crashed host's successor, or raced by another host, counts nothing
-//! twice.
+//! counts each once, keeps the outputs and releases or buries the parent.
+//! Nothing here needs to be exactly-once: a report repeated by a crashed
+//! host's successor, or raced by another host, counts nothing twice.
 
 use super::client::Client;
 use super::error::{BrokerError, BrokerResult};
@@ -43,6 +43,7 @@ impl Client {
     #[instrument(skip_all, fields(kind = queue))]
     pub async fn resolve_flows(&self, queue: &str, limit: usize) -> BrokerResult<FlowReport> {
         let keys = self.keys(queue)?;
+        // Oldest first: the waiting set is scored by enqueue time.
         let parents: Vec<String> = redis::cmd("ZRANGE")
             .arg(&keys.waiting)
             .arg(0)
@@ -51,6 +52,8 @@ impl Client {
             .await
             .map_err(|e| self.fail(format!("list waiting flows of queue {queue:?}"), e))?;
         let mut report = FlowReport::default();
+        // One failing parent must not hold up the others: log it, go on,
+        // and fail the pass at the end.
         let mut failure = None;
         for parent in parents {
             report.waiting += 1;
@@ -85,6 +88,8 @@ impl Client {
         local: &str,
     ) -> BrokerResult<FlowReport> {
         let op = format!("resolve flow {}:{local}", keys.queue);
+        // The flow hash marks the dependencies counted already (`s:<id>`),
+        // so a repeated pass looks up only the others.
         let fields = text_fields(
             redis::cmd("HGETALL")
                 .arg(keys.flow(local))
@@ -107,6 +112,8 @@ impl Client {
                 .map_err(|_| BrokerError::reply(&op, format!("malformed dependency {dep:?}")))?;
             outstanding.push(id);
         }
+        // The output budget left: flow_settle.lua enforces the cap, but
+        // fetching outputs it would leave out is wasted work.
         let used: usize = fields
             .get("bytes")
             .and_then(|b| b.parse().ok())
@@ -118,6 +125,8 @@ impl Client {
         for looked in outstanding.chunks(LOOK_CHUNK) {
             let settled = self.settled_outcomes(looked, budget).await?;
             budget = budget.saturating_sub(settled.iter().map(|s| s.output.len()).sum());
+            // Report them in calls cut by bytes as well as by count: the
+            // outputs ride along.
             for range in split_calls(settled.iter().map(Settled::size), MAX_BATCH, MAX_CALL_BYTES) {
                 let chunk = &settled[range];
                 let mut inv = SCRIPTS.flow_settle.prepare_invoke();

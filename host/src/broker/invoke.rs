@@ -1,17 +1,24 @@
 //! Calling a prepared script and reading the reply shapes several scripts
 //! share: a list of counts, or one flag per task of a batch.
 //!
-//! Every broker operation names itself (`op`) so that a Redis failure or an
-//! unexpected reply says which call it was.
+//! Every script call of the broker goes through [`Client::invoke`], so each
+//! is checked against the number of keys its script takes (see
+//! `scripts.rs`) and fails the same way. Every broker operation names
+//! itself (`op`) so that a Redis failure or an unexpected reply says which
+//! call it was.
 
 use super::client::Client;
 use super::error::{BrokerError, BrokerResult};
 use super::reply::Reply;
-use redis::{ScriptInvocation, Value};
+use super::scripts::Call;
+use redis::Value;
 
 impl Client {
     /// Runs a prepared script call; a Redis error fails as operation `op`.
-    pub(crate) async fn invoke(&self, inv: &ScriptInvocation<'_>, op: &str) -> BrokerResult<Value> {
+    /// A call passing a number of keys its script does not take fails
+    /// before it is sent.
+    pub(crate) async fn invoke(&self, call: &Call<'_>, op: &str) -> BrokerResult<Value> {
+        let inv = call.checked().map_err(|why| BrokerError::reply(op, why))?;
         inv.invoke_async(&mut self.conn())
             .await
             .map_err(|e| self.fail(op, e))
@@ -21,7 +28,7 @@ impl Client {
     /// returns the flags; fails as `op` unless there are exactly `n`.
     pub(crate) async fn invoke_flags(
         &self,
-        inv: &ScriptInvocation<'_>,
+        inv: &Call<'_>,
         op: &str,
         n: usize,
     ) -> BrokerResult<Vec<Value>> {

@@ -66,6 +66,8 @@ impl Client {
             .into());
         }
         let keys = self.keys(queue)?;
+        // One fresh token for the batch: every settlement presents it, and a
+        // later lease of the same task (after this one expired) gets another.
         let token: Arc<str> = format!("{:016x}", rand::random::<u64>()).into();
         let lease_ms = millis(self.inner.opts.lease_duration);
         let op = format!("lease from queue {queue:?}");
@@ -86,6 +88,8 @@ impl Client {
             .arg(max)
             .arg(&*token)
             .arg(lease_ms);
+        // The manifest's limits go with every call: the script uses them
+        // only when the queue has no limits hash in Redis.
         let rate = defaults.rate;
         inv.arg(rate.map_or(0, |r| r.count))
             .arg(rate.map_or(0, |r| r.period.millis()))
@@ -98,6 +102,8 @@ impl Client {
             Some(v) => r.int(&v)?,
             None => return Err(BrokerError::reply(&op, "empty reply")),
         };
+        // Paused, or a limit or throttle binds: nothing leased, and how long
+        // to leave the queue alone.
         if now == -1 {
             return Ok(LeaseBatch::default()); // paused
         }
@@ -111,6 +117,8 @@ impl Client {
             });
         }
         let started = u64::try_from(now).unwrap_or(0);
+        // Members the script set aside are buried already; log and count
+        // them here, where the queue is known.
         let garbage = items
             .next()
             .map(|v| r.array(v))
@@ -124,6 +132,8 @@ impl Client {
             metrics::counter!("wasmq_broker_garbage_total", "queue" => queue.to_owned())
                 .increment(1);
         }
+        // The leased tasks. A body the script's header check passed but that
+        // does not decode is buried under this lease's token instead.
         let mut tasks = Vec::new();
         while let (Some(id), Some(attempt), Some(body)) = (items.next(), items.next(), items.next())
         {

@@ -20,6 +20,7 @@ use super::keys::QueueKeys;
 use super::options::millis;
 use super::reply::Reply;
 use super::scripts::SCRIPTS;
+use super::stats::MINUTE_MS;
 use serde::Serialize;
 use tracing::warn;
 
@@ -146,7 +147,7 @@ impl Client {
             .key(&keys.throughput)
             .arg(opts.dead_max_count)
             .arg(opts.dead_max_age_ms())
-            .arg(millis(opts.throughput_retention) / 60_000)
+            .arg(millis(opts.throughput_retention) / MINUTE_MS)
             .arg(limit.max(1));
         let r = Reply::of(&op);
         let dropped = count(&r, &r.array(self.invoke(&inv, &op).await?)?, 0)?;
@@ -169,6 +170,9 @@ impl Client {
             ..QueueWork::default()
         };
         let (mut outbox, mut flows) = (0, 0);
+        // Promote and reap first, again while a step fills its batch; trim
+        // only in the first round (its bounds need no second pass). Each
+        // reply also says whether the steps below have anything to do.
         for round in 0..MAX_ROUNDS {
             let (more, waiting, parents) = self
                 .maintain_call(&keys, limit, trim && round == 0, &mut work)
@@ -178,7 +182,9 @@ impl Client {
                 break;
             }
         }
-        // Children a forwarder left behind (its host died after the ack).
+        // Children a forwarder left behind (its host died after the ack):
+        // only when the last round saw a non-empty outbox, so an idle queue
+        // costs no call here.
         for _ in 0..MAX_ROUNDS {
             if outbox == 0 {
                 break;
@@ -187,10 +193,14 @@ impl Client {
             work.forwarded += report.forwarded;
             outbox = u64::from(report.more);
         }
-        // Flow parents waiting for their dependencies (see flows.rs).
+        // Flow parents waiting for their dependencies (see flows.rs): the
+        // resolver reads other queues' slots, so it runs only when the last
+        // round counted waiting parents.
         if flows > 0 {
             self.resolve_flows(queue, limit).await?;
         }
+        // Result buckets on a trim tick, in a call of their own: their keys
+        // must be read from the index before a script can name them.
         if trim {
             work.buckets_trimmed = self.trim_results(&keys).await?;
         }
@@ -231,7 +241,7 @@ impl Client {
             .arg(opts.dead_max_count)
             .arg(opts.dead_max_age_ms())
             .arg(u8::from(trim))
-            .arg(millis(opts.throughput_retention) / 60_000)
+            .arg(millis(opts.throughput_retention) / MINUTE_MS)
             .arg(&bucket.args()[..]);
         let r = Reply::of(&op);
         let counts = r.array(self.invoke(&inv, &op).await?)?;

@@ -15,26 +15,18 @@
 //! is left alone, which makes a pass idempotent and lets an interrupted
 //! one resume from any cursor (or start over). Every call names one key of
 //! one queue, so it is Cluster-correct.
-//!
-//! The script is not in [`super::scripts::SCRIPTS`]: it runs only from
-//! this command, and `redis::Script` loads it on first use.
 
 use super::client::Client;
 use super::error::{BrokerError, BrokerResult};
 use super::records::Meta;
 use super::reply::Reply;
+use super::scripts::SCRIPTS;
 use crate::crypto::{self, Field, KeyRing};
 use crate::task::FLOW_PREFIX;
-use redis::Script;
-use std::sync::LazyLock;
 
-static REKEY: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(concat!(
-        include_str!("lua/prelude.lua"),
-        "\n",
-        include_str!("lua/rekey.lua")
-    ))
-});
+/// Fields one `HSCAN` page of the task bodies asks for while looking for
+/// flow parents.
+const FLOW_SCAN_COUNT: usize = 1000;
 
 /// What one page of a rotation did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -96,7 +88,7 @@ impl Client {
                 .arg("MATCH")
                 .arg(format!("{FLOW_PREFIX}*"))
                 .arg("COUNT")
-                .arg(1000)
+                .arg(FLOW_SCAN_COUNT)
                 .query_async(&mut self.conn())
                 .await
                 .map_err(|e| self.fail(&op, e))?;
@@ -154,7 +146,7 @@ impl Client {
             cursor: next,
             ..RekeyPage::default()
         };
-        let mut inv = REKEY.prepare_invoke();
+        let mut inv = SCRIPTS.rekey.prepare_invoke();
         inv.key(hash);
         let mut args: Vec<Vec<u8>> = Vec::new();
         for pair in items.chunks_exact(2) {

@@ -1,135 +1,234 @@
-//! The Lua scripts, one per atomic operation.
+//! The Lua scripts, one per atomic operation, and how a call to one is built.
 //!
-//! Each script lives in `lua/<name>.lua`, opening with a comment that lists
-//! its `KEYS` and `ARGV`. `lua/prelude.lua` (shared helpers, no key access) is
-//! prepended at build time. Calls go out as `EVALSHA`; when Redis answers
-//! `NOSCRIPT` (after a restart, a failover or `SCRIPT FLUSH`) the client loads
-//! the script and retries, which [`redis::Script`] does for us. On Cluster the
+//! Each script lives in `lua/<name>.lua`. Its opening comment lists its keys
+//! one per line (`-- KEYS[n] name TYPE: what`) and its arguments likewise,
+//! and its body begins by giving every key a local name; below that it
+//! never reads `KEYS` again, so a reader finds what `KEYS[13]` is in one
+//! place. `lua/prelude.lua` (shared helpers, which take keys as arguments
+//! and never read `KEYS`) is prepended to each. The lint in `scripts/lint.rs`
+//! holds every script to this.
+//!
+//! [`SCRIPTS`] declares how many keys each script takes, and every call is
+//! built with [`LuaScript::prepare_invoke`] and sent by
+//! [`Client::invoke`](super::client::Client::invoke), which refuses a call
+//! with another number of keys before it reaches Redis: a key missing from
+//! a call site would otherwise shift every key after it and make the script
+//! write to the wrong key.
+//!
+//! Calls go out as `EVALSHA`; when Redis answers `NOSCRIPT` (after a
+//! restart, a failover or `SCRIPT FLUSH`) the client loads the script and
+//! retries, which [`redis::Script`] does for us. On Cluster the
 //! `SCRIPT LOAD` is routed to every primary, so the retry finds it wherever
 //! the queue's slot lives.
 //!
 //! No script uses Redis 7 script flags or functions, so Redis 6.2 and newer
 //! work (`LPOP` with a count needs 6.2).
 
-use redis::Script;
+use redis::{Script, ScriptInvocation, ToRedisArgs};
 use std::sync::LazyLock;
 
-macro_rules! lua {
-    ($file:literal) => {
-        Script::new(concat!(
-            include_str!("lua/prelude.lua"),
-            "\n",
-            include_str!(concat!("lua/", $file))
+#[cfg(test)]
+mod lint;
+
+/// The helpers every script starts with.
+const PRELUDE: &str = include_str!("lua/prelude.lua");
+
+/// How many keys a script takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keys {
+    /// Exactly this many.
+    Exactly(usize),
+    /// This many named ones, then any number more (result buckets, unique
+    /// keys), which the script takes as a list.
+    AtLeast(usize),
+}
+
+impl Keys {
+    /// Whether a call passing `n` keys fits.
+    pub(crate) fn allows(self, n: usize) -> bool {
+        match self {
+            Keys::Exactly(k) => n == k,
+            Keys::AtLeast(k) => n >= k,
+        }
+    }
+}
+
+/// One script: its file name, the keys it takes, and the code Redis runs.
+pub(crate) struct LuaScript {
+    /// The file under `lua/`, for error messages.
+    pub(crate) file: &'static str,
+    /// The keys every call must pass.
+    pub(crate) keys: Keys,
+    /// The script's own text, without the prelude (for the lint).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) source: &'static str,
+    script: Script,
+}
+
+impl LuaScript {
+    fn new(file: &'static str, source: &'static str, keys: Keys) -> Self {
+        Self {
+            file,
+            keys,
+            source,
+            script: Script::new(&format!("{PRELUDE}\n{source}")),
+        }
+    }
+
+    /// The `redis` script, for preloading.
+    pub(crate) fn script(&self) -> &Script {
+        &self.script
+    }
+
+    /// A call of this script, to fill with keys and arguments and send with
+    /// [`Client::invoke`](super::client::Client::invoke).
+    pub(crate) fn prepare_invoke(&self) -> Call<'_> {
+        Call {
+            script: self,
+            inv: self.script.prepare_invoke(),
+            keys: 0,
+        }
+    }
+}
+
+/// A script call being built: a [`ScriptInvocation`] that counts its keys.
+pub(crate) struct Call<'a> {
+    script: &'a LuaScript,
+    inv: ScriptInvocation<'a>,
+    keys: usize,
+}
+
+impl<'a> Call<'a> {
+    /// Adds keys (`KEYS[i]` in the script): one, or each of a slice.
+    pub(crate) fn key<T: ToRedisArgs>(&mut self, key: T) -> &mut Self {
+        self.keys += key.num_of_args();
+        self.inv.key(key);
+        self
+    }
+
+    /// The keys added so far: the `KEYS` index of the last one.
+    pub(crate) fn key_count(&self) -> usize {
+        self.keys
+    }
+
+    /// Adds arguments (`ARGV[i]` in the script): one, or each of a slice.
+    pub(crate) fn arg<T: ToRedisArgs>(&mut self, arg: T) -> &mut Self {
+        self.inv.arg(arg);
+        self
+    }
+
+    /// The call, once its number of keys is one the script takes.
+    pub(crate) fn checked(&self) -> Result<&ScriptInvocation<'a>, String> {
+        if self.script.keys.allows(self.keys) {
+            return Ok(&self.inv);
+        }
+        Err(format!(
+            "{} takes {:?} keys, the call passes {}",
+            self.script.file, self.script.keys, self.keys
         ))
+    }
+}
+
+/// Declares the scripts: the [`Scripts`] table, [`SCRIPTS`], and
+/// [`Scripts::all`], so a script cannot be added without being preloaded.
+macro_rules! scripts {
+    ($($field:ident: $file:literal, $keys:expr;)*) => {
+        /// Every script the broker runs.
+        pub(crate) struct Scripts {
+            $(pub $field: LuaScript,)*
+        }
+
+        /// The scripts, hashed once per process.
+        pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
+            $($field: LuaScript::new($file, include_str!(concat!("lua/", $file)), $keys),)*
+        });
+
+        impl Scripts {
+            /// All scripts, for preloading.
+            pub(crate) fn all(&self) -> Vec<&LuaScript> {
+                vec![$(&self.$field),*]
+            }
+        }
     };
 }
 
-/// Every script the broker runs.
-pub(crate) struct Scripts {
-    pub enqueue: Script,
-    pub lease: Script,
-    pub ack: Script,
-    pub retry: Script,
-    pub dead: Script,
-    pub extend: Script,
-    pub release: Script,
-    pub reap: Script,
-    pub promote: Script,
-    pub trim: Script,
-    pub trim_results: Script,
-    pub maintain: Script,
-    pub cancel: Script,
-    pub status: Script,
-    pub final_record: Script,
-    pub stats: Script,
-    pub dead_list: Script,
-    pub requeue_dead: Script,
-    pub purge_dead: Script,
-    pub remove_queue: Script,
-    pub kv_set: Script,
-    pub kv_incr: Script,
-    pub kv_swap: Script,
-    pub forward: Script,
-    pub flow_enqueue: Script,
-    pub flow_settle: Script,
-    pub schedule_add: Script,
-    pub schedule_claim: Script,
-    pub schedule_pause: Script,
-    pub schedule_remove: Script,
-    pub throttle: Script,
-    pub limits_set: Script,
+scripts! {
+    enqueue: "enqueue.lua", Keys::AtLeast(8);
+    lease: "lease.lua", Keys::Exactly(15);
+    ack: "ack.lua", Keys::Exactly(10);
+    retry: "retry.lua", Keys::Exactly(16);
+    dead: "dead.lua", Keys::Exactly(9);
+    extend: "extend.lua", Keys::Exactly(2);
+    release: "release.lua", Keys::Exactly(12);
+    reap: "reap.lua", Keys::Exactly(15);
+    promote: "promote.lua", Keys::Exactly(11);
+    trim: "trim.lua", Keys::Exactly(4);
+    trim_results: "trim_results.lua", Keys::AtLeast(1);
+    maintain: "maintain.lua", Keys::Exactly(19);
+    cancel: "cancel.lua", Keys::Exactly(16);
+    status: "status.lua", Keys::AtLeast(10);
+    final_record: "final.lua", Keys::AtLeast(0);
+    stats: "stats.lua", Keys::Exactly(11);
+    dead_list: "dead_list.lua", Keys::Exactly(3);
+    requeue_dead: "requeue_dead.lua", Keys::Exactly(8);
+    purge_dead: "purge_dead.lua", Keys::Exactly(3);
+    remove_queue: "remove_queue.lua", Keys::AtLeast(19);
+    kv_set: "kv_set.lua", Keys::Exactly(1);
+    kv_incr: "kv_incr.lua", Keys::Exactly(1);
+    kv_swap: "kv_swap.lua", Keys::Exactly(1);
+    forward: "forward.lua", Keys::Exactly(8);
+    flow_enqueue: "flow_enqueue.lua", Keys::Exactly(4);
+    flow_settle: "flow_settle.lua", Keys::Exactly(11);
+    schedule_add: "schedule_add.lua", Keys::Exactly(4);
+    schedule_claim: "schedule_claim.lua", Keys::Exactly(2);
+    schedule_pause: "schedule_pause.lua", Keys::Exactly(3);
+    schedule_remove: "schedule_remove.lua", Keys::Exactly(4);
+    throttle: "throttle.lua", Keys::Exactly(1);
+    limits_set: "limits_set.lua", Keys::Exactly(2);
+    rekey: "rekey.lua", Keys::Exactly(1);
 }
 
-/// The scripts, hashed once per process.
-pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
-    enqueue: lua!("enqueue.lua"),
-    lease: lua!("lease.lua"),
-    ack: lua!("ack.lua"),
-    retry: lua!("retry.lua"),
-    dead: lua!("dead.lua"),
-    extend: lua!("extend.lua"),
-    release: lua!("release.lua"),
-    reap: lua!("reap.lua"),
-    promote: lua!("promote.lua"),
-    trim: lua!("trim.lua"),
-    trim_results: lua!("trim_results.lua"),
-    maintain: lua!("maintain.lua"),
-    cancel: lua!("cancel.lua"),
-    status: lua!("status.lua"),
-    final_record: lua!("final.lua"),
-    stats: lua!("stats.lua"),
-    dead_list: lua!("dead_list.lua"),
-    requeue_dead: lua!("requeue_dead.lua"),
-    purge_dead: lua!("purge_dead.lua"),
-    remove_queue: lua!("remove_queue.lua"),
-    kv_set: lua!("kv_set.lua"),
-    kv_incr: lua!("kv_incr.lua"),
-    kv_swap: lua!("kv_swap.lua"),
-    forward: lua!("forward.lua"),
-    flow_enqueue: lua!("flow_enqueue.lua"),
-    flow_settle: lua!("flow_settle.lua"),
-    schedule_add: lua!("schedule_add.lua"),
-    schedule_claim: lua!("schedule_claim.lua"),
-    schedule_pause: lua!("schedule_pause.lua"),
-    schedule_remove: lua!("schedule_remove.lua"),
-    throttle: lua!("throttle.lua"),
-    limits_set: lua!("limits_set.lua"),
-});
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Scripts {
-    /// All scripts, for preloading.
-    pub(crate) fn all(&self) -> [&Script; 30] {
-        [
-            &self.enqueue,
-            &self.lease,
-            &self.ack,
-            &self.retry,
-            &self.dead,
-            &self.extend,
-            &self.release,
-            &self.reap,
-            &self.promote,
-            &self.trim,
-            &self.trim_results,
-            &self.maintain,
-            &self.cancel,
-            &self.status,
-            &self.final_record,
-            &self.stats,
-            &self.dead_list,
-            &self.requeue_dead,
-            &self.purge_dead,
-            &self.remove_queue,
-            &self.kv_set,
-            &self.kv_incr,
-            &self.kv_swap,
-            &self.forward,
-            &self.flow_enqueue,
-            &self.flow_settle,
-            &self.schedule_add,
-            &self.schedule_claim,
-            &self.schedule_pause,
-            &self.schedule_remove,
-        ]
+    #[test]
+    fn a_call_counts_its_keys_as_redis_sends_them() {
+        let many = ["a".to_owned(), "b".to_owned(), "c".to_owned()];
+        let pair = ["x", "y"];
+        let mut call = SCRIPTS.trim_results.prepare_invoke();
+        call.key("one")
+            .key(&many[..])
+            .key(&pair[..])
+            .key(String::from("s"))
+            .key(&many[1])
+            .arg(&many[..]);
+        assert_eq!(call.keys, 8);
+        // redis-rs shows how many keys it will send; the count must agree.
+        assert!(format!("{:?}", call.inv).contains("keys: 8"));
+        let empty: &[String] = &[];
+        call.key(empty);
+        assert_eq!(call.keys, 8);
+    }
+
+    #[test]
+    fn a_call_with_the_wrong_number_of_keys_is_refused() {
+        let mut call = SCRIPTS.extend.prepare_invoke();
+        call.key("active");
+        let err = call.checked().err().unwrap();
+        assert!(
+            err.contains("extend.lua") && err.contains("passes 1"),
+            "{err}"
+        );
+        call.key("lease");
+        assert!(call.checked().is_ok());
+        call.key("extra");
+        assert!(call.checked().is_err());
+
+        let mut call = SCRIPTS.status.prepare_invoke();
+        call.key(&["k"; 9][..]);
+        assert!(call.checked().is_err());
+        call.key("flow").key(&["bucket"; 3][..]);
+        assert!(call.checked().is_ok());
     }
 }

@@ -16,6 +16,11 @@ use redis::Value;
 use serde::Serialize;
 use std::time::SystemTime;
 
+/// Width of a throughput bucket, ms: the minute `c:<minute>` and
+/// `f:<minute>` count. `prelude.lua` has the same `MINUTE_MS` (the scripts
+/// write the buckets; a unit test keeps the two equal).
+pub(crate) const MINUTE_MS: u64 = 60_000;
+
 /// Lifetime counters of a queue.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counters {
@@ -173,7 +178,7 @@ impl Client {
         minutes: u32,
     ) -> BrokerResult<Vec<ThroughputPoint>> {
         let keys = self.keys(queue)?;
-        let now_minute = unix_ms(SystemTime::now()) / 60_000;
+        let now_minute = unix_ms(SystemTime::now()) / MINUTE_MS;
         let first = now_minute.saturating_sub(u64::from(minutes.max(1)) - 1);
         let mut fields = Vec::new();
         for m in first..=now_minute {
@@ -190,7 +195,7 @@ impl Client {
         Ok((first..=now_minute)
             .zip(values.chunks(2))
             .map(|(m, pair)| ThroughputPoint {
-                minute_start_ms: m * 60_000,
+                minute_start_ms: m * MINUTE_MS,
                 completed: pair.first().copied().flatten().unwrap_or(0),
                 failed: pair.get(1).copied().flatten().unwrap_or(0),
             })

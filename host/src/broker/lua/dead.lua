@@ -1,25 +1,40 @@
 -- dead.lua: a leased task failed for good (permanent error, or a body the
 -- consumer could not decode).
--- KEYS[1] active ZSET   KEYS[2] lease HASH   KEYS[3] meta HASH   KEYS[4] tasks HASH
--- KEYS[5] dead ZSET     KEYS[6] cancel SET   KEYS[7] stats HASH
--- KEYS[8] throughput HASH   KEYS[9] garbage LIST
--- ARGV[1] id   ARGV[2] lease token   ARGV[3] plugin version   ARGV[4] reason
--- ARGV[5] error message   ARGV[6] dead max count   ARGV[7] dead max age ms
--- ARGV[8] '1' to also record the id in the garbage list (malformed body)
+-- KEYS[1] active ZSET: leased ids by lease deadline
+-- KEYS[2] lease HASH: id -> lease value
+-- KEYS[3] meta HASH: id -> meta of earlier attempts
+-- KEYS[4] tasks HASH: id -> task body
+-- KEYS[5] dead ZSET: dead ids by time of death
+-- KEYS[6] cancel SET: ids whose cancellation was requested
+-- KEYS[7] stats HASH: the queue's counters
+-- KEYS[8] throughput HASH: completed and failed per minute
+-- KEYS[9] garbage LIST: the last ids set aside as malformed
+-- ARGV[1] id: the local id
+-- ARGV[2] token: the lease token
+-- ARGV[3] version: the plugin version
+-- ARGV[4] reason: the dead reason
+-- ARGV[5] message: the error message
+-- ARGV[6] dead max count: the dead set's count bound
+-- ARGV[7] dead max age: the dead set's age bound, ms
+-- ARGV[8] malformed: '1' to also record the id in the garbage list
 -- Returns {'stale'} | {'dead'}.
-local id = ARGV[1]
-local a, s = lease_of(redis.call('HGET', KEYS[2], id), ARGV[2])
+local active, lease, meta, tasks = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local dead, cancel, stats, tp, garbage = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local id, token, version, reason, message = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local max_count, max_age, malformed = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8] == '1'
+
+local a, s = lease_of(redis.call('HGET', lease, id), token)
 if not a then return { 'stale' } end
 local now = now_ms()
-redis.call('ZREM', KEYS[1], id)
-redis.call('HDEL', KEYS[2], id)
-redis.call('SREM', KEYS[6], id)
-count(KEYS[7], KEYS[8], 'failed', 1, now)
-if ARGV[8] == '1' then
-  redis.call('HSET', KEYS[3], id, meta_join(a, s, '', ARGV[3], '', ''))
-  set_aside(KEYS[9], KEYS[5], KEYS[3], KEYS[7], id, now, ARGV[5])
+redis.call('ZREM', active, id)
+redis.call('HDEL', lease, id)
+redis.call('SREM', cancel, id)
+count(stats, tp, 'failed', 1, now)
+if malformed then
+  redis.call('HSET', meta, id, meta_join(a, s, '', version, '', ''))
+  set_aside(garbage, dead, meta, stats, id, now, message)
 else
-  bury(KEYS[5], KEYS[3], KEYS[7], id, now, a, s, ARGV[3], ARGV[4], ARGV[5])
+  bury(dead, meta, stats, id, now, a, s, version, reason, message)
 end
-trim_dead(KEYS[5], KEYS[4], KEYS[3], tonumber(ARGV[6]), tonumber(ARGV[7]), now, 100)
+trim_dead(dead, tasks, meta, max_count, max_age, now, DEAD_TRIM_LIMIT)
 return { 'dead' }

@@ -2,31 +2,37 @@
 -- (arguments, key types, unique keys held, duplicates within the call) runs
 -- before the first write, so a refused call changes nothing: no unique key
 -- pointing at a task that was never written, no seq bump.
--- KEYS[1] tasks HASH
--- KEYS[2] pending p0 LIST
--- KEYS[3] pending p1 LIST
--- KEYS[4] pending p2 LIST
--- KEYS[5] scheduled ZSET
--- KEYS[6] seq STRING
--- KEYS[7] stats HASH
--- KEYS[8] wake LIST
--- KEYS[9..] unique-key STRINGs (u:<key>), one per task that has one
--- ARGV[1] n; then 5 per task: priority level (0-2), when ('' now | '+<ms>'
---   delay on Redis's clock | '@<ms>' absolute), index of its unique key in
---   KEYS (0 = none), unique TTL ms, record (header + payload)
+-- KEYS[1] tasks HASH: id -> task body
+-- KEYS[2] pending p0 LIST: high priority ids
+-- KEYS[3] pending p1 LIST: normal priority ids
+-- KEYS[4] pending p2 LIST: low priority ids
+-- KEYS[5] scheduled ZSET: delayed ids by due time
+-- KEYS[6] seq STRING: the last local id's number
+-- KEYS[7] stats HASH: the queue's counters
+-- KEYS[8] wake LIST: wake-up tokens for blocked consumers
+-- KEYS[9..] unique-key STRINGs: u:<key>, one per task that has one
+-- ARGV[1] n: the number of tasks
+-- ARGV[2..] tasks: 5 per task: priority level (0-2), when ('' now |
+--   '+<ms>' delay on Redis's clock | '@<ms>' absolute), index of its unique
+--   key in KEYS (0 = none), unique TTL ms, record (header + payload)
 -- Returns n strings: the new local id, or '=' .. the existing local id when
 -- the unique key already held (or an earlier task of the call took it);
 -- then 'new' when tasks were added and the queue had no stats hash before
 -- (first use, or removed by remove_queue.lua): the client then registers
 -- the queue name again. A refused call returns an error and writes nothing.
-local tasks, scheduled, seq, stats, wakeup = KEYS[1], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local pending = { KEYS[2], KEYS[3], KEYS[4] }
+local tasks, p0, p1, p2 = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local scheduled, seq, stats, wakeup = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local uniques = tail(KEYS, 9)
+local pending = { p0, p1, p2 }
+-- Where the unique keys start among the keys: a task's unique-key index
+-- counts from the first key (tasks), so uniques[1] is index 9.
+local FIRST_UNIQUE = 9
 
 -- Largest integer a Lua number holds exactly (2^53 - 1).
 local MAX_EXACT = 9007199254740991
 
 local function refuse(why)
-  return redis.error_reply('ERR wasmq enqueue refused, nothing written: ' .. why)
+  return refused('enqueue', why)
 end
 
 -- A decimal integer in 0..MAX_EXACT, or nil.
@@ -46,10 +52,8 @@ end
 local want = { [tasks] = 'hash', [scheduled] = 'zset', [seq] = 'string', [stats] = 'hash', [wakeup] = 'list' }
 for _, key in ipairs(pending) do want[key] = 'list' end
 for key, kind in pairs(want) do
-  local t = redis.call('TYPE', key)['ok']
-  if t ~= 'none' and t ~= kind then
-    return refuse(key .. ' is a ' .. t .. ', not a ' .. kind)
-  end
+  local t = wrong_type(key, kind)
+  if t then return refuse(key .. ' is a ' .. t .. ', not a ' .. kind) end
 end
 local last = redis.call('GET', seq) or '0'
 if not whole(last) then return refuse(seq .. ' holds ' .. last .. ', not a counter') end
@@ -83,23 +87,24 @@ for i = 0, n - 1 do
     if kind == '+' then due = now + ms else due = ms end
     if due <= now then due = nil end
   end
-  if not ui or (ui ~= 0 and (ui < 9 or ui > #KEYS)) then
+  if not ui or (ui ~= 0 and (ui < FIRST_UNIQUE or ui > FIRST_UNIQUE - 1 + #uniques)) then
     return refuse(what .. 'unique key index ' .. ARGV[b + 2] .. ' names no key')
   end
-  local holder = nil
+  local holder, unique = nil, nil
   if ui > 0 then
+    unique = uniques[ui - FIRST_UNIQUE + 1]
     local ttl_ms = whole(ttl)
     if not ttl_ms or ttl_ms < 1 then return refuse(what .. 'unique TTL ' .. ttl .. ' is not 1..2^53 ms') end
-    holder = claimed[KEYS[ui]] or redis.call('GET', KEYS[ui])
+    holder = claimed[unique] or redis.call('GET', unique)
   end
   if holder then
     out[#out + 1] = '=' .. holder
   else
     added = added + 1
     local id = base36(last + added)
-    if ui > 0 then
-      claimed[KEYS[ui]] = id
-      claims[#claims + 1] = { KEYS[ui], id, ttl }
+    if unique then
+      claimed[unique] = id
+      claims[#claims + 1] = { unique, id, ttl }
     end
     bodies[#bodies + 1] = id
     bodies[#bodies + 1] = body
@@ -122,9 +127,7 @@ if added > 0 then
     redis.call('SET', c[1], c[2], 'PX', c[3])
   end
   bulk('HSET', tasks, bodies)
-  for level = 1, 3 do
-    if #lists[level] > 0 then bulk('RPUSH', pending[level], lists[level]) end
-  end
+  append_pending(pending, lists)
   if #sched > 0 then bulk('ZADD', scheduled, sched) end
   redis.call('HINCRBY', stats, 'enqueued', added)
   if waiting > 0 then wake(wakeup) end

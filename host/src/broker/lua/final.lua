@@ -1,9 +1,12 @@
 -- final.lua: the final record (completed or cancelled) of a task (read-only).
--- KEYS[1..] result bucket HASHes, newest first
--- ARGV[1] local id
+-- KEYS[1..] result bucket HASHes: the queue's buckets, newest first
+-- ARGV[1] id: the local id
 -- Returns the record, or false.
-for i = 1, #KEYS do
-  local rec = redis.call('HGET', KEYS[i], ARGV[1])
+local buckets = tail(KEYS, 1)
+local id = ARGV[1]
+
+for _, bucket in ipairs(buckets) do
+  local rec = redis.call('HGET', bucket, id)
   if rec then return rec end
 end
 return false

@@ -4,18 +4,21 @@
 -- look at them: the resolver (broker/flow_resolve.rs) counts them in,
 -- right after this call and on every maintenance tick, through
 -- flow_settle.lua. Every check runs before the first write.
--- KEYS[1] waiting ZSET (parent local id -> enqueued ms)
--- KEYS[2] flow HASH (fl:<parent local id>)
--- KEYS[3] tasks HASH
--- KEYS[4] stats HASH
--- ARGV[1] parent local id   ARGV[2] policy 'fail' | 'continue'
--- ARGV[3] priority level (0-2)   ARGV[4] record (header + payload)
--- ARGV[5] number of dependencies   ARGV[6] their full ids, space-separated
+-- KEYS[1] waiting ZSET: parent local id -> enqueued ms
+-- KEYS[2] flow HASH: the parent's flow hash (fl:<parent local id>)
+-- KEYS[3] tasks HASH: id -> task body
+-- KEYS[4] stats HASH: the queue's counters
+-- ARGV[1] id: the parent's local id
+-- ARGV[2] policy: 'fail' | 'continue'
+-- ARGV[3] level: the priority level (0-2)
+-- ARGV[4] record: the task body (header + payload)
+-- ARGV[5] need: the number of dependencies
+-- ARGV[6] deps: their full ids, space-separated
 -- Returns 1, or an error (nothing written).
 local waiting, flow, tasks, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 
 local function refuse(why)
-  return redis.error_reply('ERR wasmq flow refused, nothing written: ' .. why)
+  return refused('flow', why)
 end
 
 local id, policy, level, body = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]

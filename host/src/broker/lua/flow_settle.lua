@@ -5,32 +5,36 @@
 -- parent's run, then releases the parent to pending when none is
 -- outstanding, or buries it when a dependency failed and the policy is
 -- 'fail'. Every check runs before the first write.
--- KEYS:
---   waiting ZSET
---   flow HASH (fl:<parent local id>)
---   flow results HASH (fr:<parent local id>)
---   tasks HASH
---   pending p0 LIST
---   pending p1 LIST
---   pending p2 LIST
---   wake LIST
---   dead ZSET
---   meta HASH
---   stats HASH
--- ARGV[1] parent local id   ARGV[2] how long the flow hashes outlive the
--- release, ms   ARGV[3] the most output bytes kept per flow   ARGV[4] n;
--- then 5 per dependency: full id, state ('completed', 'dead', 'cancelled'
--- or 'gone'), output ('' for none), content type ('' for none), error
--- ('' for none)
+-- KEYS[1] waiting ZSET: flow parents waiting on dependencies
+-- KEYS[2] flow HASH: the parent's flow hash (fl:<parent local id>)
+-- KEYS[3] flow results HASH: what its dependencies produced (fr:<parent local id>)
+-- KEYS[4] tasks HASH: id -> task body
+-- KEYS[5] pending p0 LIST: high priority ids
+-- KEYS[6] pending p1 LIST: normal priority ids
+-- KEYS[7] pending p2 LIST: low priority ids
+-- KEYS[8] wake LIST: wake-up tokens for blocked consumers
+-- KEYS[9] dead ZSET: dead ids by time of death
+-- KEYS[10] meta HASH: id -> meta
+-- KEYS[11] stats HASH: the queue's counters
+-- ARGV[1] id: the parent's local id
+-- ARGV[2] keep: how long the flow hashes outlive the release, ms
+-- ARGV[3] cap: the most output bytes kept per flow
+-- ARGV[4] n: the number of dependencies reported
+-- ARGV[5..] dependencies: 5 per dependency: full id, state ('completed',
+--   'dead', 'cancelled' or 'gone'), output ('' for none), content type
+--   ('' for none), error ('' for none)
 -- Returns {outcome, counted}: outcome 'waiting', 'released', 'dead', or
 -- 'settled' when the parent no longer waits (an earlier call released it).
 local waiting, flow, results, tasks = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local pending = { KEYS[5], KEYS[6], KEYS[7] }
+local p0, p1, p2 = KEYS[5], KEYS[6], KEYS[7]
 local wakeup, dead, meta, stats = KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+local pending = { p0, p1, p2 }
 local FAILED = { dead = true, cancelled = true }
 local KNOWN = { completed = true, dead = true, cancelled = true, gone = true }
 local PER = 5
 
+-- Checks: the arguments, every key's type, then whether the parent still
+-- waits (a repeated or raced report finds it gone and writes nothing).
 local id, keep, cap, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 if not keep or not cap or not n or #ARGV ~= 4 + n * PER then
   return redis.error_reply('ERR wasmq flow settle refused: expected keep, cap, n and 5 arguments per dependency')
@@ -57,7 +61,8 @@ if not body or not level or not need then
   return redis.error_reply('ERR wasmq flow settle refused: flow hash of ' .. id .. ' is incomplete')
 end
 
--- Writes.
+-- Writes: count each dependency once (HSETNX of its mark) and keep what
+-- it produced, within the flow's output cap.
 local counted, failed = 0, nil
 for i = 0, n - 1 do
   local at = 5 + i * PER
@@ -82,23 +87,22 @@ end
 need = need - counted
 redis.call('HSET', flow, 'need', need, 'bytes', bytes)
 local now = now_ms()
+-- A failed dependency under policy 'fail' buries the parent, even with
+-- others outstanding: it can never run.
 if failed and policy == 'fail' then
   redis.call('ZREM', waiting, id)
   redis.call('HSET', tasks, id, body)
   bury(dead, meta, stats, id, now, 0, '', '', 'child-failed', 'dependency ' .. failed)
-  redis.call('HSET', flow, 'outcome', 'dead')
-  redis.call('PEXPIRE', flow, keep)
-  redis.call('PEXPIRE', results, keep)
+  close_flow(flow, results, 'dead', keep)
   return { 'dead', counted }
 end
+-- Nothing outstanding: the parent becomes an ordinary pending task.
 if need <= 0 then
   redis.call('ZREM', waiting, id)
   redis.call('HSET', tasks, id, body)
   redis.call('RPUSH', pending[level + 1], id)
   wake(wakeup)
-  redis.call('HSET', flow, 'outcome', 'released')
-  redis.call('PEXPIRE', flow, keep)
-  redis.call('PEXPIRE', results, keep)
+  close_flow(flow, results, 'released', keep)
   return { 'released', counted }
 end
 return { 'waiting', counted }

@@ -1,29 +1,31 @@
 -- forward.lua: enqueues child tasks, forwarded from their parent's outbox,
 -- to one queue under the ids they were given (derived from the parent's
 -- id), idempotently: a child whose id the queue holds (as a task, or in
--- the forwarded set, which remembers ids forwarded within the last
--- ARGV[1] ms) is skipped, so a forwarder that crashed before clearing the
--- outbox and repeats creates no duplicate. Every check (arguments, key
--- types) runs before the first write.
--- KEYS[1] tasks HASH
--- KEYS[2] pending p0 LIST
--- KEYS[3] pending p1 LIST
--- KEYS[4] pending p2 LIST
--- KEYS[5] scheduled ZSET
--- KEYS[6] stats HASH
--- KEYS[7] wake LIST
--- KEYS[8] forwarded ZSET (child local id -> forwarded ms)
--- ARGV[1] how long the forwarded set remembers an id, ms
--- ARGV[2] n; then 4 per child: local id, priority level (0-2), delay ms,
---   record (header + payload)
+-- the forwarded set, which remembers ids forwarded within the last `keep`
+-- ms) is skipped, so a forwarder that crashed before clearing the outbox
+-- and repeats creates no duplicate. Every check (arguments, key types)
+-- runs before the first write.
+-- KEYS[1] tasks HASH: id -> task body
+-- KEYS[2] pending p0 LIST: high priority ids
+-- KEYS[3] pending p1 LIST: normal priority ids
+-- KEYS[4] pending p2 LIST: low priority ids
+-- KEYS[5] scheduled ZSET: delayed ids by due time
+-- KEYS[6] stats HASH: the queue's counters
+-- KEYS[7] wake LIST: wake-up tokens for blocked consumers
+-- KEYS[8] forwarded ZSET: child local id -> forwarded ms
+-- ARGV[1] keep: how long the forwarded set remembers an id, ms
+-- ARGV[2] n: the number of children
+-- ARGV[3..] children: 4 per child: local id, priority level (0-2), delay
+--   ms, record (header + payload)
 -- Returns n integers, 1 enqueued, 0 already there; then 'new' when
 -- children were added and the queue had no stats hash before (the client
 -- then registers the queue name again).
-local tasks, scheduled, stats, wakeup, forwarded = KEYS[1], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local pending = { KEYS[2], KEYS[3], KEYS[4] }
+local tasks, p0, p1, p2 = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local scheduled, stats, wakeup, forwarded = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local pending = { p0, p1, p2 }
 
 local function refuse(why)
-  return redis.error_reply('ERR wasmq forward refused, nothing written: ' .. why)
+  return refused('forward', why)
 end
 
 local keep, n = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -73,9 +75,7 @@ redis.call('ZREMRANGEBYSCORE', forwarded, '-inf', '(' .. int(now - keep))
 if added > 0 then
   bulk('HSET', tasks, bodies)
   bulk('ZADD', forwarded, marks)
-  for level = 1, 3 do
-    if #lists[level] > 0 then bulk('RPUSH', pending[level], lists[level]) end
-  end
+  append_pending(pending, lists)
   if #sched > 0 then bulk('ZADD', scheduled, sched) end
   redis.call('HINCRBY', stats, 'enqueued', added)
   if waiting > 0 then wake(wakeup) end

@@ -1,25 +1,29 @@
 -- lease.lua: leases up to `count` pending tasks, highest priority first,
 -- within the queue's rate limit and global concurrency cap.
--- KEYS[1] pending p0 LIST
--- KEYS[2] pending p1 LIST
--- KEYS[3] pending p2 LIST
--- KEYS[4] active ZSET
--- KEYS[5] lease HASH
--- KEYS[6] meta HASH
--- KEYS[7] tasks HASH
--- KEYS[8] paused STRING
--- KEYS[9] wake LIST
--- KEYS[10] dead ZSET
--- KEYS[11] garbage LIST
--- KEYS[12] stats HASH
--- KEYS[13] limits HASH (rate, period, burst, concurrency)
--- KEYS[14] rl STRING (GCRA theoretical arrival time, µs)
--- KEYS[15] throttle STRING (exists while leasing is throttled)
--- ARGV[1] count (1-1000)   ARGV[2] lease token   ARGV[3] lease duration ms
--- ARGV[4..7] the host's default limits (from the manifest), used only when
---   the limits hash does not exist: rate count, period ms, burst,
---   concurrency ('0' = none)
--- ARGV[8] ms to wait when the concurrency cap is reached
+-- KEYS[1] pending p0 LIST: high priority ids
+-- KEYS[2] pending p1 LIST: normal priority ids
+-- KEYS[3] pending p2 LIST: low priority ids
+-- KEYS[4] active ZSET: leased ids by lease deadline
+-- KEYS[5] lease HASH: id -> lease value
+-- KEYS[6] meta HASH: id -> meta of earlier attempts
+-- KEYS[7] tasks HASH: id -> task body
+-- KEYS[8] paused STRING: exists while the queue is paused
+-- KEYS[9] wake LIST: wake-up tokens for blocked consumers
+-- KEYS[10] dead ZSET: dead ids by time of death
+-- KEYS[11] garbage LIST: the last ids set aside as malformed
+-- KEYS[12] stats HASH: the queue's counters
+-- KEYS[13] limits HASH: rate, period, burst, concurrency
+-- KEYS[14] rl STRING: GCRA theoretical arrival time, µs
+-- KEYS[15] throttle STRING: exists while leasing is throttled
+-- ARGV[1] count: the most tasks to lease (1 to MAX_BATCH, broker/options.rs)
+-- ARGV[2] token: the lease token
+-- ARGV[3] duration: the lease duration, ms
+-- ARGV[4] default rate: tasks per period, from the manifest ('0' = none);
+--   this and the next three apply only when the limits hash does not exist
+-- ARGV[5] default period: ms
+-- ARGV[6] default burst: tasks
+-- ARGV[7] default concurrency: tasks leased at once on all hosts ('0' = none)
+-- ARGV[8] cap wait: ms to wait when the concurrency cap is reached
 -- Returns {-1} when the queue is paused; {-2, wait ms} when a limit or a
 -- throttle allows nothing now; else
 -- {now ms, {ids set aside as malformed}, wait ms, id, attempt, body, ...}
@@ -27,15 +31,18 @@
 -- The attempt (meta's count + 1) and start time live in the lease value
 -- "<token>|<attempt>|<started>"; meta is only rewritten when the task leaves
 -- the active set other than by an ack.
-local active, leasekey, meta, tasks, paused = KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local wakekey, dead, garbagekey, stats = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
+local p0, p1, p2, active, leasekey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local meta, tasks, paused, wakekey = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local dead, garbagekey, stats = KEYS[10], KEYS[11], KEYS[12]
 local limits, rl, throttle = KEYS[13], KEYS[14], KEYS[15]
+local pending = { p0, p1, p2 }
+local want, token, duration, cap_wait = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[8])
 
--- Checks first: pause, throttle, limits.
+-- Pause and throttle first: they cost one read each and forbid everything.
 if redis.call('EXISTS', paused) == 1 then return { -1 } end
 local held = redis.call('PTTL', throttle)
 if held > 0 then return { -2, held } end
-local want = tonumber(ARGV[1])
+-- The limits in Redis win over the manifest's defaults, even when empty.
 local rate, period, burst, cap
 if redis.call('EXISTS', limits) == 1 then
   local l = redis.call('HMGET', limits, 'rate', 'period', 'burst', 'concurrency')
@@ -43,11 +50,14 @@ if redis.call('EXISTS', limits) == 1 then
 else
   rate, period, burst, cap = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 end
+-- The concurrency cap bounds the batch before the rate limit, which is
+-- only charged for what is really leased.
 if cap and cap > 0 then
   local free = cap - redis.call('ZCARD', active)
-  if free <= 0 then return { -2, tonumber(ARGV[8]) } end
+  if free <= 0 then return { -2, cap_wait } end
   if free < want then want = free end
 end
+-- GCRA: how many tasks the rate allows now (TAT in µs, by Redis's clock).
 local us = now_us()
 local interval, tat, allowed
 if rate and rate > 0 and period and period > 0 then
@@ -61,8 +71,10 @@ if rate and rate > 0 and period and period > 0 then
   if allowed < want then want = allowed end
 end
 
+-- Pop ids, highest priority first; a member without a valid body is set
+-- aside instead of leased, and does not count against the batch.
 local now = math.floor(us / 1000)
-local deadline = int(now + tonumber(ARGV[3]))
+local deadline = int(now + duration)
 local suffix = '|' .. int(now)
 local out = { now, {}, 0 }
 local garbage = out[2]
@@ -70,19 +82,19 @@ local actives, leases = {}, {}
 local taken = 0
 for level = 1, 3 do
   while want > 0 do
-    local ids = redis.call('LPOP', KEYS[level], want)
+    local ids = redis.call('LPOP', pending[level], want)
     if not ids then break end
     local bodies = redis.call('HMGET', tasks, unpack(ids))
     local old = redis.call('HMGET', meta, unpack(ids))
     for j, id in ipairs(ids) do
       local body = bodies[j]
-      if body and string.find(body, '^1|[012]|%d+|') then
+      if header(body) then
         local a = 1
         if old[j] then a = meta_parse(old[j]) + 1 end
         actives[#actives + 1] = deadline
         actives[#actives + 1] = id
         leases[#leases + 1] = id
-        leases[#leases + 1] = ARGV[2] .. '|' .. a .. suffix
+        leases[#leases + 1] = token .. '|' .. a .. suffix
         out[#out + 1] = id
         out[#out + 1] = a
         out[#out + 1] = body
@@ -96,10 +108,12 @@ for level = 1, 3 do
     end
   end
 end
+-- Write the leases in bulk, once every id is known.
 if #actives > 0 then
   bulk('ZADD', active, actives)
   bulk('HSET', leasekey, leases)
 end
+-- Charge the rate limit for what was taken, and say how long it is used up.
 if interval and taken > 0 then
   tat = tat + taken * interval
   -- Once TAT is past, the key says nothing an absent one would not.
@@ -112,7 +126,7 @@ end
 -- the rate limit is used up: it would only be told to wait).
 if out[3] == 0 then
   for level = 1, 3 do
-    if redis.call('LLEN', KEYS[level]) > 0 then
+    if redis.call('LLEN', pending[level]) > 0 then
       wake(wakekey)
       break
     end

@@ -4,45 +4,72 @@
 -- set and throughput buckets (as trim.lua). One call instead of three keeps
 -- the tick at one round trip per queue; an idle queue costs TIME and three
 -- ZRANGEBYSCOREs and writes nothing.
--- KEYS[1] scheduled ZSET   KEYS[2] retry ZSET   KEYS[3] tasks HASH
--- KEYS[4..6] pending p0 p1 p2 LISTs   KEYS[7] wake LIST   KEYS[8] dead ZSET
--- KEYS[9] meta HASH   KEYS[10] stats HASH   KEYS[11] garbage LIST
--- KEYS[12] active ZSET   KEYS[13] lease HASH   KEYS[14] cancel SET
--- KEYS[15] throughput HASH   KEYS[16] result bucket HASH   KEYS[17] result bucket index ZSET
--- KEYS[18] outbox HASH (only its size is read)
--- KEYS[19] waiting ZSET of flow parents (only its size is read)
--- ARGV[1] limit per step   ARGV[2] dead max count   ARGV[3] dead max age ms
--- ARGV[4] trim 0/1   ARGV[5] throughput retention minutes
--- ARGV[6..9] result bucket: keep 0/1, number, start ms, expire-at ms
+-- KEYS[1] scheduled ZSET: delayed ids by due time
+-- KEYS[2] retry ZSET: retry-waiting ids by due time
+-- KEYS[3] tasks HASH: id -> task body
+-- KEYS[4] pending p0 LIST: high priority ids
+-- KEYS[5] pending p1 LIST: normal priority ids
+-- KEYS[6] pending p2 LIST: low priority ids
+-- KEYS[7] wake LIST: wake-up tokens for blocked consumers
+-- KEYS[8] dead ZSET: dead ids by time of death
+-- KEYS[9] meta HASH: id -> meta of earlier attempts
+-- KEYS[10] stats HASH: the queue's counters
+-- KEYS[11] garbage LIST: the last ids set aside as malformed
+-- KEYS[12] active ZSET: leased ids by lease deadline
+-- KEYS[13] lease HASH: id -> lease value
+-- KEYS[14] cancel SET: ids whose cancellation was requested
+-- KEYS[15] throughput HASH: completed and failed per minute
+-- KEYS[16] result bucket HASH: where final records of cancelled tasks go
+-- KEYS[17] result bucket index ZSET: the queue's result buckets
+-- KEYS[18] outbox HASH: parents whose children wait (only its size is read)
+-- KEYS[19] waiting ZSET: flow parents waiting (only its size is read)
+-- ARGV[1] limit: the most ids per step
+-- ARGV[2] dead max count: the dead set's count bound
+-- ARGV[3] dead max age: the dead set's age bound, ms
+-- ARGV[4] trim: 1 to trim this call, 0 not
+-- ARGV[5] retention: throughput retention, minutes
+-- ARGV[6] keep: 1 when final records are kept, 0 when not
+-- ARGV[7] bucket number: the result bucket's number
+-- ARGV[8] bucket width: ms
+-- ARGV[9] result TTL: ms
 -- Returns {promoted, set aside, requeued, buried, cancelled, dead trimmed,
 -- minutes trimmed, more, outbox, waiting} where more = 1 when a step found
 -- a full batch, outbox is the number of parents whose children wait there
 -- and waiting the number of flow parents waiting for dependencies.
+local scheduled, retry, tasks = KEYS[1], KEYS[2], KEYS[3]
+local p0, p1, p2, wakeup, dead = KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local meta, stats, garbage, active = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
+local lease, cancel, tp = KEYS[13], KEYS[14], KEYS[15]
+local bucket, bucket_index, outbox, waiting = KEYS[16], KEYS[17], KEYS[18], KEYS[19]
 local q = {
-  scheduled = KEYS[1], retry = KEYS[2], tasks = KEYS[3],
-  pending = { KEYS[4], KEYS[5], KEYS[6] }, wake = KEYS[7], dead = KEYS[8],
-  meta = KEYS[9], stats = KEYS[10], garbage = KEYS[11], active = KEYS[12],
-  lease = KEYS[13], cancel = KEYS[14], tp = KEYS[15],
+  scheduled = scheduled, retry = retry, tasks = tasks, pending = { p0, p1, p2 },
+  wake = wakeup, dead = dead, meta = meta, stats = stats, garbage = garbage,
+  active = active, lease = lease, cancel = cancel, tp = tp,
 }
-local outbox, waiting = KEYS[18], KEYS[19]
-local rb = bucket_args(6, 16)
+local rb = bucket_args(6, bucket, bucket_index)
 local limit, max_count, max_age = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local trim = ARGV[4] == '1'
+local trim, retention = ARGV[4] == '1', tonumber(ARGV[5])
+
+-- Read what is due first: an idle queue stops here, having written nothing.
 local now = now_ms()
-local scheduled = due_ids(q.scheduled, now, limit)
-local retry = due_ids(q.retry, now, limit)
-local expired = due_ids(q.active, now, limit)
-if #scheduled + #retry + #expired == 0 and not trim then
+local due_scheduled = due_ids(scheduled, now, limit)
+local due_retry = due_ids(retry, now, limit)
+local expired = due_ids(active, now, limit)
+if #due_scheduled + #due_retry + #expired == 0 and not trim then
   return { 0, 0, 0, 0, 0, 0, 0, 0, redis.call('HLEN', outbox), redis.call('ZCARD', waiting) }
 end
+-- Check every key's type before the first move.
 check_keys(q, rb)
-local promoted, bad = promote_ids(q, scheduled, retry, now)
+-- Move: due ids to the back of their lists, expired leases to the front
+-- (all were read above, so neither step sees the other's moves).
+local promoted, bad = promote_ids(q, due_scheduled, due_retry, now)
 local requeued, buried, cancelled = reap_ids(q, rb, expired, max_count, max_age, now)
+-- Trim last, so it also bounds what this call buried.
 local dropped, minutes = 0, 0
 if trim then
-  dropped, minutes = trim_queue(q, max_count, max_age, tonumber(ARGV[5]), limit, now)
+  dropped, minutes = trim_queue(q, max_count, max_age, retention, limit, now)
 end
 local more = 0
-if #scheduled == limit or #retry == limit or #expired == limit then more = 1 end
+if #due_scheduled == limit or #due_retry == limit or #expired == limit then more = 1 end
 return { promoted, bad, requeued, buried, cancelled, dropped, minutes, more, redis.call('HLEN', outbox),
   redis.call('ZCARD', waiting) }

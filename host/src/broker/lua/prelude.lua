@@ -1,5 +1,7 @@
 -- prelude.lua: helpers shared by every wasmq script. scripts.rs prepends this
--- file to each script at build time; it touches no key by itself.
+-- file to each script; it touches no key by itself and never reads KEYS:
+-- each script names its keys once at the top of its body and hands them
+-- to these helpers (scripts/lint.rs checks both).
 --
 -- Formats (see docs/keys.md):
 --   task body   "1|<prio>|<max retries>|<timeout ms>|<fuel>|<enqueued ms>\n<payload>"
@@ -10,6 +12,13 @@
 --               (a field of the current result bucket hash)
 -- Times are Redis's own clock (TIME), so hosts with skewed clocks agree on
 -- lease deadlines and due times.
+
+-- Limits shared by the helpers below and the scripts.
+local GARBAGE_KEEP = 1000    -- ids the garbage list keeps (the newest)
+local DEAD_TRIM_LIMIT = 100  -- dead tasks a call that buries one trims at most
+local BULK_SLICE = 1000      -- items per redis.call in bulk() (Lua's unpack limit)
+local MINUTE_MS = 60000      -- a throughput bucket, ms (broker/stats.rs MINUTE_MS)
+local HEAD_MAX = 128         -- longest body header line a read-only script returns
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -76,12 +85,26 @@ local function touch_bucket(rb, now)
 end
 
 -- The result bucket described by four consecutive ARGV entries from `i`:
--- keep (0/1), number, width ms, TTL ms; keys from KEYS[k], KEYS[k + 1].
-local function bucket_args(i, k)
+-- keep (0/1), number, width ms, TTL ms; `key` is the bucket HASH and
+-- `index` the bucket index ZSET.
+local function bucket_args(i, key, index)
   return {
     keep = ARGV[i] == '1', number = ARGV[i + 1], width = tonumber(ARGV[i + 2]),
-    ttl = tonumber(ARGV[i + 3]), key = KEYS[k], index = KEYS[k + 1],
+    ttl = tonumber(ARGV[i + 3]), key = key, index = index,
   }
+end
+
+-- The items of `list` from index `first` on, as a new list: a script's
+-- variable tail of keys (result buckets, unique keys).
+local function tail(list, first)
+  local out = {}
+  for i = first, #list do out[#out + 1] = list[i] end
+  return out
+end
+
+-- The error reply of a script that refused a call before writing anything.
+local function refused(op, why)
+  return redis.error_reply('ERR wasmq ' .. op .. ' refused, nothing written: ' .. why)
 end
 
 -- Priority level (0-2) and max retries from a task body; nil if malformed.
@@ -90,6 +113,15 @@ local function header(body)
   local p, r = string.match(body, '^1|([012])|(%d+)|')
   if not p then return nil end
   return tonumber(p), tonumber(r)
+end
+
+-- The header line of a task body (false when it has none within HEAD_MAX
+-- bytes).
+local function head_of(body)
+  if not body then return false end
+  local nl = string.find(body, '\n', 1, true)
+  if nl and nl <= HEAD_MAX then return string.sub(body, 1, nl - 1) end
+  return false
 end
 
 -- The enqueued-at field of a task body ('' if malformed).
@@ -117,6 +149,29 @@ local function wake(key)
   end
 end
 
+-- Renews the expiry of a key-value bucket that has one (ttl ms > 0).
+local function renew(bucket, ttl)
+  if ttl > 0 then redis.call('PEXPIRE', bucket, ttl) end
+end
+
+-- Marks a flow parent's flow hash with its outcome ('released', 'dead',
+-- 'cancelled') and lets it and the flow results hash expire `keep` ms later.
+local function close_flow(flow, results, outcome, keep)
+  redis.call('HSET', flow, 'outcome', outcome)
+  redis.call('PEXPIRE', flow, keep)
+  redis.call('PEXPIRE', results, keep)
+end
+
+-- The dead ids a re-drive or purge works on: `what` is a local id when
+-- `mode` is 'one' (nil when it is not dead), else a limit on the oldest.
+local function pick_dead(dead, mode, what)
+  if mode == 'one' then
+    if not redis.call('ZSCORE', dead, what) then return nil end
+    return { what }
+  end
+  return redis.call('ZRANGE', dead, 0, tonumber(what) - 1)
+end
+
 -- Adds n to a counter and, for 'completed' and 'failed', to the current
 -- minute's bucket in the throughput hash (fields c:<minute> and f:<minute>;
 -- field 'lo' is the oldest minute not yet trimmed).
@@ -124,21 +179,29 @@ local function count(stats, tp, field, n, now)
   if n <= 0 then return end
   redis.call('HINCRBY', stats, field, n)
   if tp and (field == 'completed' or field == 'failed') then
-    local minute = int(math.floor(now / 60000))
+    local minute = int(math.floor(now / MINUTE_MS))
     redis.call('HINCRBY', tp, string.sub(field, 1, 1) .. ':' .. minute, n)
     redis.call('HSETNX', tp, 'lo', minute)
   end
 end
 
--- Calls redis.call(cmd, key, ...items) in slices, staying far below Lua's
--- unpack limit.
+-- Calls redis.call(cmd, key, ...items) in slices of BULK_SLICE, staying far
+-- below Lua's unpack limit.
 local function bulk(cmd, key, items)
   local n = #items
   local i = 1
   while i <= n do
-    local j = math.min(i + 999, n)
+    local j = math.min(i + BULK_SLICE - 1, n)
     redis.call(cmd, key, unpack(items, i, j))
     i = j + 1
+  end
+end
+
+-- Appends the ids of `lists` (one list per priority level, p0 first) to the
+-- back of the pending LISTs `pending`, in order.
+local function append_pending(pending, lists)
+  for level = 1, 3 do
+    if #lists[level] > 0 then bulk('RPUSH', pending[level], lists[level]) end
   end
 end
 
@@ -153,7 +216,7 @@ end
 -- counted, and buried with reason 'malformed'.
 local function set_aside(garbage, dead, meta, stats, id, now, why)
   redis.call('RPUSH', garbage, id)
-  redis.call('LTRIM', garbage, -1000, -1)
+  redis.call('LTRIM', garbage, -GARBAGE_KEEP, -1)
   redis.call('HINCRBY', stats, 'garbage', 1)
   local a, s, _, v = meta_parse(redis.call('HGET', meta, id))
   bury(dead, meta, stats, id, now, a, s, v, 'malformed', 'malformed task record: ' .. why)
@@ -206,9 +269,17 @@ local KEY_TYPES = {
   cancel = 'set', wake = 'list', garbage = 'list',
 }
 
-local function check_type(key, want)
+-- The type `key` holds when it exists and is not a `want`; nil otherwise.
+local function wrong_type(key, want)
   local got = redis.call('TYPE', key)['ok']
-  if got ~= 'none' and got ~= want then
+  if got ~= 'none' and got ~= want then return got end
+  return nil
+end
+
+-- Fails the script unless `key` is missing or a `want`.
+local function check_type(key, want)
+  local got = wrong_type(key, want)
+  if got then
     error({ err = 'WRONGTYPE wasmq: ' .. key .. ' holds a ' .. got .. ', not a ' .. want })
   end
 end
@@ -258,9 +329,7 @@ local function promote_ids(q, scheduled, retry, now)
       end
     end
   end
-  for level = 1, 3 do
-    if #lists[level] > 0 then bulk('RPUSH', q.pending[level], lists[level]) end
-  end
+  append_pending(q.pending, lists)
   if promoted > 0 then wake(q.wake) end
   return promoted, bad
 end
@@ -304,7 +373,7 @@ local function reap_ids(q, rb, ids, dead_max_count, dead_max_age, now)
   end
   if requeued > 0 then wake(q.wake) end
   if buried > 0 then
-    trim_dead(q.dead, q.tasks, q.meta, dead_max_count, dead_max_age, now, 100)
+    trim_dead(q.dead, q.tasks, q.meta, dead_max_count, dead_max_age, now, DEAD_TRIM_LIMIT)
   end
   return requeued, buried, cancelled
 end
@@ -317,7 +386,7 @@ local function trim_queue(q, max_count, max_age, retention, limit, now)
   local minutes = 0
   local lo = tonumber(redis.call('HGET', q.tp, 'lo'))
   if lo then
-    local stop = math.min(math.floor(now / 60000) - retention, lo + limit)
+    local stop = math.min(math.floor(now / MINUTE_MS) - retention, lo + limit)
     while lo < stop do
       redis.call('HDEL', q.tp, 'c:' .. int(lo), 'f:' .. int(lo))
       lo = lo + 1

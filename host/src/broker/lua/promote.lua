@@ -3,20 +3,31 @@
 -- so racing promoters on many hosts never promote a task twice. The
 -- maintenance tick does the same inside maintain.lua; this script serves
 -- tests and admin tools.
--- KEYS[1] scheduled ZSET   KEYS[2] retry ZSET   KEYS[3] tasks HASH
--- KEYS[4..6] pending p0 p1 p2 LISTs   KEYS[7] wake LIST   KEYS[8] dead ZSET
--- KEYS[9] meta HASH   KEYS[10] stats HASH   KEYS[11] garbage LIST
--- ARGV[1] limit per set
+-- KEYS[1] scheduled ZSET: delayed ids by due time
+-- KEYS[2] retry ZSET: retry-waiting ids by due time
+-- KEYS[3] tasks HASH: id -> task body
+-- KEYS[4] pending p0 LIST: high priority ids
+-- KEYS[5] pending p1 LIST: normal priority ids
+-- KEYS[6] pending p2 LIST: low priority ids
+-- KEYS[7] wake LIST: wake-up tokens for blocked consumers
+-- KEYS[8] dead ZSET: dead ids by time of death
+-- KEYS[9] meta HASH: id -> meta of earlier attempts
+-- KEYS[10] stats HASH: the queue's counters
+-- KEYS[11] garbage LIST: the last ids set aside as malformed
+-- ARGV[1] limit: the most ids per set
 -- Returns {promoted, set aside as malformed}.
+local scheduled, retry, tasks = KEYS[1], KEYS[2], KEYS[3]
+local p0, p1, p2, wakeup, dead = KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local meta, stats, garbage = KEYS[9], KEYS[10], KEYS[11]
 local q = {
-  scheduled = KEYS[1], retry = KEYS[2], tasks = KEYS[3],
-  pending = { KEYS[4], KEYS[5], KEYS[6] }, wake = KEYS[7], dead = KEYS[8],
-  meta = KEYS[9], stats = KEYS[10], garbage = KEYS[11],
+  scheduled = scheduled, retry = retry, tasks = tasks, pending = { p0, p1, p2 },
+  wake = wakeup, dead = dead, meta = meta, stats = stats, garbage = garbage,
 }
 local limit = tonumber(ARGV[1])
+
 local now = now_ms()
-local scheduled, retry = due_ids(q.scheduled, now, limit), due_ids(q.retry, now, limit)
-if #scheduled + #retry == 0 then return { 0, 0 } end
+local due_scheduled, due_retry = due_ids(scheduled, now, limit), due_ids(retry, now, limit)
+if #due_scheduled + #due_retry == 0 then return { 0, 0 } end
 check_keys(q)
-local promoted, bad = promote_ids(q, scheduled, retry, now)
+local promoted, bad = promote_ids(q, due_scheduled, due_retry, now)
 return { promoted, bad }

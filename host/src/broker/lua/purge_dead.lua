@@ -1,17 +1,17 @@
 -- purge_dead.lua: deletes dead tasks for good.
--- KEYS[1] dead ZSET   KEYS[2] tasks HASH   KEYS[3] meta HASH
--- ARGV[1] 'one' or 'some'   ARGV[2] the local id ('one') or a limit ('some')
+-- KEYS[1] dead ZSET: dead ids by time of death
+-- KEYS[2] tasks HASH: id -> task body
+-- KEYS[3] meta HASH: id -> meta
+-- ARGV[1] mode: 'one' or 'some'
+-- ARGV[2] what: the local id ('one') or a limit on the oldest ('some')
 -- Returns the number deleted.
-local ids
-if ARGV[1] == 'one' then
-  if not redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 0 end
-  ids = { ARGV[2] }
-else
-  ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
-end
+local dead, tasks, meta = KEYS[1], KEYS[2], KEYS[3]
+
+local ids = pick_dead(dead, ARGV[1], ARGV[2])
+if not ids then return 0 end
 if #ids > 0 then
-  bulk('ZREM', KEYS[1], ids)
-  bulk('HDEL', KEYS[2], ids)
-  bulk('HDEL', KEYS[3], ids)
+  bulk('ZREM', dead, ids)
+  bulk('HDEL', tasks, ids)
+  bulk('HDEL', meta, ids)
 end
 return #ids

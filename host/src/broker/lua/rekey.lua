@@ -1,7 +1,8 @@
 -- rekey.lua: replaces hash fields whose value is still the one the caller
 -- read (compare-and-set), for `wasmq keys rotate` (broker/rekey.rs).
--- KEYS[1] hash: a queue's tasks, meta or result bucket HASH
--- ARGV[1] n; then 3 per field: field, value as read, new value
+-- KEYS[1] hash HASH: a queue's tasks, meta, result bucket or flow hash
+-- ARGV[1] n: the number of fields
+-- ARGV[2..] fields: 3 per field: field, value as read, new value
 -- Returns how many fields were replaced. A field changed or deleted since
 -- the read (the task was settled, retried or trimmed meanwhile) is left
 -- alone: the caller's copy is stale, and a later pass sees the new value.
@@ -9,6 +10,7 @@
 -- the first write.
 local hash = KEYS[1]
 local n = tonumber(ARGV[1])
+
 if not n or #ARGV ~= 1 + 3 * n then
   return redis.error_reply('ERR wasmq rekey: expected 1 + 3n arguments')
 end

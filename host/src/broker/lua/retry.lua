@@ -1,45 +1,70 @@
 -- retry.lua: a leased task failed with a retryable error.
--- KEYS[1] active ZSET   KEYS[2] lease HASH   KEYS[3] meta HASH   KEYS[4] tasks HASH
--- KEYS[5] retry ZSET    KEYS[6] dead ZSET    KEYS[7..9] pending p0 p1 p2 LISTs
--- KEYS[10] wake LIST    KEYS[11] cancel SET  KEYS[12] stats HASH
--- KEYS[13] throughput HASH   KEYS[14] garbage LIST
--- KEYS[15] result bucket HASH   KEYS[16] result bucket index ZSET
--- ARGV[1] id   ARGV[2] lease token   ARGV[3] delay ms   ARGV[4] plugin version
--- ARGV[5] error message   ARGV[6] dead max count   ARGV[7] dead max age ms
--- ARGV[8..11] result bucket: keep 0/1, number, width ms, TTL ms
+-- KEYS[1] active ZSET: leased ids by lease deadline
+-- KEYS[2] lease HASH: id -> lease value
+-- KEYS[3] meta HASH: id -> meta of earlier attempts
+-- KEYS[4] tasks HASH: id -> task body
+-- KEYS[5] retry ZSET: retry-waiting ids by due time
+-- KEYS[6] dead ZSET: dead ids by time of death
+-- KEYS[7] pending p0 LIST: high priority ids
+-- KEYS[8] pending p1 LIST: normal priority ids
+-- KEYS[9] pending p2 LIST: low priority ids
+-- KEYS[10] wake LIST: wake-up tokens for blocked consumers
+-- KEYS[11] cancel SET: ids whose cancellation was requested
+-- KEYS[12] stats HASH: the queue's counters
+-- KEYS[13] throughput HASH: completed and failed per minute
+-- KEYS[14] garbage LIST: the last ids set aside as malformed
+-- KEYS[15] result bucket HASH: where final records of cancelled tasks go
+-- KEYS[16] result bucket index ZSET: the queue's result buckets
+-- ARGV[1] id: the local id
+-- ARGV[2] token: the lease token
+-- ARGV[3] delay: ms before the retry (0 or less: pending at once)
+-- ARGV[4] version: the plugin version
+-- ARGV[5] message: the error message
+-- ARGV[6] dead max count: the dead set's count bound
+-- ARGV[7] dead max age: the dead set's age bound, ms
+-- ARGV[8] keep: 1 when final records are kept, 0 when not
+-- ARGV[9] bucket number: the result bucket's number
+-- ARGV[10] bucket width: ms
+-- ARGV[11] result TTL: ms
 -- Returns {'stale'} | {'retry', due ms} | {'requeued'} | {'dead'} | {'cancelled'}.
 -- A task whose attempts are used up goes to the dead set instead; one whose
 -- cancellation was requested while it ran becomes cancelled.
-local id = ARGV[1]
-local a, s = lease_of(redis.call('HGET', KEYS[2], id), ARGV[2])
+local active, lease, meta, tasks = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local retry, dead, p0, p1, p2 = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local wakeup, cancel, stats, tp, garbage = KEYS[10], KEYS[11], KEYS[12], KEYS[13], KEYS[14]
+local bucket, bucket_index = KEYS[15], KEYS[16]
+local pending = { p0, p1, p2 }
+local id, token, delay, version, message = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local max_count, max_age = tonumber(ARGV[6]), tonumber(ARGV[7])
+
+local a, s = lease_of(redis.call('HGET', lease, id), token)
 if not a then return { 'stale' } end
 local now = now_ms()
-redis.call('ZREM', KEYS[1], id)
-redis.call('HDEL', KEYS[2], id)
-count(KEYS[12], KEYS[13], 'failed', 1, now)
-if redis.call('SREM', KEYS[11], id) == 1 then
-  finish_cancelled(bucket_args(8, 15), KEYS[4], KEYS[3], KEYS[12], id, now, a, s)
+redis.call('ZREM', active, id)
+redis.call('HDEL', lease, id)
+count(stats, tp, 'failed', 1, now)
+if redis.call('SREM', cancel, id) == 1 then
+  finish_cancelled(bucket_args(8, bucket, bucket_index), tasks, meta, stats, id, now, a, s)
   return { 'cancelled' }
 end
-local body = redis.call('HGET', KEYS[4], id)
+local body = redis.call('HGET', tasks, id)
 local level, max_retries = header(body)
 if not level then
-  set_aside(KEYS[14], KEYS[6], KEYS[3], KEYS[12], id, now, 'the stored body has no valid header')
+  set_aside(garbage, dead, meta, stats, id, now, 'the stored body has no valid header')
   return { 'dead' }
 end
 if a >= max_retries + 1 then
-  bury(KEYS[6], KEYS[3], KEYS[12], id, now, a, s, ARGV[4], 'retries-exhausted', ARGV[5])
-  trim_dead(KEYS[6], KEYS[4], KEYS[3], tonumber(ARGV[6]), tonumber(ARGV[7]), now, 100)
+  bury(dead, meta, stats, id, now, a, s, version, 'retries-exhausted', message)
+  trim_dead(dead, tasks, meta, max_count, max_age, now, DEAD_TRIM_LIMIT)
   return { 'dead' }
 end
-redis.call('HSET', KEYS[3], id, meta_join(a, s, '', ARGV[4], '', ARGV[5]))
-redis.call('HINCRBY', KEYS[12], 'retried', 1)
-local delay = tonumber(ARGV[3])
+redis.call('HSET', meta, id, meta_join(a, s, '', version, '', message))
+redis.call('HINCRBY', stats, 'retried', 1)
 if delay <= 0 then
-  redis.call('RPUSH', KEYS[7 + level], id)
-  wake(KEYS[10])
+  redis.call('RPUSH', pending[level + 1], id)
+  wake(wakeup)
   return { 'requeued' }
 end
 local due = now + delay
-redis.call('ZADD', KEYS[5], due, id)
+redis.call('ZADD', retry, due, id)
 return { 'retry', due }

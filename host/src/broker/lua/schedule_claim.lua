@@ -3,12 +3,12 @@
 -- the fire's task (deduplicated by a unique key made of the name and fire
 -- time) before calling this, so a host that died in between leaves the
 -- claim to the next one, whose enqueue returns the same task.
--- KEYS[1] next ZSET (name -> next fire ms)
--- KEYS[2] state HASH (name -> "<last fire ms>|<fires>|<last task id>")
--- ARGV[1] name
--- ARGV[2] the fire claimed (ms, as read from next)
--- ARGV[3] the fire after it (ms), or '' when the expression has none
--- ARGV[4] the task id enqueued, or '' when the fire was skipped
+-- KEYS[1] next ZSET: name -> next fire ms
+-- KEYS[2] state HASH: name -> "<last fire ms>|<fires>|<last task id>"
+-- ARGV[1] name: the schedule's name
+-- ARGV[2] fire: the fire claimed (ms, as read from next)
+-- ARGV[3] after: the fire after it (ms), or '' when the expression has none
+-- ARGV[4] task: the task id enqueued, or '' when the fire was skipped
 -- Returns 1 when claimed, 0 when another host claimed it (or the schedule
 -- was paused or removed) first: nothing written then.
 local nxt, state = KEYS[1], KEYS[2]

@@ -2,16 +2,16 @@
 -- the next-fire set, so no host sees it due; resuming puts it back with the
 -- first fire after now (computed by the host), so fires due while paused
 -- are not made up.
--- KEYS[1] defs HASH (name -> definition JSON)
--- KEYS[2] next ZSET (name -> next fire ms)
--- KEYS[3] paused SET
--- ARGV[1] name
--- ARGV[2] 'pause', or the next fire ms to resume with
+-- KEYS[1] defs HASH: name -> definition JSON
+-- KEYS[2] next ZSET: name -> next fire ms
+-- KEYS[3] paused SET: names of paused schedules
+-- ARGV[1] name: the schedule's name
+-- ARGV[2] what: 'pause', or the next fire ms to resume with
 -- Returns 1 when changed, 0 when it was already so, -1 when no such schedule.
 local defs, nxt, paused = KEYS[1], KEYS[2], KEYS[3]
 local name, what = ARGV[1], ARGV[2]
 if what ~= 'pause' and not string.match(what, '^%d+$') then
-  return redis.error_reply('ERR wasmq schedule resume refused, nothing written: next fire ' .. what)
+  return refused('schedule resume', 'next fire ' .. what)
 end
 if redis.call('HEXISTS', defs, name) == 0 then return -1 end
 if what == 'pause' then
