@@ -68,7 +68,7 @@
 //!    `Settler::lane()` (`worker/settle.rs`), which batches verdicts so one
 //!    queue's outage never holds up another; `Settler::settle()`
 //!    (`worker/settle.rs`) sends a batch of successes to `Client::ack_many()`
-//!    (`broker/consumer.rs`, `ack.lua`), which stores the output, counts the
+//!    (`broker/settle.rs`, `ack.lua`), which stores the output, counts the
 //!    task and drops the lease, if the token still matches. Then the lease
 //!    leaves `Inflight::remove()` (`worker/inflight.rs`).
 //!
