@@ -270,7 +270,7 @@ mod tests {
             ("redis+sentinel://h:1,,h:2/m", "empty sentinel address"),
             ("redis+sentinel://h:1/m?password=x", "unknown option"),
         ] {
-            let err = parse(url).err().expect(url).to_string();
+            let err = parse(url).expect_err(url).to_string();
             assert!(err.contains(says), "{url}: {err}");
             assert!(!err.contains("secret"), "{url}: {err}");
         }

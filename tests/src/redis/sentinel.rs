@@ -130,7 +130,7 @@ impl RedisSentinel {
         self.wait_until("the replica to catch up", || {
             let master = info(self.master.port, "replication");
             let replica = info(self.replica.port, "replication");
-            master.get("master_repl_offset").is_some()
+            master.contains_key("master_repl_offset")
                 && master.get("master_repl_offset") == replica.get("slave_repl_offset")
         });
     }
