@@ -1,72 +1,25 @@
-//! Real `wasmq run` processes for the host-level tests, and the helpers
-//! those tests share: a plugins directory of real compiled plugins, a broker
-//! client, polling with a deadline.
+//! Real `wasmq run` processes for the host-level tests, and what those
+//! tests need to judge a whole workload: enqueueing in bulk, every task's
+//! status and result, totals over queues, and waiting (never sleeping) until
+//! the queues settle.
 //!
-//! A [`HostProcess`] is the built binary started with `--redis`, `--plugins`
-//! and a private compile cache; its stdout and stderr go to a log file the
-//! test can search. It can be stopped the ways production stops a host:
-//! SIGTERM (graceful drain) or SIGKILL (a crash). Dropping it kills it.
+//! A host is tested as the process production runs, not as a library call,
+//! so that signals, crashes, config parsing and logging are part of what is
+//! tested. A [`HostProcess`] is the built binary started with `--redis`,
+//! `--plugins` and a private compile cache; its stdout and stderr go to a
+//! log file the test can search. It can be stopped the ways production
+//! stops a host: SIGTERM (graceful drain) or SIGKILL (a crash). Dropping it
+//! kills it.
 
-use crate::plugins::{copy_plugin, wasmq_bin};
+use crate::plugins::wasmq_bin;
+use futures::{StreamExt, TryStreamExt};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 use wasmq::Client;
-use wasmq::broker::BrokerOptions;
-
-/// A plugins directory in a temp dir holding copies of built plugins.
-#[derive(Debug)]
-pub struct PluginsDir {
-    dir: tempfile::TempDir,
-}
-
-impl PluginsDir {
-    /// A directory with each `(built plugin, task type)` copied in.
-    pub fn with(plugins: &[(&str, &str)]) -> PluginsDir {
-        let dir = tempfile::Builder::new()
-            .prefix("wasmq-plugins-")
-            .tempdir()
-            .unwrap();
-        for (name, as_type) in plugins {
-            copy_plugin(name, dir.path(), as_type);
-        }
-        PluginsDir { dir }
-    }
-
-    /// Writes `<task_type>.toml` with `text`.
-    pub fn manifest(&self, task_type: &str, text: &str) -> &Self {
-        std::fs::write(self.path().join(format!("{task_type}.toml")), text).unwrap();
-        self
-    }
-
-    /// Writes `<task_type>.toml` with `limits` (top-level keys, may be
-    /// empty) and the grants `email` or `image` need to reach `services`.
-    pub fn granted(
-        &self,
-        task_type: &str,
-        services: &wasmq::cli::demo::DemoServices,
-        limits: &str,
-    ) -> &Self {
-        let grants = services
-            .manifest_text(task_type)
-            .unwrap_or_else(|| panic!("the demo grants nothing to {task_type}"));
-        self.manifest(task_type, &format!("{limits}{grants}"))
-    }
-
-    /// Replaces `<task_type>.wasm` the way a deploy should: write a temp
-    /// file, then rename it over the old one.
-    pub fn replace_atomically(&self, task_type: &str, bytes: &[u8]) {
-        let tmp = self.path().join(format!(".{task_type}.wasm.tmp"));
-        std::fs::write(&tmp, bytes).unwrap();
-        std::fs::rename(&tmp, self.path().join(format!("{task_type}.wasm"))).unwrap();
-    }
-
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
+use wasmq::broker::{TaskResult, TaskStatus};
+use wasmq::task::{TaskId, TaskSpec};
 
 /// A running `wasmq run` process.
 #[derive(Debug)]
@@ -255,13 +208,6 @@ impl Drop for HostProcess {
     }
 }
 
-/// A broker client on `url` with the default namespace (what hosts use).
-pub async fn client(url: &str) -> Client {
-    Client::connect(url, BrokerOptions::default())
-        .await
-        .expect("connect to the test Redis")
-}
-
 /// Polls `check` every 50 ms until it returns `Some`, or panics after
 /// `timeout` with `what`. Tests wait on state, never on time.
 pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
@@ -280,4 +226,142 @@ where
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Enqueues `specs` in chunks and returns their ids in order.
+pub async fn enqueue(client: &Client, specs: Vec<TaskSpec>) -> Vec<TaskId> {
+    let mut ids = Vec::with_capacity(specs.len());
+    let mut specs = specs.into_iter().peekable();
+    while specs.peek().is_some() {
+        let chunk: Vec<TaskSpec> = specs.by_ref().take(2000).collect();
+        ids.extend(client.enqueue_many(chunk).await.expect("enqueue"));
+    }
+    ids
+}
+
+/// JSON tasks for `queue`, one per payload.
+pub fn json_tasks(
+    queue: &str,
+    payloads: impl IntoIterator<Item = serde_json::Value>,
+) -> Vec<TaskSpec> {
+    payloads
+        .into_iter()
+        .map(|p| TaskSpec::new(queue, p.to_string()))
+        .collect()
+}
+
+/// The status of every task, in order (each must exist).
+pub async fn statuses(client: &Client, ids: &[TaskId]) -> Vec<TaskStatus> {
+    futures::stream::iter(ids)
+        .map(|id| async move {
+            client
+                .status(id)
+                .await
+                .map(|s| s.unwrap_or_else(|| panic!("no status for {id}")))
+        })
+        .buffered(64)
+        .try_collect()
+        .await
+        .expect("read statuses")
+}
+
+/// The result of every task, in order (each must exist).
+pub async fn results(client: &Client, ids: &[TaskId]) -> Vec<TaskResult> {
+    futures::stream::iter(ids)
+        .map(|id| async move {
+            client
+                .result(id)
+                .await
+                .map(|r| r.unwrap_or_else(|| panic!("no result for {id}")))
+        })
+        .buffered(64)
+        .try_collect()
+        .await
+        .expect("read results")
+}
+
+/// Sizes and counters summed over queues.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Totals {
+    pub completed: u64,
+    pub dead: u64,
+    pub retried: u64,
+    pub cancelled: u64,
+    pub expired: u64,
+    pub pending: u64,
+    pub scheduled: u64,
+    pub retry_wait: u64,
+    pub active: u64,
+    /// Flow parents waiting for their dependencies.
+    pub flow_waiting: u64,
+}
+
+impl Totals {
+    /// Tasks in a final state.
+    pub fn settled(&self) -> u64 {
+        self.completed + self.dead + self.cancelled
+    }
+
+    /// Tasks not yet in a final state.
+    pub fn waiting(&self) -> u64 {
+        self.pending + self.scheduled + self.retry_wait + self.active + self.flow_waiting
+    }
+}
+
+/// Current totals over `queues`.
+pub async fn totals(client: &Client, queues: &[&str]) -> Totals {
+    try_totals(client, queues).await.expect("queue stats")
+}
+
+/// Current totals over `queues`, or the Redis error (Redis may be down).
+pub async fn try_totals(
+    client: &Client,
+    queues: &[&str],
+) -> Result<Totals, wasmq::broker::BrokerError> {
+    let mut t = Totals::default();
+    for queue in queues {
+        let s = client.queue_stats(queue).await?;
+        t.completed += s.counters.completed;
+        t.dead += s.counters.dead;
+        t.retried += s.counters.retried;
+        t.cancelled += s.counters.cancelled;
+        t.expired += s.counters.expired;
+        t.pending += s.pending;
+        t.scheduled += s.scheduled;
+        t.retry_wait += s.retry_wait;
+        t.active += s.active;
+        t.flow_waiting += s.waiting;
+    }
+    Ok(t)
+}
+
+/// Waits until `n` tasks of `queues` are settled and none is waiting.
+pub async fn settled(client: &Client, queues: &[&str], n: u64, timeout: Duration) -> Totals {
+    eventually(
+        &format!("{n} tasks of {queues:?} to settle"),
+        timeout,
+        || async {
+            let t = try_totals(client, queues).await.ok()?;
+            (t.settled() >= n && t.waiting() == 0).then_some(t)
+        },
+    )
+    .await
+}
+
+/// Waits until at least `n` tasks of `queues` completed.
+pub async fn completed_at_least(
+    client: &Client,
+    queues: &[&str],
+    n: u64,
+    timeout: Duration,
+) -> Totals {
+    eventually(
+        &format!("{n} completions in {queues:?}"),
+        timeout,
+        || async {
+            let t = try_totals(client, queues).await.ok()?;
+            (t.completed >= n).then_some(t)
+        },
+    )
+    .await
 }

@@ -1,16 +1,14 @@
 //! Looking tasks up, fetching results, cancelling, and refusing bad input,
 //! against real Redis (standalone and a 3-master cluster).
 
-mod broker_common;
-
-use broker_common::*;
 use std::time::Duration;
 use wasmq::Client;
 use wasmq::broker::{BrokerOptions, CancelOutcome, Settlement};
 use wasmq::error::ValidationError;
 use wasmq::task::{Priority, TaskId, TaskSpec, TaskState};
+use wasmq_tests::broker::{connect, done, failure, numbered, opts};
 
-both_backends!(
+wasmq_tests::both_backends!(
     status_in_every_state,
     cancel_in_every_state,
     result_ttl_zero_keeps_nothing,

@@ -11,13 +11,11 @@
 //! Heavy, so ignored by default. Run it in release:
 //! `cargo test -p wasmq-tests --release --test broker_bench -- --ignored --nocapture`
 
-mod broker_common;
-
-use broker_common::*;
 use std::time::{Duration, Instant};
 use wasmq::Client;
 use wasmq::broker::{BrokerOptions, Completion};
 use wasmq::task::TaskSpec;
+use wasmq_tests::broker::{connect, drain};
 use wasmq_tests::redis::RedisServer;
 
 const N: usize = 100_000;

@@ -4,16 +4,15 @@
 //! trimmed once it has passed, whichever host trims (standalone and a
 //! 3-master cluster).
 
-mod broker_common;
-
-use broker_common::*;
 use std::time::Duration;
 use wasmq::Client;
 use wasmq::broker::BrokerOptions;
 use wasmq::broker::keys::QueueKeys;
 use wasmq::task::{TaskId, TaskSpec};
+use wasmq_tests::backends::Raw;
+use wasmq_tests::broker::{connect, done, opts};
 
-both_backends!(skewed_hosts_keep_results_on_redis_time);
+wasmq_tests::both_backends!(skewed_hosts_keep_results_on_redis_time);
 
 const HOUR_MS: i64 = 3_600_000;
 /// A result TTL whose buckets are 1 s wide (the narrowest).

@@ -3,9 +3,6 @@
 //! end in exactly one final state, no task may be leased to two consumers at
 //! the same time, and the broker's counters must match what the consumers saw.
 
-mod broker_common;
-
-use broker_common::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, HashSet};
@@ -16,12 +13,13 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use wasmq::broker::Settlement;
 use wasmq::task::{TaskId, TaskSpec};
+use wasmq_tests::broker::{connect, done, failure, numbered, opts};
 
 const TASKS: usize = 20_000;
 const CONSUMERS: u64 = 8;
 const QUEUE: &str = "conc";
 
-both_backends!(many_consumers_no_loss_no_overlap);
+wasmq_tests::both_backends!(many_consumers_no_loss_no_overlap);
 
 #[derive(Default)]
 struct Seen {

@@ -1,14 +1,13 @@
 //! The dead-letter set, garbage in Redis, statistics and the host registry,
 //! against real Redis (standalone and a 3-master cluster).
 
-mod broker_common;
-
-use broker_common::*;
 use std::time::Duration;
 use wasmq::broker::{BrokerOptions, DeadSelector, HostInfo, Settlement};
 use wasmq::task::TaskState;
+use wasmq_tests::backends::Raw;
+use wasmq_tests::broker::{connect, done, failure, numbered, opts, payload_text};
 
-both_backends!(
+wasmq_tests::both_backends!(
     dead_letters_list_redrive_purge,
     dead_set_is_bounded,
     garbage_is_set_aside,

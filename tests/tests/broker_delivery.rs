@@ -2,9 +2,6 @@
 //! 3-master cluster): priorities, unique keys, leases that expire, stale
 //! acks, racing promoters, scheduling, pause, release and wake-ups.
 
-mod broker_common;
-
-use broker_common::*;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -12,8 +9,9 @@ use tokio::sync::Barrier;
 use tokio_util::sync::CancellationToken;
 use wasmq::broker::{BrokerOptions, Settlement};
 use wasmq::task::{Priority, TaskSpec, TaskState};
+use wasmq_tests::broker::{connect, done, drain, failure, numbered, opts, payload_text};
 
-both_backends!(
+wasmq_tests::both_backends!(
     priorities_then_fifo,
     unique_key_dedupes_until_ttl,
     stale_ack_is_refused,

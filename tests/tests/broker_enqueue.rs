@@ -6,14 +6,13 @@
 //! used id behind, or a later enqueue with the same unique key answers with
 //! the id of a task that does not exist.
 
-mod broker_common;
-
-use broker_common::*;
 use std::time::{Duration, SystemTime};
 use wasmq::broker::{BrokerError, QueueContents, QueueRemoval};
 use wasmq::task::{MAX_SCHEDULE_AHEAD, TaskSpec, TaskState};
+use wasmq_tests::backends::Raw;
+use wasmq_tests::broker::{connect, done, drain, opts};
 
-both_backends!(
+wasmq_tests::both_backends!(
     a_rejected_batch_leaves_no_unique_key,
     enqueue_script_checks_every_argument_before_writing,
     delay_beyond_a_year_is_refused,

@@ -3,9 +3,6 @@
 //! (every node, on Cluster). The client must reconnect by itself, the run
 //! must complete, and no acknowledged enqueue may be lost.
 
-mod broker_common;
-
-use broker_common::*;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
@@ -14,6 +11,8 @@ use tokio_util::sync::CancellationToken;
 use wasmq::Client;
 use wasmq::broker::BrokerOptions;
 use wasmq::task::{TaskId, TaskSpec, TaskState};
+use wasmq_tests::backends::Backend;
+use wasmq_tests::broker::{connect, done};
 use wasmq_tests::redis::{RedisCluster, RedisServer};
 
 const TASKS: usize = 3000;

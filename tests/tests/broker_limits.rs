@@ -5,14 +5,12 @@
 //! set in Redis win over the manifest defaults a host passes, and clearing
 //! them restores those.
 
-mod broker_common;
-
-use broker_common::*;
 use std::time::Duration;
 use wasmq::broker::CAP_POLL;
 use wasmq::ratelimit::QueueLimits;
+use wasmq_tests::broker::{connect, done, numbered, opts};
 
-both_backends!(
+wasmq_tests::both_backends!(
     rate_limit_grants_a_burst_then_says_when,
     concurrency_cap_counts_the_active_set,
     throttle_stops_leasing_for_its_duration,

@@ -5,18 +5,17 @@
 //! included (counted with `INFO commandstats`); reaped tasks keep their
 //! priority.
 
-mod broker_common;
-
-use broker_common::*;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use wasmq::Client;
 use wasmq::broker::BrokerOptions;
 use wasmq::task::{Priority, TaskSpec};
+use wasmq_tests::backends::Raw;
+use wasmq_tests::broker::{connect, drain, opts, payload_text};
 use wasmq_tests::redis::{RedisCluster, RedisServer};
 
-both_backends!(
+wasmq_tests::both_backends!(
     one_failing_queue_does_not_stop_maintenance_of_the_others,
     reaped_tasks_keep_their_priority,
 );

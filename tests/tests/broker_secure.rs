@@ -6,9 +6,6 @@
 //! is that the broker speaks TLS and authenticates, end to end, through the
 //! same `Client::connect(url)` producers and hosts use.
 
-mod broker_common;
-
-use broker_common::{done, opts};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,6 +13,7 @@ use tempfile::TempDir;
 use wasmq::Client;
 use wasmq::broker::Settlement;
 use wasmq::task::{TaskSpec, TaskState};
+use wasmq_tests::broker::{done, opts};
 
 const PASSWORD: &str = "s3cret-pass";
 

@@ -8,12 +8,9 @@
 //! server of its own: the attacker's page and the API then share an origin
 //! as far as the browser knows.
 
-#[path = "http/common.rs"]
-mod common;
-
-use common::Api;
 use serde_json::json;
 use std::time::Duration;
+use wasmq_tests::api::Api;
 use wasmq_tests::browser::{Browser, chromium_path};
 
 const REBIND: &str = "--host-resolver-rules=MAP evil.example 127.0.0.1";

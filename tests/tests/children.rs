@@ -4,15 +4,14 @@
 //! (The outbox and forwarder alone, with crashes placed exactly, on a
 //! Cluster and with their cost, are in `broker_children.rs`.)
 
-mod host_common;
-
-use host_common::{enqueue, json_tasks, results, settled, statuses, totals};
 use std::time::Duration;
 use wasmq::config::Limits;
 use wasmq::runtime::{CancelToken, Invocation, OutcomeKind};
 use wasmq::task::{TaskId, TaskState, child_local_id};
-use wasmq_tests::host::{HostProcess, PluginsDir, client};
+use wasmq_tests::broker::client;
+use wasmq_tests::host::{HostProcess, enqueue, json_tasks, results, settled, statuses, totals};
 use wasmq_tests::plugins::{copy_plugin, test_runtime};
+use wasmq_tests::plugins_dir::PluginsDir;
 use wasmq_tests::redis::RedisServer;
 
 const LONG: Duration = Duration::from_secs(600);
@@ -176,7 +175,7 @@ async fn hosts_killed_mid_fanout_leave_no_duplicate_child() {
     let ids = enqueue(&client, json_tasks("fanout", payloads)).await;
     for at in [40, 100, 160] {
         let mut victim = HostProcess::start(&redis.url(), plugins.path(), &flags);
-        host_common::completed_at_least(&client, &["fanout"], at, LONG).await;
+        wasmq_tests::host::completed_at_least(&client, &["fanout"], at, LONG).await;
         victim.kill();
     }
     let _survivor = HostProcess::start(&redis.url(), plugins.path(), &flags);

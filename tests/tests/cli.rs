@@ -3,9 +3,8 @@
 //! `wasmq` binary as a process against a real `redis-server` and tasks
 //! settled through the broker's consumer API exactly as a host settles them.
 
-mod cli_common;
-
-use cli_common::{client, complete, enqueued_id, heartbeat, lease_one, wasmq, wasmq_with_stdin};
+use wasmq_tests::broker::{PLUGIN_VERSION, client, complete, heartbeat, lease_one};
+use wasmq_tests::cli::{enqueued_id, wasmq, wasmq_with_stdin};
 use wasmq_tests::redis::RedisServer;
 
 #[tokio::test]
@@ -62,13 +61,13 @@ async fn enqueue_status_result_round_trip() {
         .json();
     assert_eq!(json["output_text"], "sent to a@b.c");
     assert_eq!(json["content_type"], "text/plain");
-    assert_eq!(json["plugin_version"], "test0001");
+    assert_eq!(json["plugin_version"], PLUGIN_VERSION);
     let status = wasmq(&url, &["status", &id, "--json"])
         .await
         .expect(0)
         .json();
     assert_eq!(status["state"], "completed");
-    assert_eq!(status["plugin_version"], "test0001");
+    assert_eq!(status["plugin_version"], PLUGIN_VERSION);
 }
 
 #[tokio::test]

@@ -3,13 +3,11 @@
 //! badly configured), and `wasmq cancel` of an infinite loop running in a
 //! real `wasmq run` process.
 
-mod cli_common;
-
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use cli_common::{Run, enqueued_id, wasmq};
+use wasmq_tests::cli::{Run, enqueued_id, wasmq};
 use wasmq_tests::plugins::{copy_plugin, plugin_bytes, wasmq_bin};
 use wasmq_tests::redis::RedisServer;
 

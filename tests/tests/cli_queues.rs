@@ -3,10 +3,8 @@
 //! real `wasmq` binary against a real `redis-server` and tasks settled
 //! through the broker's consumer API exactly as a host settles them.
 
-mod cli_common;
-
-use cli_common::{client, complete, enqueued_id, heartbeat, lease_one, wasmq};
-use wasmq::broker::Failure;
+use wasmq_tests::broker::{client, complete, failure, heartbeat, lease_one};
+use wasmq_tests::cli::{enqueued_id, wasmq};
 use wasmq_tests::redis::RedisServer;
 
 #[tokio::test]
@@ -134,12 +132,11 @@ async fn dead_list_retry_and_purge() {
                 .expect(0),
         ));
         let task = lease_one(&producer, "email").await;
-        let failure = Failure {
-            reason: "permanent".into(),
-            message: format!("bad address in task {n}\nsecond line"),
-            plugin_version: "test0001".into(),
-        };
-        producer.dead(&task, &failure).await.expect("dead");
+        let message = format!("bad address in task {n}\nsecond line");
+        producer
+            .dead(&task, &failure(&message))
+            .await
+            .expect("dead");
     }
     let page = wasmq(&url, &["dead", "list", "--json"])
         .await

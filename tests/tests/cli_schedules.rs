@@ -3,13 +3,9 @@
 //! errors, which must name the field that was wrong (exit code 2, HTTP 400)
 //! before anything reaches Redis.
 
-mod cli_common;
-#[path = "http/common.rs"]
-mod http_common;
-
-use cli_common::wasmq;
-use http_common::Api;
 use serde_json::json;
+use wasmq_tests::api::Api;
+use wasmq_tests::cli::wasmq;
 use wasmq_tests::redis::RedisServer;
 
 #[tokio::test(flavor = "multi_thread")]

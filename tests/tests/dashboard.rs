@@ -7,10 +7,6 @@
 //!
 //! Screenshots are kept under `target/test-artifacts/dashboard*.png`.
 
-#[path = "http/common.rs"]
-mod common;
-
-use common::{Api, TOKEN};
 use std::path::PathBuf;
 use std::time::Duration;
 use wasmq::broker::HostInfo;
@@ -18,6 +14,7 @@ use wasmq::config::Limits;
 use wasmq::plugins::{PluginDir, Registry};
 use wasmq::runtime::{Runtime, RuntimeOptions};
 use wasmq::task::TaskState;
+use wasmq_tests::api::{Api, TOKEN};
 use wasmq_tests::browser::{Browser, chromium_path};
 
 /// How long the page may take to show a change (it polls every 1.5 s).

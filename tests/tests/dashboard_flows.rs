@@ -7,13 +7,10 @@
 //! where the test needs it. Without Chromium this test fails with "install
 //! chromium". The screenshot is kept as `target/test-artifacts/dashboard-flow.png`.
 
-#[path = "http/common.rs"]
-mod common;
-
-use common::Api;
 use std::time::Duration;
 use wasmq::broker::{ChildFailure, FlowSpec};
 use wasmq::task::{TaskId, TaskSpec};
+use wasmq_tests::api::Api;
 use wasmq_tests::browser::{Browser, chromium_path};
 
 /// How long the page may take to show a change (it polls every 1.5 s).

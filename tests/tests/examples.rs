@@ -9,17 +9,16 @@
 //!   thumbnail in the plugin's `thumbnails` bucket in Redis and counts each
 //!   request in `wasmq_plugin_http_requests_total`.
 
-mod host_common;
-
-use host_common::{enqueue, results, settled, statuses};
 use std::time::Duration;
 use wasmq::cli::demo::DemoServices;
 use wasmq::cli::demo::mail_api::MailApi;
 use wasmq::config::{Limits, PluginManifest};
 use wasmq::runtime::{CancelToken, Invocation, Outcome, OutcomeKind, Plugin, PluginFile};
 use wasmq::task::{TaskSpec, TaskState};
-use wasmq_tests::host::{HostProcess, PluginsDir, client};
+use wasmq_tests::broker::client;
+use wasmq_tests::host::{HostProcess, enqueue, results, settled, statuses};
 use wasmq_tests::plugins::{granted, plugin, plugin_bytes, test_runtime};
+use wasmq_tests::plugins_dir::PluginsDir;
 use wasmq_tests::redis::{RedisServer, free_port};
 
 const LONG: Duration = Duration::from_secs(600);

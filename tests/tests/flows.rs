@@ -5,14 +5,12 @@
 //! (The waiting set and the resolver alone, racing and on the Cluster, are
 //! in `broker_flows.rs`.)
 
-mod cli_common;
-mod host_common;
-
-use cli_common::{enqueued_id, wasmq};
-use host_common::{enqueue, json_tasks, results, settled, statuses, totals};
 use std::time::Duration;
 use wasmq::task::{TaskId, TaskState};
-use wasmq_tests::host::{HostProcess, PluginsDir, client};
+use wasmq_tests::broker::client;
+use wasmq_tests::cli::{enqueued_id, wasmq};
+use wasmq_tests::host::{HostProcess, enqueue, json_tasks, results, settled, statuses, totals};
+use wasmq_tests::plugins_dir::PluginsDir;
 use wasmq_tests::redis::RedisServer;
 
 const LONG: Duration = Duration::from_secs(600);

@@ -8,18 +8,15 @@
 //! `undecryptable`; `wasmq keys rotate` moves stored values to a new key so
 //! the old one can be dropped.
 
-mod cli_common;
-mod host_common;
-
-use cli_common::wasmq;
-use host_common::{settled, totals};
 use std::path::Path;
 use std::time::Duration;
 use wasmq::Client;
 use wasmq::broker::BrokerOptions;
 use wasmq::crypto::{Encryption, KeyRing};
 use wasmq::task::{TaskSpec, TaskState};
-use wasmq_tests::host::{HostProcess, PluginsDir, eventually};
+use wasmq_tests::cli::wasmq;
+use wasmq_tests::host::{HostProcess, eventually, settled, totals};
+use wasmq_tests::plugins_dir::PluginsDir;
 use wasmq_tests::redis::RedisServer;
 
 const LONG: Duration = Duration::from_secs(600);

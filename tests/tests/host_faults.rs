@@ -2,14 +2,16 @@
 //! and forced drains on SIGTERM, Redis restarting under a running host, and
 //! a running task cancelled from outside.
 
-mod host_common;
-
-use host_common::{completed_at_least, enqueue, json_tasks, results, settled, statuses, totals};
 use std::time::Duration;
 use wasmq::broker::CancelOutcome;
 use wasmq::cli::demo::DemoServices;
 use wasmq::task::{TaskId, TaskState};
-use wasmq_tests::host::{HostProcess, PluginsDir, client, eventually};
+use wasmq_tests::broker::client;
+use wasmq_tests::host::{
+    HostProcess, completed_at_least, enqueue, eventually, json_tasks, results, settled, statuses,
+    totals,
+};
+use wasmq_tests::plugins_dir::PluginsDir;
 use wasmq_tests::redis::RedisServer;
 
 const LONG: Duration = Duration::from_secs(600);

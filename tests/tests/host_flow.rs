@@ -5,14 +5,15 @@
 //! caps are in `host_plugins.rs`; the binary's config surface is in
 //! `host_config.rs`.
 
-mod host_common;
-
-use host_common::{completed_at_least, enqueue, json_tasks, results, settled, statuses};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use wasmq::task::{TaskSpec, TaskState};
-use wasmq_tests::host::{HostProcess, PluginsDir, client, eventually};
+use wasmq_tests::broker::client;
+use wasmq_tests::host::{
+    HostProcess, completed_at_least, enqueue, eventually, json_tasks, results, settled, statuses,
+};
 use wasmq_tests::plugins::plugin_bytes;
+use wasmq_tests::plugins_dir::PluginsDir;
 use wasmq_tests::redis::RedisServer;
 
 const LONG: Duration = Duration::from_secs(600);

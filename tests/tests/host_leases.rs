@@ -4,12 +4,11 @@
 //! while another's task runs. Each is a defect the audit of issue 9
 //! reproduced; each test fails on the code before its fix.
 
-mod host_common;
-
-use host_common::{enqueue, settled, statuses, totals};
 use std::time::Duration;
 use wasmq::task::{TaskSpec, TaskState};
-use wasmq_tests::host::{HostProcess, PluginsDir, client, eventually};
+use wasmq_tests::broker::client;
+use wasmq_tests::host::{HostProcess, enqueue, eventually, settled, statuses, totals};
+use wasmq_tests::plugins_dir::PluginsDir;
 use wasmq_tests::redis::{RedisCluster, RedisServer};
 
 const LONG: Duration = Duration::from_secs(600);

@@ -4,14 +4,12 @@
 //! plugin's retry-after with `throttle_on_retry_after` pauses the queue on
 //! every host; `wasmq queues limit` validates what it is given.
 
-mod cli_common;
-mod host_common;
-
-use host_common::{enqueue, results, settled};
 use std::time::Duration;
 use wasmq::ratelimit::QueueLimits;
 use wasmq::task::TaskSpec;
-use wasmq_tests::host::{HostProcess, PluginsDir, client, eventually};
+use wasmq_tests::broker::client;
+use wasmq_tests::host::{HostProcess, enqueue, eventually, results, settled};
+use wasmq_tests::plugins_dir::PluginsDir;
 use wasmq_tests::redis::RedisServer;
 
 const LONG: Duration = Duration::from_secs(300);
@@ -36,7 +34,7 @@ async fn three_hosts_of_concurrency_8_are_held_to_50_per_second() {
     let plugins = PluginsDir::with(&[("noop", "noop")]);
     let client = client(&redis.url()).await;
     // Set through the CLI, as an operator would (burst: 100 ms worth, 5).
-    cli_common::wasmq(&redis.url(), &["queues", "limit", "noop", "--rate", "50/s"])
+    wasmq_tests::cli::wasmq(&redis.url(), &["queues", "limit", "noop", "--rate", "50/s"])
         .await
         .expect(0);
     let hosts = three_hosts(&redis, &plugins, &["--concurrency", "8"]);
@@ -181,19 +179,19 @@ async fn cli_limits_are_validated_shown_and_cleared() {
     ] {
         let mut full = vec!["queues", "limit", "email"];
         full.extend(&args);
-        let run = cli_common::wasmq(&url, &full).await.expect(2);
+        let run = wasmq_tests::cli::wasmq(&url, &full).await.expect(2);
         assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
     }
     let set = [
         "queues", "limit", "email", "--rate", "100/s", "--burst", "20",
     ];
-    let run = cli_common::wasmq(&url, &set).await.expect(0);
+    let run = wasmq_tests::cli::wasmq(&url, &set).await.expect(0);
     assert!(
         run.stdout.contains("rate 100/s, burst 20"),
         "{}",
         run.stdout
     );
-    let run = cli_common::wasmq(&url, &["queues", "limit", "email", "--json"])
+    let run = wasmq_tests::cli::wasmq(&url, &["queues", "limit", "email", "--json"])
         .await
         .expect(0);
     let json = run.json();
@@ -201,7 +199,7 @@ async fn cli_limits_are_validated_shown_and_cleared() {
         (&json["rate"], &json["burst"]),
         (&"100/s".into(), &20.into())
     );
-    let run = cli_common::wasmq(&url, &["queues", "limit", "email", "--clear"])
+    let run = wasmq_tests::cli::wasmq(&url, &["queues", "limit", "email", "--clear"])
         .await
         .expect(0);
     assert!(

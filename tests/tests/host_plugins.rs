@@ -2,12 +2,13 @@
 //! under load parks its tasks until it returns, and one type's
 //! `max_concurrency` caps it while the other types use the free slots.
 
-mod host_common;
-
-use host_common::{completed_at_least, enqueue, json_tasks, results, settled};
 use std::time::Duration;
 use wasmq::cli::demo::DemoServices;
-use wasmq_tests::host::{HostProcess, PluginsDir, client, eventually};
+use wasmq_tests::broker::client;
+use wasmq_tests::host::{
+    HostProcess, completed_at_least, enqueue, eventually, json_tasks, results, settled,
+};
+use wasmq_tests::plugins_dir::PluginsDir;
 use wasmq_tests::redis::RedisServer;
 
 const LONG: Duration = Duration::from_secs(600);
@@ -37,7 +38,9 @@ async fn removing_a_plugin_under_load_parks_its_tasks_until_it_returns() {
         .await
         .len();
     let parked = eventually("echo leases to be settled or released", LONG, || async {
-        let t = host_common::try_totals(&client, &["echo"]).await.ok()?;
+        let t = wasmq_tests::host::try_totals(&client, &["echo"])
+            .await
+            .ok()?;
         (t.active == 0).then_some(t)
     })
     .await;
@@ -54,7 +57,7 @@ async fn removing_a_plugin_under_load_parks_its_tasks_until_it_returns() {
     )
     .await;
     settled(&client, &["noop"], 500, LONG).await;
-    let still = host_common::totals(&client, &["echo"]).await;
+    let still = wasmq_tests::host::totals(&client, &["echo"]).await;
     assert_eq!(
         still.completed, parked.completed,
         "nothing ran echo while it was gone"

@@ -2,13 +2,14 @@
 //! They run whole `wasmq run` processes against a real Redis, because each
 //! bug lived in the interplay of hosts, leases and Redis, not in one function.
 
-mod host_common;
-
-use host_common::{enqueue, json_tasks, results, settled, statuses, totals};
 use std::time::Duration;
 use wasmq::cli::demo::DemoServices;
 use wasmq::task::{TaskId, TaskSpec, TaskState};
-use wasmq_tests::host::{HostProcess, PluginsDir, client, eventually};
+use wasmq_tests::broker::client;
+use wasmq_tests::host::{
+    HostProcess, enqueue, eventually, json_tasks, results, settled, statuses, totals,
+};
+use wasmq_tests::plugins_dir::PluginsDir;
 use wasmq_tests::redis::RedisServer;
 
 const LONG: Duration = Duration::from_secs(600);

@@ -4,14 +4,13 @@
 //! asserts a wall-clock timing: they wait for fires to be recorded and then
 //! count tasks.
 
-mod host_common;
-
-use host_common::{settled, totals};
 use std::time::Duration;
 use wasmq::Client;
 use wasmq::broker::ScheduleInfo;
 use wasmq::schedule::{Schedule, ScheduleDef};
-use wasmq_tests::host::{HostProcess, PluginsDir, client, eventually};
+use wasmq_tests::broker::client;
+use wasmq_tests::host::{HostProcess, eventually, settled, totals};
+use wasmq_tests::plugins_dir::PluginsDir;
 use wasmq_tests::redis::RedisServer;
 
 const LONG: Duration = Duration::from_secs(600);

@@ -5,12 +5,11 @@
 //! host's log, the HTTP API (plugins, hosts, queues, tasks, results, dead
 //! letters, stats), the Prometheus scrape and the dashboard page.
 
-mod host_common;
-
-use host_common::{enqueue, settled};
 use std::time::Duration;
 use wasmq::task::TaskSpec;
-use wasmq_tests::host::{HostProcess, PluginsDir, client};
+use wasmq_tests::broker::client;
+use wasmq_tests::host::{HostProcess, enqueue, settled};
+use wasmq_tests::plugins_dir::PluginsDir;
 use wasmq_tests::redis::RedisServer;
 
 const LONG: Duration = Duration::from_secs(600);

@@ -6,13 +6,12 @@
 //! Before the async runtime, such a task stayed active with its lease
 //! extended forever, `cancel` did nothing, and the host outlived SIGTERM.
 
-mod host_common;
-
-use host_common::{enqueue, json_tasks, settled, statuses, totals};
 use std::time::{Duration, Instant};
 use wasmq::broker::CancelOutcome;
 use wasmq::task::{TaskSpec, TaskState};
-use wasmq_tests::host::{HostProcess, PluginsDir, client, eventually};
+use wasmq_tests::broker::client;
+use wasmq_tests::host::{HostProcess, enqueue, eventually, json_tasks, settled, statuses, totals};
+use wasmq_tests::plugins_dir::PluginsDir;
 use wasmq_tests::redis::RedisServer;
 
 const LONG: Duration = Duration::from_secs(600);

@@ -6,19 +6,17 @@
 //! The watcher is asynchronous, so tests poll the registry with a generous
 //! deadline and never assert how long a reload took (they print it).
 
-mod plugins_common;
-
-use plugins_common::{
-    atomic_replace, content_type, entry, plugins_dir, runtime, stop, wait_for, watched,
-};
 use std::time::{Duration, Instant};
 use wasmq::config::Limits;
 use wasmq::plugins::{PluginDir, PluginDirError, Registry, SyncOutcome};
 use wasmq_tests::plugins::plugin;
+use wasmq_tests::plugins_dir::{
+    PluginsDir, atomic_replace, content_type, entry, runtime, stop, wait_for, watched,
+};
 
 #[tokio::test]
 async fn initial_scan_loads_good_plugins_and_reports_broken_ones() {
-    let dir = plugins_dir(&[("echo", "echo"), ("noop", "noop"), ("my queue", "noop")]);
+    let dir = PluginsDir::with(&[("echo", "echo"), ("noop", "noop"), ("noop", "my queue")]);
     std::fs::write(dir.path().join("broken.wasm"), b"definitely not wasm").unwrap();
     std::fs::write(dir.path().join("README.md"), "notes").unwrap();
     std::fs::write(dir.path().join("orphan.toml"), "fuel = 5").unwrap();
@@ -89,7 +87,7 @@ async fn a_missing_or_wrong_directory_is_a_clear_error() {
 
 #[tokio::test]
 async fn files_above_the_size_cap_are_refused() {
-    let dir = plugins_dir(&[("echo", "echo"), ("noop", "noop")]);
+    let dir = PluginsDir::with(&[("echo", "echo"), ("noop", "noop")]);
     let echo_size = std::fs::metadata(dir.path().join("echo.wasm"))
         .unwrap()
         .len();
@@ -118,7 +116,7 @@ async fn files_above_the_size_cap_are_refused() {
 
 #[tokio::test]
 async fn atomic_rename_swaps_the_version_while_old_clones_keep_running() {
-    let dir = plugins_dir(&[("echo", "echo"), ("noop", "noop")]);
+    let dir = PluginsDir::with(&[("echo", "echo"), ("noop", "noop")]);
     let (registry, _plugins, shutdown, watcher) = watched(dir.path()).await;
     let old = registry.get("echo").unwrap();
     let old_version = old.version().to_owned();
@@ -145,7 +143,7 @@ async fn atomic_rename_swaps_the_version_while_old_clones_keep_running() {
 
 #[tokio::test]
 async fn a_corrupt_overwrite_is_reported_and_the_old_version_keeps_serving() {
-    let dir = plugins_dir(&[("echo", "echo")]);
+    let dir = PluginsDir::with(&[("echo", "echo")]);
     let (registry, plugins, shutdown, watcher) = watched(dir.path()).await;
     let good = registry.get("echo").unwrap();
     let loaded_at = entry(&registry, "echo").unwrap().loaded_at_ms;
@@ -185,7 +183,7 @@ async fn a_corrupt_overwrite_is_reported_and_the_old_version_keeps_serving() {
 
 #[tokio::test]
 async fn deleting_a_plugin_removes_its_type_and_adding_it_back_restores_it() {
-    let dir = plugins_dir(&[("echo", "echo"), ("noop", "noop")]);
+    let dir = PluginsDir::with(&[("echo", "echo"), ("noop", "noop")]);
     let (registry, _plugins, shutdown, watcher) = watched(dir.path()).await;
     let running = registry.get("noop").unwrap();
 
@@ -210,7 +208,7 @@ async fn deleting_a_plugin_removes_its_type_and_adding_it_back_restores_it() {
 
 #[tokio::test]
 async fn manifest_changes_apply_new_limits_and_bad_manifests_keep_the_old() {
-    let dir = plugins_dir(&[("echo", "echo")]);
+    let dir = PluginsDir::with(&[("echo", "echo")]);
     let (registry, _plugins, shutdown, watcher) = watched(dir.path()).await;
     let version = registry.get("echo").unwrap().version().to_owned();
     let manifest = dir.path().join("echo.toml");

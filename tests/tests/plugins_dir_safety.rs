@@ -10,9 +10,6 @@
 
 #![cfg(unix)]
 
-mod plugins_common;
-
-use plugins_common::{content_type, entry, plugins_dir, runtime, stop, wait_for, watched};
 use std::future::Future;
 use std::os::unix::fs::symlink;
 use std::path::Path;
@@ -22,6 +19,7 @@ use wasmq::config::{Limits, MAX_MANIFEST_SIZE};
 use wasmq::plugins::{PluginDir, Registry};
 use wasmq::runtime::{DEFAULT_MAX_PLUGIN_SIZE, PluginFile};
 use wasmq_tests::plugins::plugin;
+use wasmq_tests::plugins_dir::{PluginsDir, content_type, entry, runtime, stop, wait_for, watched};
 
 /// Longer than the watcher deadline of the helpers, so that their own
 /// failure (with its message) comes first.
@@ -62,7 +60,7 @@ fn mkfifo(path: &Path) {
 #[test]
 fn a_fifo_named_wasm_is_refused_without_hanging() {
     bounded("scanning a FIFO named echo.wasm", || async {
-        let dir = plugins_dir(&[("noop", "noop")]);
+        let dir = PluginsDir::with(&[("noop", "noop")]);
         let fifo = dir.path().join("echo.wasm");
         mkfifo(&fifo);
         let plugins = PluginDir::open(dir.path(), runtime(), Limits::default()).unwrap();
@@ -94,7 +92,7 @@ fn a_fifo_named_wasm_is_refused_without_hanging() {
 #[test]
 fn a_fifo_manifest_is_refused() {
     bounded("the watcher meeting a FIFO named echo.toml", || async {
-        let dir = plugins_dir(&[("echo", "echo")]);
+        let dir = PluginsDir::with(&[("echo", "echo")]);
         let manifest = dir.path().join("echo.toml");
         std::fs::write(&manifest, "fuel = 123456789\n").unwrap();
         let (registry, _plugins, shutdown, watcher) = watched(dir.path()).await;
@@ -196,7 +194,7 @@ async fn symlinks_inside_the_directory_are_followed_and_dangling_ones_reported()
 
 #[tokio::test]
 async fn an_oversized_manifest_is_refused() {
-    let dir = plugins_dir(&[("echo", "echo"), ("noop", "noop")]);
+    let dir = PluginsDir::with(&[("echo", "echo"), ("noop", "noop")]);
     // Both valid TOML: a setting and a comment, at and one byte over the cap.
     let manifest = |len: u64| {
         let mut text = "fuel = 4242\n#".to_owned();
@@ -231,7 +229,7 @@ async fn an_oversized_manifest_is_refused() {
 
 #[test]
 fn compile_uses_the_hashed_bytes() {
-    let dir = plugins_dir(&[("echo", "echo")]);
+    let dir = PluginsDir::with(&[("echo", "echo")]);
     let path = dir.path().join("echo.wasm");
     let manifest = dir.path().join("echo.toml");
     std::fs::write(&manifest, "fuel = 4242\n").unwrap();

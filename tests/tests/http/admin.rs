@@ -1,7 +1,7 @@
 //! The dead-letter set, the token rules and the body limit.
 
-use super::common::{Api, TOKEN};
 use serde_json::json;
+use wasmq_tests::api::{Api, TOKEN};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_list_retry_and_purge() {

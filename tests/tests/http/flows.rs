@@ -2,9 +2,9 @@
 //! bad input refused with a 400 that names it; a waiting parent looked up
 //! and cancelled through the task routes.
 
-use super::common::Api;
 use serde_json::json;
 use wasmq::task::{TaskId, TaskState};
+use wasmq_tests::api::Api;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flow_waits_then_runs_and_bad_flows_are_400() {

@@ -4,8 +4,8 @@
 //! one) would send it; the browser itself plays them in
 //! `tests/tests/browser_attacks.rs`.
 
-use super::common::{Api, TOKEN};
 use serde_json::json;
+use wasmq_tests::api::{Api, TOKEN};
 
 fn error(body: &serde_json::Value) -> &str {
     body["error"].as_str().unwrap_or_default()

@@ -1,10 +1,10 @@
 //! `/api/v1/queues/{queue}/limits` and the enqueue rate limit (429).
 
-use super::common::Api;
 use serde_json::json;
 use wasmq::ratelimit::Rate;
+use wasmq_tests::api::Api;
 
-use super::common::TOKEN;
+use wasmq_tests::api::TOKEN;
 
 #[tokio::test]
 async fn limits_are_set_read_validated_and_cleared() {

@@ -1,10 +1,10 @@
 //! What operators watch: the OpenAPI document, Prometheus metrics, hosts,
 //! throughput, plugins and readiness (including with Redis killed).
 
-use super::common::Api;
 use serde_json::json;
 use std::time::Duration;
 use wasmq::broker::HostInfo;
+use wasmq_tests::api::Api;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_metrics_hosts_and_throughput() {

@@ -1,9 +1,9 @@
 //! Enqueueing, looking up, completing and cancelling tasks; queues and
 //! pausing; and the 4xx answers to bad input.
 
-use super::common::Api;
 use serde_json::{Value, json};
 use std::time::{Duration, SystemTime};
+use wasmq_tests::api::Api;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enqueue_status_result_and_cancel() {
@@ -40,7 +40,7 @@ async fn enqueue_status_result_and_cancel() {
     assert_eq!(status, 200, "{result}");
     assert_eq!(result["output"], json!({"sent": true}));
     assert_eq!(result["content_type"], "application/json");
-    assert_eq!(result["fuel_used"], 1234);
+    assert_eq!(result["fuel_used"], wasmq_tests::broker::FUEL_USED);
     let (_, task) = api.get(&format!("/api/v1/tasks/{id}")).await;
     assert_eq!(task["state"], "completed");
 

@@ -1,16 +1,14 @@
-//! Shared helpers of the `wasmq` command-line suites: run the real binary as
-//! a process against a fixture Redis and read its exit code, stdout and
-//! stderr; and a broker [`Client`] to set up state the way a host would.
-
-#![allow(dead_code)] // each suite uses a different subset
+//! The real `wasmq` binary run as a process, the way a user runs it: the
+//! command-line suites check its exit codes, stdout and stderr against a
+//! fixture Redis, so what they test is what a shell sees, argument parsing
+//! and output formatting included. State is set up beforehand with the
+//! broker calls of [`crate::broker`].
 
 use std::process::Stdio;
 use std::time::Duration;
 
+use crate::plugins::wasmq_bin;
 use tokio::io::AsyncWriteExt;
-use wasmq::Client;
-use wasmq::broker::{BrokerOptions, Completion, HostInfo, LeasedTask};
-use wasmq_tests::plugins::wasmq_bin;
 
 /// What one `wasmq` invocation did.
 #[derive(Debug)]
@@ -85,53 +83,6 @@ pub async fn wasmq_with_stdin(url: &str, args: &[&str], stdin: Option<&[u8]>) ->
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
-}
-
-/// A broker client on `url` in the default namespace, as the CLI uses.
-pub async fn client(url: &str) -> Client {
-    Client::connect(url, BrokerOptions::default())
-        .await
-        .expect("connect the test client")
-}
-
-/// Leases exactly one task of `queue`, as a host would.
-pub async fn lease_one(client: &Client, queue: &str) -> LeasedTask {
-    let mut tasks = client.lease(queue, 1).await.expect("lease");
-    assert_eq!(tasks.len(), 1, "expected one pending task in {queue}");
-    tasks.remove(0)
-}
-
-/// Acks `task` with `output`, as a host would after a successful run.
-pub async fn complete(client: &Client, task: &LeasedTask, output: &[u8], content_type: &str) {
-    let completion = Completion {
-        output: output.to_vec(),
-        content_type: Some(content_type.to_owned()),
-        plugin_version: "test0001".to_owned(),
-        fuel_used: Some(1234),
-        wall: Duration::from_millis(3),
-        children: Vec::new(),
-    };
-    let settled = client.ack(task, completion).await.expect("ack");
-    assert!(!settled.is_stale(), "ack of {} was stale", task.id);
-}
-
-/// Sends a heartbeat for a fake host serving `plugins` (`type@version`).
-pub async fn heartbeat(client: &Client, host_id: &str, plugins: &[&str]) {
-    let info = HostInfo {
-        host_id: host_id.to_owned(),
-        hostname: "test-box".to_owned(),
-        pid: 4242,
-        version: "0.1.0".to_owned(),
-        started_at_ms: wasmq::task::unix_ms(std::time::SystemTime::now()) - 90_000,
-        plugins: plugins.iter().map(|p| (*p).to_owned()).collect(),
-        in_flight: 1,
-        processed: 7,
-        last_seen_ms: 0,
-    };
-    client
-        .heartbeat(&info, Duration::from_secs(60))
-        .await
-        .expect("heartbeat");
 }
 
 /// The `id` a `wasmq enqueue --json` printed.

@@ -1,18 +1,20 @@
-//! Shared set-up of the HTTP suites: a real `redis-server`, a real
-//! [`Client`], and the real HTTP server on 127.0.0.1 port 0, driven with a
-//! real HTTP client.
+//! The HTTP API as its clients see it: a real server on 127.0.0.1 port 0
+//! over its own `redis-server`, driven with a real HTTP client (or raw bytes
+//! when a test must control every header). The API suites, the dashboard
+//! and browser-attack suites and the schedule CLI suite all need the same
+//! server; tasks are moved through their states with the broker calls of
+//! [`crate::broker`], so no worker is needed.
 
-#![allow(dead_code)] // each suite uses a different subset
-
+use crate::broker::{connect, done, failure, lease_one};
+use crate::redis::RedisServer;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use wasmq::Client;
-use wasmq::broker::{BrokerOptions, Completion, Failure};
+use wasmq::broker::BrokerOptions;
 use wasmq::http::{HttpError, HttpState, bind, serve};
 use wasmq::plugins::Registry;
 use wasmq::task::{TaskId, TaskSpec};
-use wasmq_tests::redis::RedisServer;
 
 /// A token long enough for [`wasmq::http::validate_token`].
 pub const TOKEN: &str = "test-token-0123456789abcdef";
@@ -45,9 +47,7 @@ impl Api {
             response_timeout: Duration::from_secs(2),
             ..BrokerOptions::default()
         };
-        let client = Client::connect(&redis.url(), opts)
-            .await
-            .expect("connect to Redis");
+        let client = connect(&redis.url(), opts).await;
         let listener = bind("127.0.0.1:0".parse().unwrap(), token)
             .await
             .expect("bind 127.0.0.1:0");
@@ -158,14 +158,9 @@ impl Api {
 
     /// Leases the next task of `queue` and dead-letters it with `error`.
     pub async fn kill_next(&self, queue: &str, error: &str) -> TaskId {
-        let task = self.lease_one(queue).await;
-        let failure = Failure {
-            reason: "permanent".into(),
-            message: error.into(),
-            plugin_version: "test".into(),
-        };
+        let task = lease_one(&self.client, queue).await;
         self.client
-            .dead(&task, &failure)
+            .dead(&task, &failure(error))
             .await
             .expect("dead-letter");
         task.id
@@ -173,23 +168,9 @@ impl Api {
 
     /// Leases the next task of `queue` and acks it with a JSON output.
     pub async fn complete_next(&self, queue: &str, output: &str) -> TaskId {
-        let task = self.lease_one(queue).await;
-        let completion = Completion {
-            output: output.as_bytes().to_vec(),
-            content_type: Some("application/json".into()),
-            plugin_version: "v-test".into(),
-            fuel_used: Some(1234),
-            wall: Duration::from_millis(5),
-            children: Vec::new(),
-        };
-        self.client.ack(&task, completion).await.expect("ack");
+        let task = lease_one(&self.client, queue).await;
+        self.client.ack(&task, done(output)).await.expect("ack");
         task.id
-    }
-
-    async fn lease_one(&self, queue: &str) -> wasmq::broker::LeasedTask {
-        let mut leased = self.client.lease(queue, 1).await.expect("lease");
-        assert_eq!(leased.len(), 1, "one task of {queue} should be pending");
-        leased.remove(0)
     }
 }
 

@@ -1,13 +1,13 @@
-//! Shared helpers of the broker test suites: each scenario is an async
-//! function taking a Redis URL, and [`both_backends!`] turns it into one test
-//! against a fresh standalone server and one against a fresh 3-master cluster.
+//! The two kinds of Redis the broker must work on, side by side: every
+//! broker scenario has to hold on a standalone server and on a 3-master
+//! cluster (where keys hash to different nodes), so a scenario is written
+//! once as `async fn scenario(url: String)` and [`both_backends!`] turns it
+//! into one test per kind. [`Raw`] plants or reads keys behind the broker's
+//! back on either kind, to prove what the broker wrote.
+//!
+//! [`both_backends!`]: crate::both_backends
 
-#![allow(dead_code)] // each suite uses a different subset
-
-use std::time::Duration;
-use wasmq::broker::{BrokerOptions, Completion, Failure, LeasedTask};
-use wasmq::{Client, task::TaskSpec};
-use wasmq_tests::redis::{RedisCluster, RedisServer};
+use crate::redis::{RedisCluster, RedisServer};
 
 /// A running Redis of either kind; dropped at the end of the test.
 pub enum Backend {
@@ -56,74 +56,17 @@ macro_rules! both_backends {
         mod $scenario {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn standalone() {
-                let backend = $crate::broker_common::Backend::single();
+                let backend = $crate::backends::Backend::single();
                 super::$scenario(backend.url()).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn cluster() {
-                let backend = $crate::broker_common::Backend::cluster();
+                let backend = $crate::backends::Backend::cluster();
                 super::$scenario(backend.url()).await;
             }
         }
     )*};
-}
-
-/// Options for tests: a short lease so expiry tests run fast.
-pub fn opts() -> BrokerOptions {
-    BrokerOptions {
-        lease_duration: Duration::from_secs(30),
-        ..BrokerOptions::default()
-    }
-}
-
-pub async fn connect(url: &str, opts: BrokerOptions) -> Client {
-    Client::connect(url, opts)
-        .await
-        .expect("connect to the test Redis")
-}
-
-/// A completion with `output` as JSON.
-pub fn done(output: &str) -> Completion {
-    Completion {
-        output: output.as_bytes().to_vec(),
-        content_type: Some("application/json".into()),
-        plugin_version: "1.0.0".into(),
-        fuel_used: Some(42),
-        wall: Duration::from_millis(3),
-        children: Vec::new(),
-    }
-}
-
-pub fn failure(message: &str) -> Failure {
-    Failure {
-        reason: "permanent".into(),
-        message: message.into(),
-        plugin_version: "1.0.0".into(),
-    }
-}
-
-/// `n` tasks for `queue` whose payload is their number.
-pub fn numbered(queue: &str, n: usize) -> Vec<TaskSpec> {
-    (0..n)
-        .map(|i| TaskSpec::new(queue, i.to_string()))
-        .collect()
-}
-
-/// Leases everything pending in `queue`, in batches of `batch`.
-pub async fn drain(client: &Client, queue: &str, batch: usize) -> Vec<LeasedTask> {
-    let mut all = Vec::new();
-    loop {
-        let tasks = client.lease(queue, batch).await.expect("lease");
-        if tasks.is_empty() {
-            return all;
-        }
-        all.extend(tasks);
-    }
-}
-
-pub fn payload_text(task: &LeasedTask) -> String {
-    String::from_utf8_lossy(&task.payload).into_owned()
 }
 
 /// A plain connection for planting data behind the broker's back.

@@ -4,18 +4,9 @@
 //! host makes, so no worker is needed. Requests that change something send
 //! JSON (or `X-Wasmq-Request: 1`), as the server requires.
 
-#[path = "http/common.rs"]
-mod common;
-
-#[path = "http/admin.rs"]
 mod admin;
-#[path = "http/flows.rs"]
 mod flows;
-#[path = "http/guard.rs"]
 mod guard;
-#[path = "http/limits.rs"]
 mod limits;
-#[path = "http/observe.rs"]
 mod observe;
-#[path = "http/tasks.rs"]
 mod tasks;

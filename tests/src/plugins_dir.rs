@@ -1,9 +1,10 @@
-//! Helpers shared by the plugins-directory tests (`plugins_dir*.rs`):
-//! temp directories of built plugins, a scanned and watched directory, and
-//! polling the registry with a generous deadline.
+//! Plugins directories, as hosts load and watch them: temp directories of
+//! real compiled plugins (with manifests when a test needs grants or
+//! limits), a scanned registry with its watcher running, and polling the
+//! registry with a generous deadline, because the watcher applies changes
+//! asynchronously and tests must wait on state, never on time.
 
-#![allow(dead_code)] // each test binary uses a different subset
-
+use crate::plugins::copy_plugin;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
@@ -11,7 +12,59 @@ use tokio_util::sync::CancellationToken;
 use wasmq::config::Limits;
 use wasmq::plugins::{PluginDir, PluginEntry, Registry, spawn_watcher};
 use wasmq::runtime::{CancelToken, Invocation, OutcomeKind, Plugin, Runtime, RuntimeOptions};
-use wasmq_tests::plugins::plugin;
+
+/// A plugins directory in a temp dir holding copies of built plugins.
+#[derive(Debug)]
+pub struct PluginsDir {
+    dir: tempfile::TempDir,
+}
+
+impl PluginsDir {
+    /// A directory with each `(built plugin, task type)` copied in.
+    pub fn with(plugins: &[(&str, &str)]) -> PluginsDir {
+        let dir = tempfile::Builder::new()
+            .prefix("wasmq-plugins-")
+            .tempdir()
+            .unwrap();
+        for (name, as_type) in plugins {
+            copy_plugin(name, dir.path(), as_type);
+        }
+        PluginsDir { dir }
+    }
+
+    /// Writes `<task_type>.toml` with `text`.
+    pub fn manifest(&self, task_type: &str, text: &str) -> &Self {
+        std::fs::write(self.path().join(format!("{task_type}.toml")), text).unwrap();
+        self
+    }
+
+    /// Writes `<task_type>.toml` with `limits` (top-level keys, may be
+    /// empty) and the grants `email` or `image` need to reach `services`.
+    pub fn granted(
+        &self,
+        task_type: &str,
+        services: &wasmq::cli::demo::DemoServices,
+        limits: &str,
+    ) -> &Self {
+        let grants = services
+            .manifest_text(task_type)
+            .unwrap_or_else(|| panic!("the demo grants nothing to {task_type}"));
+        self.manifest(task_type, &format!("{limits}{grants}"))
+    }
+
+    /// Replaces `<task_type>.wasm` the way a deploy should: write a temp
+    /// file, then rename it over the old one.
+    pub fn replace_atomically(&self, task_type: &str, bytes: &[u8]) {
+        let tmp = self.path().join(format!(".{task_type}.wasm.tmp"));
+        std::fs::write(&tmp, bytes).unwrap();
+        std::fs::rename(&tmp, self.path().join(format!("{task_type}.wasm"))).unwrap();
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
 
 /// How long the watcher may take to notice and apply a change.
 pub const DEADLINE: Duration = Duration::from_secs(60);
@@ -26,16 +79,6 @@ pub fn runtime() -> Runtime {
     .expect("create the runtime")
 }
 
-/// A temp dir holding `<type>.wasm` copies of the named built plugins.
-pub fn plugins_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("create a temp dir");
-    for (task_type, built) in files {
-        std::fs::copy(plugin(built), dir.path().join(format!("{task_type}.wasm")))
-            .expect("copy a plugin");
-    }
-    dir
-}
-
 /// Opens and scans `dir`, then starts the watcher.
 pub async fn watched(dir: &Path) -> (Registry, PluginDir, CancellationToken, JoinHandle<()>) {
     let plugins = PluginDir::open(dir, runtime(), Limits::default()).expect("open the plugins dir");
@@ -48,6 +91,7 @@ pub async fn watched(dir: &Path) -> (Registry, PluginDir, CancellationToken, Joi
     (registry, plugins, shutdown, watcher)
 }
 
+/// Cancels the watcher and waits for it to end.
 pub async fn stop(shutdown: CancellationToken, watcher: JoinHandle<()>) {
     shutdown.cancel();
     tokio::time::timeout(DEADLINE, watcher)
