@@ -7,7 +7,8 @@ use std::time::Duration;
 use wasmq::Client;
 use wasmq::broker::BrokerOptions;
 use wasmq::task::{TaskId, TaskSpec, TaskState};
-use wasmq_tests::host::{HostProcess, PluginsDir, eventually};
+use wasmq_tests::host::{HostProcess, eventually};
+use wasmq_tests::plugins_dir::PluginsDir;
 use wasmq_tests::redis::RedisSentinel;
 
 const LONG: Duration = Duration::from_secs(120);
