@@ -51,3 +51,25 @@ pub fn main() -> ExitCode {
         Command::Ops(command) => ops::run(command),
     }
 }
+
+/// How many worker threads a command's async runtime has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Threads {
+    /// The calling thread only: operator commands and the bench's client.
+    One,
+    /// One per core: hosts, where runs and Redis calls overlap.
+    PerCore,
+}
+
+/// The async runtime a command runs on, or — when the OS refuses one —
+/// the failure exit code after saying so on stderr.
+pub fn async_runtime(threads: Threads) -> Result<tokio::runtime::Runtime, ExitCode> {
+    let mut builder = match threads {
+        Threads::One => tokio::runtime::Builder::new_current_thread(),
+        Threads::PerCore => tokio::runtime::Builder::new_multi_thread(),
+    };
+    builder.enable_all().build().map_err(|e| {
+        eprintln!("error: cannot start the async runtime: {e}");
+        ExitCode::FAILURE
+    })
+}

@@ -40,8 +40,8 @@ pub use capabilities::{
     MAX_KV_BUCKETS,
 };
 pub use daemon::{
-    DaemonConfigError, InvalidSetting, LogFormat, RunConfig, RunOverrides, Secret,
-    default_concurrency, parse_socket_addr,
+    DaemonConfigError, InvalidSetting, LogFormat, MAX_DURABLE_REPLICAS, RunConfig, RunOverrides,
+    Secret, default_concurrency, parse_socket_addr,
 };
 pub use file::{FileError, FileRules, read_regular_file};
 pub use limits::{InvalidLimit, Limits};

@@ -252,32 +252,30 @@ pub fn json_tasks(
 
 /// The status of every task, in order (each must exist).
 pub async fn statuses(client: &Client, ids: &[TaskId]) -> Vec<TaskStatus> {
-    futures::stream::iter(ids)
-        .map(|id| async move {
-            client
-                .status(id)
-                .await
-                .map(|s| s.unwrap_or_else(|| panic!("no status for {id}")))
-        })
-        .buffered(64)
-        .try_collect()
-        .await
-        .expect("read statuses")
+    read_each(ids, "status", |id| client.status(id)).await
 }
 
 /// The result of every task, in order (each must exist).
 pub async fn results(client: &Client, ids: &[TaskId]) -> Vec<TaskResult> {
+    read_each(ids, "result", |id| client.result(id)).await
+}
+
+/// `read(id)` for every id, 64 at a time, in order; panics naming `what`
+/// when a read fails or finds nothing.
+async fn read_each<'a, T, F, Fut>(ids: &'a [TaskId], what: &str, read: F) -> Vec<T>
+where
+    F: Fn(&'a TaskId) -> Fut,
+    Fut: Future<Output = Result<Option<T>, wasmq::broker::BrokerError>>,
+{
     futures::stream::iter(ids)
-        .map(|id| async move {
-            client
-                .result(id)
-                .await
-                .map(|r| r.unwrap_or_else(|| panic!("no result for {id}")))
+        .map(|id| {
+            let found = read(id);
+            async move { found.await.map(|v| v.unwrap_or_else(|| panic!("no {what} for {id}"))) }
         })
         .buffered(64)
         .try_collect()
         .await
-        .expect("read results")
+        .unwrap_or_else(|e| panic!("read every {what}: {e}"))
 }
 
 /// Sizes and counters summed over queues.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use wasmq::Client;
 use wasmq::broker::BrokerOptions;
 use wasmq::task::{TaskId, TaskSpec, TaskState};
-use wasmq_tests::host::{HostProcess, eventually};
+use wasmq_tests::host::{HostProcess, completed_at_least, eventually, settled, totals};
 use wasmq_tests::plugins_dir::PluginsDir;
 use wasmq_tests::redis::RedisSentinel;
 
@@ -18,14 +18,6 @@ async fn connect(url: &str) -> Client {
     Client::connect(url, BrokerOptions::default())
         .await
         .expect("connect through the sentinels")
-}
-
-/// Completed and dead counts, and tasks not yet final, of `queue`; `None`
-/// while Redis does not answer (mid-failover).
-async fn counts(client: &Client, queue: &str) -> Option<(u64, u64, u64)> {
-    let s = client.queue_stats(queue).await.ok()?;
-    let open = s.pending + s.scheduled + s.retry_wait + s.active + s.waiting;
-    Some((s.counters.completed, s.counters.dead, open))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -45,15 +37,12 @@ async fn a_failover_mid_drain_loses_nothing() {
     let mut hosts: Vec<HostProcess> = (0..2)
         .map(|_| HostProcess::start(&url, plugins.path(), &flags))
         .collect();
-    eventually("some tasks to complete", LONG, || async {
-        let (completed, _, _) = counts(&client, "sleep200").await?;
-        (completed >= 40).then_some(())
-    })
-    .await;
-    let (completed, _, open) = counts(&client, "sleep200").await.unwrap();
+    completed_at_least(&client, &["sleep200"], 40, LONG).await;
+    let now = totals(&client, &["sleep200"]).await;
     assert!(
-        open > 0,
-        "the kill must land mid-drain: {completed} completed"
+        now.waiting() > 0,
+        "the kill must land mid-drain: {} completed",
+        now.completed
     );
 
     group.kill_master();
@@ -76,13 +65,9 @@ async fn a_failover_mid_drain_loses_nothing() {
     })
     .await;
     ids.push(late);
-    let (completed, dead, _) = eventually("every task to settle", LONG, || async {
-        let (completed, dead, open) = counts(&client, "sleep200").await?;
-        (completed + dead > TASKS && open == 0).then_some((completed, dead, open))
-    })
-    .await;
+    let done = settled(&client, &["sleep200"], TASKS + 1, LONG).await;
     assert_eq!(
-        (completed, dead),
+        (done.completed, done.dead),
         (TASKS + 1, 0),
         "nothing lost, nothing dead"
     );

@@ -91,7 +91,7 @@ pub struct BrokerOptions {
 }
 
 /// Most replicas a durable enqueue may wait for.
-pub const MAX_DURABLE_REPLICAS: u32 = 16;
+pub const MAX_DURABLE_REPLICAS: u32 = crate::config::MAX_DURABLE_REPLICAS;
 
 /// Longest a durable enqueue may wait for its replicas.
 pub const MAX_DURABLE_TIMEOUT: Duration = Duration::from_secs(60);

@@ -56,11 +56,11 @@ pub fn run(args: DevArgs) -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
-    let result = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-        .and_then(|runtime| runtime.block_on(dev(args)));
+    let runtime = match super::async_runtime(super::Threads::PerCore) {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    let result = runtime.block_on(dev(args));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -207,6 +207,8 @@ pub fn broker_options(config: &RunConfig) -> BrokerOptions {
         lease_duration: config.lease,
         result_ttl: config.result_ttl,
         encryption: config.encryption.clone(),
+        durable_replicas: config.durable_enqueue,
+        durable_timeout: config.durable_timeout,
         retry: RetryPolicy {
             base: config.backoff_base,
             cap: config.backoff_cap,
@@ -225,9 +227,12 @@ mod tests {
         let mut config = RunConfig::new("redis://x", "p");
         config.lease = std::time::Duration::from_secs(7);
         config.namespace = "ns".into();
+        config.durable_enqueue = 1;
         let opts = broker_options(&config);
         assert_eq!(opts.lease_duration, config.lease);
         assert_eq!(opts.namespace, "ns");
+        assert_eq!(opts.durable_replicas, 1);
+        assert_eq!(opts.durable_timeout, config.durable_timeout);
         assert_eq!(opts.retry.base, config.backoff_base);
         opts.validate().unwrap();
     }

@@ -131,11 +131,44 @@ pub struct Common {
 impl Common {
     /// Connects to Redis, giving up after `REDIS_DEADLINE` (5 s).
     pub async fn connect(&self) -> anyhow::Result<Client> {
+        self.connect_durable(0, std::time::Duration::from_secs(1))
+            .await
+    }
+
+    /// [`Common::connect`] for a client whose enqueues return only once
+    /// `replicas` replicas have them (Redis `WAIT`, up to `timeout`).
+    pub async fn connect_durable(
+        &self,
+        replicas: u32,
+        timeout: std::time::Duration,
+    ) -> anyhow::Result<Client> {
         let encryption = self
             .keys
             .encryption()
             .map_err(|e| BadInput(e.to_string()))?;
-        exit::connect(&self.redis, &self.namespace, REDIS_DEADLINE, encryption).await
+        let options = crate::broker::BrokerOptions {
+            namespace: self.namespace.clone(),
+            response_timeout: REDIS_DEADLINE,
+            encryption,
+            durable_replicas: replicas,
+            durable_timeout: timeout,
+            ..crate::broker::BrokerOptions::default()
+        };
+        use crate::broker::{MAX_DURABLE_REPLICAS, MAX_DURABLE_TIMEOUT};
+        if replicas > MAX_DURABLE_REPLICAS {
+            return Err(BadInput(format!(
+                "--durable-enqueue: at most {MAX_DURABLE_REPLICAS} replicas, got {replicas}"
+            ))
+            .into());
+        }
+        if timeout.is_zero() || timeout > MAX_DURABLE_TIMEOUT {
+            return Err(BadInput(format!(
+                "--durable-timeout: must be between 1ms and {}s, got {timeout:?}",
+                MAX_DURABLE_TIMEOUT.as_secs()
+            ))
+            .into());
+        }
+        exit::connect(&self.redis, options, REDIS_DEADLINE).await
     }
 }
 
@@ -143,15 +176,9 @@ impl Common {
 /// any error as one line on stderr.
 pub fn run(command: OpsCommand) -> ExitCode {
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::async_runtime(super::Threads::One) {
         Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(exit::FAILURE);
-        }
+        Err(code) => return code,
     };
     let result = runtime.block_on(async move {
         match command {

@@ -98,6 +98,20 @@ pub struct RunArgs {
     /// How long results of completed tasks are kept; 0s keeps none [default: 1h].
     #[arg(long, env = "WASMQ_RESULT_TTL", value_name = "DURATION", value_parser = parse_duration)]
     pub result_ttl: Option<Duration>,
+    /// Enqueues through this host (HTTP API, child tasks) return only once
+    /// N replicas have them (Redis WAIT); `--durable-enqueue` alone means 1
+    /// [default: 0, return once the master has them].
+    #[arg(
+        long,
+        env = "WASMQ_DURABLE_ENQUEUE",
+        value_name = "REPLICAS",
+        num_args = 0..=1,
+        default_missing_value = "1"
+    )]
+    pub durable_enqueue: Option<u32>,
+    /// How long a durable enqueue waits for its replicas [default: 2s].
+    #[arg(long, env = "WASMQ_DURABLE_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
+    pub durable_timeout: Option<Duration>,
     /// First retry delay, doubled per attempt, with jitter [default: 1s].
     #[arg(long, env = "WASMQ_BACKOFF_BASE", value_name = "DURATION", value_parser = parse_duration)]
     pub backoff_base: Option<Duration>,
@@ -148,6 +162,8 @@ impl RunArgs {
             lease: self.lease,
             lease_batch: self.lease_batch,
             result_ttl: self.result_ttl,
+            durable_enqueue: self.durable_enqueue,
+            durable_timeout: self.durable_timeout,
             backoff_base: self.backoff_base,
             backoff_cap: self.backoff_cap,
             heartbeat: self.heartbeat,
@@ -192,15 +208,9 @@ pub fn run(args: RunArgs) -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::async_runtime(super::Threads::PerCore) {
         Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let result = runtime.block_on(async {
         // Signals are caught before the host starts: a Ctrl-C during start-up is a graceful stop.

@@ -95,6 +95,12 @@ pub struct RunConfig {
     pub lease_batch: usize,
     /// How long a completed task's result is kept; zero keeps none.
     pub result_ttl: Duration,
+    /// Replicas every enqueue made through this host (HTTP API, child
+    /// tasks) must reach before it returns (Redis `WAIT`); 0 returns once
+    /// the master has it. See docs/scaling.md for what a failover can lose.
+    pub durable_enqueue: u32,
+    /// How long a durable enqueue waits for its replicas.
+    pub durable_timeout: Duration,
     /// First retry delay (doubled per attempt, full jitter) unless the
     /// plugin's manifest or the plugin itself says otherwise.
     pub backoff_base: Duration,
@@ -141,6 +147,8 @@ impl RunConfig {
             lease: Duration::from_secs(30),
             lease_batch: 64,
             result_ttl: Duration::from_secs(3600),
+            durable_enqueue: 0,
+            durable_timeout: Duration::from_secs(2),
             backoff_base: Duration::from_secs(1),
             backoff_cap: Duration::from_secs(300),
             heartbeat: Duration::from_secs(5),
@@ -233,6 +241,21 @@ impl RunConfig {
             Duration::ZERO,
             Duration::from_secs(365 * 86400),
         )?;
+        if self.durable_enqueue > MAX_DURABLE_REPLICAS {
+            return bad(
+                "durable_enqueue",
+                format!(
+                    "must be at most {MAX_DURABLE_REPLICAS} replicas, got {}",
+                    self.durable_enqueue
+                ),
+            );
+        }
+        check_range(
+            "durable_timeout",
+            self.durable_timeout,
+            Duration::from_millis(1),
+            Duration::from_secs(60),
+        )?;
         check_range(
             "backoff_base",
             self.backoff_base,
@@ -260,6 +283,9 @@ impl RunConfig {
         Ok(())
     }
 }
+
+/// Most replicas a durable enqueue may wait for (the broker's limit too).
+pub const MAX_DURABLE_REPLICAS: u32 = 16;
 
 /// A secret value whose `Debug` output does not show it.
 #[derive(Clone, PartialEq, Eq)]

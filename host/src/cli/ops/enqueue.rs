@@ -77,6 +77,15 @@ pub struct EnqueueArgs {
     /// dead set) or `continue` (it runs anyway).
     #[arg(long, value_name = "POLICY", default_value = "fail", value_parser = parse_policy, requires = "after")]
     pub on_child_failure: ChildFailure,
+    /// Return only once N replicas have the task (Redis WAIT), so a
+    /// failover right after cannot lose it; `--durable-enqueue` alone means 1.
+    /// Fails (exit 1, naming the id the master accepted) if they do not
+    /// confirm within --durable-timeout.
+    #[arg(long, value_name = "REPLICAS", num_args = 0..=1, default_missing_value = "1", env = "WASMQ_DURABLE_ENQUEUE")]
+    pub durable_enqueue: Option<u32>,
+    /// How long --durable-enqueue waits for its replicas.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s", env = "WASMQ_DURABLE_TIMEOUT")]
+    pub durable_timeout: Duration,
     #[command(flatten)]
     pub common: Common,
 }
@@ -103,7 +112,10 @@ struct Enqueued {
 #[instrument(skip_all, fields(task_id, task_type = %args.task_type))]
 pub async fn run(args: EnqueueArgs) -> anyhow::Result<()> {
     let spec = build_spec(&args)?;
-    let client = args.common.connect().await?;
+    let client = args
+        .common
+        .connect_durable(args.durable_enqueue.unwrap_or(0), args.durable_timeout)
+        .await?;
     let what = format!("enqueue a task of type {}", args.task_type);
     let id = if args.after.is_empty() {
         within(&what, client.enqueue(spec)).await?

@@ -52,17 +52,10 @@ pub struct Unreachable {
 /// client sends later.
 pub async fn connect(
     url: &str,
-    namespace: &str,
+    options: BrokerOptions,
     deadline: Duration,
-    encryption: Option<crate::crypto::Encryption>,
 ) -> anyhow::Result<Client> {
     let shown = mask_password(url);
-    let options = BrokerOptions {
-        namespace: namespace.to_owned(),
-        response_timeout: deadline,
-        encryption,
-        ..BrokerOptions::default()
-    };
     let connecting = Client::connect(url, options);
     let client = tokio::time::timeout(deadline, connecting)
         .await

@@ -33,7 +33,7 @@ pub enum DaemonConfigError {
 }
 
 const ALLOWED_KEYS: &str = "redis, plugins, concurrency, http, http_allowed_host, \
-                            http_protect_reads, http_enqueue_rate, http_enqueue_burst, namespace, drain_timeout, lease, lease_batch, result_ttl, backoff_base, backoff_cap, heartbeat, \
+                            http_protect_reads, http_enqueue_rate, http_enqueue_burst, namespace, drain_timeout, lease, lease_batch, result_ttl, durable_enqueue, durable_timeout, backoff_base, backoff_cap, heartbeat, \
                             maintenance_tick, cache_dir, log_format, log_level";
 
 /// Settings from one source; `None` means "this source does not set it".
@@ -67,6 +67,10 @@ pub struct RunOverrides {
     pub lease_batch: Option<usize>,
     /// See [`RunConfig::result_ttl`].
     pub result_ttl: Option<Duration>,
+    /// See [`RunConfig::durable_enqueue`].
+    pub durable_enqueue: Option<u32>,
+    /// See [`RunConfig::durable_timeout`].
+    pub durable_timeout: Option<Duration>,
     /// See [`RunConfig::backoff_base`].
     pub backoff_base: Option<Duration>,
     /// See [`RunConfig::backoff_cap`].
@@ -100,6 +104,8 @@ struct RawFile {
     lease: Option<String>,
     lease_batch: Option<i64>,
     result_ttl: Option<String>,
+    durable_enqueue: Option<i64>,
+    durable_timeout: Option<String>,
     backoff_base: Option<String>,
     backoff_cap: Option<String>,
     heartbeat: Option<String>,
@@ -127,6 +133,8 @@ impl RunOverrides {
             lease: self.lease.or(lower.lease),
             lease_batch: self.lease_batch.or(lower.lease_batch),
             result_ttl: self.result_ttl.or(lower.result_ttl),
+            durable_enqueue: self.durable_enqueue.or(lower.durable_enqueue),
+            durable_timeout: self.durable_timeout.or(lower.durable_timeout),
             backoff_base: self.backoff_base.or(lower.backoff_base),
             backoff_cap: self.backoff_cap.or(lower.backoff_cap),
             heartbeat: self.heartbeat.or(lower.heartbeat),
@@ -160,6 +168,8 @@ impl RunOverrides {
             lease: self.lease.unwrap_or(defaults.lease),
             lease_batch: self.lease_batch.unwrap_or(defaults.lease_batch),
             result_ttl: self.result_ttl.unwrap_or(defaults.result_ttl),
+            durable_enqueue: self.durable_enqueue.unwrap_or(defaults.durable_enqueue),
+            durable_timeout: self.durable_timeout.unwrap_or(defaults.durable_timeout),
             backoff_base: self.backoff_base.unwrap_or(defaults.backoff_base),
             backoff_cap: self.backoff_cap.unwrap_or(defaults.backoff_cap),
             heartbeat: self.heartbeat.unwrap_or(defaults.heartbeat),
@@ -280,6 +290,18 @@ impl RunOverrides {
             lease: duration("lease", raw.lease)?,
             lease_batch: count("lease_batch", raw.lease_batch)?,
             result_ttl: duration("result_ttl", raw.result_ttl)?,
+            durable_enqueue: raw
+                .durable_enqueue
+                .map(|v| {
+                    u32::try_from(v).map_err(|_| {
+                        invalid(InvalidSetting {
+                            key: "durable_enqueue",
+                            message: format!("must be a replica count from 0 to 16, got {v}"),
+                        })
+                    })
+                })
+                .transpose()?,
+            durable_timeout: duration("durable_timeout", raw.durable_timeout)?,
             backoff_base: duration("backoff_base", raw.backoff_base)?,
             backoff_cap: duration("backoff_cap", raw.backoff_cap)?,
             heartbeat: duration("heartbeat", raw.heartbeat)?,

@@ -33,6 +33,8 @@ fn full_file_parses_and_paths_are_relative_to_it() {
         lease = "5s"
         lease_batch = 32
         result_ttl = "0s"
+        durable_enqueue = 1
+        durable_timeout = "500ms"
         backoff_base = "200ms"
         backoff_cap = "1m"
         heartbeat = "2s"
@@ -61,6 +63,8 @@ fn full_file_parses_and_paths_are_relative_to_it() {
     assert_eq!(config.lease, Duration::from_secs(5));
     assert_eq!(config.lease_batch, 32);
     assert_eq!(config.result_ttl, Duration::ZERO);
+    assert_eq!(config.durable_enqueue, 1);
+    assert_eq!(config.durable_timeout, Duration::from_millis(500));
     assert_eq!(config.backoff_base, Duration::from_millis(200));
     assert_eq!(config.backoff_cap, Duration::from_secs(60));
     assert_eq!(config.heartbeat, Duration::from_secs(2));
@@ -137,6 +141,21 @@ fn out_of_range_values_are_refused_with_their_origin() {
                 ..Default::default()
             },
             "`backoff_cap` must be between 10s",
+        ),
+        (
+            RunOverrides {
+                durable_enqueue: Some(17),
+                ..Default::default()
+            },
+            "`durable_enqueue` must be at most 16 replicas, got 17",
+        ),
+        (
+            RunOverrides {
+                durable_enqueue: Some(1),
+                durable_timeout: Some(Duration::from_secs(61)),
+                ..Default::default()
+            },
+            "`durable_timeout` must be between 1ms and 1m",
         ),
         (
             RunOverrides {
