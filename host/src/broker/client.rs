@@ -7,6 +7,7 @@
 //! chunks are sent concurrently so they pipeline on the connection (and fan
 //! out to the right nodes on Cluster).
 
+use super::due::DueAt;
 use super::clock::RedisClock;
 use super::conn::{Conn, Target};
 use super::error::{BrokerError, BrokerResult};
@@ -397,6 +398,11 @@ impl Client {
         chunk: Vec<(usize, TaskSpec)>,
         enqueued_at_ms: u64,
     ) -> BrokerResult<Vec<(usize, TaskId)>> {
+        // Delayed tasks are indexed before and after the write (due.rs);
+        // a failure before leaves nothing written.
+        let due = super::due::earliest(chunk.iter().map(|(_, spec)| &spec.schedule));
+        let marks: Vec<(&str, DueAt)> = due.iter().map(|at| (keys.queue.as_str(), *at)).collect();
+        self.mark_due(&marks).await?;
         let mut inv = SCRIPTS.enqueue.prepare_invoke();
         inv.key(&keys.tasks)
             .key(&keys.pending[..])
@@ -459,6 +465,9 @@ impl Client {
         }
         metrics::counter!("wasmq_broker_enqueued_total", "queue" => keys.queue.clone())
             .increment(out.len() as u64);
+        for at in due {
+            self.mark_due_or_warn(&keys.queue, at).await;
+        }
         Ok(out)
     }
 

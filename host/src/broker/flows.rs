@@ -166,6 +166,10 @@ impl Client {
         let id = TaskId::from_parts(&spec.queue, &local);
         let record = self.record_of(spec, enqueued_at_ms);
         let deps: Vec<String> = flow.after.iter().map(ToString::to_string).collect();
+        // A waiting parent is resolved by maintenance visits: index the
+        // queue before and after the write (due.rs).
+        let due = [(spec.queue.as_str(), super::due::DueAt::Now)];
+        self.mark_due(&due).await?;
         let mut inv = SCRIPTS.flow_enqueue.prepare_invoke();
         inv.key(&keys.waiting)
             .key(keys.flow(&local))
@@ -179,6 +183,7 @@ impl Client {
             .arg(deps.join(" "));
         let op = format!("enqueue flow parent to queue {:?}", spec.queue);
         Reply::of(&op).int(&self.invoke(&inv, &op).await?)?;
+        self.mark_due_or_warn(&spec.queue, super::due::DueAt::Now).await;
         tracing::Span::current().record("task_id", tracing::field::display(&id));
         metrics::counter!("wasmq_flows_enqueued_total", "queue" => spec.queue.clone()).increment(1);
         // Dependencies already settled count at once; when none was, the

@@ -3,7 +3,8 @@
 //! Each host writes its [`HostInfo`] as JSON under its own key with an expiry
 //! a few heartbeats long, and stamps an index sorted set. A host that dies
 //! simply stops refreshing: its key expires and [`Client::hosts`] drops it
-//! from the index. Both keys share the `{hosts}` hash tag, so one pipeline
+//! from the index, and marks every queue due so the leases it held are
+//! reaped on the next maintenance tick (`due.rs`). Both keys share the `{hosts}` hash tag, so one pipeline
 //! (and one MGET) serves them on Cluster too.
 
 use super::client::Client;
@@ -104,12 +105,21 @@ impl Client {
             }
         }
         if !gone.is_empty() {
-            redis::cmd("ZREM")
+            let forgotten: u64 = redis::cmd("ZREM")
                 .arg(&global.host_index)
                 .arg(&gone)
-                .exec_async(&mut conn)
+                .query_async(&mut conn)
                 .await
                 .map_err(|e| self.fail("forget expired hosts", e))?;
+            // Whoever forgets a dead host sweeps the due indexes, so the
+            // leases it held are reaped even if it died before indexing
+            // them (due.rs). ZREM counts once, whoever races.
+            if forgotten > 0 {
+                warn!(hosts = ?gone, "hosts stopped heartbeating; marking every queue due");
+                if let Err(e) = self.mark_all_due().await {
+                    warn!(error = %e, "could not mark every queue due after a host died");
+                }
+            }
         }
         hosts.sort_by(|a, b| a.host_id.cmp(&b.host_id));
         Ok(hosts)

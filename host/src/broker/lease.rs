@@ -7,6 +7,7 @@
 //! reply says how long nothing can be leased, which the host's leaser uses
 //! to hold that queue instead of polling it (see `limits.rs`).
 
+use super::due::DueAt;
 use super::client::Client;
 use super::consumer::{Failure, LeasedTask};
 use super::error::{BrokerError, BrokerResult};
@@ -126,6 +127,7 @@ impl Client {
             .unwrap_or_default();
         let wait = items.next().map(|v| r.uint(&v)).transpose()?.unwrap_or(0);
         let wait = (wait > 0).then(|| Duration::from_millis(wait));
+        let first = items.next().map(|v| r.uint(&v)).transpose()?.unwrap_or(0) == 1;
         for id in garbage {
             let id = r.text(id)?;
             error!(queue, local_id = %id, "set aside a malformed task record (garbage list, dead set)");
@@ -176,6 +178,12 @@ impl Client {
         }
         metrics::counter!("wasmq_broker_leased_total", "queue" => queue.to_owned())
             .increment(tasks.len() as u64);
+        // The queue's first lease: index its deadline, so the reaper visits
+        // if it runs out (later leases expire no sooner than a visit finds).
+        if first && !tasks.is_empty() {
+            let deadline = DueAt::At(started.saturating_add(lease_ms));
+            self.mark_due_or_warn(queue, deadline).await;
+        }
         Ok(LeaseBatch { tasks, wait })
     }
 }

@@ -28,11 +28,17 @@
 //!   bucket index); the first trims of newly seen queues are spread over the
 //!   period so they do not all land on one tick.
 //!
-//! Cost per host and tick: one `EVALSHA` per queue (an idle queue's reads
-//! three sorted sets and writes nothing) and one `SMEMBERS`; per queue and
+//! * **Hosts visit only the queues that are due** (`maintainer/indexed.rs`,
+//!   `due.rs`): [`Client::run_maintenance`] claims due queues from the due
+//!   indexes instead of listing them all, so an idle queue costs nothing per
+//!   tick. [`Client::maintain_once`] and [`Maintainer::tick`] still visit
+//!   every listed queue (tests and admin tools, and what the sweeps amount to).
+//!
+//! Cost per host and tick when indexed: one claim per due bucket (16), and
+//! per visited queue one `EVALSHA` and one settle; per queue and
 //! `TRIM_PERIOD`, one `ZRANGEBYSCORE` more (and an `UNLINK` when result
-//! buckets expired). Schedules count ticks, not time, so they are
-//! deterministic in tests.
+//! buckets expired). Listed: one `EVALSHA` per queue and one `SMEMBERS`.
+//! Schedules count ticks, not time, so they are deterministic in tests.
 
 use super::client::Client;
 use super::error::BrokerResult;
@@ -115,6 +121,8 @@ struct QueueState {
     next_trim: u64,
     /// Its call is still running.
     running: bool,
+    /// The last tick it was listed or claimed.
+    last_seen: u64,
 }
 
 /// Runs maintenance ticks over every queue of a namespace, keeping each
@@ -132,6 +140,8 @@ pub struct Maintainer {
     queues: HashMap<String, QueueState>,
     work: JoinSet<(String, BrokerResult<QueueWork>)>,
     running: HashMap<Id, String>,
+    /// Set when the due indexes choose the queues (see `indexed.rs`).
+    indexed: Option<indexed::Indexed>,
 }
 
 impl Client {
@@ -149,6 +159,7 @@ impl Client {
             queues: HashMap::new(),
             work: JoinSet::new(),
             running: HashMap::new(),
+            indexed: None,
         }
     }
 
@@ -171,7 +182,7 @@ impl Client {
     ) {
         let interval = interval.max(Duration::from_millis(10));
         info!(?interval, limit, "broker maintenance started");
-        let mut maintainer = self.maintainer(interval, limit);
+        let mut maintainer = self.maintainer(interval, limit).indexed(interval);
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -206,23 +217,42 @@ impl Maintainer {
     /// still running are reported by a later tick.
     async fn tick_within(&mut self, wait: Option<Duration>) -> BrokerResult<MaintenanceReport> {
         self.tick += 1;
-        let queues = self.list(wait).await?;
+        // Indexed: sweep when due, then claim the due queues; listed: all.
+        let queues = match self.indexed.is_some() {
+            true => {
+                self.sweep_if_due().await;
+                self.claim(wait).await
+            }
+            false => self.list(wait).await?,
+        };
         let listed: HashSet<&String> = queues.iter().collect();
-        self.queues.retain(|q, s| s.running || listed.contains(q));
+        // Listed: forget queues no longer listed. Indexed: a queue is
+        // claimed only when due, so keep its state a while (its backoff
+        // and trim schedule), then forget it.
+        let (tick, keep) = match self.indexed.is_some() {
+            true => (self.tick, self.trim_every.saturating_mul(20)),
+            false => (self.tick, 0),
+        };
+        self.queues
+            .retain(|q, s| s.running || listed.contains(q) || s.last_seen + keep > tick);
         let mut report = MaintenanceReport::default();
+        let spread = self.indexed.is_none();
         for queue in &queues {
             let (tick, trim_every, discovered) = (self.tick, self.trim_every, &mut self.discovered);
             let state = self.queues.entry(queue.clone()).or_insert_with(|| {
-                // Spread first trims over the period.
-                let next_trim = tick + *discovered % trim_every;
+                // Spread first trims over the period (visits from the due
+                // indexes are spread already: trim on the first).
+                let next_trim = if spread { tick + *discovered % trim_every } else { tick };
                 *discovered += 1;
                 QueueState {
                     failures: 0,
                     next_try: 0,
                     next_trim,
                     running: false,
+                    last_seen: tick,
                 }
             });
+            state.last_seen = tick;
             if state.running {
                 continue;
             }
@@ -233,8 +263,15 @@ impl Maintainer {
             state.running = true;
             let trim = state.next_trim <= self.tick;
             let (client, limit, name) = (self.client.clone(), self.limit, queue.clone());
+            let settle = self.settle_plan();
             let handle = self.work.spawn(async move {
                 let result = client.maintain_queue(&name, limit, trim).await;
+                let result = match (result, settle) {
+                    // The entry is settled by the visit itself, so a
+                    // straggler settles under its own claim.
+                    (Ok(work), Some(plan)) => plan.settle(&client, &name, work).await,
+                    (other, _) => other,
+                };
                 (name, result)
             });
             self.running.insert(handle.id(), queue.clone());
@@ -336,6 +373,8 @@ impl Maintainer {
         }
     }
 }
+
+mod indexed;
 
 /// Ticks of `interval` in `period`, rounded up, at least 1.
 fn ticks(period: Duration, interval: Duration) -> u64 {

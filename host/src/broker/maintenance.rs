@@ -67,6 +67,40 @@ pub(crate) struct QueueWork {
     pub buckets_trimmed: u64,
     /// Child tasks forwarded from the queue's outbox.
     pub forwarded: u64,
+    /// What the last call saw afterwards, for the due index.
+    pub outlook: Outlook,
+}
+
+/// When a queue needs its next maintenance visit, as its last
+/// `maintain.lua` call saw it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Outlook {
+    /// Redis's clock at that call, ms.
+    pub now_ms: u64,
+    /// The earliest due time or lease deadline left.
+    pub soonest_ms: Option<u64>,
+    /// A step left a full batch behind: visit again at once.
+    pub more: bool,
+    /// Parents still wait in the outbox or for their flow dependencies.
+    pub waiting: bool,
+    /// A trim may find something to drop.
+    pub trimmable: bool,
+}
+
+impl Outlook {
+    /// When the queue should next be visited: at once while work is left,
+    /// after `tick` while parents wait, at its soonest time, and no later
+    /// than `trim_every` while a trim may find something.
+    pub(crate) fn next_visit(&self, tick: std::time::Duration, trim_every: std::time::Duration) -> Option<u64> {
+        let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let candidates = [
+            self.more.then_some(self.now_ms),
+            self.waiting.then(|| self.now_ms.saturating_add(ms(tick))),
+            self.soonest_ms,
+            self.trimmable.then(|| self.now_ms.saturating_add(ms(trim_every))),
+        ];
+        candidates.into_iter().flatten().min()
+    }
 }
 
 impl Client {
@@ -178,6 +212,7 @@ impl Client {
                 .maintain_call(&keys, limit, trim && round == 0, &mut work)
                 .await?;
             (outbox, flows) = (waiting, parents);
+            work.outlook.more = more;
             if !more {
                 break;
             }
@@ -199,6 +234,7 @@ impl Client {
         if flows > 0 {
             self.resolve_flows(queue, limit).await?;
         }
+        work.outlook.waiting = outbox > 0 || flows > 0;
         // Result buckets on a trim tick, in a call of their own: their keys
         // must be read from the index before a script can name them.
         if trim {
@@ -255,6 +291,14 @@ impl Client {
         work.promoted += promoted;
         work.reaped.add(reaped);
         work.dead_trimmed += count(&r, &counts, 5)?;
+        let soonest = counts.get(11).map(|v| r.int(v)).transpose()?.unwrap_or(-1);
+        work.outlook = Outlook {
+            now_ms: count(&r, &counts, 10)?,
+            soonest_ms: u64::try_from(soonest).ok(),
+            more: false,
+            waiting: false,
+            trimmable: count(&r, &counts, 12)? > 0,
+        };
         Ok((
             count(&r, &counts, 7)? > 0,
             count(&r, &counts, 8)?,

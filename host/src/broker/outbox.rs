@@ -204,6 +204,11 @@ impl Client {
         let sizes = parcels.iter().map(|(_, p)| p.record.len() + 96);
         for range in split_calls(sizes, MAX_BATCH, MAX_CALL_BYTES) {
             let chunk = &parcels[range];
+            // Delayed children are indexed before and after (due.rs).
+            let delay = chunk.iter().map(|(_, p)| p.delay_ms).filter(|d| *d > 0).min();
+            let due = delay.map(|ms| super::due::DueAt::In(std::time::Duration::from_millis(ms)));
+            let marks: Vec<(&str, super::due::DueAt)> = due.iter().map(|at| (target, *at)).collect();
+            self.mark_due(&marks).await?;
             let mut inv = SCRIPTS.forward.prepare_invoke();
             inv.key(&keys.tasks)
                 .key(&keys.pending[..])
@@ -232,6 +237,9 @@ impl Client {
                     &op,
                     format!("{} flags for {} children", flags.len(), chunk.len()),
                 ));
+            }
+            if let Some(at) = due {
+                self.mark_due_or_warn(target, at).await;
             }
             for flag in &flags {
                 match r.int(flag)? {

@@ -186,6 +186,9 @@ scripts! {
     throttle: "throttle.lua", Keys::Exactly(1);
     limits_set: "limits_set.lua", Keys::Exactly(2);
     rekey: "rekey.lua", Keys::Exactly(1);
+    due_mark: "due_mark.lua", Keys::Exactly(2);
+    due_claim: "due_claim.lua", Keys::Exactly(2);
+    due_settle: "due_settle.lua", Keys::Exactly(2);
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! Each call is token-checked by its script, so a consumer whose lease ran
 //! out gets [`Settlement::StaleLease`] back and changes nothing.
 
+use super::due::DueAt;
 use super::client::Client;
 use super::consumer::{Completion, Failure, LeasedTask, Settlement, group_by_queue};
 use super::error::{BrokerError, BrokerResult};
@@ -145,6 +146,10 @@ impl Client {
         let bucket = self.bucket(&keys);
         let opts = &self.inner.opts;
         let op = format!("retry task {}", task.id);
+        // Index the retry's due time before and after the write (due.rs).
+        if !delay.is_zero() {
+            self.mark_due_or_warn(task.id.queue(), DueAt::In(delay)).await;
+        }
         let mut inv = SCRIPTS.retry.prepare_invoke();
         inv.key(&keys.active)
             .key(&keys.lease)
@@ -193,6 +198,9 @@ impl Client {
         };
         if settled.is_stale() {
             warn!("retry refused: the lease expired and the task was re-delivered");
+        }
+        if let Settlement::RetryScheduled { due_at_ms } = settled {
+            self.mark_due_or_warn(task.id.queue(), DueAt::At(due_at_ms)).await;
         }
         Ok(settled)
     }

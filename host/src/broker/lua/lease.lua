@@ -26,8 +26,10 @@
 -- ARGV[8] cap wait: ms to wait when the concurrency cap is reached
 -- Returns {-1} when the queue is paused; {-2, wait ms} when a limit or a
 -- throttle allows nothing now; else
--- {now ms, {ids set aside as malformed}, wait ms, id, attempt, body, ...}
--- where wait ms > 0 says the rate limit is used up until then.
+-- {now ms, {ids set aside as malformed}, wait ms, first, id, attempt, body,
+-- ...} where wait ms > 0 says the rate limit is used up until then and
+-- first = 1 when no lease was held before this one (the caller then marks
+-- the queue in its due index, broker/due.rs).
 -- The attempt (meta's count + 1) and start time live in the lease value
 -- "<token>|<attempt>|<started>"; meta is only rewritten when the task leaves
 -- the active set other than by an ack.
@@ -76,7 +78,8 @@ end
 local now = math.floor(us / 1000)
 local deadline = int(now + duration)
 local suffix = '|' .. int(now)
-local out = { now, {}, 0 }
+local out = { now, {}, 0, 0 }
+if redis.call('ZCARD', active) == 0 then out[4] = 1 end
 local garbage = out[2]
 local actives, leases = {}, {}
 local taken = 0

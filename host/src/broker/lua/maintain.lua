@@ -33,9 +33,13 @@
 -- ARGV[8] bucket width: ms
 -- ARGV[9] result TTL: ms
 -- Returns {promoted, set aside, requeued, buried, cancelled, dead trimmed,
--- minutes trimmed, more, outbox, waiting} where more = 1 when a step found
--- a full batch, outbox is the number of parents whose children wait there
--- and waiting the number of flow parents waiting for dependencies.
+-- minutes trimmed, more, outbox, waiting, now, next, trimmable} where more =
+-- 1 when a step found a full batch, outbox is the number of parents whose
+-- children wait there, waiting the number of flow parents waiting for
+-- dependencies, now Redis's clock in ms, next the earliest due time or
+-- lease deadline left (-1 when none) and trimmable 1 when the dead set,
+-- throughput buckets or result buckets hold anything a trim may drop (for
+-- the due index, broker/due.rs).
 local scheduled, retry, tasks = KEYS[1], KEYS[2], KEYS[3]
 local p0, p1, p2, wakeup, dead = KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local meta, stats, garbage, active = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
@@ -50,13 +54,29 @@ local rb = bucket_args(6, bucket, bucket_index)
 local limit, max_count, max_age = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local trim, retention = ARGV[4] == '1', tonumber(ARGV[5])
 
+-- What the due index needs after this call: the earliest time left in the
+-- three time-ordered sets, and whether a trim may find anything.
+local function outlook(now)
+  local soonest = -1
+  for _, zset in ipairs({ scheduled, retry, active }) do
+    local head = redis.call('ZRANGE', zset, 0, 0, 'WITHSCORES')
+    local at = tonumber(head[2])
+    if at and (soonest < 0 or at < soonest) then soonest = at end
+  end
+  local trimmable = 0
+  if redis.call('ZCARD', dead) + redis.call('HLEN', tp) + redis.call('ZCARD', bucket_index) > 0 then
+    trimmable = 1
+  end
+  return now, soonest, trimmable
+end
+
 -- Read what is due first: an idle queue stops here, having written nothing.
 local now = now_ms()
 local due_scheduled = due_ids(scheduled, now, limit)
 local due_retry = due_ids(retry, now, limit)
 local expired = due_ids(active, now, limit)
 if #due_scheduled + #due_retry + #expired == 0 and not trim then
-  return { 0, 0, 0, 0, 0, 0, 0, 0, redis.call('HLEN', outbox), redis.call('ZCARD', waiting) }
+  return { 0, 0, 0, 0, 0, 0, 0, 0, redis.call('HLEN', outbox), redis.call('ZCARD', waiting), outlook(now) }
 end
 -- Check every key's type before the first move.
 check_keys(q, rb)
@@ -72,4 +92,4 @@ end
 local more = 0
 if #due_scheduled == limit or #due_retry == limit or #expired == limit then more = 1 end
 return { promoted, bad, requeued, buried, cancelled, dropped, minutes, more, redis.call('HLEN', outbox),
-  redis.call('ZCARD', waiting) }
+  redis.call('ZCARD', waiting), outlook(now) }
