@@ -12,7 +12,9 @@ echo "== plugins"
 bash plugins/build.sh
 
 echo "== build"
-cargo build -p wasmq --bin wasmq
+# One build for the binary and the tests: built apart, their features
+# differ and wasmtime compiles twice (tests/src/plugins.rs wasmq_bin).
+cargo build --workspace --all-targets
 
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then

@@ -121,7 +121,9 @@ pub fn copy_plugin(name: &str, dir: &Path, as_name: &str) -> PathBuf {
 }
 
 /// The `wasmq` binary of this workspace, built (once per process, under the
-/// same kind of lock) with `cargo build -p wasmq --bin wasmq`.
+/// same kind of lock) with `cargo build --workspace --all-targets`: the
+/// command `tests/run.sh` builds with, so the binary shares its features
+/// (and its wasmtime) with the test build instead of compiling both twice.
 pub fn wasmq_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -130,8 +132,8 @@ pub fn wasmq_bin() -> PathBuf {
             let mut command = Command::new(cargo);
             command
                 .current_dir(workspace_root())
-                .args(["build", "--quiet", "-p", "wasmq", "--bin", "wasmq"]);
-            run(command, "cargo build -p wasmq --bin wasmq");
+                .args(["build", "--quiet", "--workspace", "--all-targets"]);
+            run(command, "cargo build --workspace --all-targets");
         });
         let bin = target_dir().join("debug/wasmq");
         assert!(
