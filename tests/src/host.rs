@@ -270,7 +270,11 @@ where
     futures::stream::iter(ids)
         .map(|id| {
             let found = read(id);
-            async move { found.await.map(|v| v.unwrap_or_else(|| panic!("no {what} for {id}"))) }
+            async move {
+                found
+                    .await
+                    .map(|v| v.unwrap_or_else(|| panic!("no {what} for {id}")))
+            }
         })
         .buffered(64)
         .try_collect()

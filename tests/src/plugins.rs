@@ -130,9 +130,12 @@ pub fn wasmq_bin() -> PathBuf {
         with_lock("wasmq-bin-build", || {
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let mut command = Command::new(cargo);
-            command
-                .current_dir(workspace_root())
-                .args(["build", "--quiet", "--workspace", "--all-targets"]);
+            command.current_dir(workspace_root()).args([
+                "build",
+                "--quiet",
+                "--workspace",
+                "--all-targets",
+            ]);
             run(command, "cargo build --workspace --all-targets");
         });
         let bin = target_dir().join("debug/wasmq");

@@ -8,8 +8,8 @@
 use serde_json::json;
 use std::time::Duration;
 use wasmq::task::{TaskId, TaskState};
-use wasmq_tests::browser::Browser;
 use wasmq_tests::broker::client;
+use wasmq_tests::browser::Browser;
 use wasmq_tests::cli::{enqueued_id, wasmq};
 use wasmq_tests::host::{
     HostProcess, completed_at_least, enqueue, eventually, json_tasks, settled, statuses, totals,
@@ -21,11 +21,20 @@ const LONG: Duration = Duration::from_secs(180);
 
 /// Three hosts with their HTTP API on free ports, retrying fast.
 fn three_hosts(url: &str, plugins: &PluginsDir, extra: &[&str]) -> (Vec<HostProcess>, Vec<String>) {
-    let addrs: Vec<String> = (0..3).map(|_| format!("127.0.0.1:{}", free_port())).collect();
+    let addrs: Vec<String> = (0..3)
+        .map(|_| format!("127.0.0.1:{}", free_port()))
+        .collect();
     let hosts = addrs
         .iter()
         .map(|addr| {
-            let mut flags = vec!["--http", addr, "--backoff-base", "10ms", "--backoff-cap", "50ms"];
+            let mut flags = vec![
+                "--http",
+                addr,
+                "--backoff-base",
+                "10ms",
+                "--backoff-cap",
+                "50ms",
+            ];
             flags.extend(extra);
             let mut host = HostProcess::start(url, plugins.path(), &flags);
             host.wait_for_log("HTTP API and dashboard listening", LONG);
@@ -44,8 +53,16 @@ async fn the_host_flow_runs_end_to_end_on_a_replicated_cluster() {
     let producer = client(&url).await;
 
     // Enqueue through every door: the client, the CLI and each host's API.
-    let mut ids = enqueue(&producer, json_tasks("echo", (0..60).map(|n| json!({ "n": n })))).await;
-    let by_cli = wasmq(&url, &["enqueue", "echo", "--payload", r#"{"via":"cli"}"#, "--json"]).await;
+    let mut ids = enqueue(
+        &producer,
+        json_tasks("echo", (0..60).map(|n| json!({ "n": n }))),
+    )
+    .await;
+    let by_cli = wasmq(
+        &url,
+        &["enqueue", "echo", "--payload", r#"{"via":"cli"}"#, "--json"],
+    )
+    .await;
     ids.push(enqueued_id(&by_cli.expect(0)).parse().unwrap());
     let http = reqwest::Client::new();
     for addr in &addrs {
@@ -65,17 +82,38 @@ async fn the_host_flow_runs_end_to_end_on_a_replicated_cluster() {
 
     let done = settled(&producer, &["echo"], ids.len() as u64, LONG).await;
     assert_eq!((done.completed, done.dead), (ids.len() as u64, 0));
-    assert!(statuses(&producer, &ids).await.iter().all(|s| s.state == TaskState::Completed));
+    assert!(
+        statuses(&producer, &ids)
+            .await
+            .iter()
+            .all(|s| s.state == TaskState::Completed)
+    );
     let dead = settled(&producer, &["panic"], 1, LONG).await;
-    assert_eq!((dead.dead, dead.retried), (1, 2), "two retries, then the dead set");
-    let shown = wasmq(&url, &["dead", "list", "--queue", "panic", "--json"]).await.expect(0).stdout;
+    assert_eq!(
+        (dead.dead, dead.retried),
+        (1, 2),
+        "two retries, then the dead set"
+    );
+    let shown = wasmq(&url, &["dead", "list", "--queue", "panic", "--json"])
+        .await
+        .expect(0)
+        .stdout;
     assert!(shown.contains(&doomed.to_string()), "{shown}");
 
     // Cancel a task that sleeps in a host call, on whichever host runs it.
     let sleeping = enqueued_id(
-        &wasmq(&url, &["enqueue", "sleeper", "--payload", r#"{"ms":600000}"#, "--json"])
-            .await
-            .expect(0),
+        &wasmq(
+            &url,
+            &[
+                "enqueue",
+                "sleeper",
+                "--payload",
+                r#"{"ms":600000}"#,
+                "--json",
+            ],
+        )
+        .await
+        .expect(0),
     );
     eventually("the sleeper to run", LONG, || async {
         (totals(&producer, &["sleeper"]).await.active == 1).then_some(())
@@ -87,26 +125,52 @@ async fn the_host_flow_runs_end_to_end_on_a_replicated_cluster() {
 
     // Pause: nothing of the queue runs until it is resumed.
     wasmq(&url, &["pause", "echo"]).await.expect(0);
-    let held = enqueue(&producer, json_tasks("echo", (0..5).map(|n| json!({ "held": n })))).await;
+    let held = enqueue(
+        &producer,
+        json_tasks("echo", (0..5).map(|n| json!({ "held": n }))),
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(totals(&producer, &["echo"]).await.pending, 5, "a paused queue is not leased");
+    assert_eq!(
+        totals(&producer, &["echo"]).await.pending,
+        5,
+        "a paused queue is not leased"
+    );
     wasmq(&url, &["resume", "echo"]).await.expect(0);
     settled(&producer, &["echo"], (ids.len() + held.len()) as u64, LONG).await;
 
     // Stats, the hosts list and the dashboard see all of it from any host.
     let queues = wasmq(&url, &["queues", "--json"]).await.expect(0).json();
-    let echo = queues.as_array().unwrap().iter().find(|q| q["queue"] == "echo");
+    let echo = queues
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["queue"] == "echo");
     let echo = echo.unwrap_or_else(|| panic!("no echo row in {queues}"));
-    assert_eq!(echo["counters"]["completed"], (ids.len() + held.len()) as u64, "{queues}");
+    assert_eq!(
+        echo["counters"]["completed"],
+        (ids.len() + held.len()) as u64,
+        "{queues}"
+    );
     assert_eq!(echo["live_hosts"], 3, "{queues}");
     let listed = wasmq(&url, &["hosts", "--json"]).await.expect(0).json();
     assert_eq!(listed.as_array().unwrap().len(), 3, "{listed}");
     let mut browser = Browser::launch().await.expect("launch headless Chromium");
-    browser.navigate(&format!("http://{}/", addrs[2])).await.unwrap();
+    browser
+        .navigate(&format!("http://{}/", addrs[2]))
+        .await
+        .unwrap();
     let three_hosts_and_the_queue = "document.querySelectorAll('tr[data-host-id]').length === 3 \
         && document.querySelector(\"tr[data-queue='echo']\") !== null";
-    browser.wait_for(three_hosts_and_the_queue, LONG).await.unwrap();
-    assert!(browser.page_errors().is_empty(), "{:?}", browser.page_errors());
+    browser
+        .wait_for(three_hosts_and_the_queue, LONG)
+        .await
+        .unwrap();
+    assert!(
+        browser.page_errors().is_empty(),
+        "{:?}",
+        browser.page_errors()
+    );
     drop(hosts);
 }
 
@@ -140,7 +204,12 @@ async fn a_master_killed_mid_drain_loses_nothing() {
         (TASKS, 0, 0),
         "every task completed exactly once in the counters: {done:?}"
     );
-    assert!(statuses(&producer, &ids).await.iter().all(|s| s.state == TaskState::Completed));
+    assert!(
+        statuses(&producer, &ids)
+            .await
+            .iter()
+            .all(|s| s.state == TaskState::Completed)
+    );
     for host in &mut hosts {
         assert!(!host.log().contains("panicked"), "{}", host.log());
     }

@@ -7,9 +7,9 @@
 //! chunks are sent concurrently so they pipeline on the connection (and fan
 //! out to the right nodes on Cluster).
 
-use super::due::DueAt;
 use super::clock::RedisClock;
 use super::conn::{Conn, Target};
+use super::due::DueAt;
 use super::error::{BrokerError, BrokerResult};
 use super::keys::{GlobalKeys, QueueKeys};
 use super::options::{BrokerOptions, millis};

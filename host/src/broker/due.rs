@@ -35,7 +35,7 @@ use super::error::BrokerResult;
 use super::keys::hash_slot;
 use super::reply::Reply;
 use super::scripts::SCRIPTS;
-use crate::task::{Schedule, unix_ms};
+use crate::task::{MAX_SCHEDULE_AHEAD, Schedule, unix_ms};
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -68,7 +68,8 @@ impl DueAt {
     fn arg(self) -> String {
         match self {
             DueAt::Now => "0".to_owned(),
-            DueAt::In(d) => format!("+{}", d.as_millis()),
+            // Tasks are scheduled at most MAX_SCHEDULE_AHEAD ahead.
+            DueAt::In(d) => format!("+{}", d.min(MAX_SCHEDULE_AHEAD).as_millis()),
             DueAt::At(ms) => format!("@{ms}"),
         }
     }
@@ -88,7 +89,11 @@ pub(crate) fn earliest<'a>(schedules: impl Iterator<Item = &'a Schedule>) -> Vec
             }
         }
     }
-    delay.map(DueAt::In).into_iter().chain(at.map(DueAt::At)).collect()
+    delay
+        .map(DueAt::In)
+        .into_iter()
+        .chain(at.map(DueAt::At))
+        .collect()
 }
 
 /// The bucket of a queue: the range of 1,024 slots its keys live in.
@@ -110,7 +115,10 @@ static TAGS: LazyLock<[String; DUE_BUCKETS]> = LazyLock::new(|| {
 /// The index and claims keys of `bucket` under namespace `ns`.
 pub fn bucket_keys(ns: &str, bucket: usize) -> (String, String) {
     let tag = &TAGS[bucket % DUE_BUCKETS];
-    (format!("{ns}:{{{tag}}}:due"), format!("{ns}:{{{tag}}}:claims"))
+    (
+        format!("{ns}:{{{tag}}}:due"),
+        format!("{ns}:{{{tag}}}:claims"),
+    )
 }
 
 impl Client {
@@ -145,7 +153,8 @@ impl Client {
     pub(crate) async fn mark_due_or_warn(&self, queue: &str, at: DueAt) {
         if let Err(e) = self.mark_due(&[(queue, at)]).await {
             tracing::warn!(queue, error = %e, "could not mark the queue in its due index; a sweep will");
-            metrics::counter!("wasmq_due_mark_errors_total", "queue" => queue.to_owned()).increment(1);
+            metrics::counter!("wasmq_due_mark_errors_total", "queue" => queue.to_owned())
+                .increment(1);
         }
     }
 
@@ -157,8 +166,9 @@ impl Client {
         Ok(queues.len() as u64)
     }
 
-    /// Claims up to `limit` due queues of `bucket` under `token`.
-    pub(crate) async fn claim_due(
+    /// Claims up to `limit` due queues of `bucket` under `token` (the
+    /// maintainer's first step; public for tools and tests).
+    pub async fn claim_due(
         &self,
         bucket: usize,
         limit: usize,
@@ -179,7 +189,7 @@ impl Client {
 
     /// Settles the entry of `queue`, claimed under `token`, to `next` (ms
     /// on Redis's clock), or removes it when `None`.
-    pub(crate) async fn settle_due(
+    pub async fn settle_due(
         &self,
         queue: &str,
         token: &str,
@@ -270,6 +280,8 @@ mod tests {
         assert_eq!(DueAt::Now.arg(), "0");
         assert_eq!(DueAt::In(Duration::from_millis(1500)).arg(), "+1500");
         assert_eq!(DueAt::At(1_700_000_000_123).arg(), "@1700000000123");
+        let far = format!("+{}", MAX_SCHEDULE_AHEAD.as_millis());
+        assert_eq!(DueAt::In(Duration::MAX).arg(), far, "bounded at the edge");
     }
 
     proptest! {

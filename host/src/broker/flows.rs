@@ -183,7 +183,8 @@ impl Client {
             .arg(deps.join(" "));
         let op = format!("enqueue flow parent to queue {:?}", spec.queue);
         Reply::of(&op).int(&self.invoke(&inv, &op).await?)?;
-        self.mark_due_or_warn(&spec.queue, super::due::DueAt::Now).await;
+        self.mark_due_or_warn(&spec.queue, super::due::DueAt::Now)
+            .await;
         tracing::Span::current().record("task_id", tracing::field::display(&id));
         metrics::counter!("wasmq_flows_enqueued_total", "queue" => spec.queue.clone()).increment(1);
         // Dependencies already settled count at once; when none was, the

@@ -7,9 +7,9 @@
 //! reply says how long nothing can be leased, which the host's leaser uses
 //! to hold that queue instead of polling it (see `limits.rs`).
 
-use super::due::DueAt;
 use super::client::Client;
 use super::consumer::{Failure, LeasedTask};
+use super::due::DueAt;
 use super::error::{BrokerError, BrokerResult};
 use super::options::{MAX_BATCH, millis};
 use super::reply::Reply;

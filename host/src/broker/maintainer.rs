@@ -242,7 +242,11 @@ impl Maintainer {
             let state = self.queues.entry(queue.clone()).or_insert_with(|| {
                 // Spread first trims over the period (visits from the due
                 // indexes are spread already: trim on the first).
-                let next_trim = if spread { tick + *discovered % trim_every } else { tick };
+                let next_trim = if spread {
+                    tick + *discovered % trim_every
+                } else {
+                    tick
+                };
                 *discovered += 1;
                 QueueState {
                     failures: 0,

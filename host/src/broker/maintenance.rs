@@ -91,13 +91,18 @@ impl Outlook {
     /// When the queue should next be visited: at once while work is left,
     /// after `tick` while parents wait, at its soonest time, and no later
     /// than `trim_every` while a trim may find something.
-    pub(crate) fn next_visit(&self, tick: std::time::Duration, trim_every: std::time::Duration) -> Option<u64> {
+    pub(crate) fn next_visit(
+        &self,
+        tick: std::time::Duration,
+        trim_every: std::time::Duration,
+    ) -> Option<u64> {
         let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         let candidates = [
             self.more.then_some(self.now_ms),
             self.waiting.then(|| self.now_ms.saturating_add(ms(tick))),
             self.soonest_ms,
-            self.trimmable.then(|| self.now_ms.saturating_add(ms(trim_every))),
+            self.trimmable
+                .then(|| self.now_ms.saturating_add(ms(trim_every))),
         ];
         candidates.into_iter().flatten().min()
     }

@@ -205,9 +205,14 @@ impl Client {
         for range in split_calls(sizes, MAX_BATCH, MAX_CALL_BYTES) {
             let chunk = &parcels[range];
             // Delayed children are indexed before and after (due.rs).
-            let delay = chunk.iter().map(|(_, p)| p.delay_ms).filter(|d| *d > 0).min();
+            let delay = chunk
+                .iter()
+                .map(|(_, p)| p.delay_ms)
+                .filter(|d| *d > 0)
+                .min();
             let due = delay.map(|ms| super::due::DueAt::In(std::time::Duration::from_millis(ms)));
-            let marks: Vec<(&str, super::due::DueAt)> = due.iter().map(|at| (target, *at)).collect();
+            let marks: Vec<(&str, super::due::DueAt)> =
+                due.iter().map(|at| (target, *at)).collect();
             self.mark_due(&marks).await?;
             let mut inv = SCRIPTS.forward.prepare_invoke();
             inv.key(&keys.tasks)

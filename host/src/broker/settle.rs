@@ -3,9 +3,9 @@
 //! Each call is token-checked by its script, so a consumer whose lease ran
 //! out gets [`Settlement::StaleLease`] back and changes nothing.
 
-use super::due::DueAt;
 use super::client::Client;
 use super::consumer::{Completion, Failure, LeasedTask, Settlement, group_by_queue};
+use super::due::DueAt;
 use super::error::{BrokerError, BrokerResult};
 use super::options::{MAX_BATCH, MAX_CALL_BYTES, millis, split_calls};
 use super::records::ack_tail;
@@ -148,7 +148,8 @@ impl Client {
         let op = format!("retry task {}", task.id);
         // Index the retry's due time before and after the write (due.rs).
         if !delay.is_zero() {
-            self.mark_due_or_warn(task.id.queue(), DueAt::In(delay)).await;
+            self.mark_due_or_warn(task.id.queue(), DueAt::In(delay))
+                .await;
         }
         let mut inv = SCRIPTS.retry.prepare_invoke();
         inv.key(&keys.active)
@@ -200,7 +201,8 @@ impl Client {
             warn!("retry refused: the lease expired and the task was re-delivered");
         }
         if let Settlement::RetryScheduled { due_at_ms } = settled {
-            self.mark_due_or_warn(task.id.queue(), DueAt::At(due_at_ms)).await;
+            self.mark_due_or_warn(task.id.queue(), DueAt::At(due_at_ms))
+                .await;
         }
         Ok(settled)
     }

@@ -240,9 +240,12 @@ impl Settler {
         tokio::spawn(async move {
             if let Err(e) = broker.forward_children(&queue, MAX_BATCH).await {
                 warn!(queue, error = %e, "could not forward child tasks now; maintenance will");
-                metrics::counter!("wasmq_forward_errors_total", "queue" => queue.clone()).increment(1);
+                metrics::counter!("wasmq_forward_errors_total", "queue" => queue.clone())
+                    .increment(1);
                 // Maintenance visits only queues in the due index.
-                broker.mark_due_or_warn(&queue, crate::broker::DueAt::Now).await;
+                broker
+                    .mark_due_or_warn(&queue, crate::broker::DueAt::Now)
+                    .await;
             }
         });
     }

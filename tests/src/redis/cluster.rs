@@ -8,7 +8,9 @@
 //! to rule out the window that async replication leaves open
 //! (docs/scaling.md says what that window can lose in production).
 
-use super::{MISSING, START_TIMEOUT, base_args, cli, free_port, parse_info, spawn_server, wait_for_ping};
+use super::{
+    MISSING, START_TIMEOUT, base_args, cli, free_port, parse_info, spawn_server, wait_for_ping,
+};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -206,7 +208,10 @@ impl RedisCluster {
                 let offset = info.get("master_repl_offset");
                 (0..)
                     .map_while(|i| info.get(&format!("slave{i}")))
-                    .all(|line| line.split(',').any(|f| Some(&f.replace("offset=", "")) == offset))
+                    .all(|line| {
+                        line.split(',')
+                            .any(|f| Some(&f.replace("offset=", "")) == offset)
+                    })
             })
         });
     }
@@ -280,7 +285,10 @@ impl RedisCluster {
     fn wait_until(&self, what: &str, mut done: impl FnMut() -> bool) {
         let deadline = Instant::now() + START_TIMEOUT;
         while !done() {
-            assert!(Instant::now() < deadline, "cluster: timed out waiting for {what}");
+            assert!(
+                Instant::now() < deadline,
+                "cluster: timed out waiting for {what}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }

@@ -88,7 +88,9 @@ impl Maintainer {
 
     /// The claim token of this tick.
     fn token(&self) -> Option<String> {
-        self.indexed.as_ref().map(|i| format!("{}:{}", i.id, self.tick))
+        self.indexed
+            .as_ref()
+            .map(|i| format!("{}:{}", i.id, self.tick))
     }
 
     /// How this tick's visits settle, when indexed.
@@ -105,7 +107,10 @@ impl Maintainer {
     /// tried again later; they never stop the tick.
     pub(super) async fn sweep_if_due(&mut self) {
         let (tick, client) = (self.tick, self.client.clone());
-        let (hosts_every, turn_every) = (ticks(HOSTS_CHECK, self.interval()), ticks(SWEEP_TURN_CHECK, self.interval()));
+        let (hosts_every, turn_every) = (
+            ticks(HOSTS_CHECK, self.interval()),
+            ticks(SWEEP_TURN_CHECK, self.interval()),
+        );
         let Some(ind) = self.indexed.as_mut() else {
             return;
         };
@@ -116,7 +121,9 @@ impl Maintainer {
                     ind.swept = true;
                     debug!(queues = n, "marked every queue due (start-up sweep)");
                 }
-                Ok(Err(e)) => warn!(error = %e, "start-up sweep of the due indexes failed; retrying"),
+                Ok(Err(e)) => {
+                    warn!(error = %e, "start-up sweep of the due indexes failed; retrying")
+                }
                 Err(_) => warn!("start-up sweep of the due indexes timed out; retrying"),
             }
         }
@@ -131,7 +138,9 @@ impl Maintainer {
             ind.next_sweep_turn = tick + turn_every;
             if let Ok(Ok(true)) = tokio::time::timeout(wait, client.take_sweep_turn()).await {
                 match client.mark_all_due().await {
-                    Ok(n) => info!(queues = n, period = ?SWEEP_PERIOD, "swept the due indexes (this host's turn)"),
+                    Ok(n) => {
+                        info!(queues = n, period = ?SWEEP_PERIOD, "swept the due indexes (this host's turn)")
+                    }
                     Err(e) => warn!(error = %e, "the periodic sweep of the due indexes failed"),
                 }
             }
@@ -154,9 +163,12 @@ impl Maintainer {
             let call = client.claim_due(*bucket, limit, &token);
             async move {
                 match wait {
-                    Some(wait) => tokio::time::timeout(wait, call)
-                        .await
-                        .unwrap_or_else(|_| Err(crate::broker::BrokerError::reply("claim due queues", format!("no answer within {wait:?}")))),
+                    Some(wait) => tokio::time::timeout(wait, call).await.unwrap_or_else(|_| {
+                        Err(crate::broker::BrokerError::reply(
+                            "claim due queues",
+                            format!("no answer within {wait:?}"),
+                        ))
+                    }),
                     None => call.await,
                 }
             }

@@ -212,7 +212,11 @@ mod tests {
     async fn connect_errors_hide_every_password_of_a_seed_list() {
         // Nothing listens on port 1: connecting fails, and the error shows the URL.
         let url = "redis://:Secret1@127.0.0.1:1,redis://:Secret2@127.0.0.1:1";
-        let error = connect(url, "ns", Duration::from_secs(5), None)
+        let options = BrokerOptions {
+            namespace: "ns".into(),
+            ..BrokerOptions::default()
+        };
+        let error = connect(url, options, Duration::from_secs(5))
             .await
             .expect_err("nothing listens on port 1");
         let report = format!("{error:#}");
