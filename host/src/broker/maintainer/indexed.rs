@@ -11,7 +11,9 @@
 //!
 //! The sweeps that catch what a lost mark would strand also run here: every
 //! queue is marked due on the first tick (a host start, and an upgrade from
-//! a version without indexes), the host list is read every
+//! a version without indexes) and after a bucket's claims failed and work
+//! again (a Redis restart or failover may have lost marks that async
+//! replication had not sent), the host list is read every
 //! [`HOSTS_CHECK`] (which sweeps when it finds a host that stopped
 //! heartbeating, `hosts.rs`), and every [`SWEEP_TURN_CHECK`] the host asks
 //! for the deployment's sweep turn.
@@ -179,6 +181,16 @@ impl Maintainer {
         for (bucket, result) in buckets.into_iter().zip(results) {
             match result {
                 Ok(claimed) => {
+                    // A bucket that failed and answers again: Redis may have
+                    // restarted or failed over and lost recent marks, so
+                    // sweep on the next tick.
+                    if ind.bucket_failures[bucket] > 0 {
+                        info!(
+                            bucket,
+                            "claiming due queues works again; sweeping the due indexes"
+                        );
+                        ind.swept = false;
+                    }
                     ind.bucket_failures[bucket] = 0;
                     for queue in claimed {
                         match crate::error::validate_queue_name(&queue) {
