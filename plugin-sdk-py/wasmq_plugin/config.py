@@ -3,15 +3,12 @@ its manifest (worlds `http-handler` and `full-handler`)."""
 
 from typing import Optional
 
+from . import _bindings
 from .errors import TaskError
 
 
 def _store():
-    try:
-        from wit_world.imports import wasi_config_store as store
-    except ImportError:
-        from wit_world.imports import store
-    return store
+    return _bindings.need(_bindings.config_store, "wasi:config/store", "http-handler")
 
 
 def get(key: str) -> Optional[str]:

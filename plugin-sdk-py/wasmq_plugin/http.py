@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
+from . import _bindings
 from .errors import TaskError
 
 _CHUNK = 4096
@@ -52,9 +53,9 @@ def origin(url: str) -> str:
 
 def send(method: str, url: str, headers: Sequence[Tuple[str, str]] = (), body: Optional[bytes] = None) -> Response:
     """Sends a request and reads the whole answer."""
-    from componentize_py_types import Err
-    from wit_world.imports import outgoing_handler
-    from wit_world.imports import wasi_http_types as t
+    Err = _bindings.Err
+    outgoing_handler = _bindings.need(_bindings.outgoing_handler, "wasi:http/outgoing-handler", "http-handler")
+    t = _bindings.need(_bindings.http_types, "wasi:http/types", "http-handler")
 
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -78,11 +79,15 @@ def send(method: str, url: str, headers: Sequence[Tuple[str, str]] = (), body: O
         raise _error(e.value) from None
     # The body is written after handing the request over, and finished, so
     # the host can stream it.
-    with outgoing.write() as stream:
-        data = body or b""
-        for start in range(0, len(data), _CHUNK):
-            stream.blocking_write_and_flush(data[start:start + _CHUNK])
-    t.OutgoingBody.finish(outgoing, None)
+    try:
+        with outgoing.write() as stream:
+            data = body or b""
+            for start in range(0, len(data), _CHUNK):
+                stream.blocking_write_and_flush(data[start:start + _CHUNK])
+        t.OutgoingBody.finish(outgoing, None)
+    except Err:
+        # The host stopped reading the body: the response says why.
+        pass
     with future:
         future.subscribe().block()
         answer = future.get()

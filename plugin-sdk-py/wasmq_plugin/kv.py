@@ -3,6 +3,8 @@ plugin (world `full-handler`)."""
 
 from typing import Optional
 
+from . import _bindings
+
 
 class Bucket:
     def __init__(self, raw: object):
@@ -21,13 +23,11 @@ class Bucket:
         return self._raw.exists(key)
 
     def increment(self, key: str, delta: int = 1) -> int:
-        from wit_world.imports import atomics
-
+        atomics = _bindings.need(_bindings.atomics, "wasi:keyvalue/atomics", "full-handler")
         return atomics.increment(self._raw, key, delta)
 
 
 def bucket(name: str) -> Bucket:
     """Opens the bucket `name` (granted by `[capabilities] kv`)."""
-    from wit_world.imports import wasi_keyvalue_store as store
-
+    store = _bindings.need(_bindings.kv_store, "wasi:keyvalue/store", "full-handler")
     return Bucket(store.open(name))

@@ -1,10 +1,11 @@
 """Structured logs, captured into the task log by the host."""
 
+from . import _bindings
+
 
 def _log(level: str, message: object) -> None:
-    from wit_world.imports import log as _raw
-
-    _raw.log(getattr(_raw.Level, level), str(message))
+    raw = _bindings.need(_bindings.log, "wasmq:plugin/log", "task-handler")
+    raw.log(getattr(raw.Level, level), str(message))
 
 
 def trace(message: object) -> None:

@@ -31,6 +31,10 @@ use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, WasmBacktraceDetails,
 };
 
+/// The default bound of the disk cache: room for dozens of JavaScript or
+/// Python artifacts (40-60 MB each) and hundreds of Rust ones.
+pub const DEFAULT_CACHE_MAX_BYTES: u64 = 2 << 30;
+
 /// Most plugin instances one runtime's pool may hold.
 pub const MAX_INSTANCES: u32 = 10_000;
 
@@ -42,6 +46,9 @@ pub struct RuntimeOptions {
     pub cache_dir: Option<PathBuf>,
     /// Whether to use the disk cache at all.
     pub disk_cache: bool,
+    /// The most the disk cache may hold, in bytes; past it the least
+    /// recently used artifacts are removed.
+    pub cache_max_bytes: u64,
     /// How many plugin instances may be alive at once (the pool size).
     pub max_instances: u32,
     /// The largest memory limit any plugin may have, in bytes.
@@ -55,6 +62,7 @@ impl Default for RuntimeOptions {
         RuntimeOptions {
             cache_dir: None,
             disk_cache: true,
+            cache_max_bytes: DEFAULT_CACHE_MAX_BYTES,
             max_instances: 64,
             max_memory: 1 << 30,
             epoch_tick: Duration::from_millis(5),

@@ -15,8 +15,6 @@ use super::outbound::HttpGrant;
 use super::tasks_host::TasksGrant;
 use crate::config::{Capabilities, PluginManifest};
 use std::sync::Arc;
-use wasmtime::Engine;
-use wasmtime::component::Component;
 use wasmtime_wasi_config::WasiConfigVariables;
 
 /// The capabilities of one loaded plugin, shared by all its runs.
@@ -92,16 +90,60 @@ impl Grants {
     }
 }
 
+/// The names a component imports (`wasi:http/outgoing-handler@0.2.12`,
+/// ...), read from its top-level import section without compiling it.
+///
+/// Why before compiling: a JavaScript or Python component takes 10-30 s
+/// to compile, and a plugin its manifest does not allow must be refused
+/// at once, not after that. Nested modules and components are skipped: what
+/// they import is satisfied inside the component.
+pub(crate) fn component_imports(bytes: &[u8]) -> Result<Vec<String>, LoadProblem> {
+    use wasmparser::{Parser, Payload};
+    let corrupt = |e: wasmparser::BinaryReaderError| LoadProblem::Corrupt {
+        kind: "component",
+        message: format!("reading its imports: {e}"),
+    };
+    let mut names = Vec::new();
+    let mut parser = Parser::new(0);
+    let mut rest = bytes;
+    loop {
+        let (consumed, payload) = match parser.parse(rest, true).map_err(corrupt)? {
+            wasmparser::Chunk::NeedMoreData(_) => {
+                return Err(LoadProblem::Corrupt {
+                    kind: "component",
+                    message: "it ends in the middle of a section".to_owned(),
+                });
+            }
+            wasmparser::Chunk::Parsed { consumed, payload } => (consumed, payload),
+        };
+        rest = &rest[consumed..];
+        match payload {
+            Payload::ComponentImportSection(reader) => {
+                for import in reader {
+                    names.push(import.map_err(corrupt)?.name.name.to_owned());
+                }
+            }
+            // Skip nested modules and components whole: the parser has
+            // counted their bytes, the slice must too.
+            Payload::ModuleSection { unchecked_range, .. }
+            | Payload::ComponentSection { unchecked_range, .. } => {
+                rest = &rest[unchecked_range.len()..];
+            }
+            Payload::End(_) => return Ok(names),
+            _ => {}
+        }
+    }
+}
+
 /// Refuses a component that imports a capability its manifest does not
 /// grant; the message names the import and the manifest key to set.
-pub(crate) fn check_imports(
-    engine: &Engine,
-    component: &Component,
+pub(crate) fn check_imports<'a>(
+    imports: impl IntoIterator<Item = &'a str>,
     manifest: Option<&PluginManifest>,
 ) -> Result<(), LoadProblem> {
     let empty = PluginManifest::default();
     let manifest = manifest.unwrap_or(&empty);
-    for (name, _) in component.component_type().imports(engine) {
+    for name in imports {
         let refuse = |key: &str, how: &str| {
             Err(LoadProblem::Ungranted {
                 import: name.to_owned(),
