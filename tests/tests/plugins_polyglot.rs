@@ -53,7 +53,10 @@ fn run_tool(program: &str, args: &[&str], dir: &str) -> String {
         .output()
         .unwrap_or_else(|e| panic!("cannot run {program} (plugins/build.sh needs it too): {e}"));
     let text = show(&output);
-    assert!(output.status.success(), "{program} {args:?} in {dir}: {text}");
+    assert!(
+        output.status.success(),
+        "{program} {args:?} in {dir}: {text}"
+    );
     text
 }
 
@@ -70,9 +73,10 @@ fn the_js_and_python_email_logic_passes_its_own_unit_tests() {
     assert!(python.contains("Ran 6 tests"), "{python}");
 }
 
-#[test]
-fn wasmq_call_runs_each_polyglot_plugin_and_refuses_ungranted_ones_before_compiling() {
-    let services = DemoServices::start().unwrap();
+/// `wasmq call` on each: refused at once without grants (nothing is
+/// compiled), then run with them against the demo's mail API. Fills the
+/// shared cache for the host that follows.
+fn wasmq_call_runs_each_and_refuses_ungranted_ones_before_compiling(services: &DemoServices) {
     for task_type in TYPES {
         let path = plugin(task_type);
         let path = path.to_str().unwrap();
@@ -115,7 +119,10 @@ fn wasmq_call_runs_each_polyglot_plugin_and_refuses_ungranted_ones_before_compil
         );
         assert_eq!(services.mail.sent().len(), sent_before + 1, "{text}");
 
-        let bad = call(&[path, "--payload", r#"{"to":"nobody","subject":"x"}"#], &shared_cache());
+        let bad = call(
+            &[path, "--payload", r#"{"to":"nobody","subject":"x"}"#],
+            &shared_cache(),
+        );
         let text = show(&bad);
         // Refused for want of grants before the payload is looked at.
         assert_eq!(bad.status.code(), Some(2), "{text}");
@@ -141,9 +148,12 @@ fn the_go_command_plugin_runs_where_go_is_installed() {
     assert!(show(&retry).contains("retryable"), "{}", show(&retry));
 }
 
+/// One test, so the two big components are compiled once (by the first
+/// `wasmq call`), not by two tests racing on the same cache.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_host_runs_the_js_and_python_email_with_their_grants() {
+async fn wasmq_call_and_a_host_run_the_js_and_python_email_with_their_grants() {
     let services = DemoServices::start().unwrap();
+    wasmq_call_runs_each_and_refuses_ungranted_ones_before_compiling(&services);
     let redis = RedisServer::start();
     let plugins = PluginsDir::with(&[("email-js", "email-js"), ("email-py", "email-py")]);
     for task_type in TYPES {
@@ -166,29 +176,118 @@ async fn a_host_runs_the_js_and_python_email_with_their_grants() {
         ids.push(enqueue(&client, json_tasks(task_type, payloads)).await);
     }
     let totals = settled(&client, &TYPES, 6, LONG).await;
-    assert_eq!((totals.completed, totals.dead), (4, 2), "{totals:?}\n{}", host.log());
+    assert_eq!(
+        (totals.completed, totals.dead),
+        (4, 2),
+        "{totals:?}\n{}",
+        host.log()
+    );
 
     for (task_type, ids) in TYPES.iter().zip(&ids) {
         let states = statuses(&client, ids).await;
-        assert_eq!(states[0].state, TaskState::Completed, "{task_type}: {states:?}");
+        assert_eq!(
+            states[0].state,
+            TaskState::Completed,
+            "{task_type}: {states:?}"
+        );
         assert_eq!(states[1].state, TaskState::Dead, "{task_type}: {states:?}");
         let error = states[1].last_error.as_deref().unwrap_or_default();
-        assert!(error.contains("email payload: field `to` `nobody` has no `@`"), "{task_type}: {error}");
-        assert_eq!((states[2].state, states[2].attempts), (TaskState::Completed, 2), "{task_type}: {states:?}");
+        assert!(
+            error.contains("email payload: field `to` `nobody` has no `@`"),
+            "{task_type}: {error}"
+        );
+        assert_eq!(
+            (states[2].state, states[2].attempts),
+            (TaskState::Completed, 2),
+            "{task_type}: {states:?}"
+        );
 
         let done = results(&client, &[ids[0].clone()]).await;
         let output: serde_json::Value = serde_json::from_slice(&done[0].output).unwrap();
         assert_eq!(output["sent"], true, "{task_type}: {output}");
         assert_eq!(output["to"], format!("{task_type}@example.com"));
-        assert!(output["message_id"].as_str().unwrap().ends_with("@wasmq.invalid>"));
-        assert!(output["provider_id"].is_string(), "the API's id comes back: {output}");
+        assert!(
+            output["message_id"]
+                .as_str()
+                .unwrap()
+                .ends_with("@wasmq.invalid>")
+        );
+        assert!(
+            output["provider_id"].is_string(),
+            "the API's id comes back: {output}"
+        );
     }
     // The mail API checked the bearer token from [secrets] on each of them.
     let sent = services.mail.sent();
     for task_type in TYPES {
         let to = format!("{task_type}@example.com");
-        assert!(sent.iter().any(|m| m.to == to && m.body == "hi"), "{sent:?}");
+        assert!(
+            sent.iter().any(|m| m.to == to && m.body == "hi"),
+            "{sent:?}"
+        );
     }
-    assert_eq!(sent.iter().filter(|m| m.to == "later@example.com").count(), 2, "{sent:?}");
-    assert!(!host.log().contains(&services.mail_token_source()) || true);
+    assert_eq!(
+        sent.iter().filter(|m| m.to == "later@example.com").count(),
+        2,
+        "{sent:?}"
+    );
+}
+
+/// `wasmq new` in each language: the project's own unit test passes, its
+/// `build.sh` builds it, and `wasmq call` runs it: success for a name, a
+/// permanent error for an empty payload.
+#[test]
+fn wasmq_new_projects_test_build_and_run_in_each_language() {
+    wasmq_tests::plugins::build_plugins(); // installs the pinned JS and Python toolchains
+    let root = workspace_root();
+    let toolchains = root.join("plugins/.toolchains");
+    let parent = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    for lang in ["rust", "js", "python"] {
+        let name = format!("hello-{lang}");
+        let made = Command::new(wasmq_bin())
+            .args(["new", &name, "--lang", lang, "--dir"])
+            .arg(parent.path())
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "{}", show(&made));
+        let project = parent.path().join(&name);
+        let in_project = |program: &str, args: &[&str]| {
+            let output = Command::new(program)
+                .args(args)
+                .current_dir(&project)
+                .env(
+                    "COMPONENTIZE_JS",
+                    toolchains.join("js/node_modules/.bin/componentize-js"),
+                )
+                .env("COMPONENTIZE_PY", toolchains.join("py/bin/componentize-py"))
+                // Dependencies compiled once for every run of this test.
+                .env("CARGO_TARGET_DIR", target_dir().join("wasmq-new-rust"))
+                .output()
+                .unwrap_or_else(|e| panic!("run {program}: {e}"));
+            let text = show(&output);
+            assert!(
+                output.status.success(),
+                "{lang}: {program} {args:?}: {text}"
+            );
+            text
+        };
+        match lang {
+            "rust" => in_project("cargo", &["test", "--quiet"]),
+            "js" => in_project("node", &["--test"]),
+            _ => in_project("python3", &["-m", "unittest"]),
+        };
+        in_project("bash", &["build.sh"]);
+        let wasm = project.join(format!("{name}.wasm"));
+        let wasm = wasm.to_str().unwrap();
+        let ok = call(&[wasm, "--payload", "world"], cache.path());
+        let text = show(&ok);
+        assert_eq!(ok.status.code(), Some(0), "{lang}: {text}");
+        assert!(text.contains("hello, world"), "{lang}: {text}");
+        assert!(text.contains("INFO greeted on attempt 1"), "{lang}: {text}");
+        let empty = call(&[wasm, "--payload", " "], cache.path());
+        let text = show(&empty);
+        assert_eq!(empty.status.code(), Some(1), "{lang}: {text}");
+        assert!(text.contains("the payload is empty"), "{lang}: {text}");
+    }
 }

@@ -235,7 +235,9 @@ pub(crate) fn load_or_compile<A: Artifact>(
                 "evicted the least recently used compiled plugins from the cache"
             ),
             Ok(_) => {}
-            Err(e) => tracing::warn!(task_type, dir = %cache.dir().display(), "cannot evict from the compile cache: {e}"),
+            Err(e) => {
+                tracing::warn!(task_type, dir = %cache.dir().display(), "cannot evict from the compile cache: {e}")
+            }
         }
     }
     Ok((artifact, false))

@@ -125,8 +125,12 @@ pub(crate) fn component_imports(bytes: &[u8]) -> Result<Vec<String>, LoadProblem
             }
             // Skip nested modules and components whole: the parser has
             // counted their bytes, the slice must too.
-            Payload::ModuleSection { unchecked_range, .. }
-            | Payload::ComponentSection { unchecked_range, .. } => {
+            Payload::ModuleSection {
+                unchecked_range, ..
+            }
+            | Payload::ComponentSection {
+                unchecked_range, ..
+            } => {
                 rest = &rest[unchecked_range.len()..];
             }
             Payload::End(_) => return Ok(names),

@@ -26,7 +26,10 @@ fn the_least_recently_used_go_until_the_rest_fit() {
     assert_eq!(removed, vec![oldest.clone(), old.clone()]);
     assert!(!oldest.exists() && !old.exists());
     assert!(recent.exists() && kept.exists());
-    assert!(foreign.exists(), "files that are not artifacts are left alone");
+    assert!(
+        foreign.exists(),
+        "files that are not artifacts are left alone"
+    );
 
     // Within the bound, nothing goes.
     assert!(evict(dir.path(), 900, &kept).unwrap().is_empty());
