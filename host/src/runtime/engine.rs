@@ -117,9 +117,14 @@ pub fn default_cache_dir() -> Option<PathBuf> {
         .map(|dir| dir.join("wasmq"))
 }
 
-/// Core instances, memories and tables a component may need per instance:
-/// a Rust wasip2 component has a few core modules (main, shims, adapters).
-const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
+/// Core instances, memories and tables a component may need per instance.
+/// A Rust wasip2 component has a few core modules (main, shims, adapters);
+/// a componentize-py one 14 (CPython, its libc and each native extension
+/// are linked dynamically, one module each), componentize-js 4. Counted
+/// slots cost nothing until used, so leave Python room for more extensions.
+const CORE_INSTANCES_PER_COMPONENT: u32 = 32;
+/// Tables: each core module defines at most one or two.
+const TABLES_PER_COMPONENT: u32 = 16;
 const MEMORIES_PER_COMPONENT: u32 = 4;
 
 /// The fiber stack of one run: wasm's own stack limit (512 KiB, wasmtime's
@@ -148,10 +153,10 @@ pub(crate) fn build_engine(options: &RuntimeOptions) -> Result<Engine, RuntimeEr
         .total_stacks(n)
         .total_core_instances(n * CORE_INSTANCES_PER_COMPONENT)
         .total_memories(n * MEMORIES_PER_COMPONENT)
-        .total_tables(n * CORE_INSTANCES_PER_COMPONENT)
+        .total_tables(n * TABLES_PER_COMPONENT)
         .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
         .max_memories_per_component(MEMORIES_PER_COMPONENT)
-        .max_tables_per_component(CORE_INSTANCES_PER_COMPONENT)
+        .max_tables_per_component(TABLES_PER_COMPONENT)
         .max_memory_size(usize::try_from(options.max_memory).unwrap_or(usize::MAX))
         // Reset the first MiB of each slot with memset instead of madvise:
         // madvise + refault cost ~40 µs of host CPU per task in cross-core

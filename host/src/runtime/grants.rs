@@ -131,7 +131,12 @@ pub(crate) fn component_imports(bytes: &[u8]) -> Result<Vec<String>, LoadProblem
             | Payload::ComponentSection {
                 unchecked_range, ..
             } => {
-                rest = &rest[unchecked_range.len()..];
+                rest = rest
+                    .get(unchecked_range.len()..)
+                    .ok_or_else(|| LoadProblem::Corrupt {
+                        kind: "component",
+                        message: "it ends in the middle of a nested module".to_owned(),
+                    })?;
             }
             Payload::End(_) => return Ok(names),
             _ => {}
@@ -184,4 +189,53 @@ pub(crate) fn check_imports<'a>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A component (binary, by hand) with a nested core module whose own
+    /// import must not count, then one top-level instance import.
+    fn component(import: &str) -> Vec<u8> {
+        let mut bytes = b"\0asm\x0d\x00\x01\x00".to_vec();
+        // A core module section holding an empty module.
+        let module = b"\0asm\x01\0\0\0";
+        bytes.push(1);
+        bytes.push(module.len() as u8);
+        bytes.extend_from_slice(module);
+        // An import section: one import, `name` as an instance of type 0.
+        let mut section = vec![1, 0x00, import.len() as u8];
+        section.extend_from_slice(import.as_bytes());
+        section.extend_from_slice(&[0x05, 0x00]);
+        bytes.push(10);
+        bytes.push(section.len() as u8);
+        bytes.extend_from_slice(&section);
+        bytes
+    }
+
+    #[test]
+    fn imports_are_read_without_compiling_and_refused_by_key() {
+        let bytes = component("wasi:keyvalue/store@0.2.0-draft2");
+        let names = component_imports(&bytes).unwrap();
+        assert_eq!(names, vec!["wasi:keyvalue/store@0.2.0-draft2"]);
+        let refused = check_imports(names.iter().map(String::as_str), None).unwrap_err();
+        assert!(
+            matches!(&refused, LoadProblem::Ungranted { key, .. } if key == "[capabilities] kv"),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn a_truncated_component_is_corrupt_not_a_panic() {
+        let bytes = component("wasi:http/outgoing-handler@0.2.12");
+        for cut in 9..bytes.len() {
+            // Corrupt, or (cut between sections) a component without it.
+            match component_imports(&bytes[..cut]) {
+                Err(LoadProblem::Corrupt { kind: "component", .. }) => {}
+                Ok(names) if names.is_empty() => {}
+                other => panic!("cut at {cut}: {other:?}"),
+            }
+        }
+    }
 }
