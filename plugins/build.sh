@@ -81,3 +81,6 @@ done < <(printf '%s\n' "${!components[@]}" | sort)
 while read -r type; do
     install_plugin "$type" "target/wasm32-wasip1/release/${commands[$type]}.wasm"
 done < <(printf '%s\n' "${!commands[@]}" | sort)
+
+# JavaScript, Python and Go plugins (toolchains pinned and cached there).
+source "$here/polyglot.sh"

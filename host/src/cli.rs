@@ -10,6 +10,7 @@ pub mod host;
 pub mod keys;
 pub mod local_redis;
 pub mod logging;
+pub mod new;
 pub mod ops;
 pub mod run;
 
@@ -35,6 +36,8 @@ pub enum Command {
     Dev(dev::DevArgs),
     /// Measure throughput, latency and cost per task against a real Redis.
     Bench(bench::BenchArgs),
+    /// Create a plugin project (Rust, JavaScript or Python) that builds and runs.
+    New(new::NewArgs),
     #[command(flatten)]
     Ops(ops::OpsCommand),
     // Each helper adds its variants here, e.g. `Call(call::CallArgs)`.
@@ -48,6 +51,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Dev(args) => dev::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::New(args) => new::run(args),
         Command::Ops(command) => ops::run(command),
     }
 }

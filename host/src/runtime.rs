@@ -51,7 +51,7 @@ mod trap;
 
 pub use command::EXIT_RETRYABLE;
 pub use contract::{CONTRACT_VERSION, HANDLER_INTERFACE, PluginKind};
-pub use engine::{MAX_INSTANCES, RuntimeOptions, default_cache_dir};
+pub use engine::{DEFAULT_CACHE_MAX_BYTES, MAX_INSTANCES, RuntimeOptions, default_cache_dir};
 pub use error::{LoadError, LoadProblem, RuntimeError};
 pub use invocation::{CancelToken, DEFAULT_MAX_CHILD_PAYLOAD, Invocation};
 pub use kv::{KeyPage, KvBucket, KvError, KvResult, KvStore, MemoryKv, Swapped};
@@ -109,7 +109,7 @@ impl Runtime {
         let engine = engine::build_engine(&options)?;
         let cache = options
             .resolved_cache_dir()
-            .map(|dir| DiskCache::open(dir, &engine))
+            .map(|dir| DiskCache::open(dir, &engine, options.cache_max_bytes))
             .transpose()?;
         let ticker = EpochTicker::start(&engine, options.epoch_tick)?;
         Ok(Runtime {
@@ -262,6 +262,9 @@ impl Runtime {
         };
         let (code, from_cache) = match kind {
             PluginKind::Component => {
+                // Refused before a compile that can take seconds.
+                let imports = grants::component_imports(bytes)?;
+                grants::check_imports(imports.iter().map(String::as_str), manifest)?;
                 let (component, hit) = load_or_compile(cache, engine, task_type, sha256, bytes)
                     .map_err(corrupt("component"))?;
                 let contract = contract::check_component(engine, &component)?;

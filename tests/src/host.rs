@@ -32,7 +32,8 @@ pub struct HostProcess {
 
 impl HostProcess {
     /// Starts `wasmq run --redis URL --plugins DIR` plus `extra` flags, with
-    /// a private compile cache and `info` logs, and waits until it serves.
+    /// a private compile cache (unless `extra` names a `--cache-dir`) and
+    /// `info` logs, and waits until it serves.
     pub fn start(redis_url: &str, plugins: &Path, extra: &[&str]) -> HostProcess {
         HostProcess::start_logging(redis_url, plugins, "info", extra)
     }
@@ -66,8 +67,12 @@ impl HostProcess {
             .args(["run", "--redis", redis_url, "--log-level", level])
             .arg("--plugins")
             .arg(plugins)
-            .arg("--cache-dir")
-            .arg(scratch.path().join("cache"))
+            // A private compile cache, unless the test shares one.
+            .args(if extra.contains(&"--cache-dir") {
+                vec![]
+            } else {
+                vec!["--cache-dir".into(), scratch.path().join("cache")]
+            })
             .args(extra)
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())

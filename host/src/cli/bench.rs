@@ -18,11 +18,13 @@
 //! starts a private `redis-server`; with it, it works in a random namespace
 //! and deletes exactly that namespace's keys at the end (see `target.rs`).
 
+mod args;
 mod capability;
 mod launch;
 mod limited;
 mod live;
 mod phases;
+mod plugin_cost;
 mod probe;
 mod report;
 mod sample;
@@ -36,104 +38,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use launch::{HostMode, HostSpec, HostUnderTest};
 use report::{LiveFigures, Report};
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use target::Target;
 
-/// Arguments of `wasmq bench`.
-#[derive(Debug, clap::Args)]
-pub struct BenchArgs {
-    /// Redis to run against; without it a private redis-server is started.
-    /// With it, keys go to a fresh random namespace, deleted at the end.
-    #[arg(long, value_name = "URL")]
-    pub redis: Option<String>,
-    /// Tasks in the backlog.
-    #[arg(long, value_name = "N", default_value_t = 100_000,
-          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
-    pub n: u64,
-    /// Payload size per task, bytes (a JSON object; at least 8).
-    #[arg(long, value_name = "B", default_value_t = 100,
-          value_parser = clap::value_parser!(u32).range(8..=1_048_576))]
-    pub payload_bytes: u32,
-    /// The plugin the drain and live phases run.
-    #[arg(long, value_enum, default_value_t = BenchPlugin::Noop)]
-    pub plugin: BenchPlugin,
-    /// Tasks per second in the live phase.
-    #[arg(long, value_name = "R", default_value_t = 100.0, value_parser = parse_rate)]
-    pub live_rate: f64,
-    /// Tasks sent in the live phase.
-    #[arg(long, value_name = "M", default_value_t = 1000,
-          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-    pub live_n: u32,
-    /// Run the host in this process (the default).
-    #[arg(long, conflicts_with = "child")]
-    pub in_process: bool,
-    /// Run the host as a `wasmq run` child process.
-    #[arg(long)]
-    pub child: bool,
-    /// The host's concurrency (default: one per core).
-    #[arg(long, value_name = "C", value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub concurrency: Option<u32>,
-    /// Also run an encrypted pass (payloads and outputs sealed with a
-    /// random key) and report its Redis and host CPU per task beside the
-    /// plain figures.
-    #[arg(long)]
-    pub encrypt: bool,
-    /// Print only the JSON line, without progress bars or summary.
-    #[arg(long)]
-    pub json: bool,
-    /// Directory holding the built plugins (`noop.wasm`, `cpu50.wasm`,
-    /// `sleep200.wasm`).
-    #[arg(long, value_name = "DIR", default_value = "plugins/dist")]
-    pub plugins: PathBuf,
-    /// Also measure the cost of a rate-limited lease: two more drains of
-    /// up to 20,000 tasks, plain and under this limit (e.g. 1000000/s, high
-    /// enough not to bind).
-    #[arg(long, value_name = "COUNT/UNIT", value_parser = parse_limit)]
-    pub rate: Option<crate::ratelimit::Rate>,
-}
-
-fn parse_limit(text: &str) -> Result<crate::ratelimit::Rate, String> {
-    crate::ratelimit::Rate::parse(text).map_err(|e| e.to_string())
-}
-
-/// The plugins the bench knows how to drive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum BenchPlugin {
-    /// Returns at once: measures the queue's own overhead.
-    Noop,
-    /// Burns about 50 µs of CPU per call: a small real handler.
-    Cpu50,
-    /// Sleeps 200 ms in a WASI call: a handler that waits on I/O, to run
-    /// with a high `--concurrency` (many runs in flight, little CPU).
-    Sleep200,
-    /// One HTTP GET per task to a loopback server the bench starts and grants.
-    Fetch,
-    /// A key-value set and get per task, in the host's Redis.
-    Tally,
-}
-
-impl BenchPlugin {
-    /// The task type it serves (also its file's stem and its queue).
-    pub fn task_type(self) -> &'static str {
-        match self {
-            BenchPlugin::Noop => "noop",
-            BenchPlugin::Cpu50 => "cpu50",
-            BenchPlugin::Sleep200 => "sleep200",
-            BenchPlugin::Fetch => "fetch",
-            BenchPlugin::Tally => "tally",
-        }
-    }
-}
-
-fn parse_rate(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(rate) if rate > 0.0 && rate <= 100_000.0 => Ok(rate),
-        _ => Err(format!(
-            "`{text}` is not a rate between 0 and 100000 tasks per second"
-        )),
-    }
-}
+pub use args::{BenchArgs, BenchPlugin, PluginChoice};
 
 /// Runs `wasmq bench`: exit 0 with the report, 1 when the bench failed.
 pub fn run(args: BenchArgs) -> ExitCode {
@@ -148,7 +57,31 @@ pub fn run(args: BenchArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(bench(&args)) {
+    let builtin = match &args.plugin {
+        PluginChoice::Builtin(plugin) => *plugin,
+        PluginChoice::File(path) => {
+            let measured = runtime.block_on(plugin_cost::measure(
+                path,
+                &args.payload,
+                args.runs,
+                args.concurrency.unwrap_or(8),
+            ));
+            return match measured {
+                Ok(report) => {
+                    println!("{}", report.json_line());
+                    if !args.json {
+                        print!("{}", report.summary());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+    };
+    match runtime.block_on(bench(&args, builtin)) {
         Ok(report) => {
             println!("{}", report.json_line());
             if !args.json {
@@ -174,8 +107,8 @@ fn init_tracing() {
 }
 
 /// Sets up, runs the phases, and cleans up whatever happened.
-async fn bench(args: &BenchArgs) -> Result<Report> {
-    let task_type = args.plugin.task_type();
+async fn bench(args: &BenchArgs, plugin: BenchPlugin) -> Result<Report> {
+    let task_type = plugin.task_type();
     let source = args.plugins.join(format!("{task_type}.wasm"));
     if !source.is_file() {
         bail!(
@@ -191,9 +124,17 @@ async fn bench(args: &BenchArgs) -> Result<Report> {
     let plugins_dir = work.path().join("plugins");
     copy_plugin(&args.plugins, &plugins_dir, task_type)?;
     // Its server (if any) lives until the phases are done.
-    let setup = capability::prepare(args.plugin, &plugins_dir, args.payload_bytes as usize)?;
+    let setup = capability::prepare(plugin, &plugins_dir, args.payload_bytes as usize)?;
     let mut target = Target::open(args.redis.as_deref()).await?;
-    let outcome = run_phases(args, &mut target, &plugins_dir, work.path(), &setup.payload).await;
+    let outcome = run_phases(
+        args,
+        plugin,
+        &mut target,
+        &plugins_dir,
+        work.path(),
+        &setup.payload,
+    )
+    .await;
     let cleaned = target.cleanup().await;
     let report = outcome?;
     cleaned.context("deleting the bench's keys")?;
@@ -216,12 +157,13 @@ fn copy_plugin(from: &Path, dest: &Path, task_type: &str) -> Result<()> {
 /// Enqueues the backlog, starts the host and measures everything.
 async fn run_phases(
     args: &BenchArgs,
+    plugin: BenchPlugin,
     target: &mut Target,
     plugins_dir: &Path,
     work: &Path,
     payload: &[u8],
 ) -> Result<Report> {
-    let task_type = args.plugin.task_type();
+    let task_type = plugin.task_type();
     let n = args.n as usize;
     let opts = BrokerOptions {
         namespace: target.namespace.clone(),

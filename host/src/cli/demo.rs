@@ -101,7 +101,7 @@ impl DemoServices {
     /// a `<type>.toml` would hold it; `None` for any other type.
     pub fn manifest_text(&self, task_type: &str) -> Option<String> {
         match task_type {
-            "email" => Some(format!(
+            "email" | "email-js" | "email-py" => Some(format!(
                 "[capabilities]\nhttp = [{}]\n[config]\nmail_api = {}\n[secrets]\nmail_token = {}\n",
                 quoted(&self.mail.origin()),
                 quoted(&self.mail.messages_url()),

@@ -11,11 +11,19 @@
 //! wasmtime or different engine settings simply miss. Files are written to a
 //! temporary name and renamed into place, so a reader never sees a partial
 //! artifact; an unreadable or corrupt artifact is recompiled and replaced.
+//!
+//! The directory is bounded (`RuntimeOptions::cache_max_bytes`): nothing
+//! else ever deletes an artifact, and a JavaScript or Python plugin, whose
+//! build is not byte-for-byte reproducible, leaves a 40-60 MB artifact
+//! behind on every rebuild. After each store the least recently used
+//! artifacts go until the directory fits ([`evict`]); a cache hit refreshes
+//! its artifact's time, so what hosts keep loading stays.
 
 use super::error::RuntimeError;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 use wasmtime::Engine;
 
 /// A directory of precompiled artifacts for one engine configuration.
@@ -23,11 +31,12 @@ use wasmtime::Engine;
 pub(crate) struct DiskCache {
     dir: PathBuf,
     engine_hash: String,
+    max_bytes: u64,
 }
 
 impl DiskCache {
     /// Opens (creating if needed) the cache directory.
-    pub fn open(dir: PathBuf, engine: &Engine) -> Result<Self, RuntimeError> {
+    pub fn open(dir: PathBuf, engine: &Engine, max_bytes: u64) -> Result<Self, RuntimeError> {
         std::fs::create_dir_all(&dir).map_err(|source| RuntimeError::CacheDir {
             path: dir.clone(),
             source,
@@ -37,6 +46,7 @@ impl DiskCache {
         Ok(DiskCache {
             dir,
             engine_hash: format!("{:016x}", hasher.finish()),
+            max_bytes,
         })
     }
 
@@ -59,6 +69,58 @@ impl DiskCache {
         temp.as_file().sync_data()?;
         temp.persist(path).map_err(|e| e.error)?;
         Ok(())
+    }
+}
+
+/// Artifacts (and temp files left by a crash) in `dir`, least recently
+/// used first: `(path, size, modified)`.
+fn entries(dir: &Path) -> std::io::Result<Vec<(PathBuf, u64, SystemTime)>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let ours = name.ends_with(".cwasm") || name.starts_with(".tmp");
+        let meta = match entry.metadata() {
+            Ok(meta) if ours && meta.is_file() => meta,
+            // Another host removed it meanwhile, or it is not ours.
+            _ => continue,
+        };
+        found.push((entry.path(), meta.len(), meta.modified()?));
+    }
+    found.sort_by_key(|(_, _, modified)| *modified);
+    Ok(found)
+}
+
+/// Removes the least recently used artifacts of `dir` until the rest fit
+/// in `max_bytes`, never `keep` (the one just stored). Returns the paths
+/// removed. A file another host removed first is not an error.
+pub(crate) fn evict(dir: &Path, max_bytes: u64, keep: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let entries = entries(dir)?;
+    let mut total: u64 = entries.iter().map(|(_, size, _)| size).sum();
+    let mut removed = Vec::new();
+    for (path, size, _) in entries {
+        if total <= max_bytes {
+            break;
+        }
+        if path == keep {
+            continue;
+        }
+        match std::fs::remove_file(&path) {
+            Ok(()) => removed.push(path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        total -= size;
+    }
+    Ok(removed)
+}
+
+/// Marks an artifact as just used, for [`evict`]; failing only costs it
+/// its place in the order.
+fn touch(path: &Path) {
+    if let Ok(file) = std::fs::File::options().append(true).open(path) {
+        let _ = file.set_modified(SystemTime::now());
     }
 }
 
@@ -132,6 +194,7 @@ pub(crate) fn load_or_compile<A: Artifact>(
     if let Some(path) = path.as_deref().filter(|path| path.exists()) {
         match A::from_artifact(engine, path) {
             Ok(artifact) => {
+                touch(path);
                 metrics::counter!("wasmq_plugin_cache_hits_total", "task_type" => task_type.to_owned())
                     .increment(1);
                 tracing::info!(task_type, artifact = %path.display(), "loaded compiled plugin from the cache");
@@ -164,6 +227,21 @@ pub(crate) fn load_or_compile<A: Artifact>(
         if let Err(e) = stored {
             tracing::warn!(task_type, artifact = %path.display(), "cannot write the compile cache: {e}");
         }
+        match evict(cache.dir(), cache.max_bytes, &path) {
+            Ok(removed) if !removed.is_empty() => tracing::info!(
+                task_type,
+                removed = removed.len(),
+                max_bytes = cache.max_bytes,
+                "evicted the least recently used compiled plugins from the cache"
+            ),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(task_type, dir = %cache.dir().display(), "cannot evict from the compile cache: {e}")
+            }
+        }
     }
     Ok((artifact, false))
 }
+
+#[cfg(test)]
+mod tests;

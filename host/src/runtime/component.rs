@@ -6,7 +6,7 @@
 //! `wasi:config/store`, `wasi:keyvalue` and `wasmq:plugin/tasks`. WASI
 //! itself grants nothing (see [`deny_all_wasi`]); what the capabilities allow is the plugin's [`Grants`], checked per
 //! request, and a component importing one it was not granted is refused at
-//! load ([`check_imports`]). Everything that can be done once per plugin
+//! load, before it is compiled ([`check_imports`](super::grants::check_imports)). Everything that can be done once per plugin
 //! (type checking the imports, resolving the export) is done at load time in
 //! an `InstancePre`; a task only instantiates and calls.
 
@@ -14,7 +14,7 @@ use super::capture::Capture;
 use super::component_v01;
 use super::contract::Contract;
 use super::error::LoadProblem;
-use super::grants::{Grants, check_imports};
+use super::grants::Grants;
 use super::invocation::{CancelToken, Invocation};
 use super::kv_host::{KvCtx, KvView};
 use super::outbound::OutboundHooks;
@@ -134,7 +134,6 @@ impl Prepared {
         contract: Contract,
         manifest: Option<&PluginManifest>,
     ) -> Result<Self, LoadProblem> {
-        check_imports(engine, component, manifest)?;
         let grants = Grants::resolve(manifest)?;
         let mut linker = Linker::<ComponentState>::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)

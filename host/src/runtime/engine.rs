@@ -31,6 +31,10 @@ use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, WasmBacktraceDetails,
 };
 
+/// The default bound of the disk cache: room for dozens of JavaScript or
+/// Python artifacts (40-60 MB each) and hundreds of Rust ones.
+pub const DEFAULT_CACHE_MAX_BYTES: u64 = 2 << 30;
+
 /// Most plugin instances one runtime's pool may hold.
 pub const MAX_INSTANCES: u32 = 10_000;
 
@@ -42,6 +46,9 @@ pub struct RuntimeOptions {
     pub cache_dir: Option<PathBuf>,
     /// Whether to use the disk cache at all.
     pub disk_cache: bool,
+    /// The most the disk cache may hold, in bytes; past it the least
+    /// recently used artifacts are removed.
+    pub cache_max_bytes: u64,
     /// How many plugin instances may be alive at once (the pool size).
     pub max_instances: u32,
     /// The largest memory limit any plugin may have, in bytes.
@@ -55,6 +62,7 @@ impl Default for RuntimeOptions {
         RuntimeOptions {
             cache_dir: None,
             disk_cache: true,
+            cache_max_bytes: DEFAULT_CACHE_MAX_BYTES,
             max_instances: 64,
             max_memory: 1 << 30,
             epoch_tick: Duration::from_millis(5),
@@ -109,9 +117,14 @@ pub fn default_cache_dir() -> Option<PathBuf> {
         .map(|dir| dir.join("wasmq"))
 }
 
-/// Core instances, memories and tables a component may need per instance:
-/// a Rust wasip2 component has a few core modules (main, shims, adapters).
-const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
+/// Core instances, memories and tables a component may need per instance.
+/// A Rust wasip2 component has a few core modules (main, shims, adapters);
+/// a componentize-py one 14 (CPython, its libc and each native extension
+/// are linked dynamically, one module each), componentize-js 4. Counted
+/// slots cost nothing until used, so leave Python room for more extensions.
+const CORE_INSTANCES_PER_COMPONENT: u32 = 32;
+/// Tables: each core module defines at most one or two.
+const TABLES_PER_COMPONENT: u32 = 16;
 const MEMORIES_PER_COMPONENT: u32 = 4;
 
 /// The fiber stack of one run: wasm's own stack limit (512 KiB, wasmtime's
@@ -140,10 +153,10 @@ pub(crate) fn build_engine(options: &RuntimeOptions) -> Result<Engine, RuntimeEr
         .total_stacks(n)
         .total_core_instances(n * CORE_INSTANCES_PER_COMPONENT)
         .total_memories(n * MEMORIES_PER_COMPONENT)
-        .total_tables(n * CORE_INSTANCES_PER_COMPONENT)
+        .total_tables(n * TABLES_PER_COMPONENT)
         .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
         .max_memories_per_component(MEMORIES_PER_COMPONENT)
-        .max_tables_per_component(CORE_INSTANCES_PER_COMPONENT)
+        .max_tables_per_component(TABLES_PER_COMPONENT)
         .max_memory_size(usize::try_from(options.max_memory).unwrap_or(usize::MAX))
         // Reset the first MiB of each slot with memset instead of madvise:
         // madvise + refault cost ~40 µs of host CPU per task in cross-core

@@ -30,6 +30,10 @@ use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpH
 /// A boxed future of the kind the hook hands back to wasmtime-wasi-http.
 type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
 /// What `send_request` returns.
+/// How much of a denied request's body is read before the denial is
+/// answered (see [`OutboundHooks::deny`]).
+const DENIED_BODY_DRAIN: usize = 1 << 20;
+
 type Sent =
     Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send>;
 
@@ -72,12 +76,27 @@ impl OutboundHooks {
     }
 
     /// Refuses a request: a `denied` task-log line and metric, and the
-    /// guest's `HttpRequestDenied`.
-    fn deny(&self, method: &http::Method, host: &str, why: &str) -> Sent {
+    /// guest's `HttpRequestDenied`, as the answer to the request.
+    ///
+    /// The body the guest writes is read and thrown away first (up to
+    /// [`DENIED_BODY_DRAIN`]): dropped at once, the guest's writes to it
+    /// fail with "closed" before it ever sees the denial, and some guests
+    /// (componentize-js's `fetch`) trap on that instead of reporting it.
+    fn deny(&self, method: &http::Method, host: &str, why: &str, body: WasiBody) -> Sent {
         self.log
             .push("WARN", &format!("http {method} {host} denied: {why}"));
         count(&self.task_type, host, "denied");
-        Box::new(async { Err(HttpError::HttpRequestDenied) })
+        Box::new(async move {
+            let mut body = body;
+            let mut read = 0usize;
+            while read <= DENIED_BODY_DRAIN {
+                match http_body_util::BodyExt::frame(&mut body).await {
+                    Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.len()),
+                    Some(Err(_)) | None => break,
+                }
+            }
+            Err(HttpError::HttpRequestDenied)
+        })
     }
 }
 
@@ -99,7 +118,7 @@ impl WasiHttpHooks for OutboundHooks {
                 "{scheme}://{host}{} is not in the plugin's [capabilities] http grant",
                 uri.port_u16().map(|p| format!(":{p}")).unwrap_or_default()
             );
-            return self.deny(&method, &host, &why);
+            return self.deny(&method, &host, &why, request.into_body());
         }
         self.sent += 1;
         if self.sent > self.grant.max_requests {
@@ -107,7 +126,7 @@ impl WasiHttpHooks for OutboundHooks {
                 "more than {} requests in one run ([capabilities] http_max_requests)",
                 self.grant.max_requests
             );
-            return self.deny(&method, &host, &why);
+            return self.deny(&method, &host, &why, request.into_body());
         }
         let left = self.deadline.saturating_duration_since(Instant::now());
         let options = clamp(options, left);

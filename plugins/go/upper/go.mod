@@ -1,0 +1,3 @@
+module wasmq.invalid/plugins/go/upper
+
+go 1.21
