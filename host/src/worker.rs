@@ -51,6 +51,7 @@ mod keeper;
 mod kv;
 mod leaser;
 pub(crate) mod policy;
+mod pushed;
 pub(crate) mod sched;
 mod schedules;
 mod settle;
@@ -58,6 +59,7 @@ mod stats;
 
 pub use heartbeat::Identity;
 pub use kv::RedisKv;
+pub use pushed::{CHECK_EVERY as PUSHED_CHECK_EVERY, PushedPlugins, PushedStartError};
 pub use stats::WorkerReport;
 
 use crate::broker::{Client, MAX_BATCH};

@@ -186,6 +186,9 @@ scripts! {
     throttle: "throttle.lua", Keys::Exactly(1);
     limits_set: "limits_set.lua", Keys::Exactly(2);
     rekey: "rekey.lua", Keys::Exactly(1);
+    plugin_push: "plugin_push.lua", Keys::AtLeast(4);
+    plugin_rollback: "plugin_rollback.lua", Keys::Exactly(2);
+    plugin_board: "plugin_board.lua", Keys::Exactly(1);
 }
 
 #[cfg(test)]
