@@ -2,7 +2,9 @@
 //!
 //! A host serves exactly the task types that have a working plugin in its
 //! plugins directory, as `<type>.wasm` with an optional `<type>.toml`
-//! manifest. Operators deploy a plugin by copying it in, upgrade it by
+//! manifest, or pushed to Redis (`wasmq plugins push`; the worker fetches
+//! those and `pushed.rs` loads them the same way). A type comes from one of
+//! the two places only ([`Origin`]). Operators deploy a plugin by copying it in, upgrade it by
 //! replacing it, and retire it by deleting it, all without restarting the
 //! host, so this module is built around three guarantees:
 //!

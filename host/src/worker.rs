@@ -13,6 +13,7 @@
 //!   cancel listener: pub/sub → trips the task's CancelToken
 //!   heartbeat: host record with TTL      maintenance: promote due, reap expired
 //!   schedules: enqueue and claim due cron fires (schedules.rs), until shutdown
+//!   pushed plugins: board + notices → download → PluginDir::install_pushed (pushed.rs)
 //! ```
 //!
 //! * `leaser.rs` takes work only for the task types the plugin registry

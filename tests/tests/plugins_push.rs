@@ -104,6 +104,13 @@ async fn pushed_plugins_run_on_hosts_with_empty_directories(url: String) {
     assert_eq!(pushed["sha256"], sha(&plugin_bytes("echo-v2")));
     hosts_serve(&client, 3, "echo@v2:").await;
     assert_eq!(echo_types(&client, 60).await, [V2]);
+    // What operators see: `wasmq hosts` and `wasmq plugins` (the API's
+    // `/api/v1/hosts` and the dashboard read the same heartbeats).
+    let listed = wasmq(&url, &["hosts"]).await.expect(0).stdout;
+    assert_eq!(listed.matches("echo@v2:").count(), 3, "{listed}");
+    let served = wasmq(&url, &["plugins", "--json"]).await.expect(0).json();
+    assert_eq!(served[0]["version"].as_str().unwrap().get(..3), Some("v2:"));
+    assert_eq!(served[0]["hosts"].as_array().unwrap().len(), 3);
 
     let history = plugins(&url, &["history", "echo", "--json"])
         .await
@@ -194,55 +201,68 @@ async fn the_store_keeps_a_bounded_history_in_chunks(url: String) {
         client.plugin_rollback("echo", None).await,
         Err(PluginStoreError::NoOlderVersion { current: 1, .. })
     ));
+    // A new manifest for the damaged module: its body is uploaded whole again.
+    let moved = client
+        .plugin_push("echo", &big, Some("fuel = 6"), max)
+        .await
+        .unwrap();
+    assert_eq!(moved.version, 2);
+    let current = client.plugin_current("echo").await.unwrap().unwrap();
+    assert_eq!(client.plugin_download("echo", &current).await.unwrap(), big);
 
-    // 21 versions in all: the oldest falls off, and its body with it.
-    for i in 2..=21 {
+    // 22 versions in all: the oldest two fall off, and their body with them.
+    for i in 3..=22 {
         let moved = client
             .plugin_push("echo", &small(i), None, max)
             .await
             .unwrap();
         assert_eq!(moved.version, i);
     }
-    let history = client.plugin_history("echo").await.unwrap().unwrap();
-    assert_eq!(history.versions.len(), HISTORY_KEEP);
-    assert_eq!(history.versions.first().unwrap().version, 21);
-    assert_eq!(history.versions.last().unwrap().version, 2);
-    let gone: i64 = raw.run(&["EXISTS", &body(&big)]).await;
-    assert_eq!(gone, 0, "the body of a version that fell off is deleted");
-    let kept: i64 = raw.run(&["EXISTS", &body(&small(2))]).await;
-    assert_eq!(kept, 1);
-
-    // The version serving is kept past the limit until something replaces it.
-    client.plugin_rollback("echo", Some(2)).await.unwrap();
-    client
-        .plugin_push("echo", &small(22), None, max)
-        .await
-        .unwrap();
     let numbers = |h: &wasmq::broker::PluginHistory| -> Vec<u64> {
         h.versions.iter().map(|v| v.version).collect()
     };
     let history = client.plugin_history("echo").await.unwrap().unwrap();
-    assert_eq!(history.versions.len(), HISTORY_KEEP + 1);
-    assert!(numbers(&history).contains(&2));
+    assert_eq!(history.versions.len(), HISTORY_KEEP);
+    assert_eq!(numbers(&history), (3..=22).rev().collect::<Vec<u64>>());
+    let gone: i64 = raw.run(&["EXISTS", &body(&big)]).await;
+    assert_eq!(gone, 0, "the body of versions that fell off is deleted");
+    let kept: i64 = raw.run(&["EXISTS", &body(&small(3))]).await;
+    assert_eq!(kept, 1);
+
+    // The version serving is kept past the limit until something replaces it.
+    client.plugin_rollback("echo", Some(3)).await.unwrap();
     client
         .plugin_push("echo", &small(23), None, max)
         .await
         .unwrap();
     let history = client.plugin_history("echo").await.unwrap().unwrap();
-    assert_eq!(numbers(&history), (4..=23).rev().collect::<Vec<u64>>());
+    assert_eq!(history.versions.len(), HISTORY_KEEP + 1);
+    assert!(numbers(&history).contains(&3));
+    client
+        .plugin_push("echo", &small(24), None, max)
+        .await
+        .unwrap();
+    let history = client.plugin_history("echo").await.unwrap().unwrap();
+    assert_eq!(numbers(&history), (5..=24).rev().collect::<Vec<u64>>());
 
     // Content-addressed: an older module pushed again reuses its body.
     let again = client
-        .plugin_push("echo", &small(5), None, max)
+        .plugin_push("echo", &small(6), None, max)
         .await
         .unwrap();
-    assert_eq!(again.version, 24);
+    assert_eq!(again.version, 25);
     let history = client.plugin_history("echo").await.unwrap().unwrap();
     let shas: Vec<&str> = history.versions.iter().map(|v| v.sha256.as_str()).collect();
-    assert_eq!(shas.iter().filter(|s| **s == sha(&small(5))).count(), 2);
+    assert_eq!(shas.iter().filter(|s| **s == sha(&small(6))).count(), 2);
     let board = client.plugin_board().await.unwrap();
-    assert_eq!(board["echo"].version, 24);
-    assert_eq!(board["echo"].sha256, sha(&small(5)));
+    assert_eq!(board["echo"].version, 25);
+    assert_eq!(board["echo"].sha256, sha(&small(6)));
+    let back = client.plugin_rollback("echo", None).await.unwrap();
+    assert_eq!((back.version, back.moved), (24, true));
+    assert_eq!(
+        client.plugin_board().await.unwrap()["echo"].sha256,
+        sha(&small(24))
+    );
 
     // Unknown types and versions, and sizes, are refused with what to do.
     let err = client

@@ -20,7 +20,7 @@
 //! are (`wasmq_plugin_load_failures_total`), and the old version serves.
 
 use crate::broker::{BoardEntry, Client, PluginStoreError, Subscription};
-use crate::plugins::{PluginDir, PushedPlugin, Registry, SyncOutcome};
+use crate::plugins::{Origin, PluginDir, PushedPlugin, Registry, SyncOutcome};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -151,7 +151,8 @@ impl PushedPlugins {
                 return;
             }
         };
-        for (task_type, entry) in changed(&board, &self.seen) {
+        let known = |task_type: &str| self.registry.origin(task_type).is_some();
+        for (task_type, entry) in changed(&board, &self.seen, known) {
             if let Err(e) = self.sync(&task_type, &entry).await {
                 warn!(task_type, error = %e, "cannot fetch the pushed plugin; the version serving now keeps serving, trying again in {CHECK_EVERY:?}");
                 metrics::counter!("wasmq_plugin_sync_errors_total", "task_type" => task_type.clone())
@@ -185,7 +186,14 @@ impl PushedPlugins {
             Ok(bytes) => bytes,
             Err(PluginStoreError::Broker(e)) => return Err(PluginStoreError::Broker(e)),
             Err(e) => {
-                // Damaged or oversized: no use trying again until the pointer moves.
+                // Damaged or oversized: shown as the type's error, and not
+                // tried again until the pointer moves.
+                let path = format!("pushed:{task_type}@v{}", current.version).into();
+                let origin = Origin::Pushed {
+                    version: current.version,
+                };
+                self.registry
+                    .set_error(task_type, path, origin, Some(e.to_string()));
                 self.seen.insert(task_type.to_owned(), entry.moves);
                 return Err(e);
             }
@@ -213,14 +221,19 @@ impl PushedPlugins {
     }
 }
 
-/// The board's entries whose pointer moved since `seen`.
+/// The board's entries whose pointer moved since `seen`, and those the
+/// registry does not know (any more): a push refused while the directory
+/// served the type is loaded once the file is gone.
 fn changed(
     board: &BTreeMap<String, BoardEntry>,
     seen: &HashMap<String, u64>,
+    known: impl Fn(&str) -> bool,
 ) -> Vec<(String, BoardEntry)> {
     board
         .iter()
-        .filter(|(task_type, entry)| seen.get(*task_type) != Some(&entry.moves))
+        .filter(|(task_type, entry)| {
+            seen.get(*task_type) != Some(&entry.moves) || !known(task_type)
+        })
         .map(|(task_type, entry)| (task_type.clone(), entry.clone()))
         .collect()
 }
@@ -254,7 +267,13 @@ mod tests {
         ]
         .into();
         let seen: HashMap<String, u64> = [("a".into(), 1), ("b".into(), 3)].into();
-        let names: Vec<String> = changed(&board, &seen).into_iter().map(|(t, _)| t).collect();
-        assert_eq!(names, ["b", "c"]);
+        let names = |known: &dyn Fn(&str) -> bool| -> Vec<String> {
+            changed(&board, &seen, known)
+                .into_iter()
+                .map(|(t, _)| t)
+                .collect()
+        };
+        assert_eq!(names(&|_| true), ["b", "c"]);
+        assert_eq!(names(&|t| t != "a"), ["a", "b", "c"]);
     }
 }

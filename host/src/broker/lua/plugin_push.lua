@@ -2,9 +2,9 @@
 -- type's pushed plugin and points `current` at it, or does nothing when the
 -- current version already has this module and manifest. The module is
 -- taken from its content-addressed body (an earlier version had the same
--- bytes) or else renamed there from the staging hash the pusher filled
--- chunk by chunk; either must hold exactly `chunks` chunks adding up to
--- `size` bytes. Versions past the newest `keep` (never the current one)
+-- bytes) if that is whole, or else renamed there from the staging hash the
+-- pusher filled chunk by chunk; whole means exactly `chunks` chunks adding
+-- up to `size` bytes. Versions past the newest `keep` (never the current one)
 -- are forgotten, and so are their bodies when no kept version shares them.
 -- KEYS[1] head HASH: current, last (newest version number), moves
 -- KEYS[2] versions HASH: version number -> record
@@ -75,12 +75,9 @@ if current and sha_of[current] == sha then
     return {0, current, moves}
   end
 end
-local from_body = redis.call('EXISTS', body) == 1
-if from_body then
-  if not whole(body) then return {-2} end
-elseif not whole(staging) then
-  return {-2}
-end
+-- A body damaged behind our back is replaced by a whole upload.
+local from_body = whole(body)
+if not from_body and not whole(staging) then return {-2} end
 
 -- What falls off: the oldest beyond `keep`, counting the new version.
 local version = (tonumber(redis.call('HGET', head, 'last')) or 0) + 1

@@ -3,8 +3,8 @@
 -- KEYS[1] head HASH: current, last (newest version number), moves
 -- KEYS[2] versions HASH: version number -> record
 -- ARGV[1] target: a version number, or "" for the one before the current
--- Returns {1, version, moves} when moved, {0, version, moves} when that
--- version is current already, {-1} when nothing was pushed for the type,
+-- Returns {1, version, moves, sha} when moved, {0, version, moves, sha}
+-- when that version is current already (sha: the version's module), {-1} when nothing was pushed for the type,
 -- {-2} when no version is older than the current, {-3} when the version
 -- named is not kept.
 local head, versions = KEYS[1], KEYS[2]
@@ -25,7 +25,9 @@ if not version then
 elseif redis.call('HEXISTS', versions, target) == 0 then
   return {-3}
 end
-if version == current then return {0, current, moves} end
+local sha = string.match(redis.call('HGET', versions, tostring(version)) or '', '^(%x+)|')
+if not sha then return refused('plugin rollback', 'malformed record of version ' .. version) end
+if version == current then return {0, current, moves, sha} end
 redis.call('HSET', head, 'current', tostring(version))
 moves = redis.call('HINCRBY', head, 'moves', 1)
-return {1, version, moves}
+return {1, version, moves, sha}

@@ -31,10 +31,11 @@ impl Client {
         let sha = hex::encode(Sha256::digest(module));
         let manifest_arg = manifest.map_or_else(|| "-".to_owned(), |m| format!("+{m}"));
         let staging = keys.staging(&uuid::Uuid::new_v4().simple().to_string());
-        let mut uploaded = false;
+        // Upload only when no body has these bytes, or the script found it not whole.
+        let (mut uploaded, mut must_upload) = (false, false);
         for _ in 0..PUSH_ATTEMPTS {
             let kept = self.kept_shas(&keys).await?;
-            if !uploaded && !self.exists(&keys.body(&sha)).await? {
+            if !uploaded && (must_upload || !self.exists(&keys.body(&sha)).await?) {
                 self.upload(&staging, module).await?;
                 uploaded = true;
             }
@@ -57,8 +58,8 @@ impl Client {
             let reply = Reply::of(op).array(self.invoke(&call, op).await?)?;
             match code(op, &reply)? {
                 -1 => continue,
-                // The body vanished (trimmed by another push) or the upload expired.
-                -2 => uploaded = false,
+                // The body vanished or is damaged, or the upload expired.
+                -2 => (uploaded, must_upload) = (false, true),
                 _ => {
                     let moved = moved(op, &reply)?;
                     self.announce(task_type, &moved_entry(op, &reply, &sha)?)
@@ -68,7 +69,8 @@ impl Client {
             }
         }
         Err(PluginStoreError::Refused(format!(
-            "other pushes of `{task_type}` kept changing its versions; push again"
+            "the push of `{task_type}` did not complete in {PUSH_ATTEMPTS} attempts (other pushes \
+             kept changing its versions, or the upload kept expiring); push again"
         )))
     }
 
@@ -106,11 +108,13 @@ impl Client {
                 })
             }
             _ => {
-                let moved = moved(op, &reply)?;
-                let current = self.plugin_current(task_type).await?.ok_or_else(unknown)?;
-                self.announce(task_type, &moved_entry(op, &reply, &current.sha256)?)
+                let sha = reply
+                    .get(3)
+                    .ok_or_else(|| BrokerError::reply(op, "no sha in the reply"))?;
+                let sha = Reply::of(op).text(sha.clone())?;
+                self.announce(task_type, &moved_entry(op, &reply, &sha)?)
                     .await?;
-                Ok(moved)
+                moved(op, &reply).map_err(Into::into)
             }
         }
     }

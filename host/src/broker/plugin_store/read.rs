@@ -32,7 +32,7 @@ impl Client {
             let record = Reply::of(op).bytes(value)?;
             versions.push(parse_record(op, &field, &record)?);
         }
-        versions.sort_by(|a, b| b.version.cmp(&a.version));
+        versions.sort_by_key(|v| std::cmp::Reverse(v.version));
         Ok(Some(PluginHistory {
             task_type: task_type.to_owned(),
             current,
