@@ -87,6 +87,7 @@ mod maintainer;
 mod maintenance;
 mod options;
 mod outbox;
+mod plugin_store;
 mod records;
 mod redact;
 mod rekey;
@@ -121,6 +122,10 @@ pub use maintainer::{MAX_BACKOFF, Maintainer, MaintenanceReport, TRIM_PERIOD};
 pub use maintenance::ReapReport;
 pub use options::{BrokerOptions, MAX_BATCH, MAX_DURABLE_REPLICAS, MAX_DURABLE_TIMEOUT};
 pub use outbox::{FORWARDED_KEEP, ForwardReport};
+pub use plugin_store::{
+    BoardEntry, CHUNK_SIZE, HISTORY_KEEP, PluginHistory, PluginStoreError, PointerMove,
+    PushedVersion, Reassembly,
+};
 pub use redact::mask_password;
 pub use rekey::RekeyPage;
 pub use removal::{QueueContents, QueueRemoval};

@@ -18,7 +18,7 @@
 //! | [`schedule`] | cron schedules: definitions, next fires | leaves |
 //! | [`broker`] | Redis: keys, Lua scripts, leases, stats ([`Client`]) | leaves |
 //! | [`runtime`] | wasmtime: engine, compile cache, sandboxed runs | leaves |
-//! | [`plugins`] | plugin directory: registry, loader, watcher | `runtime`, leaves |
+//! | [`plugins`] | plugin directory and pushed plugins: registry, loader, watcher | `runtime`, leaves |
 //! | [`worker`] | leases tasks, runs plugins, acks/retries | `broker`, `plugins`, `runtime` |
 //! | [`http`] | JSON API, dashboard, metrics | `broker`, `plugins` |
 //! | [`cli`] | the `wasmq` commands | everything |

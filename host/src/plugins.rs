@@ -2,7 +2,9 @@
 //!
 //! A host serves exactly the task types that have a working plugin in its
 //! plugins directory, as `<type>.wasm` with an optional `<type>.toml`
-//! manifest. Operators deploy a plugin by copying it in, upgrade it by
+//! manifest, or pushed to Redis (`wasmq plugins push`; the worker fetches
+//! those and `pushed.rs` loads them the same way). A type comes from one of
+//! the two places only ([`Origin`]). Operators deploy a plugin by copying it in, upgrade it by
 //! replacing it, and retire it by deleting it, all without restarting the
 //! host, so this module is built around three guarantees:
 //!
@@ -32,6 +34,8 @@
 //! |---|---|
 //! | `name.rs` | which files are plugins; task type validation |
 //! | `registry.rs` | [`Registry`]: the served plugins, snapshot-swapped |
+//! | `policy.rs` | [`PluginPolicy`]: the manifest's worker settings |
+//! | `pushed.rs` | [`PushedPlugin`]: versions pushed to Redis, loaded like files |
 //! | `loader.rs` | [`PluginDir`]: reading, hashing, compiling, the scan |
 //! | `debounce.rs` | per-type debouncing of file events |
 //! | `watcher.rs` | [`spawn_watcher`]: `notify` events to syncs |
@@ -58,11 +62,14 @@ mod debounce;
 mod error;
 mod loader;
 mod name;
+mod policy;
+mod pushed;
 mod registry;
 mod watcher;
 
 pub use error::{LoadFailure, PluginDirError};
 pub use loader::{DEFAULT_MAX_FILE_SIZE, PluginDir, ScanReport, SyncOutcome};
 pub use name::{MAX_TYPE_LEN, validate_task_type};
-pub use registry::{LoadedPlugin, PluginEntry, PluginPolicy, Registry};
+pub use pushed::PushedPlugin;
+pub use registry::{LoadedPlugin, Origin, PluginEntry, PluginPolicy, Registry};
 pub use watcher::{DEBOUNCE, spawn_watcher};

@@ -13,6 +13,7 @@
 //!   cancel listener: pub/sub → trips the task's CancelToken
 //!   heartbeat: host record with TTL      maintenance: promote due, reap expired
 //!   schedules: enqueue and claim due cron fires (schedules.rs), until shutdown
+//!   pushed plugins: board + notices → download → PluginDir::install_pushed (pushed.rs)
 //! ```
 //!
 //! * `leaser.rs` takes work only for the task types the plugin registry
@@ -51,6 +52,7 @@ mod keeper;
 mod kv;
 mod leaser;
 pub(crate) mod policy;
+mod pushed;
 pub(crate) mod sched;
 mod schedules;
 mod settle;
@@ -58,6 +60,7 @@ mod stats;
 
 pub use heartbeat::Identity;
 pub use kv::RedisKv;
+pub use pushed::{CHECK_EVERY as PUSHED_CHECK_EVERY, PushedPlugins, PushedStartError};
 pub use stats::WorkerReport;
 
 use crate::broker::{Client, MAX_BATCH};

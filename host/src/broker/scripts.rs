@@ -189,6 +189,9 @@ scripts! {
     due_mark: "due_mark.lua", Keys::Exactly(2);
     due_claim: "due_claim.lua", Keys::Exactly(2);
     due_settle: "due_settle.lua", Keys::Exactly(2);
+    plugin_push: "plugin_push.lua", Keys::AtLeast(4);
+    plugin_rollback: "plugin_rollback.lua", Keys::Exactly(2);
+    plugin_board: "plugin_board.lua", Keys::Exactly(1);
 }
 
 #[cfg(test)]

@@ -59,6 +59,9 @@ enum Kind {
     Cancel,
     /// Message = `<queue> <local id> <local id> ...`.
     Completion,
+    /// Message = a task type whose pushed plugin changed, read with
+    /// [`Subscription::next_notice`].
+    Notice,
 }
 
 // Never read: the connection is held only so the subscription stays open.
@@ -90,6 +93,13 @@ impl Client {
     pub async fn completion_subscription(&self) -> BrokerResult<Subscription> {
         let channel = self.inner.global.done_channel.clone();
         self.subscribe(channel, Kind::Completion).await
+    }
+
+    /// Subscribes to notices of plugin pushes and rollbacks (the task type
+    /// of each), for [`Subscription::next_notice`].
+    pub async fn plugin_subscription(&self) -> BrokerResult<Subscription> {
+        let channel = super::plugin_store::notice_channel(&self.inner.opts.namespace);
+        self.subscribe(channel, Kind::Notice).await
     }
 
     async fn subscribe(&self, channel: String, kind: Kind) -> BrokerResult<Subscription> {
@@ -162,6 +172,20 @@ impl Subscription {
         std::future::poll_fn(|cx| self.poll_id(cx)).await
     }
 
+    /// The next message of a notice subscription, as sent; `None` once the
+    /// connection is gone for good.
+    pub async fn next_notice(&mut self) -> Option<String> {
+        loop {
+            let push = self.rx.recv().await?;
+            if push.kind == PushKind::Disconnection && self.ends_on_disconnect {
+                return None;
+            }
+            if let Some(payload) = self.payload(push) {
+                return Some(payload);
+            }
+        }
+    }
+
     fn poll_id(&mut self, cx: &mut Context<'_>) -> Poll<Option<TaskId>> {
         loop {
             if let Some(id) = self.ready.pop_front() {
@@ -199,6 +223,8 @@ impl Subscription {
                 Ok(id) => self.ready.push_back(id),
                 Err(e) => warn!(%payload, error = %e, "ignored a malformed cancellation message"),
             },
+            // Read whole by `next_notice`; there is no task id in them.
+            Kind::Notice => {}
             Kind::Completion => {
                 let mut words = payload.split(' ');
                 let queue = words.next().unwrap_or_default();

@@ -5,15 +5,17 @@
 //! (the HTTP address when the port was 0, the broker client for enqueueing)
 //! before handing over control. Everything that can be checked is checked
 //! in [`Host::start`], in the order that gives the most useful error first:
-//! settings, plugins directory, Redis, HTTP address. A host with no working
-//! plugin still starts (it serves plugins as they are added) but says so.
+//! settings, plugins directory, Redis, the plugins pushed to Redis (a type
+//! both pushed and in the directory stops the start), HTTP address. A host
+//! with no working plugin still starts (it serves plugins as they are added
+//! or pushed) but says so.
 
 use crate::broker::{BrokerOptions, Client, mask_password};
 use crate::config::{Limits, RunConfig};
 use crate::plugins::{PluginDir, Registry, spawn_watcher};
 use crate::runtime::{MAX_INSTANCES, Runtime, RuntimeOptions};
 use crate::task::RetryPolicy;
-use crate::worker::{self, WorkerConfig, WorkerReport};
+use crate::worker::{self, PushedPlugins, WorkerConfig, WorkerReport};
 use anyhow::Context;
 use serde::Serialize;
 use std::future::Future;
@@ -38,6 +40,7 @@ pub struct Host {
     client: Client,
     registry: Registry,
     plugins: PluginDir,
+    pushed: PushedPlugins,
     http: Option<TcpListener>,
 }
 
@@ -73,10 +76,6 @@ impl Host {
         for (task_type, error) in &scan.failed {
             warn!(task_type, %error, "plugin not loaded");
         }
-        if registry.types().is_empty() {
-            warn!(dir = %config.plugins_dir.display(),
-                "no working plugin: nothing to serve until a <type>.wasm is added to the plugins directory");
-        }
         let client = Client::connect(&config.redis_url, broker_options(&config))
             .await
             .with_context(|| {
@@ -89,6 +88,13 @@ impl Host {
         runtime.attach_kv(std::sync::Arc::new(crate::worker::RedisKv::new(
             client.clone(),
         )));
+        // After the directory: a type both on disk and pushed refuses to start, naming both.
+        let mut pushed = PushedPlugins::new(client.clone(), plugins.clone(), registry.clone());
+        pushed.start().await?;
+        if registry.types().is_empty() {
+            warn!(dir = %config.plugins_dir.display(),
+                "no working plugin: nothing to serve until a <type>.wasm is added to the plugins directory or pushed with `wasmq plugins push`");
+        }
         // Bound here, served in `run`: the caller learns the address (port 0) before serving.
         let http = match config.http {
             Some(addr) => Some(
@@ -103,6 +109,7 @@ impl Host {
             client,
             registry,
             plugins,
+            pushed,
             http,
         })
     }
@@ -130,6 +137,7 @@ impl Host {
         // The watcher before the worker: a plugin copied in from now on is served.
         let watcher = spawn_watcher(self.registry.clone(), self.plugins.clone(), stop.clone())
             .context("cannot watch the plugins directory")?;
+        let pushed = self.pushed.spawn(stop.clone());
         let http = match self.http {
             Some(listener) => {
                 let token = self.config.http_token.as_ref().map(|t| t.0.clone());
@@ -180,6 +188,7 @@ impl Host {
         // Watcher and HTTP stop only after the drain, so the drain can be watched.
         stop.cancel();
         let _ = watcher.await;
+        let _ = pushed.await;
         if let Some(http) = http
             && let Ok(Err(e)) = http.await
         {

@@ -209,7 +209,9 @@ pub fn run(command: OpsCommand) -> ExitCode {
 /// would repeat the error `plugins check` reports itself.
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("warn,wasmq::plugins::loader=error")
+        tracing_subscriber::EnvFilter::new(
+            "warn,wasmq::plugins::loader=error,wasmq::plugins::pushed=error",
+        )
     });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -180,23 +180,35 @@ impl PluginManifest {
         confine: Option<&Path>,
     ) -> Result<Option<PluginManifest>, ManifestError> {
         let path = Self::path_for(wasm);
+        match Self::read_text(&path, confine)? {
+            Some(text) => Self::parse(&text, &path).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The text of the manifest at `path` (a regular file of at most
+    /// [`MAX_MANIFEST_SIZE`] bytes of UTF-8), or `None` when there is none:
+    /// what [`PluginManifest::load_for`] parses, for a caller that keeps the
+    /// text (`wasmq plugins push` stores it).
+    pub fn read_text(path: &Path, confine: Option<&Path>) -> Result<Option<String>, ManifestError> {
         let rules = FileRules {
             what: "plugin manifest",
             max: MAX_MANIFEST_SIZE,
             confine,
         };
-        let bytes = match read_regular_file(&path, rules) {
+        let bytes = match read_regular_file(path, rules) {
             Err(e) if e.is_not_found() => return Ok(None),
             other => other?,
         };
-        let text = String::from_utf8(bytes).map_err(|e| ManifestError::Syntax {
-            path: path.clone(),
-            message: format!(
-                "not UTF-8 text (invalid byte at offset {})",
-                e.utf8_error().valid_up_to()
-            ),
-        })?;
-        Self::parse(&text, &path).map(Some)
+        String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|e| ManifestError::Syntax {
+                path: path.to_owned(),
+                message: format!(
+                    "not UTF-8 text (invalid byte at offset {})",
+                    e.utf8_error().valid_up_to()
+                ),
+            })
     }
 
     /// Parses and validates manifest text; `path` is only used in errors.

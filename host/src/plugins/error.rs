@@ -6,8 +6,9 @@
 //! logged, counted and shown in the registry's entries, and the other
 //! plugins (and the previous version of this one) keep serving.
 
+use super::registry::Origin;
 use crate::runtime::LoadError;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The plugins directory itself is unusable.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +64,21 @@ pub enum LoadFailure {
     /// contract, ...).
     #[error(transparent)]
     Runtime(#[from] LoadError),
+    /// The type is served from one place (a file, or a push to Redis) and a
+    /// plugin for it came from the other.
+    #[error(
+        "task type `{task_type}` is both {existing} and {newcomer}; a host takes each type from \
+         one place, so it keeps serving the first and refuses the second: delete the file, or \
+         push the plugin under another type"
+    )]
+    Conflict {
+        /// The task type.
+        task_type: String,
+        /// Where the serving plugin comes from.
+        existing: String,
+        /// Where the refused one comes from.
+        newcomer: String,
+    },
     /// The background compile task panicked or was cancelled.
     #[error("loading {} did not finish: {message}", path.display())]
     Interrupted {
@@ -71,4 +87,30 @@ pub enum LoadFailure {
         /// The join error.
         message: String,
     },
+}
+
+impl LoadFailure {
+    /// A [`LoadFailure::Conflict`]: `task_type` comes from `existing` (at
+    /// `path`), and a plugin from `newcomer` (at `new_path`) was refused.
+    pub(crate) fn conflict(
+        task_type: &str,
+        (existing, path): (Origin, &Path),
+        (newcomer, new_path): (Origin, &Path),
+    ) -> LoadFailure {
+        LoadFailure::Conflict {
+            task_type: task_type.to_owned(),
+            existing: place(task_type, existing, path),
+            newcomer: place(task_type, newcomer, new_path),
+        }
+    }
+}
+
+/// Where a plugin comes from, in words.
+pub(crate) fn place(task_type: &str, origin: Origin, path: &Path) -> String {
+    match origin {
+        Origin::Directory => format!("the file {} in the plugins directory", path.display()),
+        Origin::Pushed { version } => {
+            format!("pushed to Redis (version {version}; see `wasmq plugins history {task_type}`)")
+        }
+    }
 }

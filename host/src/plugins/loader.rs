@@ -25,8 +25,8 @@
 //! the registry's entries, and the previous version (if any) keeps serving.
 
 use super::error::{LoadFailure, PluginDirError};
-use super::name::{FileRole, classify, validate_task_type};
-use super::registry::{Fingerprint, LoadedPlugin, PluginPolicy, Registry};
+use super::name::{list_task_types, validate_task_type};
+use super::registry::{Fingerprint, LoadedPlugin, Origin, PluginPolicy, Registry};
 use crate::config::{Limits, PluginManifest};
 use crate::runtime::{DEFAULT_MAX_PLUGIN_SIZE, LoadError, Plugin, PluginFile, Runtime};
 use futures::StreamExt;
@@ -152,6 +152,11 @@ impl PluginDir {
         &self.inner.dir
     }
 
+    /// The largest plugin accepted, in bytes (pushed ones too).
+    pub fn max_file_size(&self) -> u64 {
+        self.inner.max_file_size
+    }
+
     /// The runtime plugins are compiled with.
     pub fn runtime(&self) -> &Runtime {
         &self.inner.runtime
@@ -222,7 +227,8 @@ impl PluginDir {
                 );
                 metrics::counter!("wasmq_plugin_load_failures_total", "task_type" => task_type.to_owned())
                     .increment(1);
-                registry.set_error(task_type, path, Some(failure.to_string()));
+                let error = Some(failure.to_string());
+                registry.set_error(task_type, path, Origin::Directory, error);
                 SyncOutcome::Failed(failure)
             }
         }
@@ -234,6 +240,17 @@ impl PluginDir {
         task_type: &str,
         path: &Path,
     ) -> Result<SyncOutcome, LoadFailure> {
+        // A pushed type is not the directory's: its file is refused, its absence removes nothing.
+        if let Some((pushed @ Origin::Pushed { .. }, from)) = registry.origin(task_type) {
+            return match std::fs::symlink_metadata(path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SyncOutcome::Absent),
+                _ => Err(LoadFailure::conflict(
+                    task_type,
+                    (pushed, &from),
+                    (Origin::Directory, path),
+                )),
+            };
+        }
         // The semaphore is never closed, so acquiring cannot fail.
         let _slot = self.inner.loads.acquire().await.ok();
         let inner = Arc::clone(&self.inner);
@@ -263,10 +280,22 @@ impl PluginDir {
         };
         if registry.fingerprint(task_type).as_ref() == Some(&fingerprint) {
             debug!(file = %path.display(), "plugin unchanged");
-            registry.set_error(task_type, path.to_owned(), None);
+            registry.set_error(task_type, path.to_owned(), Origin::Directory, None);
             return Ok(SyncOutcome::Unchanged);
         }
         let plugin = self.compile(task_type, file).await?;
+        let loaded = LoadedPlugin {
+            policy: PluginPolicy::from_manifest(plugin.manifest()),
+            plugin: plugin.clone(),
+            loaded_at: SystemTime::now(),
+            fingerprint,
+        };
+        registry
+            .install(task_type, path.to_owned(), Origin::Directory, loaded)
+            .map_err(|existing| {
+                let existing = (existing.0, existing.1.as_path());
+                LoadFailure::conflict(task_type, existing, (Origin::Directory, path))
+            })?;
         Span::current().record("version", plugin.version());
         info!(
             file = %path.display(),
@@ -276,19 +305,17 @@ impl PluginDir {
         );
         metrics::counter!("wasmq_plugin_reloads_total", "task_type" => task_type.to_owned())
             .increment(1);
-        let version = plugin.version().to_owned();
-        let loaded = LoadedPlugin {
-            policy: PluginPolicy::from_manifest(plugin.manifest()),
-            plugin,
-            loaded_at: SystemTime::now(),
-            fingerprint,
-        };
-        registry.install(task_type, path.to_owned(), loaded);
-        Ok(SyncOutcome::Loaded { version })
+        Ok(SyncOutcome::Loaded {
+            version: plugin.version().to_owned(),
+        })
     }
 
     /// `file` with the grants given for `task_type` merged over its manifest.
-    fn add_grants(&self, task_type: &str, file: PluginFile) -> Result<PluginFile, LoadFailure> {
+    pub(super) fn add_grants(
+        &self,
+        task_type: &str,
+        file: PluginFile,
+    ) -> Result<PluginFile, LoadFailure> {
         let Some(extra) = self.inner.grants.get(task_type) else {
             return Ok(file);
         };
@@ -302,9 +329,24 @@ impl PluginDir {
         Ok(file.with_manifest(Some(merged)))
     }
 
+    /// [`PluginDir::compile`] once one of the load slots is free (a push
+    /// compiles alongside the directory's loads, not beyond their bound).
+    pub(super) async fn compile_bounded(
+        &self,
+        task_type: &str,
+        file: PluginFile,
+    ) -> Result<Plugin, LoadFailure> {
+        let _slot = self.inner.loads.acquire().await.ok();
+        self.compile(task_type, file).await
+    }
+
     /// Compiles the bytes read for `task_type`, with their manifest over the
     /// host defaults.
-    async fn compile(&self, task_type: &str, file: PluginFile) -> Result<Plugin, LoadFailure> {
+    pub(super) async fn compile(
+        &self,
+        task_type: &str,
+        file: PluginFile,
+    ) -> Result<Plugin, LoadFailure> {
         let inner = Arc::clone(&self.inner);
         let task_type = task_type.to_owned();
         let path = file.path().to_owned();
@@ -358,29 +400,4 @@ fn read_plugin(
         Err(e) if e.is_not_found() => Ok(None),
         other => Ok(Some(other?)),
     }
-}
-
-/// The task types (stems) of the `.wasm` files in `dir`, valid or not.
-fn list_task_types(dir: &Path) -> Result<BTreeSet<String>, PluginDirError> {
-    let list_error = |source| PluginDirError::List {
-        path: dir.to_owned(),
-        source,
-    };
-    let mut task_types = BTreeSet::new();
-    for entry in std::fs::read_dir(dir).map_err(list_error)? {
-        let path = entry.map_err(list_error)?.path();
-        match classify(&path) {
-            FileRole::Wasm(task_type) => {
-                task_types.insert(task_type);
-            }
-            FileRole::InvalidName { stem, .. } if path.extension() == Some("wasm".as_ref()) => {
-                task_types.insert(stem);
-            }
-            FileRole::Manifest(_) | FileRole::InvalidName { .. } => {}
-            FileRole::Ignored => {
-                debug!(file = %path.display(), "ignoring a file that is not <type>.wasm or <type>.toml")
-            }
-        }
-    }
-    Ok(task_types)
 }

@@ -8,7 +8,10 @@
 //! files, `.tmp` files of an atomic rename in progress, README files) is
 //! ignored, so an operator can keep notes next to the plugins.
 
+use super::error::PluginDirError;
+use std::collections::BTreeSet;
 use std::path::Path;
+use tracing::debug;
 
 /// Longest accepted task type name.
 pub const MAX_TYPE_LEN: usize = 64;
@@ -80,6 +83,31 @@ pub fn validate_task_type(name: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The task types (stems) of the `.wasm` files in `dir`, valid or not.
+pub(super) fn list_task_types(dir: &Path) -> Result<BTreeSet<String>, PluginDirError> {
+    let list_error = |source| PluginDirError::List {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut task_types = BTreeSet::new();
+    for entry in std::fs::read_dir(dir).map_err(list_error)? {
+        let path = entry.map_err(list_error)?.path();
+        match classify(&path) {
+            FileRole::Wasm(task_type) => {
+                task_types.insert(task_type);
+            }
+            FileRole::InvalidName { stem, .. } if path.extension() == Some("wasm".as_ref()) => {
+                task_types.insert(stem);
+            }
+            FileRole::Manifest(_) | FileRole::InvalidName { .. } => {}
+            FileRole::Ignored => {
+                debug!(file = %path.display(), "ignoring a file that is not <type>.wasm or <type>.toml")
+            }
+        }
+    }
+    Ok(task_types)
 }
 
 #[cfg(test)]

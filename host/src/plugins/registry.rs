@@ -11,73 +11,15 @@
 //! Every swap bumps a generation published on a `tokio::sync::watch`
 //! channel, so the worker can refresh the set of queues it leases from.
 
-use crate::config::units::format_duration;
-use crate::config::{GrantsSummary, Limits, PluginManifest};
+pub use super::policy::PluginPolicy;
+use crate::config::{GrantsSummary, Limits};
 use crate::runtime::Plugin;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 use tokio::sync::watch;
-
-/// The worker-facing settings of a plugin's manifest. `None` means the
-/// manifest does not set it, so the host default applies.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct PluginPolicy {
-    /// How many tasks of this type one host runs at once.
-    pub max_concurrency: Option<u32>,
-    /// How many times a failed task is retried before it is dead-lettered.
-    pub max_retries: Option<u32>,
-    /// First retry delay, doubled on each further retry.
-    #[serde(serialize_with = "duration_text")]
-    pub backoff_base: Option<Duration>,
-    /// Longest retry delay.
-    #[serde(serialize_with = "duration_text")]
-    pub backoff_cap: Option<Duration>,
-    /// Default limits across all hosts (limits set in Redis win).
-    #[serde(serialize_with = "limits_text")]
-    pub limits: crate::ratelimit::QueueLimits,
-    /// A retry-after pauses the whole queue, on every host.
-    pub throttle_on_retry_after: bool,
-}
-
-/// Serializes limits as text (`"rate 100/s, burst 1"`), `null` if none.
-fn limits_text<S: serde::Serializer>(
-    value: &crate::ratelimit::QueueLimits,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    if value.is_unlimited() {
-        serializer.serialize_none()
-    } else {
-        serializer.collect_str(value)
-    }
-}
-
-/// Serializes a duration as manifest text (`"1s"`), like [`Limits`] does.
-fn duration_text<S: serde::Serializer>(
-    value: &Option<Duration>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match value {
-        Some(duration) => serializer.collect_str(&format_duration(*duration)),
-        None => serializer.serialize_none(),
-    }
-}
-
-impl PluginPolicy {
-    /// The policy part of a manifest (all `None` without one).
-    pub fn from_manifest(manifest: Option<&PluginManifest>) -> Self {
-        manifest.map_or_else(Self::default, |m| PluginPolicy {
-            max_concurrency: m.max_concurrency,
-            max_retries: m.max_retries,
-            backoff_base: m.backoff_base,
-            backoff_cap: m.backoff_cap,
-            limits: m.limits,
-            throttle_on_retry_after: m.throttle_on_retry_after,
-        })
-    }
-}
 
 /// What was loaded from disk, to recognise an unchanged file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +27,7 @@ pub(crate) struct Fingerprint {
     /// SHA-256 of the `.wasm` bytes, in hex.
     pub(crate) wasm_sha256: String,
     /// The parsed manifest, if there was one.
-    pub(crate) manifest: Option<PluginManifest>,
+    pub(crate) manifest: Option<crate::config::PluginManifest>,
 }
 
 /// A plugin that serves its task type, with its manifest policy.
@@ -100,13 +42,29 @@ pub struct LoadedPlugin {
     pub(crate) fingerprint: Fingerprint,
 }
 
+/// Where a task type's plugin comes from. A host takes each type from one
+/// place only: a type served from one is refused from the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// `<type>.wasm` in the plugins directory.
+    Directory,
+    /// Pushed to Redis (`wasmq plugins push`), at this version.
+    Pushed {
+        /// The pushed version number.
+        version: u64,
+    },
+}
+
 /// One task type known to the directory, for listings (CLI, HTTP API).
 #[derive(Debug, Clone, Serialize)]
 pub struct PluginEntry {
     /// The task type (the file stem).
     pub task_type: String,
-    /// The `.wasm` file.
+    /// The `.wasm` file (for a pushed plugin, `pushed:<type>@v<version>`).
     pub path: PathBuf,
+    /// Where the plugin comes from.
+    pub origin: Origin,
     /// Short SHA-256 of the serving version; `None` if none loaded yet.
     pub version: Option<String>,
     /// What kind of module serves (component or WASI command).
@@ -137,6 +95,7 @@ impl PluginEntry {
 #[derive(Debug, Clone)]
 struct Slot {
     path: PathBuf,
+    origin: Origin,
     loaded: Option<LoadedPlugin>,
     error: Option<String>,
 }
@@ -243,23 +202,50 @@ impl Registry {
         self.get_loaded(task_type).map(|loaded| loaded.fingerprint)
     }
 
-    /// Swaps in a new version of `task_type` and clears its error.
-    pub(crate) fn install(&self, task_type: &str, path: PathBuf, loaded: LoadedPlugin) {
-        self.update(|map| {
-            map.insert(
-                task_type.to_owned(),
-                Slot {
+    /// Where `task_type` comes from, if the registry knows it.
+    pub(crate) fn origin(&self, task_type: &str) -> Option<(Origin, PathBuf)> {
+        let snapshot = self.snapshot();
+        let slot = snapshot.get(task_type)?;
+        Some((slot.origin, slot.path.clone()))
+    }
+
+    /// Swaps in a new version of `task_type` and clears its error, unless
+    /// the type comes from the other place (a file vs a push): then nothing
+    /// changes and the slot already there is returned.
+    pub(crate) fn install(
+        &self,
+        task_type: &str,
+        path: PathBuf,
+        origin: Origin,
+        loaded: LoadedPlugin,
+    ) -> Result<(), (Origin, PathBuf)> {
+        let mut refused = None;
+        self.update(|map| match map.get(task_type) {
+            Some(slot) if !same_place(slot.origin, origin) => {
+                refused = Some((slot.origin, slot.path.clone()));
+            }
+            _ => {
+                let slot = Slot {
                     path,
+                    origin,
                     loaded: Some(loaded),
                     error: None,
-                },
-            );
+                };
+                map.insert(task_type.to_owned(), slot);
+            }
         });
+        refused.map_or(Ok(()), Err)
     }
 
     /// Records (or with `None`, clears) the last load error of `task_type`,
-    /// keeping whatever version serves it.
-    pub(crate) fn set_error(&self, task_type: &str, path: PathBuf, error: Option<String>) {
+    /// keeping whatever version serves it (and where it comes from).
+    pub(crate) fn set_error(
+        &self,
+        task_type: &str,
+        path: PathBuf,
+        origin: Origin,
+        error: Option<String>,
+    ) {
         self.update(|map| match map.get_mut(task_type) {
             // A slot with neither a plugin nor an error says nothing.
             Some(slot) if slot.loaded.is_none() && error.is_none() => {
@@ -271,6 +257,7 @@ impl Registry {
                     task_type.to_owned(),
                     Slot {
                         path,
+                        origin,
                         loaded: None,
                         error,
                     },
@@ -313,12 +300,21 @@ impl Registry {
     }
 }
 
+/// Whether two origins are the same place (any two pushed versions are).
+fn same_place(a: Origin, b: Origin) -> bool {
+    matches!(
+        (a, b),
+        (Origin::Directory, Origin::Directory) | (Origin::Pushed { .. }, Origin::Pushed { .. })
+    )
+}
+
 /// Whether two snapshots hold the same slots (same versions, errors, paths).
 fn same(a: &Snapshot, b: &Snapshot) -> bool {
     a.len() == b.len()
         && a.iter().zip(b.iter()).all(|((ka, sa), (kb, sb))| {
             ka == kb
                 && sa.path == sb.path
+                && sa.origin == sb.origin
                 && sa.error == sb.error
                 && match (&sa.loaded, &sb.loaded) {
                     (None, None) => true,
@@ -335,6 +331,7 @@ fn entry(task_type: &str, slot: &Slot) -> PluginEntry {
     PluginEntry {
         task_type: task_type.to_owned(),
         path: slot.path.clone(),
+        origin: slot.origin,
         version: loaded.map(|l| l.plugin.version().to_owned()),
         kind: loaded.map(|l| l.plugin.kind().to_string()),
         limits: loaded.map(|l| l.plugin.limits()),

@@ -8,6 +8,7 @@
 use super::Shared;
 use super::stats::redis_error;
 use crate::broker::HostInfo;
+use crate::plugins::Origin;
 use crate::task::unix_ms;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -58,7 +59,14 @@ pub fn host_info(shared: &Shared) -> HostInfo {
             .registry
             .entries()
             .into_iter()
-            .filter_map(|e| e.version.map(|v| format!("{}@{v}", e.task_type)))
+            .filter_map(|e| {
+                let version = e.version?;
+                Some(match e.origin {
+                    // The pushed number first: what `wasmq plugins history` lists.
+                    Origin::Pushed { version: n } => format!("{}@v{n}:{version}", e.task_type),
+                    Origin::Directory => format!("{}@{version}", e.task_type),
+                })
+            })
             .collect(),
         in_flight: shared.inflight.len() as u64,
         processed: report.processed(),

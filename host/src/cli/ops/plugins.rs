@@ -1,4 +1,5 @@
-//! `wasmq plugins` and `wasmq plugins check FILE`.
+//! `wasmq plugins` and `wasmq plugins check FILE` (`push`, `history` and
+//! `rollback` are in `plugins/push.rs`).
 //!
 //! The listing comes from the hosts' heartbeats, not from a directory: what
 //! matters to an operator is what the running fleet actually serves, and
@@ -10,6 +11,8 @@
 //! symlink checks against the file's directory, size caps, manifest,
 //! compile or cache, contract check, linking), so "check passes" means "a
 //! host would serve it" and the error is the one the host would log.
+
+mod push;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -44,6 +47,18 @@ pub enum PluginsAction {
     /// why it cannot be served. Exit 0 if it loads, 1 if not.
     #[command(after_help = super::EXIT_CODES_HELP)]
     Check(CheckArgs),
+    /// Store a plugin in Redis and make it the current version of its task
+    /// type: every host loads it, without a shared plugins directory. The
+    /// file is checked as `check` does first; nothing is stored if it fails.
+    #[command(after_help = super::EXIT_CODES_HELP)]
+    Push(push::PushArgs),
+    /// List the kept versions of a pushed plugin: when, size, sha256, and
+    /// which one hosts run.
+    #[command(after_help = super::EXIT_CODES_HELP)]
+    History(push::HistoryArgs),
+    /// Make hosts run an earlier pushed version (default: the one before).
+    #[command(after_help = super::EXIT_CODES_HELP)]
+    Rollback(push::RollbackArgs),
 }
 
 /// Arguments of `wasmq plugins check`.
@@ -66,6 +81,9 @@ pub struct CheckArgs {
 pub async fn run(args: PluginsArgs) -> anyhow::Result<()> {
     match args.action {
         Some(PluginsAction::Check(check_args)) => check(check_args).await,
+        Some(PluginsAction::Push(push_args)) => push::push(push_args).await,
+        Some(PluginsAction::History(history_args)) => push::history(history_args).await,
+        Some(PluginsAction::Rollback(rollback_args)) => push::rollback(rollback_args).await,
         None => list(args.common).await,
     }
 }
@@ -125,7 +143,8 @@ async fn list(common: Common) -> anyhow::Result<()> {
         emit("no live hosts, so no plugins are served: start one with `wasmq run --plugins DIR`\n")
     } else {
         table.print_or(
-            "the live hosts serve no plugins: put <type>.wasm files in their plugins directory",
+            "the live hosts serve no plugins: put <type>.wasm files in their plugins directory, \
+             or push one with `wasmq plugins push FILE`",
         )
     }
 }

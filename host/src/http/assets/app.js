@@ -210,7 +210,7 @@ function renderPlugins(data) {
       .join(" · ") || "—";
     const cells = [
       el("td", {}, [el("code", { text: p.task_type })]),
-      el("td", {}, [el("code", { text: p.version || "—" }), el("span", { class: "muted", text: p.kind ? ` ${p.kind}` : "" })]),
+      el("td", {}, [el("code", { text: (p.pushed_version ? `v${p.pushed_version}:` : "") + (p.version || "—") }), el("span", { class: "muted", text: p.kind ? ` ${p.kind}` : "" })]),
       el("td", { text: limits }),
       el("td", { class: "grants", text: grants }),
       el("td", {}, [status]),

@@ -114,6 +114,9 @@ pub struct PluginDto {
     pub serving: bool,
     /// Short SHA-256 of the serving version.
     pub version: Option<String>,
+    /// The version number when the plugin was pushed to Redis (`wasmq
+    /// plugins push`); absent for a file of the plugins directory.
+    pub pushed_version: Option<u64>,
     /// `component` or `command`.
     pub kind: Option<String>,
     /// Effective limits of the serving version.
@@ -162,6 +165,10 @@ impl From<PluginEntry> for PluginDto {
             serving: e.is_serving(),
             task_type: e.task_type,
             version: e.version,
+            pushed_version: match e.origin {
+                crate::plugins::Origin::Pushed { version } => Some(version),
+                crate::plugins::Origin::Directory => None,
+            },
             kind: e.kind,
             limits: e.limits.map(Into::into),
             policy: e.policy.map(Into::into),

@@ -1,4 +1,6 @@
 use super::*;
+use crate::config::PluginManifest;
+use std::time::Duration;
 
 fn path() -> PathBuf {
     PathBuf::from("/plugins/mail.wasm")
@@ -8,7 +10,12 @@ fn path() -> PathBuf {
 fn errors_are_listed_but_not_served() {
     let registry = Registry::new();
     assert_eq!(registry.generation(), 0);
-    registry.set_error("mail", path(), Some("mail.wasm is broken".into()));
+    registry.set_error(
+        "mail",
+        path(),
+        Origin::Directory,
+        Some("mail.wasm is broken".into()),
+    );
     assert_eq!(registry.generation(), 1);
     assert!(registry.types().is_empty());
     assert!(registry.get("mail").is_none());
@@ -24,10 +31,10 @@ fn errors_are_listed_but_not_served() {
 fn only_real_changes_bump_the_generation() {
     let registry = Registry::new();
     let mut changes = registry.subscribe();
-    registry.set_error("mail", path(), None);
+    registry.set_error("mail", path(), Origin::Directory, None);
     assert_eq!(registry.generation(), 0, "clearing nothing is no change");
-    registry.set_error("mail", path(), Some("bad".into()));
-    registry.set_error("mail", path(), Some("bad".into()));
+    registry.set_error("mail", path(), Origin::Directory, Some("bad".into()));
+    registry.set_error("mail", path(), Origin::Directory, Some("bad".into()));
     assert_eq!(
         registry.generation(),
         1,
@@ -35,11 +42,11 @@ fn only_real_changes_bump_the_generation() {
     );
     assert!(changes.has_changed().unwrap());
     changes.mark_unchanged();
-    registry.set_error("mail", path(), None);
+    registry.set_error("mail", path(), Origin::Directory, None);
     assert!(registry.entries().is_empty(), "an empty slot is dropped");
     assert!(changes.has_changed().unwrap());
     assert!(!registry.remove("mail"));
-    registry.set_error("mail", path(), Some("bad".into()));
+    registry.set_error("mail", path(), Origin::Directory, Some("bad".into()));
     assert!(registry.remove("mail"));
     assert!(registry.entries().is_empty());
     assert_eq!(registry.generation(), 4);
