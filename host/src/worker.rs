@@ -51,6 +51,7 @@ mod keeper;
 mod kv;
 mod leaser;
 pub(crate) mod policy;
+mod report;
 pub(crate) mod sched;
 mod schedules;
 mod settle;
