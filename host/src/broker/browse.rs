@@ -193,11 +193,7 @@ impl Client {
                 .unwrap_or_default();
             // While active, the attempt and start time are in the lease value.
             if let Some(lease) = r.opt_text(lease)? {
-                let mut parts = lease.split('|').skip(1);
-                if let (Some(a), Some(s)) = (parts.next(), parts.next()) {
-                    meta.attempt = a.parse().unwrap_or(meta.attempt);
-                    meta.started_ms = s.parse().ok().or(meta.started_ms);
-                }
+                meta.apply_lease(&lease);
             }
             let head = r.opt_bytes(head)?.unwrap_or_default();
             let nl = head.iter().position(|b| *b == b'\n');
@@ -243,13 +239,7 @@ impl Client {
     ) -> BrokerResult<TaskPage> {
         let keys = self.keys(queue)?;
         let op = format!("list {state} tasks of queue {queue:?}");
-        let numbers: Vec<u64> = redis::cmd("ZREVRANGE")
-            .arg(&keys.result_index)
-            .arg(0)
-            .arg(-1)
-            .query_async(&mut self.conn())
-            .await
-            .map_err(|e| self.fail(&op, e))?;
+        let numbers = self.bucket_numbers(&keys).await?;
         // Newest bucket first; a cursor's bucket that expired meanwhile
         // continues with the next older one.
         let (mut at, mut scan) = match cursor {

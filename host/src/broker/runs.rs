@@ -23,6 +23,7 @@
 //! and the log are sealed like the last error in meta.
 
 use super::client::Client;
+use super::consumer::Failure;
 use super::error::BrokerResult;
 use super::records::sanitize;
 use serde::Serialize;
@@ -182,6 +183,41 @@ fn parse_runs(fields: Vec<(String, String)>) -> TaskRuns {
 }
 
 impl Client {
+    /// The run tail, log and progress arguments of a settle script (empty
+    /// when the verdict carries no run report).
+    pub(crate) fn run_args(
+        &self,
+        queue: &str,
+        run: &RunReport,
+        version: &str,
+        error: &str,
+    ) -> [String; 3] {
+        let log = run.kept_log();
+        let log = match log.is_empty() {
+            true => log,
+            false => self.seal_error(queue, &log),
+        };
+        [run.tail(version, error), log, run.progress_field()]
+    }
+
+    /// The failures channel, or empty when announcements are off.
+    pub(crate) fn failure_channel(&self) -> &str {
+        match self.inner.opts.publish_completions {
+            true => &self.inner.global.failed_channel,
+            false => "",
+        }
+    }
+
+    pub(crate) fn failure_run_args(&self, queue: &str, failure: &Failure) -> [String; 3] {
+        match &failure.run {
+            Some(run) => {
+                let error = self.seal_error(queue, &failure.message);
+                self.run_args(queue, run, &failure.plugin_version, &error)
+            }
+            None => Default::default(),
+        }
+    }
+
     /// The run history of a task (empty when it never ran, or its history
     /// expired).
     pub async fn task_runs(&self, id: &crate::task::TaskId) -> BrokerResult<TaskRuns> {

@@ -9,7 +9,6 @@ use super::error::{BrokerError, BrokerResult};
 use super::options::{MAX_BATCH, MAX_CALL_BYTES, millis, split_calls};
 use super::records::ack_tail;
 use super::reply::Reply;
-use super::runs::RunReport;
 use super::scripts::SCRIPTS;
 use crate::task::TaskId;
 use std::time::Duration;
@@ -299,35 +298,6 @@ impl Client {
                 &op,
                 format!("unknown outcome {other:?}"),
             )),
-        }
-    }
-
-    /// The run tail, log and progress arguments of a settle script (empty
-    /// when the verdict carries no run report).
-    fn run_args(&self, queue: &str, run: &RunReport, version: &str, error: &str) -> [String; 3] {
-        let log = run.kept_log();
-        let log = match log.is_empty() {
-            true => log,
-            false => self.seal_error(queue, &log),
-        };
-        [run.tail(version, error), log, run.progress_field()]
-    }
-
-    /// The failures channel, or empty when announcements are off.
-    fn failure_channel(&self) -> &str {
-        match self.inner.opts.publish_completions {
-            true => &self.inner.global.failed_channel,
-            false => "",
-        }
-    }
-
-    fn failure_run_args(&self, queue: &str, failure: &Failure) -> [String; 3] {
-        match &failure.run {
-            Some(run) => {
-                let error = self.seal_error(queue, &failure.message);
-                self.run_args(queue, run, &failure.plugin_version, &error)
-            }
-            None => Default::default(),
         }
     }
 
