@@ -67,10 +67,12 @@
 //! ```
 
 mod admin;
+mod browse;
 mod client;
 mod clock;
 mod conn;
 mod consumer;
+mod costs;
 mod dead;
 mod due;
 mod error;
@@ -94,6 +96,7 @@ mod rekey;
 mod removal;
 mod reply;
 mod results;
+mod runs;
 mod schedules;
 mod scripts;
 mod sealing;
@@ -101,14 +104,19 @@ mod sentinel;
 mod settle;
 mod stats;
 mod subscription;
+mod task_actions;
 mod waiter;
 
 pub use admin::{CancelOutcome, TaskResult, TaskStatus};
+pub use browse::{
+    BROWSABLE, MAX_PAGE, PREVIEW_BYTES, Preview, TaskCursor, TaskPage, TaskRow, browse_state,
+};
 pub use client::Client;
 pub(crate) use consumer::group_by_queue;
 #[cfg(test)]
 pub(crate) use consumer::test_lease;
 pub use consumer::{Completion, Failure, LeaseKey, LeasedTask, Settlement};
+pub use costs::{COST_KEEP, COST_WINDOW, Quantiles, VersionCost};
 pub use dead::{BULK_LIMIT, DeadPage, DeadSelector, DeadTask, RequeueReport};
 pub use due::{CLAIM_HOLD, DUE_BUCKETS, DueAt, SWEEP_PERIOD, bucket_of};
 pub use error::{BrokerError, BrokerResult};
@@ -129,9 +137,11 @@ pub use plugin_store::{
 pub use redact::mask_password;
 pub use rekey::RekeyPage;
 pub use removal::{QueueContents, QueueRemoval};
+pub use runs::{Attempt, MAX_KEPT_LOG, RunReport, TaskRuns};
 pub use schedules::{FIRE_UNIQUE_TTL, ScheduleInfo, ScheduleKeys, ScheduleToggle};
 pub use sealing::ENCRYPTED;
 pub use settle::UNDECRYPTABLE;
 pub use stats::{Counters, QueueStats, ThroughputPoint};
 pub use subscription::{CancelSubscription, Subscription};
+pub use task_actions::{ActionReport, MAX_SELECTION, Selection, TaskAction};
 pub use waiter::Waiter;

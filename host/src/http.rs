@@ -81,6 +81,9 @@ pub struct HttpState {
     enqueue_limit: Option<Arc<crate::ratelimit::KeyedLimiter>>,
     metrics: PrometheusHandle,
     started: Instant,
+    /// Cancelled at shutdown: ends live streams (SSE), which would
+    /// otherwise hold a graceful shutdown open forever.
+    pub(crate) stop: CancellationToken,
 }
 
 impl std::fmt::Debug for HttpState {
@@ -115,6 +118,7 @@ impl HttpState {
             enqueue_limit: None,
             metrics: metrics::install()?,
             started: Instant::now(),
+            stop: CancellationToken::new(),
         })
     }
 
@@ -205,6 +209,10 @@ pub async fn serve(
         allowed_hosts = allowed.join(","), "HTTP API and dashboard listening");
     let stop_upkeep = shutdown.child_token();
     let upkeep = tokio::spawn(upkeep(state.metrics.clone(), stop_upkeep.clone()));
+    let state = HttpState {
+        stop: shutdown.clone(),
+        ..state
+    };
     let app = router(state).into_make_service_with_connect_info::<LocalAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())

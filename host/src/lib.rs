@@ -69,8 +69,13 @@
 //!    queue's outage never holds up another; `Settler::settle()`
 //!    (`worker/settle.rs`) sends a batch of successes to `Client::ack_many()`
 //!    (`broker/settle.rs`, `ack.lua`), which stores the output, counts the
-//!    task and drops the lease, if the token still matches. Then the lease
-//!    leaves `Inflight::remove()` (`worker/inflight.rs`).
+//!    task and drops the lease, if the token still matches. The same call
+//!    keeps the run's cost, log and progress, as `run_report()`
+//!    (`worker/report.rs`) took them from the outcome, in the task's run
+//!    history (`Client::task_runs()`, `broker/runs.rs`) and its cost in the
+//!    plugin's cost histograms (`Client::plugin_costs()`,
+//!    `broker/costs.rs`). Then the lease leaves `Inflight::remove()`
+//!    (`worker/inflight.rs`).
 //!
 //! The failure branches leave the same way, from `Settler::settle()`
 //! (`worker/settle.rs`):

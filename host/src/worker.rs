@@ -53,6 +53,7 @@ mod kv;
 mod leaser;
 pub(crate) mod policy;
 mod pushed;
+mod report;
 pub(crate) mod sched;
 mod schedules;
 mod settle;

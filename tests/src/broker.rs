@@ -46,6 +46,7 @@ pub fn completion(output: &[u8], content_type: &str) -> Completion {
         fuel_used: Some(FUEL_USED),
         wall: WALL,
         children: Vec::new(),
+        run: None,
     }
 }
 
@@ -60,6 +61,7 @@ pub fn failure(message: &str) -> Failure {
         reason: "permanent".into(),
         message: message.into(),
         plugin_version: PLUGIN_VERSION.into(),
+        run: None,
     }
 }
 

@@ -343,3 +343,38 @@ fn read_devtools_url(stderr: std::process::ChildStderr) -> Result<String> {
         seen.push_str(&line);
     }
 }
+
+/// `document.querySelector(selector) !== null`, as a JS expression.
+pub fn exists(selector: &str) -> String {
+    format!("document.querySelector({selector:?}) !== null")
+}
+
+/// Clicks the element matching `selector`, failing if there is none.
+pub async fn click(browser: &mut Browser, selector: &str) {
+    let found = browser
+        .evaluate(&format!(
+            "(() => {{ const e = document.querySelector({selector:?}); if (!e) return false; \
+             e.click(); return true; }})()"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(found, json!(true), "nothing matches {selector}");
+}
+
+/// The text of the element matching `selector` (empty if there is none).
+pub async fn text(browser: &mut Browser, selector: &str) -> String {
+    let value = browser
+        .evaluate(&format!(
+            "document.querySelector({selector:?})?.textContent ?? null"
+        ))
+        .await
+        .unwrap();
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+/// Where a browser test keeps a screenshot: `target/test-artifacts/<name>`.
+pub fn artifact(name: &str) -> PathBuf {
+    crate::plugins::target_dir()
+        .join("test-artifacts")
+        .join(name)
+}

@@ -92,6 +92,7 @@ fn completion() -> Completion {
         fuel_used: Some(1000),
         wall: Duration::from_millis(1),
         children: Vec::new(),
+        run: None,
     }
 }
 

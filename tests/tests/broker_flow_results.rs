@@ -64,6 +64,7 @@ async fn the_parent_gets_every_outcome_in_order() {
         reason: "permanent".into(),
         message: "the card was declined".into(),
         plugin_version: String::new(),
+        run: None,
     };
     client.dead(&leased[0], &failure).await.unwrap();
     client.cancel(&gone).await.unwrap();

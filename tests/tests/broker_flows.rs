@@ -132,6 +132,7 @@ async fn on_child_failure_fail_and_continue() {
         reason: "permanent".into(),
         message: "boom".into(),
         plugin_version: String::new(),
+        run: None,
     };
     client.dead(&first, &failure).await.unwrap();
     client.maintain_once(100).await.unwrap();

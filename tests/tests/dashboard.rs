@@ -7,7 +7,6 @@
 //!
 //! Screenshots are kept under `target/test-artifacts/dashboard*.png`.
 
-use std::path::PathBuf;
 use std::time::Duration;
 use wasmq::broker::HostInfo;
 use wasmq::config::Limits;
@@ -15,16 +14,10 @@ use wasmq::plugins::{PluginDir, Registry};
 use wasmq::runtime::{Runtime, RuntimeOptions};
 use wasmq::task::TaskState;
 use wasmq_tests::api::{Api, TOKEN};
-use wasmq_tests::browser::{Browser, chromium_path};
+use wasmq_tests::browser::{Browser, artifact, chromium_path, click, exists, text};
 
 /// How long the page may take to show a change (it polls every 1.5 s).
 const SHOWS_UP: Duration = Duration::from_secs(15);
-
-fn artifact(name: &str) -> PathBuf {
-    wasmq_tests::plugins::target_dir()
-        .join("test-artifacts")
-        .join(name)
-}
 
 /// A registry with a working plugin and a broken file, so the plugins table
 /// shows both a version and a load error.
@@ -46,33 +39,6 @@ async fn registry() -> (Registry, tempfile::TempDir) {
     let registry = Registry::new();
     plugins.scan(&registry).await.unwrap();
     (registry, dir)
-}
-
-/// `document.querySelector(selector) !== null`, as a JS expression.
-fn exists(selector: &str) -> String {
-    format!("document.querySelector({selector:?}) !== null")
-}
-
-/// Clicks the element matching `selector`, failing if there is none.
-async fn click(browser: &mut Browser, selector: &str) {
-    let found = browser
-        .evaluate(&format!(
-            "(() => {{ const e = document.querySelector({selector:?}); if (!e) return false; \
-             e.click(); return true; }})()"
-        ))
-        .await
-        .unwrap();
-    assert_eq!(found, serde_json::json!(true), "nothing matches {selector}");
-}
-
-async fn text(browser: &mut Browser, selector: &str) -> String {
-    let value = browser
-        .evaluate(&format!(
-            "document.querySelector({selector:?})?.textContent ?? null"
-        ))
-        .await
-        .unwrap();
-    value.as_str().unwrap_or_default().to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

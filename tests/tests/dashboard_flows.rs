@@ -11,29 +11,14 @@ use std::time::Duration;
 use wasmq::broker::{ChildFailure, FlowSpec};
 use wasmq::task::{TaskId, TaskSpec};
 use wasmq_tests::api::Api;
-use wasmq_tests::browser::{Browser, chromium_path};
+use wasmq_tests::browser::{Browser, chromium_path, exists, text};
 
 /// How long the page may take to show a change (it polls every 1.5 s).
 const SHOWS_UP: Duration = Duration::from_secs(15);
 
-/// `document.querySelector(selector) !== null`, as a JS expression.
-fn exists(selector: &str) -> String {
-    format!("document.querySelector({selector:?}) !== null")
-}
-
 /// The `li` of dependency `id` shown with `state`, anywhere in the tree.
 fn dep(id: &TaskId, state: &str) -> String {
     format!("#flow-tree [data-testid='flow-dep-{id}'][data-state='{state}']")
-}
-
-async fn text(browser: &mut Browser, selector: &str) -> String {
-    let value = browser
-        .evaluate(&format!(
-            "document.querySelector({selector:?})?.textContent ?? null"
-        ))
-        .await
-        .unwrap();
-    value.as_str().unwrap_or_default().to_owned()
 }
 
 async fn look_up(browser: &mut Browser, id: &str) {

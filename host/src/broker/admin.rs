@@ -175,11 +175,7 @@ impl Client {
         // While active, the attempt and start time are in the lease value.
         let mut meta = meta;
         if let Some(lease) = r.opt_text(next())? {
-            let mut parts = lease.split('|').skip(1);
-            if let (Some(a), Some(s)) = (parts.next(), parts.next()) {
-                meta.attempt = a.parse().unwrap_or(meta.attempt);
-                meta.started_ms = s.parse().ok().or(meta.started_ms);
-            }
+            meta.apply_lease(&lease);
         }
         Ok(Some(TaskStatus {
             id: id.clone(),

@@ -106,6 +106,9 @@ pub struct Completion {
     /// Child tasks to commit with the ack: written to the queue's outbox in
     /// the ack's script, forwarded to their queues afterwards.
     pub children: Vec<crate::task::ChildSpec>,
+    /// The run's cost, log and progress, kept in the task's run history
+    /// (`None`: record no attempt).
+    pub run: Option<super::runs::RunReport>,
 }
 
 /// A failed run, as the worker reports it.
@@ -118,6 +121,9 @@ pub struct Failure {
     pub message: String,
     /// The version of the plugin that ran the task (may be empty).
     pub plugin_version: String,
+    /// The run's cost, log and progress, kept in the task's run history
+    /// (`None`: record no attempt).
+    pub run: Option<super::runs::RunReport>,
 }
 
 /// What a settlement did.

@@ -133,6 +133,18 @@ impl QueueKeys {
         format!("{}fr:{local_id}", self.prefix)
     }
 
+    /// `HASH` of one task's run history (`run:<local id>`): how each
+    /// attempt ended, its log and the last progress (see `runs.rs`).
+    pub fn run(&self, local_id: &str) -> String {
+        format!("{}run:{local_id}", self.prefix)
+    }
+
+    /// `HASH` of the plugin cost histograms of one 5-minute window
+    /// (`cost:<window>`, see `costs.rs`).
+    pub fn cost(&self, window: u64) -> String {
+        format!("{}cost:{window}", self.prefix)
+    }
+
     /// `STRING unique key -> local id`, with the unique TTL.
     pub fn unique(&self, unique_key: &str) -> String {
         format!("{}u:{unique_key}", self.prefix)
@@ -184,6 +196,9 @@ pub struct GlobalKeys {
     /// Pub/sub channel on which acks announce completed tasks
     /// (message = `<queue> <local id> <local id> ...`).
     pub done_channel: String,
+    /// Pub/sub channel on which retry and dead-letter calls announce failed
+    /// attempts (message = `<queue> <local id>`).
+    pub failed_channel: String,
     /// `ZSET host id -> last heartbeat ms`.
     pub host_index: String,
     host_prefix: String,
@@ -197,6 +212,7 @@ impl GlobalKeys {
             queues: format!("{ns}:queues"),
             cancel_channel: format!("{ns}:cancel"),
             done_channel: format!("{ns}:done"),
+            failed_channel: format!("{ns}:failed"),
             host_index: format!("{ns}:{{hosts}}:index"),
             host_prefix: format!("{ns}:{{hosts}}:h:"),
         })
@@ -281,6 +297,8 @@ mod tests {
             }
             prop_assert_eq!(hash_slot(&k.result_bucket(local.len() as u64)), slot);
             prop_assert_eq!(hash_slot(&k.unique(&unique)), slot);
+            prop_assert_eq!(hash_slot(&k.run(&local)), slot);
+            prop_assert_eq!(hash_slot(&k.cost(local.len() as u64)), slot);
             prop_assert_eq!(slot, hash_slot(&queue));
         }
 

@@ -165,6 +165,7 @@ impl Client {
                         reason: "malformed".into(),
                         message: e.to_string(),
                         plugin_version: String::new(),
+                        run: None,
                     };
                     // Never let this step cost the rest of the batch: the
                     // good tasks are leased already and must reach the

@@ -51,6 +51,17 @@ impl Meta {
         })
     }
 
+    /// Takes the attempt and start time from a lease value
+    /// (`<token>|<attempt>|<started ms>`): while a task is active they are
+    /// there, not in meta.
+    pub(crate) fn apply_lease(&mut self, lease: &str) {
+        let mut parts = lease.split('|').skip(1);
+        if let (Some(a), Some(s)) = (parts.next(), parts.next()) {
+            self.attempt = a.parse().unwrap_or(self.attempt);
+            self.started_ms = s.parse().ok().or(self.started_ms);
+        }
+    }
+
     /// The meta field text (the Lua scripts write the same format).
     #[cfg(test)]
     pub(crate) fn encode(&self) -> String {
@@ -246,7 +257,9 @@ mod tests {
         assert_eq!(rec.attempt, 2);
         assert_eq!(rec.version.as_deref(), Some("v1"));
         assert!(out.is_empty());
-        let meta = Meta::parse("3|100||v2|retries-exhausted|boom|with|pipes").unwrap();
+        let mut meta = Meta::parse("3|100||v2|retries-exhausted|boom|with|pipes").unwrap();
+        meta.apply_lease("tok|4|200");
+        assert_eq!((meta.attempt, meta.started_ms), (4, Some(200)));
         assert_eq!(meta.error.as_deref(), Some("boom|with|pipes"));
         assert_eq!(sanitize("a|b\nc"), "a_b_c");
     }

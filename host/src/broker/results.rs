@@ -103,14 +103,19 @@ impl Client {
 
     /// The result buckets of a queue that exist, newest first.
     pub(crate) async fn bucket_keys(&self, keys: &QueueKeys) -> BrokerResult<Vec<String>> {
-        let numbers: Vec<u64> = redis::cmd("ZREVRANGE")
+        let numbers = self.bucket_numbers(keys).await?;
+        Ok(numbers.into_iter().map(|n| keys.result_bucket(n)).collect())
+    }
+
+    /// The numbers of a queue's result buckets that exist, newest first.
+    pub(crate) async fn bucket_numbers(&self, keys: &QueueKeys) -> BrokerResult<Vec<u64>> {
+        redis::cmd("ZREVRANGE")
             .arg(&keys.result_index)
             .arg(0)
             .arg(-1)
             .query_async(&mut self.conn())
             .await
-            .map_err(|e| self.fail(format!("list result buckets of queue {:?}", keys.queue), e))?;
-        Ok(numbers.into_iter().map(|n| keys.result_bucket(n)).collect())
+            .map_err(|e| self.fail(format!("list result buckets of queue {:?}", keys.queue), e))
     }
 
     /// Deletes result buckets whose every record is older than the TTL by

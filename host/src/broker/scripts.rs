@@ -155,9 +155,9 @@ macro_rules! scripts {
 scripts! {
     enqueue: "enqueue.lua", Keys::AtLeast(8);
     lease: "lease.lua", Keys::Exactly(15);
-    ack: "ack.lua", Keys::Exactly(10);
-    retry: "retry.lua", Keys::Exactly(16);
-    dead: "dead.lua", Keys::Exactly(9);
+    ack: "ack.lua", Keys::AtLeast(11);
+    retry: "retry.lua", Keys::Exactly(18);
+    dead: "dead.lua", Keys::Exactly(11);
     extend: "extend.lua", Keys::Exactly(2);
     release: "release.lua", Keys::Exactly(12);
     reap: "reap.lua", Keys::Exactly(15);
@@ -192,6 +192,10 @@ scripts! {
     plugin_push: "plugin_push.lua", Keys::AtLeast(4);
     plugin_rollback: "plugin_rollback.lua", Keys::Exactly(2);
     plugin_board: "plugin_board.lua", Keys::Exactly(1);
+    task_page: "task_page.lua", Keys::Exactly(10);
+    result_page: "result_page.lua", Keys::Exactly(1);
+    promote_now: "promote_now.lua", Keys::Exactly(6);
+    delete_tasks: "delete_tasks.lua", Keys::Exactly(8);
 }
 
 #[cfg(test)]

@@ -68,10 +68,30 @@ impl Client {
                     super::outbox::encode(&children, default_retries, enqueued_at_ms)
                 })
                 .collect();
+            // The run history is kept only when results are (it expires with
+            // them); the run's cost always goes to the cost histograms.
+            let runs: Vec<[String; 3]> = indices
+                .iter()
+                .map(|&i| {
+                    let c = &done[i].1;
+                    match &c.run {
+                        Some(run) if bucket.keep => {
+                            self.run_args(&queue, run, &c.plugin_version, "")
+                        }
+                        Some(run) => [
+                            run.tail(&c.plugin_version, ""),
+                            String::new(),
+                            String::new(),
+                        ],
+                        None => Default::default(),
+                    }
+                })
+                .collect();
             let sizes = tails
                 .iter()
                 .zip(&children)
-                .map(|(t, c)| t.len() + c.len() + ACK_ARG_OVERHEAD);
+                .zip(&runs)
+                .map(|((t, c), r)| t.len() + c.len() + r[1].len() + ACK_ARG_OVERHEAD);
             for range in split_calls(sizes, MAX_BATCH, MAX_CALL_BYTES) {
                 let chunk = &indices[range.clone()];
                 let mut inv = SCRIPTS.ack.prepare_invoke();
@@ -83,7 +103,11 @@ impl Client {
                     .key(&keys.stats)
                     .key(&keys.throughput)
                     .key(&bucket.keys()[..])
-                    .key(&keys.outbox);
+                    .key(&keys.outbox)
+                    .key(keys.cost(self.cost_window()));
+                for &i in chunk {
+                    inv.key(keys.run(done[i].0.id.local()));
+                }
                 let channel = match self.inner.opts.publish_completions {
                     true => self.inner.global.done_channel.as_str(),
                     false => "",
@@ -91,17 +115,21 @@ impl Client {
                 inv.arg(&bucket.args()[..])
                     .arg(channel)
                     .arg(&queue)
-                    .arg(chunk.len());
-                for ((&i, tail), kids) in chunk
+                    .arg(chunk.len())
+                    .arg(bucket.ttl_ms.max(1))
+                    .arg(millis(super::costs::COST_KEEP));
+                for (((&i, tail), kids), run) in chunk
                     .iter()
                     .zip(&tails[range.clone()])
-                    .zip(&children[range])
+                    .zip(&children[range.clone()])
+                    .zip(&runs[range])
                 {
                     let task = &done[i].0;
                     inv.arg(task.id.local())
                         .arg(task.token())
                         .arg(tail)
-                        .arg(kids);
+                        .arg(kids)
+                        .arg(&run[..]);
                 }
                 let op = format!("ack tasks of queue {queue:?}");
                 let flags = self.invoke_flags(&inv, &op, chunk.len()).await?;
@@ -165,6 +193,8 @@ impl Client {
             .key(&keys.throughput)
             .key(&keys.garbage)
             .key(&bucket.keys()[..])
+            .key(keys.run(task.id.local()))
+            .key(keys.cost(self.cost_window()))
             .arg(task.id.local())
             .arg(task.token())
             .arg(millis(delay))
@@ -172,7 +202,12 @@ impl Client {
             .arg(self.seal_error(task.id.queue(), &failure.message))
             .arg(opts.dead_max_count)
             .arg(opts.dead_max_age_ms())
-            .arg(&bucket.args()[..]);
+            .arg(&bucket.args()[..])
+            .arg(&self.failure_run_args(task.id.queue(), failure)[..])
+            .arg(opts.dead_max_age_ms())
+            .arg(self.failure_channel())
+            .arg(task.id.queue())
+            .arg(millis(super::costs::COST_KEEP));
         let r = Reply::of(&op);
         let mut items = r.array(self.invoke(&inv, &op).await?)?.into_iter();
         let code = match items.next() {
@@ -239,6 +274,8 @@ impl Client {
             .key(&keys.stats)
             .key(&keys.throughput)
             .key(&keys.garbage)
+            .key(keys.run(id.local()))
+            .key(keys.cost(self.cost_window()))
             .arg(id.local())
             .arg(token)
             .arg(super::records::sanitize(&failure.plugin_version))
@@ -251,7 +288,12 @@ impl Client {
             })
             .arg(opts.dead_max_count)
             .arg(opts.dead_max_age_ms())
-            .arg(if malformed { "1" } else { "0" });
+            .arg(if malformed { "1" } else { "0" })
+            .arg(&self.failure_run_args(id.queue(), failure)[..])
+            .arg(opts.dead_max_age_ms())
+            .arg(self.failure_channel())
+            .arg(id.queue())
+            .arg(millis(super::costs::COST_KEEP));
         let r = Reply::of(&op);
         let code = r
             .array(self.invoke(&inv, &op).await?)?

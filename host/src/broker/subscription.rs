@@ -102,6 +102,18 @@ impl Client {
         self.subscribe(channel, Kind::Notice).await
     }
 
+    /// Streams the ids of tasks whose attempt failed (retried, dead or, if
+    /// cancelled meanwhile, cancelled), as the retry and dead-letter scripts
+    /// announce them on `<ns>:failed` (when [`BrokerOptions::publish_completions`]
+    /// is on). Same delivery as [`Client::completion_subscription`]: at most
+    /// once, for live views such as `wasmq tail`.
+    ///
+    /// [`BrokerOptions::publish_completions`]: super::BrokerOptions::publish_completions
+    pub async fn failure_subscription(&self) -> BrokerResult<Subscription> {
+        let channel = self.inner.global.failed_channel.clone();
+        self.subscribe(channel, Kind::Completion).await
+    }
+
     async fn subscribe(&self, channel: String, kind: Kind) -> BrokerResult<Subscription> {
         let op = format!("subscribe to {channel}");
         let fail = |e| BrokerError::redis(&op, e);

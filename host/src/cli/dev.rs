@@ -48,6 +48,15 @@ pub struct DevArgs {
     /// each task (retries, dead-letters), so progress stays readable.
     #[arg(long, value_name = "FILTER", default_value = "warn,wasmq::worker=info")]
     pub log_level: String,
+    /// Serve the API and dashboard on ADDR, so its URL stays the same across
+    /// runs [default: a free loopback port]. A non-loopback address needs a
+    /// token, as with `wasmq run`.
+    #[arg(long, value_name = "ADDR", value_parser = crate::config::parse_socket_addr)]
+    pub http: Option<std::net::SocketAddr>,
+    /// Start the private Redis on this port [default: a free one]; a taken
+    /// port is an error, the developer's own Redis is never used.
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub redis_port: Option<u16>,
 }
 
 /// Runs `wasmq dev` and returns the process exit code.
@@ -83,7 +92,13 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
     }
     // Catch Ctrl-C from now on, so an interrupted start still stops Redis.
     let signal = shutdown_signal()?;
-    let redis = tokio::task::spawn_blocking(LocalRedis::start).await??;
+    let port = args.redis_port;
+    let redis = tokio::task::spawn_blocking(move || LocalRedis::start_on(port))
+        .await?
+        .with_context(|| match port {
+            Some(p) => format!("cannot start redis-server on --redis-port {p} (is it taken?)"),
+            None => "cannot start redis-server".to_owned(),
+        })?;
     // The servers before the host, whose first scan loads the plugins with
     // the grants that name them.
     let services = if args.demo {
@@ -96,7 +111,7 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
     if let Some(services) = &services {
         config.extra_grants = services.grants()?;
     }
-    config.http = Some(([127, 0, 0, 1], 0).into());
+    config.http = Some(args.http.unwrap_or_else(|| ([127, 0, 0, 1], 0).into()));
     if let Some(n) = args.concurrency {
         config.concurrency = n;
     }

@@ -54,10 +54,19 @@ impl LocalRedis {
     /// Starts a server on a free port and waits until it answers PING.
     /// Blocking (at most about ten seconds).
     pub fn start() -> Result<LocalRedis, LocalRedisError> {
+        Self::start_on(None)
+    }
+
+    /// Starts a server on `port` (one try: a taken port is an error), or on
+    /// a free port when `None`.
+    pub fn start_on(port: Option<u16>) -> Result<LocalRedis, LocalRedisError> {
+        if let Some(port) = port {
+            return Self::start_once(Some(port));
+        }
         let mut last = None;
         // A port found free can be taken before the server binds it: retry.
         for _ in 0..5 {
-            match Self::start_once() {
+            match Self::start_once(None) {
                 Ok(redis) => return Ok(redis),
                 Err(e @ LocalRedisError::NotStarted { .. }) => last = Some(e),
                 Err(e) => return Err(e),
@@ -66,13 +75,16 @@ impl LocalRedis {
         Err(last.unwrap_or(LocalRedisError::NotInstalled))
     }
 
-    fn start_once() -> Result<LocalRedis, LocalRedisError> {
+    fn start_once(port: Option<u16>) -> Result<LocalRedis, LocalRedisError> {
         let dir = tempfile::Builder::new()
             .prefix("wasmq-dev-redis-")
             .tempdir()?;
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-            .local_addr()?
-            .port();
+        let port = match port {
+            Some(port) => port,
+            None => TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+                .local_addr()?
+                .port(),
+        };
         let log_path = dir.path().join("redis.log");
         let spawned = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])

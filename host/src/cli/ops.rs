@@ -1,6 +1,6 @@
 //! The operator commands: `enqueue`, `status`, `result`, `cancel`, `queues`
-//! (and `queues rm`), `stats`, `pause`, `resume`, `dead`, `hosts` and
-//! `plugins`.
+//! (and `queues rm`), `stats`, `pause`, `resume`, `dead`, `hosts`,
+//! `plugins` and `tasks`.
 //!
 //! Each lives in a module of its own, entered by its `run(args)`, as every
 //! `wasmq` command is (`queues rm` and `queues limit` are remove.rs and
@@ -38,10 +38,13 @@ mod plugins;
 mod queues;
 mod remove;
 mod result;
+mod runs;
 mod schedule;
 mod stats;
 mod status;
 mod table;
+mod tail;
+mod tasks;
 
 pub use exit::{BadInput, EXIT_CODES_HELP, Refused};
 
@@ -65,6 +68,9 @@ pub enum OpsCommand {
     /// Show where a task is: state, attempts, last error, timestamps.
     #[command(after_help = EXIT_CODES_HELP)]
     Status(status::StatusArgs),
+    /// Print the logs a task's attempts left (the plugin's log lines, stdout, stderr).
+    #[command(after_help = EXIT_CODES_HELP)]
+    Logs(runs::LogsArgs),
     /// Print the output of a completed task.
     #[command(after_help = EXIT_CODES_HELP)]
     Result(result::ResultArgs),
@@ -96,6 +102,12 @@ pub enum OpsCommand {
     /// Add, list, remove, pause or resume cron schedules.
     #[command(after_help = EXIT_CODES_HELP)]
     Schedule(schedule::ScheduleArgs),
+    /// Stream completions and failures as they happen, one line per task with its cost.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Tail(tail::TailArgs),
+    /// Browse a queue's tasks by state; retry, delete, cancel or promote them.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Tasks(tasks::TasksArgs),
     /// Re-encrypt stored task data with the first key of the ring.
     #[command(after_help = EXIT_CODES_HELP)]
     Keys(keys::KeysArgs),
@@ -185,6 +197,7 @@ pub fn run(command: OpsCommand) -> ExitCode {
             OpsCommand::Enqueue(args) => enqueue::run(args).await,
             OpsCommand::Status(args) => status::run(args).await,
             OpsCommand::Result(args) => result::run(args).await,
+            OpsCommand::Logs(args) => runs::logs(args).await,
             OpsCommand::Cancel(args) => cancel::run(args).await,
             OpsCommand::Queues(args) => queues::run(args).await,
             OpsCommand::Stats(args) => stats::run(args).await,
@@ -195,6 +208,8 @@ pub fn run(command: OpsCommand) -> ExitCode {
             OpsCommand::Plugins(args) => plugins::run(args).await,
             OpsCommand::Schedule(args) => schedule::run(args).await,
             OpsCommand::Keys(args) => keys::run(args).await,
+            OpsCommand::Tasks(args) => tasks::run(args).await,
+            OpsCommand::Tail(args) => tail::run(args).await,
         }
     });
     match result {

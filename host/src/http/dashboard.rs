@@ -1,6 +1,7 @@
-//! The live dashboard: one HTML page, two scripts (the panels in `app.js`,
-//! the flow tree in `flows.js`, split to keep each file readable), one
-//! stylesheet.
+//! The live dashboard: one HTML page, five scripts (the panels in `app.js`,
+//! the flow tree in `flows.js`, the task browser in `tasks.js`, one task in
+//! `detail.js`, the plugin cost panel in `costs.js`, split to keep each file
+//! readable), one stylesheet.
 //!
 //! The assets are compiled into the binary with `include_str!`, so a host
 //! needs no files besides itself and the page works offline (no CDN). The
@@ -15,6 +16,9 @@ use axum::response::{IntoResponse, Response};
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const FLOWS_JS: &str = include_str!("assets/flows.js");
+const TASKS_JS: &str = include_str!("assets/tasks.js");
+const DETAIL_JS: &str = include_str!("assets/detail.js");
+const COSTS_JS: &str = include_str!("assets/costs.js");
 const APP_CSS: &str = include_str!("assets/app.css");
 
 /// Same-origin everything, no inline script or style, no framing.
@@ -55,6 +59,21 @@ pub async fn flows_script() -> Response {
     asset(FLOWS_JS, "text/javascript; charset=utf-8")
 }
 
+/// `GET /assets/tasks.js`.
+pub async fn tasks_script() -> Response {
+    asset(TASKS_JS, "text/javascript; charset=utf-8")
+}
+
+/// `GET /assets/detail.js`.
+pub async fn detail_script() -> Response {
+    asset(DETAIL_JS, "text/javascript; charset=utf-8")
+}
+
+/// `GET /assets/costs.js`.
+pub async fn costs_script() -> Response {
+    asset(COSTS_JS, "text/javascript; charset=utf-8")
+}
+
 /// `GET /assets/app.css`.
 pub async fn stylesheet() -> Response {
     asset(APP_CSS, "text/css; charset=utf-8")
@@ -69,7 +88,12 @@ mod tests {
         assert!(INDEX_HTML.contains("/assets/app.js"));
         assert!(INDEX_HTML.contains("/assets/app.css"));
         assert!(INDEX_HTML.contains("/assets/flows.js"));
-        for text in [INDEX_HTML, APP_JS, FLOWS_JS, APP_CSS] {
+        assert!(INDEX_HTML.contains("/assets/tasks.js"));
+        assert!(INDEX_HTML.contains("/assets/detail.js"));
+        assert!(INDEX_HTML.contains("/assets/costs.js"));
+        for text in [
+            INDEX_HTML, APP_JS, FLOWS_JS, TASKS_JS, DETAIL_JS, COSTS_JS, APP_CSS,
+        ] {
             assert!(
                 !text.contains("http://") && !text.contains("https://"),
                 "no CDN"
@@ -77,7 +101,7 @@ mod tests {
         }
         // No inline script: the CSP would block it.
         assert!(!INDEX_HTML.contains("<script>"));
-        for script in [APP_JS, FLOWS_JS] {
+        for script in [APP_JS, FLOWS_JS, TASKS_JS, DETAIL_JS, COSTS_JS] {
             assert!(
                 !script.contains("innerHTML") && !script.contains("insertAdjacentHTML"),
                 "render untrusted text with textContent"

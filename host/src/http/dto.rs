@@ -6,6 +6,8 @@
 //! instead of reusing them, which keeps utoipa out of the lower layers and
 //! lets those types change without silently changing the API.
 
+mod browse;
+mod costs;
 mod enqueue;
 mod flows;
 mod limits;
@@ -14,6 +16,8 @@ mod schedules;
 mod system;
 mod tasks;
 
+pub use browse::{TaskActionRequest, TaskActionResponse, TaskPageResponse, TasksQuery};
+pub use costs::{CostsQuery, CostsResponse, TaskTypeCostDto};
 pub use enqueue::{BatchResponse, EnqueueRequest, EnqueueResponse, UniqueRequest};
 pub use flows::{FlowDto, FlowRequest, FlowResponse};
 pub use limits::{LimitsRequest, LimitsResponse};
@@ -26,4 +30,4 @@ pub use system::{
     CheckDto, HealthResponse, HostDto, HostsResponse, InfoResponse, PluginDto, PluginsResponse,
     ReadyResponse, StatsResponse, ThroughputPointDto, ThroughputQuery, ThroughputResponse,
 };
-pub use tasks::{CancelResponse, TaskResultDto, TaskStatusDto, outcome_name};
+pub use tasks::{CancelResponse, TaskResultDto, TaskRunsDto, TaskStatusDto, outcome_name};

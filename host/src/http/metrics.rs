@@ -12,8 +12,8 @@
 //! * histogram buckets for the task and plugin timings, fuel and memory
 //!   that the worker and runtime record (Prometheus histograms rather than
 //!   summaries, so they aggregate across hosts);
-//! * `wasmq_queue_depth{queue,state}`, `wasmq_queue_paused{queue}` and
-//!   `wasmq_broker_up`, refreshed from the broker at every scrape so they are
+//! * `wasmq_queue_depth{queue,state}`, `wasmq_queue_paused{queue}`,
+//!   `wasmq_queue_live_hosts{queue}` and `wasmq_broker_up`, refreshed from the broker at every scrape so they are
 //!   never staler than the scrape itself (see `routes::system`).
 //!
 //! Labels follow one scheme everywhere: a series about one task type (its
@@ -103,6 +103,10 @@ fn describe() {
         "Tasks per queue and state, read from Redis at scrape time"
     );
     metrics::describe_gauge!("wasmq_queue_paused", "1 if the queue is paused");
+    metrics::describe_gauge!(
+        "wasmq_queue_live_hosts",
+        "Live hosts (by heartbeat) with a plugin for the queue's task type, read at scrape time"
+    );
     metrics::describe_counter!(
         "wasmq_plugin_http_requests_total",
         "Outbound HTTP requests of plugins, by plugin, host and status (a code, denied or error)"

@@ -9,7 +9,7 @@
 
 use super::dto;
 use super::error::ErrorBody;
-use super::routes::{flows, limits, queues, schedules, system, tasks};
+use super::routes::{browse, costs, flows, limits, live, queues, schedules, system, tasks};
 use super::security::is_public;
 use axum::Json;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
@@ -32,13 +32,14 @@ use utoipa::{Modify, OpenApi};
                        given with `--http-allowed-host`) get 403.",
     ),
     paths(
-        tasks::enqueue, tasks::enqueue_batch, tasks::status, tasks::result, tasks::cancel,
+        tasks::enqueue, tasks::enqueue_batch, tasks::status, tasks::result, tasks::runs, tasks::cancel,
         tasks::delete,
         flows::enqueue, flows::status,
         queues::list, queues::remove, queues::pause, queues::resume, queues::list_dead,
-        queues::retry_dead, queues::purge_dead, limits::get, limits::put, limits::delete,
+        queues::retry_dead, queues::purge_dead, browse::list, browse::act, limits::get, limits::put, limits::delete,
         schedules::list, schedules::add, schedules::remove, schedules::pause, schedules::resume,
         system::info, system::hosts, system::plugins, system::stats, system::throughput,
+        live::throughput_stream, costs::list,
         system::healthz, system::readyz,
     ),
     components(schemas(ErrorBody, dto::UniqueRequest)),
@@ -158,10 +159,13 @@ mod tests {
             "/api/v1/tasks/batch",
             "/api/v1/tasks/{id}",
             "/api/v1/tasks/{id}/result",
+            "/api/v1/tasks/{id}/runs",
             "/api/v1/tasks/{id}/cancel",
             "/api/v1/queues",
             "/api/v1/queues/{queue}/pause",
             "/api/v1/queues/{queue}/resume",
+            "/api/v1/queues/{queue}/tasks",
+            "/api/v1/queues/{queue}/tasks/actions",
             "/api/v1/dead",
             "/api/v1/dead/retry",
             "/api/v1/dead/purge",
@@ -169,6 +173,8 @@ mod tests {
             "/api/v1/plugins",
             "/api/v1/stats",
             "/api/v1/stats/throughput",
+            "/api/v1/stats/throughput/stream",
+            "/api/v1/costs",
             "/api/v1/info",
             "/healthz",
             "/readyz",

@@ -5,8 +5,11 @@
 //! convert the answer. Anything smarter belongs in the broker, where the CLI
 //! gets it too.
 
+pub mod browse;
+pub mod costs;
 pub mod flows;
 pub mod limits;
+pub mod live;
 pub mod queues;
 pub mod schedules;
 pub mod system;
@@ -25,11 +28,14 @@ pub fn table() -> Router<HttpState> {
         .route("/tasks/batch", post(tasks::enqueue_batch))
         .route("/tasks/{id}", get(tasks::status).delete(tasks::delete))
         .route("/tasks/{id}/result", get(tasks::result))
+        .route("/tasks/{id}/runs", get(tasks::runs))
         .route("/tasks/{id}/cancel", post(tasks::cancel))
         .route("/flows", post(flows::enqueue))
         .route("/flows/{id}", get(flows::status))
         .route("/queues", get(queues::list))
         .route("/queues/{queue}", delete(queues::remove))
+        .route("/queues/{queue}/tasks", get(browse::list))
+        .route("/queues/{queue}/tasks/actions", post(browse::act))
         .route("/queues/{queue}/pause", post(queues::pause))
         .route("/queues/{queue}/resume", post(queues::resume))
         .route(
@@ -46,7 +52,9 @@ pub fn table() -> Router<HttpState> {
         .route("/hosts", get(system::hosts))
         .route("/plugins", get(system::plugins))
         .route("/stats", get(system::stats))
+        .route("/costs", get(costs::list))
         .route("/stats/throughput", get(system::throughput))
+        .route("/stats/throughput/stream", get(live::throughput_stream))
         .route("/info", get(system::info))
         .route("/openapi.json", get(openapi::document));
     Router::new()
@@ -54,6 +62,9 @@ pub fn table() -> Router<HttpState> {
         .route("/", get(dashboard::index))
         .route("/assets/app.js", get(dashboard::script))
         .route("/assets/flows.js", get(dashboard::flows_script))
+        .route("/assets/tasks.js", get(dashboard::tasks_script))
+        .route("/assets/detail.js", get(dashboard::detail_script))
+        .route("/assets/costs.js", get(dashboard::costs_script))
         .route("/assets/app.css", get(dashboard::stylesheet))
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))

@@ -22,6 +22,7 @@
 
 use super::Shared;
 use super::policy::{Decision, EffectiveRetry, decide};
+use super::report::{run_report, truncate};
 use super::settle::{Action, Verdict};
 use crate::broker::{Completion, Failure, LeaseKey};
 use crate::config::Limits;
@@ -33,9 +34,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{self, UnboundedSender};
 use tracing::{debug, error, info, instrument, warn};
-
-/// Longest error message kept with a failed task.
-const MAX_ERROR_LEN: usize = 4096;
 
 /// A leased task on its way to an executor, with its payload.
 #[derive(Debug)]
@@ -126,6 +124,7 @@ fn host_panic_action(text: &str, attempt: u32, retry: &EffectiveRetry) -> Action
         reason: reason.to_owned(),
         message: truncate(kind.describe()),
         plugin_version: String::new(),
+        run: None,
     };
     match decide(&kind, attempt, retry, &mut rand::rng()) {
         Decision::Retry { delay } => Action::Retry {
@@ -151,11 +150,11 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> &str {
 #[derive(Default)]
 struct TaskMetrics {
     outcomes: HashMap<(String, &'static str), metrics::Counter>,
-    costs: HashMap<String, [metrics::Histogram; 3]>,
+    costs: HashMap<(String, String), [metrics::Histogram; 3]>,
 }
 
 impl TaskMetrics {
-    fn record(&mut self, task_type: &str, outcome: &Outcome) {
+    fn record(&mut self, task_type: &str, version: &str, outcome: &Outcome) {
         let label = outcome.label();
         match self.outcomes.get(&(task_type.to_owned(), label)) {
             Some(counter) => counter.increment(1),
@@ -165,20 +164,18 @@ impl TaskMetrics {
                 self.outcomes.insert((task_type.to_owned(), label), counter);
             }
         }
-        if !self.costs.contains_key(task_type) {
-            let owned = task_type.to_owned();
-            let handles = [
-                metrics::histogram!("wasmq_task_duration_seconds", "task_type" => owned.clone()),
-                metrics::histogram!("wasmq_task_fuel_used", "task_type" => owned.clone()),
-                metrics::histogram!("wasmq_task_peak_memory_bytes", "task_type" => owned),
-            ];
-            self.costs.insert(task_type.to_owned(), handles);
-        }
-        if let Some([duration, fuel, memory]) = self.costs.get(task_type) {
-            duration.record(outcome.wall_time.as_secs_f64());
-            fuel.record(outcome.fuel_used as f64);
-            memory.record(outcome.peak_memory as f64);
-        }
+        let key = (task_type.to_owned(), version.to_owned());
+        let [duration, fuel, memory] = self.costs.entry(key).or_insert_with(|| {
+            let (t, v) = (task_type.to_owned(), version.to_owned());
+            [
+                metrics::histogram!("wasmq_task_duration_seconds", "task_type" => t.clone(), "plugin_version" => v.clone()),
+                metrics::histogram!("wasmq_task_fuel_used", "task_type" => t.clone(), "plugin_version" => v.clone()),
+                metrics::histogram!("wasmq_task_peak_memory_bytes", "task_type" => t, "plugin_version" => v),
+            ]
+        });
+        duration.record(outcome.wall_time.as_secs_f64());
+        fuel.record(outcome.fuel_used as f64);
+        memory.record(outcome.peak_memory as f64);
     }
 }
 
@@ -268,7 +265,7 @@ async fn run_task(shared: &Shared, metrics: &mut TaskMetrics, ticket: Ticket) ->
     // Debug only: the per-task line tests wait on to know a guest is in.
     debug!("run started");
     let outcome = plugin.run(invocation, &cancel).await;
-    metrics.record(id.queue(), &outcome);
+    metrics.record(id.queue(), &version, &outcome);
     // The decision uses the policy of the version that ran, even if another was swapped in.
     let retry = EffectiveRetry::resolve(&shared.retry, &loaded.policy, max_attempts);
     let decision = decide(&outcome.kind, attempt, &retry, &mut rand::rng());
@@ -277,10 +274,13 @@ async fn run_task(shared: &Shared, metrics: &mut TaskMetrics, ticket: Ticket) ->
         super::leaser::throttle_queue(shared, id.queue(), pause);
     }
     let wall_ms = outcome.wall_time.as_millis() as u64;
+    // What the run cost and logged goes to the task's run history with the verdict.
+    let run = run_report(&outcome);
     let failure = |reason: &str| Failure {
         reason: reason.to_owned(),
         message: truncate(outcome.kind.describe()),
         plugin_version: version.clone(),
+        run: Some(run.clone()),
     };
     let action = match decision {
         Decision::Retry { delay } => {
@@ -319,6 +319,7 @@ async fn run_task(shared: &Shared, metrics: &mut TaskMetrics, ticket: Ticket) ->
                 fuel_used: Some(outcome.fuel_used),
                 wall: outcome.wall_time,
                 children: outcome.children,
+                run: Some(run),
             })
         }
     };
@@ -337,20 +338,9 @@ fn undecryptable(lease: LeaseKey, error: crate::crypto::CryptoError, version: St
             reason: crate::broker::UNDECRYPTABLE.into(),
             message: format!("cannot decrypt the payload: {error}"),
             plugin_version: version,
+            run: None,
         }),
     }
-}
-
-fn truncate(mut message: String) -> String {
-    if message.len() > MAX_ERROR_LEN {
-        let mut end = MAX_ERROR_LEN;
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
-        message.truncate(end);
-        message.push_str(" [truncated]");
-    }
-    message
 }
 
 #[cfg(test)]
@@ -385,14 +375,5 @@ mod tests {
             Action::Dead(failure) => assert_eq!(failure.reason, "retries-exhausted"),
             other => panic!("a last attempt that panicked must be dead, not {other:?}"),
         }
-    }
-
-    #[test]
-    fn long_errors_are_cut_on_a_char_boundary() {
-        let long = "é".repeat(MAX_ERROR_LEN);
-        let cut = truncate(long);
-        assert!(cut.ends_with(" [truncated]"));
-        assert!(cut.len() <= MAX_ERROR_LEN + 12);
-        assert_eq!(truncate("short".into()), "short");
     }
 }

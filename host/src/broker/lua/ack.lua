@@ -10,6 +10,8 @@
 -- KEYS[8] result bucket HASH: where the final records go
 -- KEYS[9] result bucket index ZSET: the queue's result buckets
 -- KEYS[10] outbox HASH: parent local id -> encoded children
+-- KEYS[11] cost HASH: the plugin cost histograms of the current window (cost:<n>)
+-- KEYS[12..] run HASHes: each task's run hash (run:<local id>), in task order
 -- ARGV[1] keep: 1 when final records are kept, 0 when not
 -- ARGV[2] bucket number: the result bucket's number
 -- ARGV[3] bucket width: ms
@@ -17,9 +19,12 @@
 -- ARGV[5] channel: completions channel ('' = do not announce)
 -- ARGV[6] queue: the queue name, for the announcement
 -- ARGV[7] n: the number of tasks
--- ARGV[8..] tasks: 4 per task: id, lease token, final record tail
+-- ARGV[8] run keep: ms a run hash is kept after its last write
+-- ARGV[9] cost keep: ms the cost window is kept after its last write
+-- ARGV[10..] tasks: 7 per task: id, lease token, final record tail
 --   "<attempt>|<enqueued ms>|<started ms>|<wall ms>|<fuel>|<version>|<content type>\n<output>",
---   encoded children ('' = none; see broker/outbox.rs)
+--   encoded children ('' = none; see broker/outbox.rs), run tail
+--   ('' = record no attempt; see broker/runs.rs), log, progress
 -- Returns n integers: 1 completed, 0 stale lease (expired and re-delivered,
 -- or already settled). A stale task's children are not written: only the
 -- run that completes the task commits its children. Completed ids are
@@ -28,9 +33,15 @@
 local active, lease, meta, tasks = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local cancel, stats, tp = KEYS[5], KEYS[6], KEYS[7]
 local bucket, bucket_index, outbox = KEYS[8], KEYS[9], KEYS[10]
+local cost = KEYS[11]
+local runs = tail(KEYS, 12)
 local rb = bucket_args(1, bucket, bucket_index)
-local channel, queue, n = ARGV[5], ARGV[6], tonumber(ARGV[7])
-local FIRST, PER = 8, 4
+local channel, queue, n, keep = ARGV[5], ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
+local cost_keep = tonumber(ARGV[9])
+local FIRST, PER = 10, 7
+if #runs ~= n or not keep or not cost_keep then
+  return refused('ack', 'expected one run key per task, a run keep time and a cost keep time')
+end
 
 -- Checks: which leases still hold (one HMGET for the batch).
 local ids = {}
@@ -38,11 +49,13 @@ for i = 0, n - 1 do ids[#ids + 1] = ARGV[FIRST + i * PER] end
 local leases = redis.call('HMGET', lease, unpack(ids))
 local now = now_ms()
 local prefix = 'completed|' .. int(now) .. '|'
-local done, records, children, out = {}, {}, {}, {}
+local done, records, children, out, attempts = {}, {}, {}, {}, {}
 for i = 1, n do
   local base = FIRST + (i - 1) * PER
-  if lease_of(leases[i], ARGV[base + 1]) then
+  local a, s = lease_of(leases[i], ARGV[base + 1])
+  if a then
     done[#done + 1] = ids[i]
+    attempts[#attempts + 1] = { i, a, s }
     records[#records + 1] = ids[i]
     records[#records + 1] = prefix .. ARGV[base + 2]
     if ARGV[base + 3] ~= '' then
@@ -69,6 +82,15 @@ if #done > 0 then
     bulk('HSET', rb.key, records)
     touch_bucket(rb, now)
   end
+  local tails = {}
+  for _, t in ipairs(attempts) do
+    local base = FIRST + (t[1] - 1) * PER
+    tails[#tails + 1] = ARGV[base + 4]
+    if rb.keep then
+      record_run(runs[t[1]], t[2], t[3], now, ARGV[base + 4], ARGV[base + 5], ARGV[base + 6], keep)
+    end
+  end
+  count_costs(cost, tails, now, cost_keep)
   count(stats, tp, 'completed', #done, now)
   if channel ~= '' then
     redis.call('PUBLISH', channel, queue .. ' ' .. table.concat(done, ' '))

@@ -19,6 +19,8 @@ local DEAD_TRIM_LIMIT = 100  -- dead tasks a call that buries one trims at most
 local BULK_SLICE = 1000      -- items per redis.call in bulk() (Lua's unpack limit)
 local MINUTE_MS = 60000      -- a throughput bucket, ms (broker/stats.rs MINUTE_MS)
 local HEAD_MAX = 128         -- longest body header line a read-only script returns
+local ATTEMPTS_KEPT = 25     -- attempts a task's run hash keeps (broker/runs.rs)
+local LOGS_KEPT = 5          -- attempt logs a task's run hash keeps (broker/runs.rs)
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -172,6 +174,27 @@ local function pick_dead(dead, mode, what)
   return redis.call('ZRANGE', dead, 0, tonumber(what) - 1)
 end
 
+-- The ids a task-browser action works on: args[1] is 'ids' (args[2..] are
+-- local ids, at most 1000) or 'some' (args[2] is a limit of 1-1000 on the
+-- first ids of `from`: a ZSET, or a table of the three pending LISTs when
+-- kind is 'lists'); nil when the arguments are not one of these.
+local function picked(from, kind, args)
+  if args[1] == 'ids' then
+    local ids = tail(args, 2)
+    if #ids < 1 or #ids > 1000 then return nil end
+    return ids
+  end
+  local limit = tonumber(args[2])
+  if args[1] ~= 'some' or not limit or limit < 1 or limit > 1000 then return nil end
+  if kind == 'zset' then return redis.call('ZRANGE', from, 0, limit - 1) end
+  local ids = {}
+  for _, list in ipairs(from) do
+    if #ids >= limit then break end
+    for _, id in ipairs(redis.call('LRANGE', list, 0, limit - #ids - 1)) do ids[#ids + 1] = id end
+  end
+  return ids
+end
+
 -- Adds n to a counter and, for 'completed' and 'failed', to the current
 -- minute's bucket in the throughput hash (fields c:<minute> and f:<minute>;
 -- field 'lo' is the oldest minute not yet trimmed).
@@ -203,6 +226,56 @@ local function append_pending(pending, lists)
   for level = 1, 3 do
     if #lists[level] > 0 then bulk('RPUSH', pending[level], lists[level]) end
   end
+end
+
+-- Records how one attempt ended in the task's run hash (docs/keys.md):
+-- 'a:<attempt>' = "<started>|<finished>|<tail>", 'l:<attempt>' = its log,
+-- 'p' = its last progress. Attempt 1 starts a fresh life (a re-driven task
+-- counts from 1 again), so it clears the hash first. Only the last
+-- ATTEMPTS_KEPT attempts and LOGS_KEPT logs stay; the hash expires `keep`
+-- ms after its last write. An empty tail records nothing.
+local function record_run(run, attempt, started, now, tail, log, progress, keep)
+  if tail == '' then return end
+  if attempt <= 1 then redis.call('DEL', run) end
+  redis.call('HSET', run, 'a:' .. attempt, (started or '') .. '|' .. int(now) .. '|' .. tail)
+  if log ~= '' then redis.call('HSET', run, 'l:' .. attempt, log) end
+  if progress ~= '' then redis.call('HSET', run, 'p', progress) end
+  if attempt > ATTEMPTS_KEPT then redis.call('HDEL', run, 'a:' .. (attempt - ATTEMPTS_KEPT)) end
+  if attempt > LOGS_KEPT then redis.call('HDEL', run, 'l:' .. (attempt - LOGS_KEPT)) end
+  redis.call('PEXPIRE', run, keep)
+end
+
+-- The histogram bin of a cost value: four bins per doubling, so a bin's
+-- middle is within 9% of any value in it (broker/costs.rs reads them back).
+local function cost_bin(v)
+  if v < 1 then return 0 end
+  return math.floor(4 * math.log(v + 1) / math.log(2))
+end
+
+-- Counts runs in the plugin cost histograms of the current window (the
+-- HASH `cost`, see docs/keys.md): '<version>|<w|f|m>|<bin>' for wall ms,
+-- fuel and peak memory, '<version>|n' runs, '<version>|t' the last run's
+-- ms. `tails` are run tails ("<outcome>|<wall>|<fuel>|<peak>|<version>|..."),
+-- counted per distinct field, so a batch of alike runs costs a few calls.
+local function count_costs(cost, tails, now, keep)
+  local adds, order, versions = {}, {}, {}
+  local function add(field)
+    if not adds[field] then order[#order + 1] = field; adds[field] = 0 end
+    adds[field] = adds[field] + 1
+  end
+  for _, t in ipairs(tails) do
+    local w, f, m, v = string.match(t, '^[^|]*|(%d*)|(%d*)|(%d*)|([^|]*)|')
+    if w then
+      if w ~= '' then add(v .. '|w|' .. cost_bin(tonumber(w))) end
+      if f ~= '' then add(v .. '|f|' .. cost_bin(tonumber(f))) end
+      if m ~= '' then add(v .. '|m|' .. cost_bin(tonumber(m))) end
+      add(v .. '|n')
+      if not versions[v] then versions[v] = true; versions[#versions + 1] = v end
+    end
+  end
+  for _, field in ipairs(order) do redis.call('HINCRBY', cost, field, adds[field]) end
+  for _, v in ipairs(versions) do redis.call('HSET', cost, v .. '|t', int(now)) end
+  if #order > 0 then redis.call('PEXPIRE', cost, keep) end
 end
 
 -- Moves a task to the dead set, keeping the reason and last error in meta.

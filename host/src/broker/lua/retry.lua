@@ -15,6 +15,8 @@
 -- KEYS[14] garbage LIST: the last ids set aside as malformed
 -- KEYS[15] result bucket HASH: where final records of cancelled tasks go
 -- KEYS[16] result bucket index ZSET: the queue's result buckets
+-- KEYS[17] run HASH: the task's run hash (run:<local id>)
+-- KEYS[18] cost HASH: the plugin cost histograms of the current window (cost:<n>)
 -- ARGV[1] id: the local id
 -- ARGV[2] token: the lease token
 -- ARGV[3] delay: ms before the retry (0 or less: pending at once)
@@ -26,13 +28,20 @@
 -- ARGV[9] bucket number: the result bucket's number
 -- ARGV[10] bucket width: ms
 -- ARGV[11] result TTL: ms
+-- ARGV[12] run tail: how the attempt ended ('' = record nothing; broker/runs.rs)
+-- ARGV[13] log: the attempt's log
+-- ARGV[14] progress: its last progress ('' = none)
+-- ARGV[15] run keep: ms the run hash is kept after its last write
+-- ARGV[16] channel: failures channel ('' = do not announce)
+-- ARGV[17] queue: the queue name, for the announcement
+-- ARGV[18] cost keep: ms the cost window is kept after its last write
 -- Returns {'stale'} | {'retry', due ms} | {'requeued'} | {'dead'} | {'cancelled'}.
 -- A task whose attempts are used up goes to the dead set instead; one whose
 -- cancellation was requested while it ran becomes cancelled.
 local active, lease, meta, tasks = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local retry, dead, p0, p1, p2 = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local wakeup, cancel, stats, tp, garbage = KEYS[10], KEYS[11], KEYS[12], KEYS[13], KEYS[14]
-local bucket, bucket_index = KEYS[15], KEYS[16]
+local bucket, bucket_index, run, cost = KEYS[15], KEYS[16], KEYS[17], KEYS[18]
 local pending = { p0, p1, p2 }
 local id, token, delay, version, message = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local max_count, max_age = tonumber(ARGV[6]), tonumber(ARGV[7])
@@ -40,6 +49,9 @@ local max_count, max_age = tonumber(ARGV[6]), tonumber(ARGV[7])
 local a, s = lease_of(redis.call('HGET', lease, id), token)
 if not a then return { 'stale' } end
 local now = now_ms()
+record_run(run, a, s, now, ARGV[12], ARGV[13], ARGV[14], tonumber(ARGV[15]))
+count_costs(cost, { ARGV[12] }, now, tonumber(ARGV[18]))
+if ARGV[16] ~= '' then redis.call('PUBLISH', ARGV[16], ARGV[17] .. ' ' .. id) end
 redis.call('ZREM', active, id)
 redis.call('HDEL', lease, id)
 count(stats, tp, 'failed', 1, now)

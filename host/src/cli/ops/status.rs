@@ -23,6 +23,10 @@ use crate::task::TaskId;
 pub struct StatusArgs {
     /// The task id, as printed by `wasmq enqueue` (e.g. `email:1a2b`).
     pub id: String,
+    /// Also show every attempt with its cost, the progress, the output and
+    /// the last log.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -57,6 +61,10 @@ pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
         return emit(own.unwrap_or_default() + &super::flow_tree::describe(&tree));
     }
     let status = status.ok_or_else(|| not_found(&id))?;
+    if args.verbose {
+        let head = describe(&status, SystemTime::now());
+        return super::runs::verbose(&client, &status, head, args.common.json).await;
+    }
     if args.common.json {
         return print_json(&status);
     }

@@ -223,3 +223,13 @@ proptest! {
         let _ = parse(&text);
     }
 }
+
+#[test]
+fn the_example_config_in_deploy_is_valid() {
+    let text = include_str!("../../../../deploy/wasmq.toml");
+    let file = RunOverrides::parse_file(text, Path::new("/etc/wasmq/wasmq.toml")).unwrap();
+    let config = file.resolve("deploy/wasmq.toml").unwrap();
+    assert_eq!(config.plugins_dir, Path::new("/var/lib/wasmq/plugins"));
+    assert_eq!(config.log_format, LogFormat::Json);
+    assert!(config.http.is_some());
+}

@@ -1,5 +1,6 @@
 // wasmq dashboard. Plain JavaScript, no build step, no dependencies: it polls
-// the JSON API every POLL_MS and redraws. Everything that comes from the API
+// the JSON API every POLL_MS and redraws (the throughput chart listens to a
+// live stream instead, see openLive). Everything that comes from the API
 // (queue names, plugin errors, task ids) is untrusted text, so the DOM is
 // built with textContent only, never parsed as HTML markup.
 "use strict";
@@ -8,7 +9,7 @@ const POLL_MS = 1500;
 const TOKEN_KEY = "wasmq.token";
 const API = "/api/v1";
 
-const state = { busy: false, authRequired: false, lastThroughput: null };
+const state = { busy: false, authRequired: false, lastThroughput: null, live: false };
 
 // ---- tiny DOM helpers ------------------------------------------------------
 
@@ -118,8 +119,9 @@ function renderQueues(data) {
           onclick: () => act(`Pause ${q.name}`, `queues/${encodeURIComponent(q.name)}/pause`) });
     return el("tr", { "data-queue": q.name, "data-testid": `queue-${q.name}` }, [
       el("td", {}, [el("code", { text: q.name })]),
-      num(s.pending), num(s.scheduled), num(s.waiting), num(s.active), num(s.retry_wait), num(s.dead),
-      num(c.completed), num(c.failed),
+      browseCell(q.name, "pending", s.pending), browseCell(q.name, "scheduled", s.scheduled),
+      num(s.waiting), browseCell(q.name, "active", s.active), browseCell(q.name, "retry", s.retry_wait),
+      browseCell(q.name, "dead", s.dead), browseCell(q.name, "completed", c.completed), num(c.failed),
       el("td", {}, [q.paused
         ? el("span", { class: "badge warn", "data-testid": `paused-${q.name}`, text: "paused" })
         : el("span", { class: "badge ok", text: "running" })]),
@@ -310,9 +312,10 @@ async function refresh() {
   state.busy = true;
   const parts = [
     ["queues", renderQueues], ["dead?limit=50", renderDead], ["hosts", renderHosts],
-    ["plugins", renderPlugins], ["stats/throughput?minutes=60", renderThroughput],
-    ["schedules", renderSchedules],
+    ["plugins", renderPlugins], ["schedules", renderSchedules],
   ];
+  // The chart comes from the live stream while it is open.
+  if (!state.live) parts.push(["stats/throughput?minutes=60", renderThroughput]);
   try {
     const results = await Promise.allSettled(parts.map(([path]) => api(path)));
     const failures = [];
@@ -327,6 +330,24 @@ async function refresh() {
   } finally {
     state.busy = false;
   }
+}
+
+// The throughput chart over Server-Sent Events: redrawn when tasks finish.
+// EventSource cannot send the token, so with protected reads (or when the
+// stream fails) the chart falls back to polling with the other panels.
+function openLive() {
+  if (!window.EventSource || state.authRequired) return;
+  const source = new EventSource(`${API}/stats/throughput/stream?minutes=60`);
+  source.addEventListener("throughput", (event) => {
+    state.live = true;
+    document.body.dataset.throughput = "live";
+    renderThroughput(JSON.parse(event.data));
+  });
+  source.onerror = () => {
+    source.close();
+    state.live = false;
+    document.body.dataset.throughput = "polled";
+  };
 }
 
 async function lookup(event) {
@@ -366,6 +387,7 @@ async function init() {
   } catch (e) {
     showMessage(`Cannot reach the API: ${e.message}`);
   }
+  openLive();
   await refresh();
   setInterval(refresh, POLL_MS);
 }

@@ -145,3 +145,79 @@ pub fn outcome_name(outcome: CancelOutcome) -> &'static str {
         CancelOutcome::NotFound => "not-found",
     }
 }
+
+/// One attempt of a task, with what it cost.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AttemptDto {
+    /// 1 for the first run.
+    pub attempt: u32,
+    /// When it started, ms since the Unix epoch (Redis's clock).
+    pub started_at_ms: Option<u64>,
+    /// When it was settled.
+    pub finished_at_ms: Option<u64>,
+    /// How it ended: `success`, `retryable`, `permanent`, `out_of_fuel`,
+    /// `timed_out`, `out_of_memory`, `trap`, `panic`, ...
+    #[schema(example = "success")]
+    pub outcome: String,
+    /// Wall time, ms.
+    pub wall_ms: Option<u64>,
+    /// Fuel consumed.
+    pub fuel_used: Option<u64>,
+    /// Peak linear memory, bytes.
+    pub peak_memory_bytes: Option<u64>,
+    /// The plugin version that ran it.
+    pub plugin_version: Option<String>,
+    /// Its error, if it failed.
+    pub error: Option<String>,
+    /// Its log (the plugin's log lines, stdout, stderr), if kept: the last
+    /// 5 attempts' logs, at most 16 KiB each.
+    pub log: Option<String>,
+}
+
+/// A task's progress as its handler last reported it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProgressDto {
+    /// 0 to 100.
+    pub percent: u8,
+    /// The note that came with it.
+    pub note: String,
+}
+
+/// A task's run history: the last 25 attempts, oldest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TaskRunsDto {
+    /// The task id.
+    pub id: String,
+    /// The kept attempts.
+    pub attempts: Vec<AttemptDto>,
+    /// The last progress reported.
+    pub progress: Option<ProgressDto>,
+}
+
+impl TaskRunsDto {
+    /// The history of task `id` as sent.
+    pub fn new(id: String, runs: crate::broker::TaskRuns) -> Self {
+        Self {
+            id,
+            attempts: runs
+                .attempts
+                .into_iter()
+                .map(|a| AttemptDto {
+                    attempt: a.attempt,
+                    started_at_ms: a.started_at_ms,
+                    finished_at_ms: a.finished_at_ms,
+                    outcome: a.outcome,
+                    wall_ms: a.wall_ms,
+                    fuel_used: a.fuel_used,
+                    peak_memory_bytes: a.peak_memory,
+                    plugin_version: a.plugin_version,
+                    error: a.error,
+                    log: a.log,
+                })
+                .collect(),
+            progress: runs
+                .progress
+                .map(|(percent, note)| ProgressDto { percent, note }),
+        }
+    }
+}

@@ -108,6 +108,14 @@ pub async fn throughput(
     State(state): State<HttpState>,
     ApiQuery(query): ApiQuery<ThroughputQuery>,
 ) -> ApiResult<Json<ThroughputResponse>> {
+    throughput_of(&state, &query).await.map(Json)
+}
+
+/// The throughput a query asks for (also streamed by `live.rs`).
+pub(crate) async fn throughput_of(
+    state: &HttpState,
+    query: &ThroughputQuery,
+) -> ApiResult<ThroughputResponse> {
     let minutes = param_in_range(
         "minutes",
         query.minutes.unwrap_or(60),
@@ -153,10 +161,10 @@ pub async fn throughput(
     points.sort_by_key(|p| p.minute_ms);
     let excess = points.len().saturating_sub(minutes as usize);
     points.drain(..excess);
-    Ok(Json(ThroughputResponse {
-        queue: query.queue,
+    Ok(ThroughputResponse {
+        queue: query.queue.clone(),
         points,
-    }))
+    })
 }
 
 /// The process is up (no dependency is checked).
@@ -225,6 +233,15 @@ pub async fn metrics(State(state): State<HttpState>) -> Response {
     match tokio::time::timeout(PROBE_TIMEOUT, state.client.stats()).await {
         Ok(Ok(stats)) => {
             metrics::gauge!("wasmq_broker_up").set(1.0);
+            // Live hosts serving each queue, for the "no host drains it" alert.
+            let names: Vec<&str> = stats.iter().map(|q| q.queue.as_str()).collect();
+            let serving = state.client.serving_hosts(&names);
+            if let Ok(Ok(hosts)) = tokio::time::timeout(PROBE_TIMEOUT, serving).await {
+                for (name, n) in names.iter().zip(hosts) {
+                    metrics::gauge!("wasmq_queue_live_hosts", "queue" => name.to_string())
+                        .set(n as f64);
+                }
+            }
             for q in stats.into_iter().map(QueueDto::from) {
                 for (label, n) in q.sizes.by_state() {
                     metrics::gauge!("wasmq_queue_depth", "queue" => q.name.clone(), "state" => label)

@@ -3,8 +3,8 @@
 use crate::broker::CancelOutcome;
 use crate::http::HttpState;
 use crate::http::dto::{
-    BatchResponse, CancelResponse, EnqueueRequest, EnqueueResponse, TaskResultDto, TaskStatusDto,
-    outcome_name,
+    BatchResponse, CancelResponse, EnqueueRequest, EnqueueResponse, TaskResultDto, TaskRunsDto,
+    TaskStatusDto, outcome_name,
 };
 use crate::http::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::extract::{ApiJson, ApiPath};
@@ -160,6 +160,27 @@ pub async fn result(
         ))),
         None => Err(not_found(&id)),
     }
+}
+
+/// Every kept attempt of a task with its cost and log, and its progress.
+#[utoipa::path(
+    get, path = "/api/v1/tasks/{id}/runs", tag = "tasks",
+    params(("id" = String, Path, description = "Task id, `<queue>:<local id>`")),
+    responses(
+        (status = 200, description = "The run history (empty before the first run ends)", body = TaskRunsDto),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 503, description = "Redis unreachable", body = ErrorBody),
+    )
+)]
+#[instrument(skip_all, fields(task_id, task_type))]
+pub async fn runs(
+    State(state): State<HttpState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<TaskRunsDto>> {
+    let id = task_id(&id)?;
+    record_task(&id);
+    let runs = state.client.task_runs(&id).await?;
+    Ok(Json(TaskRunsDto::new(id.to_string(), runs)))
 }
 
 /// Cancel a task: at once if it has not started, by asking its host if it runs.

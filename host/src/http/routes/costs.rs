@@ -1,0 +1,45 @@
+//! `GET /api/v1/costs`: the per-plugin cost panel. What each task type's
+//! plugin versions cost over the last hour (p50/p95/p99 of wall time, fuel
+//! and peak memory), read from the cost histograms the settle scripts keep
+//! in Redis (`broker/costs.rs`), so every host's runs are in it, and the
+//! newest version compared with the one before it. Prometheus has the
+//! same measures per host as `wasmq_task_duration_seconds`,
+//! `wasmq_task_fuel_used` and `wasmq_task_peak_memory_bytes`, labelled with
+//! `task_type` and `plugin_version`.
+
+use crate::error::validate_queue_name;
+use crate::http::HttpState;
+use crate::http::dto::{CostsQuery, CostsResponse, TaskTypeCostDto};
+use crate::http::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::extract::ApiQuery;
+use axum::Json;
+use axum::extract::State;
+
+/// What each plugin version cost over the last hour.
+#[utoipa::path(
+    get, path = "/api/v1/costs", tag = "system",
+    params(CostsQuery),
+    responses((status = 200, body = CostsResponse), (status = 400, body = ErrorBody),
+              (status = 503, body = ErrorBody))
+)]
+pub async fn list(
+    State(state): State<HttpState>,
+    ApiQuery(query): ApiQuery<CostsQuery>,
+) -> ApiResult<Json<CostsResponse>> {
+    let queues = match query.queue {
+        Some(queue) => {
+            validate_queue_name(&queue)
+                .map_err(|e| ApiError::bad_request(format!("query parameter `queue`: {e}")))?;
+            vec![queue]
+        }
+        None => state.client.queues().await?,
+    };
+    let mut task_types = Vec::new();
+    for queue in queues {
+        let versions = state.client.plugin_costs(&queue).await?;
+        if !versions.is_empty() {
+            task_types.push(TaskTypeCostDto::new(queue, versions));
+        }
+    }
+    Ok(Json(CostsResponse { task_types }))
+}
