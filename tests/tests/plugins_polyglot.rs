@@ -140,11 +140,12 @@ fn the_go_command_plugin_runs_where_go_is_installed() {
     }
     let cache = tempfile::tempdir().unwrap();
     let path = path.to_str().unwrap();
-    let ok = call(&[path, "--payload", "hello, wasip1"], cache.path());
+    // A JSON string: `wasmq call --payload` takes JSON, the command gets its bytes.
+    let ok = call(&[path, "--payload", r#""hello, wasip1""#], cache.path());
     let text = show(&ok);
     assert_eq!(ok.status.code(), Some(0), "{text}");
     assert!(text.contains("HELLO, WASIP1"), "{text}");
-    let retry = call(&[path, "--payload", "please retry"], cache.path());
+    let retry = call(&[path, "--payload", r#""please retry""#], cache.path());
     assert!(show(&retry).contains("retryable"), "{}", show(&retry));
 }
 
@@ -280,14 +281,14 @@ fn wasmq_new_projects_test_build_and_run_in_each_language() {
         in_project("bash", &["build.sh"]);
         let wasm = project.join(format!("{name}.wasm"));
         let wasm = wasm.to_str().unwrap();
-        let ok = call(&[wasm, "--payload", "world"], cache.path());
+        let ok = call(&[wasm, "--payload", r#"{"name":"world"}"#], cache.path());
         let text = show(&ok);
         assert_eq!(ok.status.code(), Some(0), "{lang}: {text}");
         assert!(text.contains("hello, world"), "{lang}: {text}");
         assert!(text.contains("INFO greeted on attempt 1"), "{lang}: {text}");
-        let empty = call(&[wasm, "--payload", " "], cache.path());
+        let empty = call(&[wasm, "--payload", "{}"], cache.path());
         let text = show(&empty);
         assert_eq!(empty.status.code(), Some(1), "{lang}: {text}");
-        assert!(text.contains("the payload is empty"), "{lang}: {text}");
+        assert!(text.contains("the payload has no name"), "{lang}: {text}");
     }
 }
