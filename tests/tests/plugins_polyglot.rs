@@ -8,12 +8,13 @@
 //! call here shares the compile cache under `target/` with the other
 //! suites: the first run of the suite compiles each once, reruns load them.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::Duration;
 use wasmq::cli::demo::DemoServices;
 use wasmq::task::TaskState;
 use wasmq_tests::broker::client;
+use wasmq_tests::cli::{call, show};
 use wasmq_tests::host::{HostProcess, enqueue, json_tasks, results, settled, statuses};
 use wasmq_tests::plugins::{plugin, target_dir, wasmq_bin, workspace_root};
 use wasmq_tests::plugins_dir::PluginsDir;
@@ -25,25 +26,6 @@ const TYPES: [&str; 2] = ["email-js", "email-py"];
 /// The compile cache every suite shares.
 fn shared_cache() -> PathBuf {
     target_dir().join("wasmq-test-cache")
-}
-
-fn call(args: &[&str], cache: &Path) -> Output {
-    Command::new(wasmq_bin())
-        .arg("call")
-        .args(args)
-        .arg("--cache-dir")
-        .arg(cache)
-        .output()
-        .expect("run wasmq call")
-}
-
-fn show(output: &Output) -> String {
-    format!(
-        "status {}\n--- stdout\n{}--- stderr\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn run_tool(program: &str, args: &[&str], dir: &str) -> String {

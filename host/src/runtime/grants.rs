@@ -232,7 +232,9 @@ mod tests {
         for cut in 9..bytes.len() {
             // Corrupt, or (cut between sections) a component without it.
             match component_imports(&bytes[..cut]) {
-                Err(LoadProblem::Corrupt { kind: "component", .. }) => {}
+                Err(LoadProblem::Corrupt {
+                    kind: "component", ..
+                }) => {}
                 Ok(names) if names.is_empty() => {}
                 other => panic!("cut at {cut}: {other:?}"),
             }
