@@ -93,3 +93,25 @@ pub fn enqueued_id(run: &Run) -> String {
         .unwrap_or_else(|| panic!("no id in {}", run.stdout))
         .to_owned()
 }
+
+/// Runs `wasmq call ARGS --cache-dir CACHE` (no Redis) and returns what it
+/// did, whatever the exit code.
+pub fn call(args: &[&str], cache: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(wasmq_bin())
+        .arg("call")
+        .args(args)
+        .arg("--cache-dir")
+        .arg(cache)
+        .output()
+        .expect("run wasmq call")
+}
+
+/// A finished process's status, stdout and stderr, for assertion messages.
+pub fn show(output: &std::process::Output) -> String {
+    format!(
+        "status {}\n--- stdout\n{}--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}

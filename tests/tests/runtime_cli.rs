@@ -1,28 +1,10 @@
 //! `wasmq call` as a user runs it: the real binary, real plugins, no Redis.
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use wasmq::cli::demo::DemoServices;
+use wasmq_tests::cli::{call, show};
 use wasmq_tests::plugins::{plugin, wasmq_bin};
-
-fn call(args: &[&str], cache: &std::path::Path) -> Output {
-    Command::new(wasmq_bin())
-        .arg("call")
-        .args(args)
-        .arg("--cache-dir")
-        .arg(cache)
-        .output()
-        .expect("run wasmq call")
-}
-
-fn show(output: &Output) -> String {
-    format!(
-        "status {}\n--- stdout\n{}--- stderr\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 /// `email`'s grants as `wasmq call` flags, naming the demo's mail API.
 fn email_grants(services: &DemoServices) -> Vec<String> {

@@ -57,7 +57,8 @@ import { handler, log, Output } from './wasmq-plugin-sdk/index.js';
 import { greet } from './greet.js';
 
 export const handler_ = handler((task) => {
-  const reply = greet(task.text());
+  const payload = task.json(); // bad JSON: a permanent error
+  const reply = greet(typeof payload?.name === 'string' ? payload.name : '');
   log.info(`greeted on attempt ${task.attempt}`);
   return Output.text(reply);
 });
@@ -74,7 +75,7 @@ export function greet(name) {
   const trimmed = name.trim();
   if (trimmed === '') {
     // Permanent: retrying the same payload cannot help.
-    throw TaskError.permanent('the payload is empty: send the name to greet');
+    throw TaskError.permanent('the payload has no name: send {"name": "..."}');
   }
   return `hello, ${trimmed}`;
 }
@@ -87,7 +88,7 @@ export function greet(name) {
 import assert from 'node:assert/strict';
 import { greet } from './greet.js';
 
-test('greets the name and refuses an empty payload', () => {
+test('greets the name and refuses an empty one', () => {
   assert.equal(greet(' world '), 'hello, world');
   assert.throws(() => greet('  '), (e) => e.kind === 'permanent');
 });
@@ -124,7 +125,7 @@ Test its logic, build it and run one task:
 
     node --test
     bash build.sh              # npm install, then componentize-js {name}.js -> {name}.wasm
-    wasmq call {name}.wasm --payload world
+    wasmq call {name}.wasm --payload '{{"name": "world"}}'
 
 Deploy it by copying `{name}.wasm` and its manifest `{name}.toml` into a
 host's plugins directory: tasks of type `{name}` then run it.

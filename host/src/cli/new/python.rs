@@ -53,7 +53,9 @@ from greet import greet
 
 
 def handle(task) -> Output:
-    reply = greet(task.text())
+    payload = task.json()  # bad JSON: a permanent error
+    name = payload.get("name") if isinstance(payload, dict) else None
+    reply = greet(name if isinstance(name, str) else "")
     log.info(f"greeted on attempt {task.attempt}")
     return Output.text(reply)
 
@@ -73,7 +75,7 @@ def greet(name: str) -> str:
     name = name.strip()
     if not name:
         # Permanent: retrying the same payload cannot help.
-        raise TaskError.permanent("the payload is empty: send the name to greet")
+        raise TaskError.permanent('the payload has no name: send {"name": "..."}')
     return f"hello, {name}"
 "#
             .into(),
@@ -87,7 +89,7 @@ from wasmq_plugin import TaskError
 
 
 class GreetTest(unittest.TestCase):
-    def test_greets_the_name_and_refuses_an_empty_payload(self):
+    def test_greets_the_name_and_refuses_an_empty_one(self):
         self.assertEqual(greet(" world "), "hello, world")
         with self.assertRaises(TaskError) as raised:
             greet("  ")
@@ -129,7 +131,7 @@ Test its logic, build it and run one task:
 
     python3 -m unittest
     bash build.sh              # componentize-py -w task-handler componentize app -> {name}.wasm
-    wasmq call {name}.wasm --payload world
+    wasmq call {name}.wasm --payload '{{"name": "world"}}'
 
 Deploy it by copying `{name}.wasm` and its manifest `{name}.toml` into a
 host's plugins directory: tasks of type `{name}` then run it.

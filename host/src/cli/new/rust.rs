@@ -21,6 +21,7 @@ crate-type = ["cdylib"]
 
 [dependencies]
 wasmq-plugin-sdk = {{ path = "{sdk}" }}
+serde_json = "1"
 
 # A project of its own, even inside another cargo workspace.
 [workspace]
@@ -30,14 +31,15 @@ wasmq-plugin-sdk = {{ path = "{sdk}" }}
         (
             "src/lib.rs".into(),
             format!(
-                r#"//! `{name}`: a wasmq plugin. The host calls `handle` once per task, in a
-//! fresh sandbox; it greets the name in the payload.
+                r##"//! `{name}`: a wasmq plugin. The host calls `handle` once per task, in a
+//! fresh sandbox; it greets the `name` of its JSON payload.
 
 use wasmq_plugin_sdk::{{Output, Task, TaskError, info}};
 
 #[wasmq_plugin_sdk::handler]
 fn handle(task: Task) -> Result<Output, TaskError> {{
-    let reply = greet(task.payload_str()?)?;
+    let payload: serde_json::Value = task.json()?; // bad JSON: a permanent error
+    let reply = greet(payload["name"].as_str().unwrap_or_default())?;
     info!("greeted on attempt {{}}", task.attempt);
     Ok(Output::text(reply))
 }}
@@ -47,7 +49,7 @@ fn greet(name: &str) -> Result<String, TaskError> {{
     let name = name.trim();
     if name.is_empty() {{
         // Permanent: retrying the same payload cannot help.
-        return Err(TaskError::permanent("the payload is empty: send the name to greet"));
+        return Err(TaskError::permanent(r#"the payload has no name: send {{"name": "..."}}"#));
     }}
     Ok(format!("hello, {{name}}"))
 }}
@@ -57,12 +59,12 @@ mod tests {{
     use super::*;
 
     #[test]
-    fn greets_the_name_and_refuses_an_empty_payload() {{
+    fn greets_the_name_and_refuses_an_empty_one() {{
         assert_eq!(greet(" world ").unwrap(), "hello, world");
         assert!(greet("  ").is_err());
     }}
 }}
-"#
+"##
             ),
         ),
         (
@@ -89,7 +91,7 @@ A wasmq plugin in Rust. Test its logic, build it and run one task:
 
     cargo test
     bash build.sh              # cargo build --release --target wasm32-wasip2, then copies {name}.wasm here
-    wasmq call {name}.wasm --payload world
+    wasmq call {name}.wasm --payload '{{"name": "world"}}'
 
 Deploy it by copying `{name}.wasm` and its manifest `{name}.toml` into a
 host's plugins directory: tasks of type `{name}` then run it.
