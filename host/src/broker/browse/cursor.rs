@@ -115,10 +115,10 @@ impl FromStr for TaskCursor {
             }
             return Ok(TaskCursor::Offset(n));
         }
-        if let Some((n, scan)) = text.strip_prefix('b').and_then(|r| r.split_once('.')) {
-            if let (Some(number), Some(scan)) = (number(n), number(scan)) {
-                return Ok(TaskCursor::Bucket { number, scan });
-            }
+        if let Some((n, scan)) = text.strip_prefix('b').and_then(|r| r.split_once('.'))
+            && let (Some(number), Some(scan)) = (number(n), number(scan))
+        {
+            return Ok(TaskCursor::Bucket { number, scan });
         }
         Err(bad("is not a cursor"))
     }
