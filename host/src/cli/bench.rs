@@ -47,45 +47,29 @@ pub use args::{BenchArgs, BenchPlugin, PluginChoice};
 /// Runs `wasmq bench`: exit 0 with the report, 1 when the bench failed.
 pub fn run(args: BenchArgs) -> ExitCode {
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::async_runtime(super::Threads::One) {
         Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
-    let builtin = match &args.plugin {
-        PluginChoice::Builtin(plugin) => *plugin,
-        PluginChoice::File(path) => {
-            let measured = runtime.block_on(plugin_cost::measure(
+    // A plugin file is measured alone; a built-in plugin gets the full bench.
+    let finished = match &args.plugin {
+        PluginChoice::File(path) => runtime
+            .block_on(plugin_cost::measure(
                 path,
                 &args.payload,
                 args.runs,
                 args.concurrency.unwrap_or(8),
-            ));
-            return match measured {
-                Ok(report) => {
-                    println!("{}", report.json_line());
-                    if !args.json {
-                        print!("{}", report.summary());
-                    }
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    ExitCode::FAILURE
-                }
-            };
-        }
+            ))
+            .map(|report| (report.json_line(), report.summary())),
+        PluginChoice::Builtin(plugin) => runtime
+            .block_on(bench(&args, *plugin))
+            .map(|report| (report.json_line(), report.summary())),
     };
-    match runtime.block_on(bench(&args, builtin)) {
-        Ok(report) => {
-            println!("{}", report.json_line());
+    match finished {
+        Ok((json_line, summary)) => {
+            println!("{json_line}");
             if !args.json {
-                print!("{}", report.summary());
+                print!("{summary}");
             }
             ExitCode::SUCCESS
         }
