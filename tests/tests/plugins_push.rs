@@ -319,7 +319,7 @@ async fn bad_input_is_refused_before_redis() {
     let run = plugins(&url, &["rollback", "ghost"]).await.expect(1);
     assert!(
         run.stderr
-            .contains("no plugin was pushed for task type `ghost`"),
+            .contains("no plugin is pushed for task type `ghost`"),
         "{}",
         run.stderr
     );
