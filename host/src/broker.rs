@@ -75,6 +75,7 @@ mod consumer;
 mod costs;
 mod dead;
 mod due;
+mod enqueue;
 mod error;
 mod flow_resolve;
 mod flow_results;

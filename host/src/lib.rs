@@ -31,7 +31,7 @@
 //! every one is still defined there, so the tests fail when a hop is
 //! renamed or moved without this map.
 //!
-//! 1. **Enqueue.** `Client::enqueue()` (`broker/client.rs`) checks the spec
+//! 1. **Enqueue.** `Client::enqueue()` (`broker/enqueue.rs`) checks the spec
 //!    (`TaskSpec::check_options()`, `task/spec.rs`) and runs `enqueue.lua`:
 //!    the body goes into the queue's `t` hash and the id onto a pending list
 //!    `p0`..`p2` (or the `scheduled` set with a delay), and one wake token

@@ -132,8 +132,8 @@ fn every_hop_of_the_map_exists() {
 fn a_stale_hop_is_caught() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let lib = "//! ## Life of a task\n\
-        //! 1. `Client::enqueue()` (`broker/client.rs`) then `Client::enqueue_gone()`\n\
-        //!    (`broker/client.rs`), `Nobody::lease()` (`broker/lease.rs`),\n\
+        //! 1. `Client::enqueue()` (`broker/enqueue.rs`) then `Client::enqueue_gone()`\n\
+        //!    (`broker/enqueue.rs`), `Nobody::lease()` (`broker/lease.rs`),\n\
         //!    `missing.lua` and `f()` (`nowhere.rs`), and `orphan()`.\n\
         //! ## Next\n";
     let problems = check(lib, &src);
