@@ -37,11 +37,16 @@
 //!    `p0`..`p2` (or the `scheduled` set with a delay), and one wake token
 //!    is pushed for idle hosts.
 //! 2. **Wait and lease.** On every host, `lease_loop()` (`worker/leaser.rs`)
-//!    asks the scheduler how many tasks each served queue wants, blocks on
-//!    the wake lists when none has work (`Waiter::wait_for_work()`,
-//!    `broker/waiter.rs`), and calls `Client::lease()` (`broker/lease.rs`):
-//!    `lease.lua` checks the queue's rate limit and concurrency cap, then
-//!    moves ids from pending to `active` under one token and deadline.
+//!    asks the scheduler how many tasks each served queue wants, waits for
+//!    a wake token when none has work (`Waiter::wait_for_work()`,
+//!    `broker/waiter.rs`: one `BLPOP` of the wake lists on a single server;
+//!    on Cluster the token's push is announced on `<ns>:wake`, the client's
+//!    one subscription marks the list for its waiters in `Shared::heard()`
+//!    (`broker/waiter/hub.rs`), and the waiter takes the token with
+//!    `take_token()` (`broker/waiter.rs`)), and calls `Client::lease()`
+//!    (`broker/lease.rs`): `lease.lua` checks the queue's rate limit and
+//!    concurrency cap, then moves ids from pending to `active` under one
+//!    token and deadline.
 //! 3. **Hand over.** Each lease enters `Inflight::insert()`
 //!    (`worker/inflight.rs`), keyed by its lease (id and token), never by id
 //!    alone, and its ticket goes to `Scheduler::push()` (`worker/sched.rs`),

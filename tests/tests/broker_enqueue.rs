@@ -90,7 +90,9 @@ async fn enqueue_script_checks_every_argument_before_writing(url: String) {
     let call = |last_ttl: &'static str, last_body: &'static str| {
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(source).arg(keys.len()).arg(&keys[..]);
-        cmd.arg(2)
+        // No wake channel, then two tasks.
+        cmd.arg("")
+            .arg(2)
             .arg(&["1", "", "9", "3600000", "1|1|3|0||1\nA"][..])
             .arg(&["1", "+5000", "10", last_ttl, last_body][..]);
         cmd

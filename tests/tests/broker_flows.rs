@@ -332,7 +332,9 @@ async fn settle_script(redis: &RedisServer, parent: &TaskId, deps: &[TaskId]) ->
     ];
     let mut cmd = redis::cmd("EVAL");
     cmd.arg(source).arg(keys.len()).arg(&keys[..]);
-    cmd.arg(parent.local())
+    // No wake channel: nothing announced.
+    cmd.arg("")
+        .arg(parent.local())
         .arg(86_400_000)
         .arg(wasmq::task::MAX_FLOW_RESULT_BYTES)
         .arg(deps.len());

@@ -38,6 +38,8 @@ pub(crate) struct Inner {
     registered: Mutex<HashSet<String>>,
     /// The client durable enqueues go through (see `wait_for_replicas`).
     pub durable: tokio::sync::OnceCell<Client>,
+    /// The wake subscription its waiters share on Cluster (`waiter/hub.rs`).
+    pub wake_hub: Mutex<std::sync::Weak<super::waiter::WakeHub>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -96,6 +98,7 @@ impl Client {
                 keys: Mutex::new(HashMap::new()),
                 registered: Mutex::new(HashSet::new()),
                 durable: tokio::sync::OnceCell::new(),
+                wake_hub: Mutex::new(std::sync::Weak::new()),
             }),
         };
         client.load_scripts().await?;

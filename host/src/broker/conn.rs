@@ -136,26 +136,17 @@ impl Target {
 
     /// A dedicated connection with no response timeout, for blocking waits.
     pub(crate) async fn connect_blocking(&self) -> redis::RedisResult<Conn> {
-        match self {
-            Target::Single(_) | Target::Sentinel(_) => {
-                let info = self.server().await?;
-                let config = AsyncConnectionConfig::new()
-                    .set_connection_timeout(Some(CONNECT_TIMEOUT))
-                    .set_response_timeout(None);
-                let client = redis::Client::open(info)?;
-                Ok(Conn::Dedicated(
-                    client
-                        .get_multiplexed_async_connection_with_config(&config)
-                        .await?,
-                ))
-            }
-            Target::Cluster(nodes) => {
-                let client = ClusterClientBuilder::new(nodes.clone())
-                    .connection_timeout(CONNECT_TIMEOUT)
-                    .build()?;
-                Ok(Conn::Cluster(client.get_async_connection().await?))
-            }
-        }
+        // A Cluster has no single server (its waiters subscribe instead).
+        let info = self.server().await?;
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(None);
+        let client = redis::Client::open(info)?;
+        Ok(Conn::Dedicated(
+            client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await?,
+        ))
     }
 
     /// The server (the master the sentinels name now) or the seed nodes,

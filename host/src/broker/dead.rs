@@ -118,7 +118,8 @@ impl Client {
             loop {
                 let op = format!("re-drive dead tasks of queue {queue:?}");
                 let mut inv = SCRIPTS.requeue_dead.prepare_invoke();
-                inv.key(&keys.dead)
+                inv.wake_channel(self.wake_channel())
+                    .key(&keys.dead)
                     .key(&keys.tasks)
                     .key(&keys.meta)
                     .key(&keys.pending[..])

@@ -179,7 +179,8 @@ impl Client {
         let marks: Vec<(&str, DueAt)> = due.iter().map(|at| (keys.queue.as_str(), *at)).collect();
         self.mark_due(&marks).await?;
         let mut inv = SCRIPTS.enqueue.prepare_invoke();
-        inv.key(&keys.tasks)
+        inv.wake_channel(self.wake_channel())
+            .key(&keys.tasks)
             .key(&keys.pending[..])
             .key(&keys.scheduled)
             .key(&keys.seq)

@@ -130,7 +130,8 @@ impl Client {
             for range in split_calls(settled.iter().map(Settled::size), MAX_BATCH, MAX_CALL_BYTES) {
                 let chunk = &settled[range];
                 let mut inv = SCRIPTS.flow_settle.prepare_invoke();
-                inv.key(&keys.waiting)
+                inv.wake_channel(self.wake_channel())
+                    .key(&keys.waiting)
                     .key(keys.flow(local))
                     .key(keys.flow_results(local))
                     .key(&keys.tasks)

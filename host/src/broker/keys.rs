@@ -199,6 +199,10 @@ pub struct GlobalKeys {
     /// Pub/sub channel on which retry and dead-letter calls announce failed
     /// attempts (message = `<queue> <local id>`).
     pub failed_channel: String,
+    /// Pub/sub channel on which, on Redis Cluster, a wake token pushed into
+    /// an empty wake list is announced (message = the wake list's name;
+    /// see `waiter.rs`).
+    pub wake_channel: String,
     /// `ZSET host id -> last heartbeat ms`.
     pub host_index: String,
     host_prefix: String,
@@ -213,6 +217,7 @@ impl GlobalKeys {
             cancel_channel: format!("{ns}:cancel"),
             done_channel: format!("{ns}:done"),
             failed_channel: format!("{ns}:failed"),
+            wake_channel: format!("{ns}:wake"),
             host_index: format!("{ns}:{{hosts}}:index"),
             host_prefix: format!("{ns}:{{hosts}}:h:"),
         })

@@ -73,7 +73,8 @@ impl Client {
         let lease_ms = millis(self.inner.opts.lease_duration);
         let op = format!("lease from queue {queue:?}");
         let mut inv = SCRIPTS.lease.prepare_invoke();
-        inv.key(&keys.pending[..])
+        inv.wake_channel(self.wake_channel())
+            .key(&keys.pending[..])
             .key(&keys.active)
             .key(&keys.lease)
             .key(&keys.meta)

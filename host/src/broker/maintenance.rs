@@ -115,7 +115,8 @@ impl Client {
         let keys = self.keys(queue)?;
         let op = format!("promote due tasks of queue {queue:?}");
         let mut inv = SCRIPTS.promote.prepare_invoke();
-        inv.key(&keys.scheduled)
+        inv.wake_channel(self.wake_channel())
+            .key(&keys.scheduled)
             .key(&keys.retry)
             .key(&keys.tasks)
             .key(&keys.pending[..])
@@ -144,7 +145,8 @@ impl Client {
         let opts = &self.inner.opts;
         let op = format!("reap expired leases of queue {queue:?}");
         let mut inv = SCRIPTS.reap.prepare_invoke();
-        inv.key(&keys.active)
+        inv.wake_channel(self.wake_channel())
+            .key(&keys.active)
             .key(&keys.lease)
             .key(&keys.meta)
             .key(&keys.tasks)
@@ -262,7 +264,8 @@ impl Client {
         let opts = &self.inner.opts;
         let op = format!("maintain queue {:?}", keys.queue);
         let mut inv = SCRIPTS.maintain.prepare_invoke();
-        inv.key(&keys.scheduled)
+        inv.wake_channel(self.wake_channel())
+            .key(&keys.scheduled)
             .key(&keys.retry)
             .key(&keys.tasks)
             .key(&keys.pending[..])

@@ -215,7 +215,8 @@ impl Client {
                 due.iter().map(|at| (target, *at)).collect();
             self.mark_due(&marks).await?;
             let mut inv = SCRIPTS.forward.prepare_invoke();
-            inv.key(&keys.tasks)
+            inv.wake_channel(self.wake_channel())
+                .key(&keys.tasks)
                 .key(&keys.pending[..])
                 .key(&keys.scheduled)
                 .key(&keys.stats)

@@ -24,6 +24,13 @@
 //! of them, so one slow or unreachable node (a failover in progress) would
 //! hold up a call to a healthy one for its whole response timeout.
 //!
+//! A script that may push a wake token (prelude's `wake`) takes the wake
+//! channel as `ARGV[1]` (`''` = announce nothing; see `waiter.rs`), its
+//! header naming it `wake channel`. Such a call starts with
+//! [`Call::wake_channel`], and [`Call::checked`] refuses one that does not,
+//! or a call of any other script that does, as it refuses a wrong number of
+//! keys.
+//!
 //! No script uses Redis 7 script flags or functions, so Redis 6.2 and newer
 //! work (`LPOP` with a count needs 6.2).
 
@@ -67,8 +74,13 @@ pub(crate) struct LuaScript {
     pub(crate) source: &'static str,
     /// The prelude and the source: what Redis runs.
     code: String,
+    /// Whether it takes the wake channel as `ARGV[1]` (it may wake).
+    pub(crate) wakes: bool,
     script: Script,
 }
+
+/// How the header of a script that may wake names its `ARGV[1]`.
+pub(crate) const WAKE_CHANNEL_ARG: &str = "-- ARGV[1] wake channel: ";
 
 impl LuaScript {
     fn new(file: &'static str, source: &'static str, keys: Keys) -> Self {
@@ -77,6 +89,7 @@ impl LuaScript {
             file,
             keys,
             source,
+            wakes: source.lines().any(|l| l.starts_with(WAKE_CHANNEL_ARG)),
             script: Script::new(&code),
             code,
         }
@@ -94,6 +107,7 @@ impl LuaScript {
             script: self,
             keys: Vec::new(),
             args: Vec::new(),
+            wake_channel: false,
         }
     }
 }
@@ -103,6 +117,8 @@ pub(crate) struct Call<'a> {
     script: &'a LuaScript,
     keys: Vec<Vec<u8>>,
     args: Vec<Vec<u8>>,
+    /// Whether [`Call::wake_channel`] gave `ARGV[1]`.
+    wake_channel: bool,
 }
 
 impl<'a> Call<'a> {
@@ -123,18 +139,36 @@ impl<'a> Call<'a> {
         self
     }
 
+    /// Adds the wake channel as `ARGV[1]` of a script that may wake (`''`
+    /// = announce nothing): [`Client::wake_channel`](super::client::Client::wake_channel).
+    pub(crate) fn wake_channel(&mut self, channel: &str) -> &mut Self {
+        self.wake_channel = self.args.is_empty();
+        self.arg(channel)
+    }
+
     /// The `EVALSHA` command, once its number of keys is one the script
-    /// takes.
+    /// takes and it passes the wake channel first if and only if the script
+    /// takes it.
     pub(crate) fn checked(&self) -> Result<Cmd, String> {
-        if self.script.keys.allows(self.keys.len()) {
-            return Ok(self.command("EVALSHA", self.script.script.get_hash()));
+        if !self.script.keys.allows(self.keys.len()) {
+            return Err(format!(
+                "{} takes {:?} keys, the call passes {}",
+                self.script.file,
+                self.script.keys,
+                self.keys.len()
+            ));
         }
-        Err(format!(
-            "{} takes {:?} keys, the call passes {}",
-            self.script.file,
-            self.script.keys,
-            self.keys.len()
-        ))
+        match (self.script.wakes, self.wake_channel) {
+            (true, false) => Err(format!(
+                "{} takes the wake channel as ARGV[1], the call does not pass it first",
+                self.script.file
+            )),
+            (false, true) => Err(format!(
+                "{} does not take the wake channel, the call passes it",
+                self.script.file
+            )),
+            _ => Ok(self.command("EVALSHA", self.script.script.get_hash())),
+        }
     }
 
     /// The same call as `EVAL` with the script's text, for a server that
@@ -296,5 +330,23 @@ mod tests {
         assert!(call.checked().is_err());
         call.key("flow").key(&["bucket"; 3][..]);
         assert!(call.checked().is_ok());
+    }
+
+    #[test]
+    fn a_waking_call_must_start_with_the_wake_channel() {
+        let keys = ["k"; 11];
+        let mut call = SCRIPTS.promote.prepare_invoke();
+        call.key(&keys[..]).arg(100);
+        let err = call.checked().err().unwrap();
+        assert!(err.contains("promote.lua takes the wake channel"), "{err}");
+        let mut call = SCRIPTS.promote.prepare_invoke();
+        call.key(&keys[..]).arg(100).wake_channel("");
+        assert!(call.checked().is_err(), "not first");
+        let mut call = SCRIPTS.promote.prepare_invoke();
+        call.key(&keys[..]).wake_channel("").arg(100);
+        assert!(call.checked().is_ok());
+        let mut call = SCRIPTS.extend.prepare_invoke();
+        call.key("a").key("b").wake_channel("");
+        assert!(call.checked().is_err(), "extend.lua never wakes");
     }
 }

@@ -180,7 +180,8 @@ impl Client {
                 .await;
         }
         let mut inv = SCRIPTS.retry.prepare_invoke();
-        inv.key(&keys.active)
+        inv.wake_channel(self.wake_channel())
+            .key(&keys.active)
             .key(&keys.lease)
             .key(&keys.meta)
             .key(&keys.tasks)
@@ -363,7 +364,8 @@ impl Client {
             let bucket = self.bucket(&keys);
             for chunk in indices.chunks(MAX_BATCH) {
                 let mut inv = SCRIPTS.release.prepare_invoke();
-                inv.key(&keys.active)
+                inv.wake_channel(self.wake_channel())
+                    .key(&keys.active)
                     .key(&keys.lease)
                     .key(&keys.meta)
                     .key(&keys.tasks)

@@ -2,6 +2,9 @@
 //!
 //! * `cancel.lua` flags an active task and PUBLISHes its id on `<ns>:cancel`;
 //!   each host subscribes once and interrupts the task if it runs it.
+//! * On Redis Cluster, the scripts that push a wake token into an empty wake
+//!   list PUBLISH its name on `<ns>:wake`; each host's waiters share one
+//!   subscription (`waiter/hub.rs`).
 //! * `ack.lua` PUBLISHes the ids it completed on `<ns>:done`, one message per
 //!   ack call (`<queue> <local id> ...`), when
 //!   [`super::BrokerOptions::publish_completions`] is on: producers waiting
@@ -52,6 +55,16 @@ pub struct Subscription {
 
 /// The stream of cancellation requests for active tasks.
 pub type CancelSubscription = Subscription;
+
+/// What a subscription heard, for [`Subscription::next_heard`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Heard {
+    /// A message on the channel.
+    Message(String),
+    /// The connection (re)subscribed: what was published while it was
+    /// down, or before, was missed.
+    Subscribed,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -112,6 +125,13 @@ impl Client {
     pub async fn failure_subscription(&self) -> BrokerResult<Subscription> {
         let channel = self.inner.global.failed_channel.clone();
         self.subscribe(channel, Kind::Completion).await
+    }
+
+    /// Subscribes to the wake notices of this namespace (Cluster only: see
+    /// `waiter/hub.rs`), for [`Subscription::next_heard`].
+    pub(crate) async fn wake_subscription(&self) -> BrokerResult<Subscription> {
+        let channel = self.inner.global.wake_channel.clone();
+        self.subscribe(channel, Kind::Notice).await
     }
 
     async fn subscribe(&self, channel: String, kind: Kind) -> BrokerResult<Subscription> {
@@ -194,6 +214,22 @@ impl Subscription {
             }
             if let Some(payload) = self.payload(push) {
                 return Some(payload);
+            }
+        }
+    }
+
+    /// The next message, or news that the connection (re)subscribed; `None`
+    /// once the connection is gone for good.
+    pub(crate) async fn next_heard(&mut self) -> Option<Heard> {
+        loop {
+            let push = self.rx.recv().await?;
+            match push.kind {
+                PushKind::Disconnection if self.ends_on_disconnect => return None,
+                PushKind::Subscribe => return Some(Heard::Subscribed),
+                _ => {}
+            }
+            if let Some(payload) = self.payload(push) {
+                return Some(Heard::Message(payload));
             }
         }
     }

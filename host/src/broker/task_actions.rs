@@ -145,7 +145,8 @@ impl Client {
                 };
                 self.rounds(&selection, |args| {
                     let mut inv = SCRIPTS.promote_now.prepare_invoke();
-                    inv.key(from)
+                    inv.wake_channel(self.wake_channel())
+                        .key(from)
                         .key(&keys.tasks)
                         .key(&keys.pending[..])
                         .key(&keys.wake)

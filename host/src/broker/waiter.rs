@@ -3,39 +3,60 @@
 //! Every path that makes tasks pending (enqueue, promote, reap, release,
 //! re-drive) leaves one token in the queue's `wake` list if it is empty, and
 //! a lease that leaves work behind leaves one too, so idle consumers wake in
-//! a chain. An idle consumer blocks on `BLPOP` of the wake lists: Redis parks
-//! it at no cost and hands it the token within a millisecond of the push.
-//! A spurious token costs one empty lease; a lost one (a host killed while
-//! holding it) costs at most one wait timeout, after which consumers look
-//! anyway.
+//! a chain; a lease that leaves none drops the token, which would only wake
+//! a consumer for nothing. The token is the hand-off: whoever takes it
+//! looks, so one push wakes one consumer, not all of them. A spurious token
+//! costs one empty lease; a lost one (a host killed while holding it) costs
+//! at most one wait timeout, after which consumers look anyway.
 //!
-//! `BLPOP` blocks its connection, so a [`Waiter`] owns dedicated ones. On a
-//! single server one `BLPOP` covers all queues. On Cluster the wake lists live
-//! in different slots, and a multi-key `BLPOP` across slots is refused, so the
-//! waiter keeps one blocking call per queue in flight, each on its own
-//! connection, and returns when the first answers; the others stay in flight
-//! for the next wait, so no token is dropped.
+//! On a single server (and the master Sentinel names) an idle consumer
+//! blocks on one multi-key `BLPOP` of its queues' wake lists: Redis parks it
+//! at no cost and hands it the token within a millisecond of the push.
+//!
+//! On Cluster that cannot work: each queue's wake list lives in its own
+//! slot, a multi-key `BLPOP` across slots is refused, and one `BLPOP` per
+//! queue holds one connection per queue and host (a thousand queues, a
+//! thousand connections per host). Nor can one list per node stand in: a
+//! queue's slot can move. So on Cluster a push into an empty wake list is
+//! also announced: the script `PUBLISH`es the list's name on `<ns>:wake`
+//! (prelude.lua's `wake`; a standalone or Sentinel client passes no channel
+//! and pays nothing). Classic `PUBLISH` reaches every node, so one
+//! subscription per client hears every queue, over one connection per node
+//! (`waiter/hub.rs`), and the notice goes to the waiters of that list in
+//! the process. A waiter woken so takes the token with a non-blocking
+//! `LPOP`: the list is empty again, so the next push is announced again,
+//! and when several hosts heard the notice exactly one gets the token; the
+//! others wait on. Announcing only the empty-to-token push keeps the cost
+//! off a busy queue, whose list holds a token while nobody idles.
+//!
+//! A notice is fire-and-forget: one sent while the subscription was down,
+//! or before a waiter listened for that list, is lost, and the token then
+//! sits in its list where no further push is announced. So each
+//! (re)subscription, and a waiter's first listen for a list, make the
+//! waiter look at each of those lists once (an `LPOP`, as `BLPOP` would on
+//! blocking), rather than returning `None` and making the caller lease
+//! every queue; a lease that empties a queue drops the token too. Whatever
+//! slips through costs at most one wait timeout.
 
 use super::client::Client;
 use super::conn::Conn;
 use super::error::{BrokerError, BrokerResult};
 use super::reply::Reply;
+pub(crate) use hub::WakeHub;
+use hub::{Listener, MAX_TRACKED};
 use redis::Value;
 use std::collections::HashMap;
 use std::time::Duration;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
+
+mod hub;
 
 /// Shortest blocking wait Redis accepts with millisecond precision.
 const MIN_WAIT: Duration = Duration::from_millis(10);
 
 /// How long past its own timeout a BLPOP may stay unanswered before its
-/// connection is presumed dead (server gone without a reset, or a cluster
-/// client still retrying against a node that restarted) and dropped.
+/// connection is presumed dead (server gone without a reset) and dropped.
 const GRACE: Duration = Duration::from_secs(2);
-
-/// A blocking call in flight; gives its connection back unless it failed.
-type Blpop = JoinHandle<(Option<Conn>, redis::RedisResult<Value>)>;
 
 /// Runs BLPOP with a hard deadline; the connection is kept only on success.
 async fn blpop(
@@ -57,38 +78,41 @@ async fn blpop(
 }
 
 /// Waits for work on a set of queues; create one per consumer loop with
-/// [`Client::waiter`]. Not shared: it owns its blocking connections.
+/// [`Client::waiter`]. Not shared: it owns its blocking connection (on
+/// Cluster, its place among the client's listeners for wake notices).
 pub struct Waiter {
     client: Client,
     single: Option<Conn>,
-    idle: HashMap<String, Conn>,
-    in_flight: HashMap<String, Blpop>,
+    listener: Option<Listener>,
 }
 
 impl std::fmt::Debug for Waiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Waiter")
-            .field("in_flight", &self.in_flight.keys().collect::<Vec<_>>())
+            .field("cluster", &self.client.is_cluster())
             .finish_non_exhaustive()
     }
 }
 
-impl Drop for Waiter {
-    fn drop(&mut self) {
-        for handle in self.in_flight.values() {
-            handle.abort();
-        }
-    }
-}
-
 impl Client {
-    /// A waiter with its own blocking connection(s), opened lazily.
+    /// A waiter with its own blocking connection, opened lazily (on
+    /// Cluster, none: it shares the client's wake subscription).
     pub fn waiter(&self) -> Waiter {
         Waiter {
             client: self.clone(),
             single: None,
-            idle: HashMap::new(),
-            in_flight: HashMap::new(),
+            listener: None,
+        }
+    }
+
+    /// The channel the scripts that may wake announce a wake on (their
+    /// `ARGV[1]`): `<ns>:wake` on Cluster, where waiters listen there;
+    /// empty elsewhere, where they block on the lists and nothing is
+    /// announced.
+    pub(crate) fn wake_channel(&self) -> &str {
+        match self.is_cluster() {
+            true => &self.inner.global.wake_channel,
+            false => "",
         }
     }
 }
@@ -135,56 +159,51 @@ impl Waiter {
         self.woken_queue(reply, &wake_keys, queues)
     }
 
+    /// Waits for a notice for one of `queues` (their first [`MAX_TRACKED`];
+    /// the others wait for the timeout), then takes that queue's token.
     async fn wait_cluster(
         &mut self,
         queues: &[&str],
         timeout: Duration,
     ) -> BrokerResult<Option<String>> {
         let deadline = Instant::now() + timeout;
+        let mut wanted = HashMap::with_capacity(queues.len().min(MAX_TRACKED));
+        for q in queues.iter().take(MAX_TRACKED) {
+            wanted.insert(self.client.keys(q)?.wake.clone(), *q);
+        }
+        let listener = match &self.listener {
+            Some(listener) => listener,
+            None => self.listener.insert(self.client.wake_hub().listen()),
+        };
+        listener.track(wanted.keys());
         loop {
-            for q in queues {
-                if !self.in_flight.contains_key(*q) {
-                    let wake = self.client.keys(q)?.wake.clone();
-                    let conn = match self.idle.remove(*q) {
-                        Some(conn) => conn,
-                        None => self.connect().await?,
-                    };
-                    let handle = tokio::spawn(blpop(conn, vec![wake], timeout));
-                    self.in_flight.insert((*q).to_owned(), handle);
+            let mut heard = listener.take_heard(&wanted).into_iter();
+            while let Some(list) = heard.next() {
+                // Every look is bounded: past the deadline the rest of the
+                // marks wait for the next call.
+                if Instant::now() >= deadline {
+                    listener.put_back(std::iter::once(list).chain(heard));
+                    return Ok(None);
+                }
+                match take_token(&self.client, &list).await {
+                    Ok(false) => {
+                        metrics::counter!("wasmq_wake_races_lost_total").increment(1);
+                    }
+                    Ok(true) => {
+                        metrics::counter!("wasmq_wake_tokens_taken_total").increment(1);
+                        listener.put_back(heard);
+                        return Ok(wanted.get(&list).map(|q| (*q).to_owned()));
+                    }
+                    Err(e) => {
+                        listener.put_back(std::iter::once(list).chain(heard));
+                        return Err(e);
+                    }
                 }
             }
-            let names: Vec<String> = queues.iter().map(|q| (*q).to_owned()).collect();
-            // Both walks see the map unchanged, so they agree on the order.
-            let order: Vec<String> = self
-                .in_flight
-                .keys()
-                .filter(|q| names.contains(q))
-                .cloned()
-                .collect();
-            let handles: Vec<&mut Blpop> = self
-                .in_flight
-                .iter_mut()
-                .filter(|(q, _)| names.contains(q))
-                .map(|(_, h)| h)
-                .collect();
-            let first = futures::future::select_all(handles);
-            let Ok((joined, index, _)) = tokio::time::timeout_at(deadline, first).await else {
-                return Ok(None);
-            };
-            let queue = order.get(index).cloned().unwrap_or_default();
-            self.in_flight.remove(&queue);
-            let (conn, reply) = joined.map_err(|e| {
-                BrokerError::reply("wait for work (BLPOP)", format!("waiting task failed: {e}"))
-            })?;
-            // A connection that failed is dropped; the next wait opens another.
-            if let Some(conn) = conn {
-                self.idle.insert(queue.clone(), conn);
-            }
-            let reply = reply.map_err(|e| BrokerError::redis("wait for work (BLPOP)", e))?;
-            if !matches!(reply, Value::Nil) {
-                return Ok(Some(queue));
-            }
-            if Instant::now() >= deadline {
+            if tokio::time::timeout_at(deadline, listener.notified())
+                .await
+                .is_err()
+            {
                 return Ok(None);
             }
         }
@@ -217,4 +236,15 @@ impl Waiter {
             .and_then(|i| queues.get(i))
             .map(|q| (*q).to_owned()))
     }
+}
+
+/// Takes the token of a wake list, if it still holds one (another host, or
+/// a lease that emptied the queue, may have taken it first).
+async fn take_token(client: &Client, list: &str) -> BrokerResult<bool> {
+    let token: Option<String> = redis::cmd("LPOP")
+        .arg(list)
+        .query_async(&mut client.conn())
+        .await
+        .map_err(|e| client.fail("take a wake token (LPOP)", e))?;
+    Ok(token.is_some())
 }

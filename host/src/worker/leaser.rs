@@ -5,14 +5,16 @@
 //! (never holding more than `concurrency + 4 × lease_batch` leases in all,
 //! verdicts on their way to Redis included),
 //! and hands the tasks to the executors. When a round leases nothing it does
-//! not poll: it blocks on the broker's wake lists (`BLPOP`, at most
+//! not poll: it waits for a wake token of an idle queue (a `BLPOP`, or on
+//! Cluster a notice then an `LPOP`: `broker/waiter.rs`; at most
 //! [`IDLE_WAIT`]), and also wakes when a running task finishes (room for
 //! another queue's work) or the plugin set changes.
 //!
-//! The blocking wait runs in a task of its own and is never abandoned
-//! halfway: dropping a `BLPOP` would cost its connection. If the leaser is
-//! woken for another reason first, the wait stays outstanding and its answer
-//! is taken as a hint the next time round.
+//! The wait runs in a task of its own and is never abandoned halfway:
+//! dropping a `BLPOP` would cost its connection, and dropping a wait between
+//! its `LPOP` and its answer would drop a token. If the leaser is woken for
+//! another reason first, the wait stays outstanding and its answer is taken
+//! as a hint the next time round.
 //!
 //! A queue whose limits bind (rate used up, global concurrency cap
 //! reached, throttled after a retry-after) is not polled either: the lease
@@ -324,8 +326,8 @@ pub fn release(verdicts: &UnboundedSender<Verdict>, tickets: Vec<Ticket>) {
     }
 }
 
-/// The blocking wait for work, in a task of its own so it is never dropped
-/// mid-`BLPOP`.
+/// The wait for work, in a task of its own so it is never dropped
+/// mid-`BLPOP` (or mid-`LPOP`).
 struct WakeWaiter {
     requests: mpsc::Sender<Vec<String>>,
     answers: mpsc::Receiver<()>,

@@ -11,8 +11,9 @@
 -- KEYS[7] stats HASH: the queue's counters
 -- KEYS[8] wake LIST: wake-up tokens for blocked consumers
 -- KEYS[9..] unique-key STRINGs: u:<key>, one per task that has one
--- ARGV[1] n: the number of tasks
--- ARGV[2..] tasks: 5 per task: priority level (0-2), when ('' now |
+-- ARGV[1] wake channel: where a wake is announced ('' = nowhere; prelude's wake)
+-- ARGV[2] n: the number of tasks
+-- ARGV[3..] tasks: 5 per task: priority level (0-2), when ('' now |
 --   '+<ms>' delay on Redis's clock | '@<ms>' absolute), index of its unique
 --   key in KEYS (0 = none), unique TTL ms, record (header + payload)
 -- Returns n strings: the new local id, or '=' .. the existing local id when
@@ -43,8 +44,8 @@ local function whole(text)
   return v
 end
 
-local n = whole(ARGV[1])
-if not n or n < 1 or #ARGV ~= 1 + n * 5 then
+local wake_channel, n = ARGV[1], whole(ARGV[2])
+if not n or n < 1 or #ARGV ~= 2 + n * 5 then
   return refuse('expected n >= 1 and 5 arguments per task, got ' .. #ARGV .. ' arguments')
 end
 
@@ -71,7 +72,7 @@ local claims = {}           -- key, id, ttl triples to write
 local bodies, lists, sched, out = {}, { {}, {}, {} }, {}, {}
 local added, waiting = 0, 0
 for i = 0, n - 1 do
-  local b = 2 + i * 5
+  local b = 3 + i * 5
   local what = 'task ' .. i .. ': '
   local level, when, ui, ttl, body = whole(ARGV[b]), ARGV[b + 1], whole(ARGV[b + 2]), ARGV[b + 3], ARGV[b + 4]
   if not level or level > 2 then return refuse(what .. 'priority level ' .. ARGV[b] .. ' is not 0, 1 or 2') end
@@ -130,7 +131,7 @@ if added > 0 then
   append_pending(pending, lists)
   if #sched > 0 then bulk('ZADD', scheduled, sched) end
   redis.call('HINCRBY', stats, 'enqueued', added)
-  if waiting > 0 then wake(wakeup) end
+  if waiting > 0 then wake(wakeup, wake_channel) end
   if fresh then out[#out + 1] = 'new' end
 end
 return out

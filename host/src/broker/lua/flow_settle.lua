@@ -16,11 +16,12 @@
 -- KEYS[9] dead ZSET: dead ids by time of death
 -- KEYS[10] meta HASH: id -> meta
 -- KEYS[11] stats HASH: the queue's counters
--- ARGV[1] id: the parent's local id
--- ARGV[2] keep: how long the flow hashes outlive the release, ms
--- ARGV[3] cap: the most output bytes kept per flow
--- ARGV[4] n: the number of dependencies reported
--- ARGV[5..] dependencies: 5 per dependency: full id, state ('completed',
+-- ARGV[1] wake channel: where a wake is announced ('' = nowhere; prelude's wake)
+-- ARGV[2] id: the parent's local id
+-- ARGV[3] keep: how long the flow hashes outlive the release, ms
+-- ARGV[4] cap: the most output bytes kept per flow
+-- ARGV[5] n: the number of dependencies reported
+-- ARGV[6..] dependencies: 5 per dependency: full id, state ('completed',
 --   'dead', 'cancelled' or 'gone'), output ('' for none), content type
 --   ('' for none), error ('' for none)
 -- Returns {outcome, counted}: outcome 'waiting', 'released', 'dead', or
@@ -35,13 +36,14 @@ local PER = 5
 
 -- Checks: the arguments, every key's type, then whether the parent still
 -- waits (a repeated or raced report finds it gone and writes nothing).
-local id, keep, cap, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-if not keep or not cap or not n or #ARGV ~= 4 + n * PER then
+local wake_channel, id = ARGV[1], ARGV[2]
+local keep, cap, n = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+if not keep or not cap or not n or #ARGV ~= 5 + n * PER then
   return redis.error_reply('ERR wasmq flow settle refused: expected keep, cap, n and 5 arguments per dependency')
 end
 for i = 0, n - 1 do
-  if not KNOWN[ARGV[6 + i * PER]] then
-    return redis.error_reply('ERR wasmq flow settle refused: state ' .. ARGV[6 + i * PER])
+  if not KNOWN[ARGV[7 + i * PER]] then
+    return redis.error_reply('ERR wasmq flow settle refused: state ' .. ARGV[7 + i * PER])
   end
 end
 check_type(waiting, 'zset')
@@ -65,7 +67,7 @@ end
 -- it produced, within the flow's output cap.
 local counted, failed = 0, nil
 for i = 0, n - 1 do
-  local at = 5 + i * PER
+  local at = 6 + i * PER
   local dep, state, out, ctype, err = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4]
   if redis.call('HSETNX', flow, 's:' .. dep, state) == 1 then
     counted = counted + 1
@@ -101,7 +103,7 @@ if need <= 0 then
   redis.call('ZREM', waiting, id)
   redis.call('HSET', tasks, id, body)
   redis.call('RPUSH', pending[level + 1], id)
-  wake(wakeup)
+  wake(wakeup, wake_channel)
   close_flow(flow, results, 'released', keep)
   return { 'released', counted }
 end

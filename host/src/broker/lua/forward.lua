@@ -13,9 +13,10 @@
 -- KEYS[6] stats HASH: the queue's counters
 -- KEYS[7] wake LIST: wake-up tokens for blocked consumers
 -- KEYS[8] forwarded ZSET: child local id -> forwarded ms
--- ARGV[1] keep: how long the forwarded set remembers an id, ms
--- ARGV[2] n: the number of children
--- ARGV[3..] children: 4 per child: local id, priority level (0-2), delay
+-- ARGV[1] wake channel: where a wake is announced ('' = nowhere; prelude's wake)
+-- ARGV[2] keep: how long the forwarded set remembers an id, ms
+-- ARGV[3] n: the number of children
+-- ARGV[4..] children: 4 per child: local id, priority level (0-2), delay
 --   ms, record (header + payload)
 -- Returns n integers, 1 enqueued, 0 already there; then 'new' when
 -- children were added and the queue had no stats hash before (the client
@@ -28,8 +29,8 @@ local function refuse(why)
   return refused('forward', why)
 end
 
-local keep, n = tonumber(ARGV[1]), tonumber(ARGV[2])
-if not keep or not n or n < 1 or #ARGV ~= 2 + n * 4 then
+local wake_channel, keep, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+if not keep or not n or n < 1 or #ARGV ~= 3 + n * 4 then
   return refuse('expected keep ms, n >= 1 and 4 arguments per child, got ' .. #ARGV)
 end
 check_type(tasks, 'hash')
@@ -43,7 +44,7 @@ local now = now_ms()
 local bodies, lists, sched, marks, out, seen = {}, { {}, {}, {} }, {}, {}, {}, {}
 local added, waiting = 0, 0
 for i = 0, n - 1 do
-  local b = 3 + i * 4
+  local b = 4 + i * 4
   local id, level, delay, body = ARGV[b], tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), ARGV[b + 3]
   if not level or header(body) ~= level or not delay or delay < 0 then
     return refuse('child ' .. i .. ' (' .. id .. '): bad priority, delay or record')
@@ -78,7 +79,7 @@ if added > 0 then
   append_pending(pending, lists)
   if #sched > 0 then bulk('ZADD', scheduled, sched) end
   redis.call('HINCRBY', stats, 'enqueued', added)
-  if waiting > 0 then wake(wakeup) end
+  if waiting > 0 then wake(wakeup, wake_channel) end
   if fresh then out[#out + 1] = 'new' end
 end
 return out

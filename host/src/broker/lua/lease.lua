@@ -15,15 +15,16 @@
 -- KEYS[13] limits HASH: rate, period, burst, concurrency
 -- KEYS[14] rl STRING: GCRA theoretical arrival time, µs
 -- KEYS[15] throttle STRING: exists while leasing is throttled
--- ARGV[1] count: the most tasks to lease (1 to MAX_BATCH, broker/options.rs)
--- ARGV[2] token: the lease token
--- ARGV[3] duration: the lease duration, ms
--- ARGV[4] default rate: tasks per period, from the manifest ('0' = none);
+-- ARGV[1] wake channel: where a wake is announced ('' = nowhere; prelude's wake)
+-- ARGV[2] count: the most tasks to lease (1 to MAX_BATCH, broker/options.rs)
+-- ARGV[3] token: the lease token
+-- ARGV[4] duration: the lease duration, ms
+-- ARGV[5] default rate: tasks per period, from the manifest ('0' = none);
 --   this and the next three apply only when the limits hash does not exist
--- ARGV[5] default period: ms
--- ARGV[6] default burst: tasks
--- ARGV[7] default concurrency: tasks leased at once on all hosts ('0' = none)
--- ARGV[8] cap wait: ms to wait when the concurrency cap is reached
+-- ARGV[6] default period: ms
+-- ARGV[7] default burst: tasks
+-- ARGV[8] default concurrency: tasks leased at once on all hosts ('0' = none)
+-- ARGV[9] cap wait: ms to wait when the concurrency cap is reached
 -- Returns {-1} when the queue is paused; {-2, wait ms} when a limit or a
 -- throttle allows nothing now; else
 -- {now ms, {ids set aside as malformed}, wait ms, first, id, attempt, body,
@@ -38,7 +39,8 @@ local meta, tasks, paused, wakekey = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local dead, garbagekey, stats = KEYS[10], KEYS[11], KEYS[12]
 local limits, rl, throttle = KEYS[13], KEYS[14], KEYS[15]
 local pending = { p0, p1, p2 }
-local want, token, duration, cap_wait = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[8])
+local wake_channel = ARGV[1]
+local want, token, duration, cap_wait = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[9])
 
 -- Pause and throttle first: they cost one read each and forbid everything.
 if redis.call('EXISTS', paused) == 1 then return { -1 } end
@@ -50,7 +52,7 @@ if redis.call('EXISTS', limits) == 1 then
   local l = redis.call('HMGET', limits, 'rate', 'period', 'burst', 'concurrency')
   rate, period, burst, cap = tonumber(l[1]), tonumber(l[2]), tonumber(l[3]), tonumber(l[4])
 else
-  rate, period, burst, cap = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+  rate, period, burst, cap = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 end
 -- The concurrency cap bounds the batch before the rate limit, which is
 -- only charged for what is really leased.
@@ -126,13 +128,18 @@ if interval and taken > 0 then
   end
 end
 -- Chain-wake: work remains, so let another idle consumer look (not when
--- the rate limit is used up: it would only be told to wait).
+-- the rate limit is used up: it would only be told to wait). When none
+-- remains, a token still in the wake list would only wake a consumer for
+-- nothing, and would keep the next wake from being announced (prelude's
+-- wake announces a push into an empty list): drop it.
 if out[3] == 0 then
+  local left = false
   for level = 1, 3 do
     if redis.call('LLEN', pending[level]) > 0 then
-      wake(wakekey)
+      left = true
       break
     end
   end
+  if left then wake(wakekey, wake_channel) else redis.call('DEL', wakekey) end
 end
 return out

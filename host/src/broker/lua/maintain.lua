@@ -23,15 +23,16 @@
 -- KEYS[17] result bucket index ZSET: the queue's result buckets
 -- KEYS[18] outbox HASH: parents whose children wait (only its size is read)
 -- KEYS[19] waiting ZSET: flow parents waiting (only its size is read)
--- ARGV[1] limit: the most ids per step
--- ARGV[2] dead max count: the dead set's count bound
--- ARGV[3] dead max age: the dead set's age bound, ms
--- ARGV[4] trim: 1 to trim this call, 0 not
--- ARGV[5] retention: throughput retention, minutes
--- ARGV[6] keep: 1 when final records are kept, 0 when not
--- ARGV[7] bucket number: the result bucket's number
--- ARGV[8] bucket width: ms
--- ARGV[9] result TTL: ms
+-- ARGV[1] wake channel: where a wake is announced ('' = nowhere; prelude's wake)
+-- ARGV[2] limit: the most ids per step
+-- ARGV[3] dead max count: the dead set's count bound
+-- ARGV[4] dead max age: the dead set's age bound, ms
+-- ARGV[5] trim: 1 to trim this call, 0 not
+-- ARGV[6] retention: throughput retention, minutes
+-- ARGV[7] keep: 1 when final records are kept, 0 when not
+-- ARGV[8] bucket number: the result bucket's number
+-- ARGV[9] bucket width: ms
+-- ARGV[10] result TTL: ms
 -- Returns {promoted, set aside, requeued, buried, cancelled, dead trimmed,
 -- minutes trimmed, more, outbox, waiting, now, next, trimmable} where more =
 -- 1 when a step found a full batch, outbox is the number of parents whose
@@ -48,11 +49,11 @@ local bucket, bucket_index, outbox, waiting = KEYS[16], KEYS[17], KEYS[18], KEYS
 local q = {
   scheduled = scheduled, retry = retry, tasks = tasks, pending = { p0, p1, p2 },
   wake = wakeup, dead = dead, meta = meta, stats = stats, garbage = garbage,
-  active = active, lease = lease, cancel = cancel, tp = tp,
+  active = active, lease = lease, cancel = cancel, tp = tp, wake_channel = ARGV[1],
 }
-local rb = bucket_args(6, bucket, bucket_index)
-local limit, max_count, max_age = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local trim, retention = ARGV[4] == '1', tonumber(ARGV[5])
+local rb = bucket_args(7, bucket, bucket_index)
+local limit, max_count, max_age = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local trim, retention = ARGV[5] == '1', tonumber(ARGV[6])
 
 -- What the due index needs after this call: the earliest time left in the
 -- three time-ordered sets, and whether a trim may find anything.

@@ -144,10 +144,16 @@ local function meta_join(a, s, f, v, r, e)
   return int(a) .. '|' .. s .. '|' .. f .. '|' .. v .. '|' .. r .. '|' .. e
 end
 
--- Leaves one wake-up token for consumers blocked on the queue (BLPOP).
-local function wake(key)
+-- Leaves one wake-up token in the queue's wake list `key`, for idle
+-- consumers (broker/waiter.rs). A push into an empty list is also announced
+-- on `channel` (message: the wake list's name) unless it is '': on Redis
+-- Cluster, consumers hear of work by subscription rather than by blocking
+-- on each queue. A list that holds a token already needs no second one,
+-- nor a second announcement: whoever takes the token looks.
+local function wake(key, channel)
   if redis.call('LLEN', key) == 0 then
     redis.call('RPUSH', key, '1')
+    if channel ~= '' then redis.call('PUBLISH', channel, key) end
   end
 end
 
@@ -334,7 +340,8 @@ end
 --
 -- `q` names a queue's keys (a script sets those it has): scheduled, retry,
 -- active, dead (ZSET); tasks, lease, meta, stats, tp (HASH); cancel (SET);
--- wake, garbage (LIST); pending = { p0, p1, p2 } (LISTs).
+-- wake, garbage (LIST); pending = { p0, p1, p2 } (LISTs); and wake_channel,
+-- the channel that announces a wake (the script's ARGV[1], see wake).
 
 local KEY_TYPES = {
   scheduled = 'zset', retry = 'zset', active = 'zset', dead = 'zset',
@@ -403,7 +410,7 @@ local function promote_ids(q, scheduled, retry, now)
     end
   end
   append_pending(q.pending, lists)
-  if promoted > 0 then wake(q.wake) end
+  if promoted > 0 then wake(q.wake, q.wake_channel) end
   return promoted, bad
 end
 
@@ -444,7 +451,7 @@ local function reap_ids(q, rb, ids, dead_max_count, dead_max_age, now)
       end
     end
   end
-  if requeued > 0 then wake(q.wake) end
+  if requeued > 0 then wake(q.wake, q.wake_channel) end
   if buried > 0 then
     trim_dead(q.dead, q.tasks, q.meta, dead_max_count, dead_max_age, now, DEAD_TRIM_LIMIT)
   end

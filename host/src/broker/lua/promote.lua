@@ -14,7 +14,8 @@
 -- KEYS[9] meta HASH: id -> meta of earlier attempts
 -- KEYS[10] stats HASH: the queue's counters
 -- KEYS[11] garbage LIST: the last ids set aside as malformed
--- ARGV[1] limit: the most ids per set
+-- ARGV[1] wake channel: where a wake is announced ('' = nowhere; prelude's wake)
+-- ARGV[2] limit: the most ids per set
 -- Returns {promoted, set aside as malformed}.
 local scheduled, retry, tasks = KEYS[1], KEYS[2], KEYS[3]
 local p0, p1, p2, wakeup, dead = KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
@@ -22,8 +23,9 @@ local meta, stats, garbage = KEYS[9], KEYS[10], KEYS[11]
 local q = {
   scheduled = scheduled, retry = retry, tasks = tasks, pending = { p0, p1, p2 },
   wake = wakeup, dead = dead, meta = meta, stats = stats, garbage = garbage,
+  wake_channel = ARGV[1],
 }
-local limit = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
 
 local now = now_ms()
 local due_scheduled, due_retry = due_ids(scheduled, now, limit), due_ids(retry, now, limit)

@@ -8,13 +8,14 @@
 -- KEYS[4] pending p1 LIST: normal priority ids
 -- KEYS[5] pending p2 LIST: low priority ids
 -- KEYS[6] wake LIST: wake-up tokens for blocked consumers
--- ARGV[1] mode: 'ids' or 'some'
--- ARGV[2..] what: the local ids ('ids'), or a limit of 1-1000 on the soonest due ('some')
+-- ARGV[1] wake channel: where a wake is announced ('' = nowhere; prelude's wake)
+-- ARGV[2] mode: 'ids' or 'some'
+-- ARGV[3..] what: the local ids ('ids'), or a limit of 1-1000 on the soonest due ('some')
 -- Returns {promoted, skipped}.
 local from, tasks, p0, p1, p2, wakeup = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local pending = { p0, p1, p2 }
 
-local ids = picked(from, 'zset', ARGV)
+local ids = picked(from, 'zset', tail(ARGV, 2))
 if not ids then return refused('promote now', 'mode must be ids or some with a limit of 1-1000') end
 -- Checks first: which ids are in the set with a usable body.
 local moves, skipped = {}, 0
@@ -31,5 +32,5 @@ for _, m in ipairs(moves) do
   redis.call('ZREM', from, m[1])
   redis.call('RPUSH', pending[m[2] + 1], m[1])
 end
-if #moves > 0 then wake(wakeup) end
+if #moves > 0 then wake(wakeup, ARGV[1]) end
 return { #moves, skipped }

@@ -20,13 +20,14 @@
 -- KEYS[13] garbage LIST: the last ids set aside as malformed
 -- KEYS[14] result bucket HASH: where final records of cancelled tasks go
 -- KEYS[15] result bucket index ZSET: the queue's result buckets
--- ARGV[1] limit: the most leases taken back
--- ARGV[2] dead max count: the dead set's count bound
--- ARGV[3] dead max age: the dead set's age bound, ms
--- ARGV[4] keep: 1 when final records are kept, 0 when not
--- ARGV[5] bucket number: the result bucket's number
--- ARGV[6] bucket width: ms
--- ARGV[7] result TTL: ms
+-- ARGV[1] wake channel: where a wake is announced ('' = nowhere; prelude's wake)
+-- ARGV[2] limit: the most leases taken back
+-- ARGV[3] dead max count: the dead set's count bound
+-- ARGV[4] dead max age: the dead set's age bound, ms
+-- ARGV[5] keep: 1 when final records are kept, 0 when not
+-- ARGV[6] bucket number: the result bucket's number
+-- ARGV[7] bucket width: ms
+-- ARGV[8] result TTL: ms
 -- Returns {requeued, dead, cancelled}.
 local active, lease, meta, tasks = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local p0, p1, p2, dead, cancel = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
@@ -35,9 +36,10 @@ local bucket, bucket_index = KEYS[14], KEYS[15]
 local q = {
   active = active, lease = lease, meta = meta, tasks = tasks, pending = { p0, p1, p2 },
   dead = dead, cancel = cancel, wake = wakeup, stats = stats, tp = tp, garbage = garbage,
+  wake_channel = ARGV[1],
 }
-local rb = bucket_args(4, bucket, bucket_index)
-local limit, max_count, max_age = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local rb = bucket_args(5, bucket, bucket_index)
+local limit, max_count, max_age = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 
 local now = now_ms()
 local expired = due_ids(active, now, limit)

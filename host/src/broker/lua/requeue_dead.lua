@@ -9,14 +9,15 @@
 -- KEYS[6] pending p2 LIST: low priority ids
 -- KEYS[7] wake LIST: wake-up tokens for blocked consumers
 -- KEYS[8] stats HASH: the queue's counters
--- ARGV[1] mode: 'one' or 'some'
--- ARGV[2] what: the local id ('one') or a limit on the oldest ('some')
+-- ARGV[1] wake channel: where a wake is announced ('' = nowhere; prelude's wake)
+-- ARGV[2] mode: 'one' or 'some'
+-- ARGV[3] what: the local id ('one') or a limit on the oldest ('some')
 -- Returns {requeued, dropped}.
 local dead, tasks, meta = KEYS[1], KEYS[2], KEYS[3]
 local p0, p1, p2, wakeup, stats = KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local pending = { p0, p1, p2 }
 
-local ids = pick_dead(dead, ARGV[1], ARGV[2])
+local ids = pick_dead(dead, ARGV[2], ARGV[3])
 if not ids then return { 0, 0 } end
 local requeued, dropped = 0, 0
 for _, id in ipairs(ids) do
@@ -33,6 +34,6 @@ for _, id in ipairs(ids) do
 end
 if requeued > 0 then
   redis.call('HINCRBY', stats, 'redriven', requeued)
-  wake(wakeup)
+  wake(wakeup, ARGV[1])
 end
 return { requeued, dropped }

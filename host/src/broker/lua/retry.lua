@@ -17,24 +17,25 @@
 -- KEYS[16] result bucket index ZSET: the queue's result buckets
 -- KEYS[17] run HASH: the task's run hash (run:<local id>)
 -- KEYS[18] cost HASH: the plugin cost histograms of the current window (cost:<n>)
--- ARGV[1] id: the local id
--- ARGV[2] token: the lease token
--- ARGV[3] delay: ms before the retry (0 or less: pending at once)
--- ARGV[4] version: the plugin version
--- ARGV[5] message: the error message
--- ARGV[6] dead max count: the dead set's count bound
--- ARGV[7] dead max age: the dead set's age bound, ms
--- ARGV[8] keep: 1 when final records are kept, 0 when not
--- ARGV[9] bucket number: the result bucket's number
--- ARGV[10] bucket width: ms
--- ARGV[11] result TTL: ms
--- ARGV[12] run tail: how the attempt ended ('' = record nothing; broker/runs.rs)
--- ARGV[13] log: the attempt's log
--- ARGV[14] progress: its last progress ('' = none)
--- ARGV[15] run keep: ms the run hash is kept after its last write
--- ARGV[16] channel: failures channel ('' = do not announce)
--- ARGV[17] queue: the queue name, for the announcement
--- ARGV[18] cost keep: ms the cost window is kept after its last write
+-- ARGV[1] wake channel: where a wake is announced ('' = nowhere; prelude's wake)
+-- ARGV[2] id: the local id
+-- ARGV[3] token: the lease token
+-- ARGV[4] delay: ms before the retry (0 or less: pending at once)
+-- ARGV[5] version: the plugin version
+-- ARGV[6] message: the error message
+-- ARGV[7] dead max count: the dead set's count bound
+-- ARGV[8] dead max age: the dead set's age bound, ms
+-- ARGV[9] keep: 1 when final records are kept, 0 when not
+-- ARGV[10] bucket number: the result bucket's number
+-- ARGV[11] bucket width: ms
+-- ARGV[12] result TTL: ms
+-- ARGV[13] run tail: how the attempt ended ('' = record nothing; broker/runs.rs)
+-- ARGV[14] log: the attempt's log
+-- ARGV[15] progress: its last progress ('' = none)
+-- ARGV[16] run keep: ms the run hash is kept after its last write
+-- ARGV[17] channel: failures channel ('' = do not announce)
+-- ARGV[18] queue: the queue name, for the announcement
+-- ARGV[19] cost keep: ms the cost window is kept after its last write
 -- Returns {'stale'} | {'retry', due ms} | {'requeued'} | {'dead'} | {'cancelled'}.
 -- A task whose attempts are used up goes to the dead set instead; one whose
 -- cancellation was requested while it ran becomes cancelled.
@@ -43,20 +44,20 @@ local retry, dead, p0, p1, p2 = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local wakeup, cancel, stats, tp, garbage = KEYS[10], KEYS[11], KEYS[12], KEYS[13], KEYS[14]
 local bucket, bucket_index, run, cost = KEYS[15], KEYS[16], KEYS[17], KEYS[18]
 local pending = { p0, p1, p2 }
-local id, token, delay, version, message = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
-local max_count, max_age = tonumber(ARGV[6]), tonumber(ARGV[7])
+local id, token, delay, version, message = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
+local max_count, max_age = tonumber(ARGV[7]), tonumber(ARGV[8])
 
 local a, s = lease_of(redis.call('HGET', lease, id), token)
 if not a then return { 'stale' } end
 local now = now_ms()
-record_run(run, a, s, now, ARGV[12], ARGV[13], ARGV[14], tonumber(ARGV[15]))
-count_costs(cost, { ARGV[12] }, now, tonumber(ARGV[18]))
-if ARGV[16] ~= '' then redis.call('PUBLISH', ARGV[16], ARGV[17] .. ' ' .. id) end
+record_run(run, a, s, now, ARGV[13], ARGV[14], ARGV[15], tonumber(ARGV[16]))
+count_costs(cost, { ARGV[13] }, now, tonumber(ARGV[19]))
+if ARGV[17] ~= '' then redis.call('PUBLISH', ARGV[17], ARGV[18] .. ' ' .. id) end
 redis.call('ZREM', active, id)
 redis.call('HDEL', lease, id)
 count(stats, tp, 'failed', 1, now)
 if redis.call('SREM', cancel, id) == 1 then
-  finish_cancelled(bucket_args(8, bucket, bucket_index), tasks, meta, stats, id, now, a, s)
+  finish_cancelled(bucket_args(9, bucket, bucket_index), tasks, meta, stats, id, now, a, s)
   return { 'cancelled' }
 end
 local body = redis.call('HGET', tasks, id)
@@ -74,7 +75,7 @@ redis.call('HSET', meta, id, meta_join(a, s, '', version, '', message))
 redis.call('HINCRBY', stats, 'retried', 1)
 if delay <= 0 then
   redis.call('RPUSH', pending[level + 1], id)
-  wake(wakeup)
+  wake(wakeup, ARGV[1])
   return { 'requeued' }
 end
 local due = now + delay

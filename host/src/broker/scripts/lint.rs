@@ -5,9 +5,11 @@
 //! `local` assignments that name every key exactly once (`KEYS[n]`, or
 //! `tail(KEYS, n)` for the tail) and reads `KEYS` nowhere else. The header,
 //! the body and the count declared in [`SCRIPTS`] must agree, and the
-//! prelude reads no `KEYS` at all.
+//! prelude reads no `KEYS` at all. A script that calls a prelude helper that
+//! may push a wake token takes the wake channel as `ARGV[1]`, and only such
+//! a script does.
 
-use super::{Keys, PRELUDE, SCRIPTS};
+use super::{Keys, PRELUDE, SCRIPTS, WAKE_CHANNEL_ARG};
 use std::collections::BTreeSet;
 
 /// The Redis types a key line may name (with a plural `s` or `es` for a
@@ -244,6 +246,18 @@ fn key_statement(statement: &str) -> Result<Option<Vec<Item>>, String> {
     Ok(Some(items))
 }
 
+/// The prelude helpers that may push a wake token.
+const WAKING: [&str; 3] = ["wake", "promote_ids", "reap_ids"];
+
+/// Whether a script's code calls a helper that may push a wake token.
+fn may_wake(source: &str) -> bool {
+    source.lines().map(strip_comment).any(|line| {
+        WAKING
+            .iter()
+            .any(|f| has_word(&line, f) && line.contains(&format!("{f}(")))
+    })
+}
+
 /// The literal indices of `ARGV[n]` in code.
 fn argv_indices(code: &[String]) -> impl Iterator<Item = usize> + '_ {
     code.iter().flat_map(|line| {
@@ -308,7 +322,15 @@ fn every_script_follows_the_rule_and_matches_its_declared_keys() {
     for script in SCRIPTS.all() {
         let keys = check(script.source).unwrap_or_else(|e| panic!("{}: {e}", script.file));
         assert_eq!(keys, script.keys, "{}: header vs SCRIPTS", script.file);
+        assert_eq!(
+            may_wake(script.source),
+            script.wakes,
+            "{}: calls a waking helper iff its header has {WAKE_CHANNEL_ARG:?}",
+            script.file
+        );
     }
+    let waking = SCRIPTS.all().iter().filter(|s| s.wakes).count();
+    assert_eq!(waking, 11, "the scripts that may wake");
 }
 
 #[test]
