@@ -2,6 +2,7 @@
 //! plugins the queue bench knows how to drive, or any plugin file, whose
 //! own costs are then measured (see `plugin_cost.rs`).
 
+use super::children::MAX_HOSTS;
 use std::path::PathBuf;
 
 /// Arguments of `wasmq bench`.
@@ -45,6 +46,11 @@ pub struct BenchArgs {
     /// Run the host as a `wasmq run` child process.
     #[arg(long)]
     pub child: bool,
+    /// Run K hosts, each a `wasmq run` child process with `--concurrency C`,
+    /// all serving the same plugins (implies `--child`): the drain's
+    /// throughput with K hosts, their CPU summed.
+    #[arg(long, value_name = "K", value_parser = parse_hosts, conflicts_with = "in_process")]
+    pub hosts: Option<usize>,
     /// The host's concurrency (default: one per core; with `--plugin PATH`,
     /// the runs started at once, default 8).
     #[arg(long, value_name = "C", value_parser = clap::value_parser!(u32).range(1..=4096))]
@@ -101,6 +107,17 @@ impl BenchPlugin {
     }
 }
 
+/// `--hosts`: a whole number from 1 to [`MAX_HOSTS`].
+fn parse_hosts(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(k) if (1..=MAX_HOSTS).contains(&k) => Ok(k),
+        _ => Err(format!(
+            "`{text}` is not a host count: give a whole number from 1 to {MAX_HOSTS} \
+             (each host is a `wasmq run` child process)"
+        )),
+    }
+}
+
 fn parse_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(rate) if rate > 0.0 && rate <= 100_000.0 => Ok(rate),
@@ -153,5 +170,15 @@ mod tests {
         );
         let error = parse_plugin("nope").unwrap_err();
         assert!(error.contains("path ending in .wasm"), "{error}");
+    }
+
+    #[test]
+    fn host_counts_are_bounded() {
+        assert_eq!(parse_hosts("1"), Ok(1));
+        assert_eq!(parse_hosts("64"), Ok(64));
+        for bad in ["0", "65", "-1", "two", ""] {
+            let error = parse_hosts(bad).unwrap_err();
+            assert!(error.contains("from 1 to 64"), "{error}");
+        }
     }
 }
