@@ -184,11 +184,13 @@ fn bench_refuses_bad_input_with_a_clear_message() {
 fn bench_on_a_cluster_sums_every_master_and_leaves_no_key_on_any() {
     let cluster = RedisCluster::start();
     cluster.cli(&["SET", "someone-else:data", "precious"]);
-    let output = bench(&["--redis", &cluster.seeds_url()]);
+    // Three queues: `noop`, `noop-2`, `noop-3`, on two of the masters.
+    let output = bench(&["--redis", &cluster.seeds_url(), "--queues", "3"]);
     let v = report(&output);
     check(&v, "noop", "in-process");
     assert_eq!(v["shards"], 3, "three masters: {v}");
     assert_eq!(v["hosts"], 1);
+    assert_eq!(v["queues"], 3);
     let mut left = Vec::new();
     for port in cluster.ports() {
         let keys = redis_cli(port, &["--scan"]);

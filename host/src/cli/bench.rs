@@ -112,9 +112,14 @@ async fn bench(args: &BenchArgs, plugin: BenchPlugin) -> Result<Report> {
         .tempdir()
         .context("creating a temp dir")?;
     let plugins_dir = work.path().join("plugins");
-    copy_plugin(&args.plugins, &plugins_dir, task_type)?;
+    copy_plugin(&args.plugins, &plugins_dir, task_type, task_type)?;
     // Its server (if any) lives until the phases are done.
     let setup = capability::prepare(plugin, &plugins_dir, args.payload_bytes as usize)?;
+    // Every further queue gets a copy of the plugin and of its grant.
+    let queues = queue_names(task_type, args.queues);
+    for queue in &queues[1..] {
+        copy_plugin(&plugins_dir, &plugins_dir, task_type, queue)?;
+    }
     let mut target = Target::open(args.redis.as_deref()).await?;
     let interrupted = super::run::shutdown_signal().context("watching for Ctrl-C")?;
     // On Ctrl-C the phases are dropped, and with them the hosts (killed,
@@ -124,6 +129,7 @@ async fn bench(args: &BenchArgs, plugin: BenchPlugin) -> Result<Report> {
             args,
             plugin,
             &mut target,
+            &queues,
             &plugins_dir,
             work.path(),
             &setup.payload,
@@ -138,13 +144,20 @@ async fn bench(args: &BenchArgs, plugin: BenchPlugin) -> Result<Report> {
     Ok(report)
 }
 
-/// Copies `<task_type>.wasm` (and its manifest, if any) into `dest`.
-fn copy_plugin(from: &Path, dest: &Path, task_type: &str) -> Result<()> {
+/// The backlog's queues: the plugin's own, then `<task_type>-2` … `-<count>`.
+fn queue_names(task_type: &str, count: usize) -> Vec<String> {
+    let extra = (2..=count).map(|i| format!("{task_type}-{i}"));
+    std::iter::once(task_type.to_owned()).chain(extra).collect()
+}
+
+/// Copies `<task_type>.wasm` (and its manifest, if any) from `from` into
+/// `dest` as `<name>.wasm`, the plugin of queue `name`.
+fn copy_plugin(from: &Path, dest: &Path, task_type: &str, name: &str) -> Result<()> {
     std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
     for ext in ["wasm", "toml"] {
         let src = from.join(format!("{task_type}.{ext}"));
         if src.is_file() {
-            std::fs::copy(&src, dest.join(format!("{task_type}.{ext}")))
+            std::fs::copy(&src, dest.join(format!("{name}.{ext}")))
                 .with_context(|| format!("copying {}", src.display()))?;
         }
     }
@@ -156,6 +169,7 @@ async fn run_phases(
     args: &BenchArgs,
     plugin: BenchPlugin,
     target: &mut Target,
+    queues: &[String],
     plugins_dir: &Path,
     work: &Path,
     payload: &[u8],
@@ -172,7 +186,7 @@ async fn run_phases(
     let show = !args.json && std::io::stderr().is_terminal();
 
     let bar = progress(show, n as u64, "enqueue");
-    let enqueued = phases::enqueue_backlog(&client, target, task_type, payload, n, &bar).await?;
+    let enqueued = phases::enqueue_backlog(&client, target, queues, payload, n, &bar).await?;
     bar.finish_and_clear();
 
     let mode = match args.child || args.hosts.is_some() {
@@ -193,6 +207,7 @@ async fn run_phases(
     let ctx = Phase {
         client: &client,
         task_type,
+        queues,
         payload,
         show,
     };
@@ -225,6 +240,7 @@ async fn run_phases(
         payload_bytes: payload.len(),
         concurrency: spec.concurrency,
         hosts: spec.hosts,
+        queues: queues.len(),
         shards: target.shards,
         enqueue_per_s: n as f64 / enqueued.elapsed.as_secs_f64().max(1e-9),
         process_per_s: drained.completed as f64 / (records.span_ms.max(1) as f64 / 1000.0),

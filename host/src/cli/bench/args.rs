@@ -5,6 +5,9 @@
 use super::children::MAX_HOSTS;
 use std::path::PathBuf;
 
+/// Most queues `--queues` spreads the backlog over.
+pub const MAX_QUEUES: usize = 64;
+
 /// Arguments of `wasmq bench`.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
@@ -51,6 +54,12 @@ pub struct BenchArgs {
     /// throughput with K hosts, their CPU summed.
     #[arg(long, value_name = "K", value_parser = parse_hosts, conflicts_with = "in_process")]
     pub hosts: Option<usize>,
+    /// Spread the backlog round-robin over Q queues, each served by a copy
+    /// of the plugin (`noop`, `noop-2`, … `noop-Q`). On Redis Cluster a
+    /// queue lives on one master (its hash tag): several queues are what
+    /// spreads the work over the masters.
+    #[arg(long, value_name = "Q", default_value_t = 1, value_parser = parse_queues)]
+    pub queues: usize,
     /// The host's concurrency (default: one per core; with `--plugin PATH`,
     /// the runs started at once, default 8).
     #[arg(long, value_name = "C", value_parser = clap::value_parser!(u32).range(1..=4096))]
@@ -118,6 +127,16 @@ fn parse_hosts(text: &str) -> Result<usize, String> {
     }
 }
 
+/// `--queues`: a whole number from 1 to [`MAX_QUEUES`].
+fn parse_queues(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(q) if (1..=MAX_QUEUES).contains(&q) => Ok(q),
+        _ => Err(format!(
+            "`{text}` is not a queue count: give a whole number from 1 to {MAX_QUEUES}"
+        )),
+    }
+}
+
 fn parse_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(rate) if rate > 0.0 && rate <= 100_000.0 => Ok(rate),
@@ -180,5 +199,7 @@ mod tests {
             let error = parse_hosts(bad).unwrap_err();
             assert!(error.contains("from 1 to 64"), "{error}");
         }
+        assert_eq!(parse_queues("3"), Ok(3));
+        assert!(parse_queues("0").unwrap_err().contains("queue count"));
     }
 }

@@ -135,15 +135,16 @@ impl HostUnderTest {
         }
     }
 
-    /// Waits until the heartbeat of every host lists a plugin for
-    /// `task_type`.
-    pub async fn wait_ready(&mut self, client: &Client, task_type: &str) -> Result<Duration> {
+    /// Waits until the heartbeat of every host lists a plugin for each of
+    /// `task_types`.
+    pub async fn wait_ready(&mut self, client: &Client, task_types: &[String]) -> Result<Duration> {
         let pids = self.pids();
+        let serves_all = |h: &crate::broker::HostInfo| task_types.iter().all(|t| h.serves(t));
         loop {
             let hosts = client.hosts().await.context("reading the host registry")?;
             let ready = pids
                 .iter()
-                .filter(|pid| hosts.iter().any(|h| h.pid == **pid && h.serves(task_type)))
+                .filter(|pid| hosts.iter().any(|h| h.pid == **pid && serves_all(h)))
                 .count();
             if ready == pids.len() {
                 return Ok(self.started.elapsed());
@@ -153,7 +154,7 @@ impl HostUnderTest {
             }
             if self.started.elapsed() > READY_TIMEOUT {
                 let e = anyhow!(
-                    "only {ready} of {} hosts served plugin {task_type} within {READY_TIMEOUT:?}",
+                    "only {ready} of {} hosts served {task_types:?} within {READY_TIMEOUT:?}",
                     pids.len()
                 );
                 return Err(self.stop_after(e).await);

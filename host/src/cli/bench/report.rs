@@ -46,6 +46,8 @@ pub struct Report {
     pub concurrency: usize,
     /// Hosts that drained the backlog (`--hosts`; 1 otherwise).
     pub hosts: usize,
+    /// Queues the backlog was spread over (`--queues`; 1 otherwise).
+    pub queues: usize,
     /// Redis masters the Redis figures are summed over: 1 for one server,
     /// the number of masters on Cluster.
     pub shards: usize,
@@ -109,9 +111,13 @@ impl Report {
             1 => "one Redis server".to_owned(),
             k => format!("Redis Cluster of {k} masters (Redis figures summed over the {k})"),
         };
+        let queues = match self.queues {
+            1 => String::new(),
+            q => format!(" over {q} queues"),
+        };
         let _ = writeln!(
             out,
-            "wasmq bench: {} tasks of {} B, plugin {}, {hosts}, {redis}, {} build",
+            "wasmq bench: {} tasks of {} B{queues}, plugin {}, {hosts}, {redis}, {} build",
             self.n, self.payload_bytes, self.variant, self.build
         );
         let drain_target = match self.variant.as_str() {
@@ -240,6 +246,7 @@ mod tests {
             payload_bytes: 100,
             concurrency: 2,
             hosts: 1,
+            queues: 1,
             shards: 1,
             enqueue_per_s: 1.0,
             process_per_s: 1.0,

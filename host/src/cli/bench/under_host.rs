@@ -13,6 +13,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 pub struct Phase<'a> {
     pub client: &'a Client,
     pub task_type: &'static str,
+    /// The queues of the backlog (the first is `task_type`, the live phase's).
+    pub queues: &'a [String],
     pub payload: &'a [u8],
     pub show: bool,
 }
@@ -35,10 +37,10 @@ pub async fn with_host(
     host: &mut HostUnderTest,
     enqueued: &phases::Enqueued,
 ) -> Result<Measured> {
-    let host_start = host.wait_ready(ctx.client, ctx.task_type).await?;
+    let host_start = host.wait_ready(ctx.client, ctx.queues).await?;
 
     let bar = progress(ctx.show, args.n, "drain");
-    let drained = phases::drain(ctx.client, target, host, ctx.task_type, args.n, &bar).await?;
+    let drained = phases::drain(ctx.client, target, host, ctx.queues, args.n, &bar).await?;
     bar.finish_and_clear();
 
     let bar = progress(ctx.show, args.n, "read results");
