@@ -30,7 +30,8 @@ command -v npm >/dev/null || apt_install npm
 command -v python3 >/dev/null || apt_install python3
 python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
 # Go: GOOS=wasip1 needs 1.21+; Debian 12 has it in bookworm-backports.
-go_minor=$( (go env GOVERSION 2>/dev/null || /usr/lib/go-1.23/bin/go env GOVERSION 2>/dev/null) | sed -n 's/^go1\.\([0-9]*\).*/\1/p')
+# (No Go at all must not stop the script: `|| true` keeps pipefail quiet.)
+go_minor=$( (go env GOVERSION 2>/dev/null || /usr/lib/go-1.23/bin/go env GOVERSION 2>/dev/null || true) | sed -n 's/^go1\.\([0-9]*\).*/\1/p')
 if [ "${go_minor:-0}" -lt 21 ] && grep -qs 'VERSION_CODENAME=bookworm' /etc/os-release; then
     list=/etc/apt/sources.list.d/bookworm-backports.list
     grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/ ||

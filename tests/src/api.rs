@@ -186,3 +186,16 @@ async fn split(response: reqwest::Response) -> (u16, serde_json::Value) {
     let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
     (status, body)
 }
+
+/// The Prometheus text a host's HTTP server at `addr` (`host:port`) serves
+/// at `/metrics`, without a token.
+pub async fn metrics_text(addr: &str) -> String {
+    let url = format!("http://{addr}/metrics");
+    let reply = reqwest::get(&url)
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    reply
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("read {url}: {e}"))
+}

@@ -257,17 +257,28 @@ pub fn json_tasks(
 
 /// The status of every task, in order (each must exist).
 pub async fn statuses(client: &Client, ids: &[TaskId]) -> Vec<TaskStatus> {
+    read_each(ids, "status", |id| client.status(id))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The status of every task, in order, or the first Redis error (right
+/// after a failover a client may meet some before it follows the new
+/// topology); panics if a task does not exist.
+pub async fn try_statuses(client: &Client, ids: &[TaskId]) -> Result<Vec<TaskStatus>, String> {
     read_each(ids, "status", |id| client.status(id)).await
 }
 
 /// The result of every task, in order (each must exist).
 pub async fn results(client: &Client, ids: &[TaskId]) -> Vec<TaskResult> {
-    read_each(ids, "result", |id| client.result(id)).await
+    read_each(ids, "result", |id| client.result(id))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// `read(id)` for every id, 64 at a time, in order; panics naming `what`
-/// when a read fails or finds nothing.
-async fn read_each<'a, T, F, Fut>(ids: &'a [TaskId], what: &str, read: F) -> Vec<T>
+/// when a read finds nothing, and fails naming it when a read fails.
+async fn read_each<'a, T, F, Fut>(ids: &'a [TaskId], what: &str, read: F) -> Result<Vec<T>, String>
 where
     F: Fn(&'a TaskId) -> Fut,
     Fut: Future<Output = Result<Option<T>, wasmq::broker::BrokerError>>,
@@ -284,7 +295,7 @@ where
         .buffered(64)
         .try_collect()
         .await
-        .unwrap_or_else(|e| panic!("read every {what}: {e}"))
+        .map_err(|e| format!("read every {what}: {e}"))
 }
 
 /// Sizes and counters summed over queues.

@@ -29,6 +29,45 @@ async fn restart_cluster() {
     restart_mid_run(Backend::Cluster(RedisCluster::start_with(true))).await;
 }
 
+/// A server that lacks a script (a promoted replica, `SCRIPT FLUSH`) gets
+/// it with the call, on the node that owns the call's slot only: redis-rs's
+/// own retry sends `SCRIPT LOAD` to every node and waits for all of them,
+/// so one slow or dead node would hold the call up.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_script_is_loaded_only_where_its_call_goes() {
+    let cluster = RedisCluster::start();
+    let client = connect(&cluster.url(), opts()).await;
+    let id = client
+        .enqueue(TaskSpec::new("nos", "{}"))
+        .await
+        .expect("enqueue");
+    let cached = |port: u16| -> u64 {
+        let info = cluster.cli_on(port, &["INFO", "memory"]);
+        let line = info
+            .lines()
+            .find(|l| l.starts_with("number_of_cached_scripts:"));
+        line.and_then(|l| l.split(':').nth(1)?.trim().parse().ok())
+            .expect("number_of_cached_scripts in INFO memory")
+    };
+    for port in cluster.ports() {
+        assert!(cluster.cli_on(port, &["SCRIPT", "FLUSH"]).contains("OK"));
+        assert_eq!(cached(port), 0);
+    }
+    for _ in 0..3 {
+        let status = client.status(&id).await.expect("status after SCRIPT FLUSH");
+        assert_eq!(status.expect("the task exists").state, TaskState::Pending);
+    }
+    let owner = cluster.node_of("{nos}");
+    for port in cluster.ports() {
+        let want = u64::from(port == owner);
+        assert_eq!(
+            cached(port),
+            want,
+            "scripts cached on node {port} (owner {owner})"
+        );
+    }
+}
+
 fn opts() -> BrokerOptions {
     BrokerOptions {
         lease_duration: Duration::from_secs(2),

@@ -13,6 +13,7 @@ use wasmq_tests::browser::Browser;
 use wasmq_tests::cli::{enqueued_id, wasmq};
 use wasmq_tests::host::{
     HostProcess, completed_at_least, enqueue, eventually, json_tasks, settled, statuses, totals,
+    try_statuses,
 };
 use wasmq_tests::plugins_dir::PluginsDir;
 use wasmq_tests::redis::{RedisCluster, free_port};
@@ -204,12 +205,14 @@ async fn a_master_killed_mid_drain_loses_nothing() {
         (TASKS, 0, 0),
         "every task completed exactly once in the counters: {done:?}"
     );
-    assert!(
-        statuses(&producer, &ids)
-            .await
-            .iter()
-            .all(|s| s.state == TaskState::Completed)
-    );
+    // Read until no read fails: a client may meet a few errors (timeouts)
+    // while a loaded machine settles after the failover; what is checked
+    // is that every task is completed.
+    let all = eventually("every status to read after the failover", LONG, || async {
+        try_statuses(&producer, &ids).await.ok()
+    })
+    .await;
+    assert!(all.iter().all(|s| s.state == TaskState::Completed));
     for host in &mut hosts {
         assert!(!host.log().contains("panicked"), "{}", host.log());
     }

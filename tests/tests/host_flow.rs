@@ -258,15 +258,7 @@ async fn http_serves_task_metrics_and_plugin_errors_of_a_running_host() {
     .await;
     settled(&client, &["echo"], 50, LONG).await;
 
-    let http = reqwest::Client::new();
-    let metrics = http
-        .get(format!("http://{addr}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = wasmq_tests::api::metrics_text(&addr).await;
     let success = metrics
         .lines()
         .find(|l| {
@@ -287,7 +279,7 @@ async fn http_serves_task_metrics_and_plugin_errors_of_a_running_host() {
 
     plugins.replace_atomically("echo", b"not wasm at all");
     host.wait_for_log("plugin failed to load", LONG);
-    let listing: serde_json::Value = http
+    let listing: serde_json::Value = reqwest::Client::new()
         .get(format!("http://{addr}/api/v1/plugins"))
         .send()
         .await

@@ -184,15 +184,7 @@ async fn costs_per_plugin_version_over_http_and_prometheus() {
     assert_eq!(status, 400, "{body}");
 
     // The host's histograms carry the version too.
-    let metrics = api
-        .http
-        .get(format!("http://{addr}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = wasmq_tests::api::metrics_text(&addr).await;
     for name in [
         "wasmq_task_duration_seconds_bucket",
         "wasmq_task_fuel_used_bucket",

@@ -1,9 +1,10 @@
-//! Plugins distributed through Redis: `wasmq plugins push`, `history` and
-//! `rollback`, run as a user runs them, against `wasmq run` hosts whose
+//! Plugins distributed through Redis: `wasmq plugins push`, `history`,
+//! `rollback` and `remove`, run as a user runs them, against `wasmq run` hosts whose
 //! plugins directories are empty, on a standalone server and on a cluster.
 //!
 //! What must hold: a pushed plugin runs on every host; a new push or a
-//! rollback switches every host (the outputs change: `echo` types JSON
+//! rollback switches every host, and a removal unloads it everywhere (the
+//! outputs change: `echo` types JSON
 //! payloads `application/json`, `echo-v2` types everything
 //! `application/x-echo-v2`); a type both in a directory and pushed is
 //! refused with both named; bad input is refused before Redis. The store
@@ -150,7 +151,43 @@ async fn pushed_plugins_run_on_hosts_with_empty_directories(url: String) {
     plugins(&url, &["rollback", "echo", "2"]).await.expect(0);
     hosts_serve(&client, 3, "echo@v2:").await;
     assert_eq!(echo_types(&client, 30).await, [V2]);
+
+    // Removed: every host unloads it and its tasks wait; pushed again, it
+    // gets the next number and the waiting task runs.
+    let run = plugins(&url, &["remove", "echo", "--json"]).await.expect(0);
+    assert_eq!(run.json()["version"], 2);
+    eventually("every host to unload echo", LONG, || async {
+        let hosts = client.hosts().await.ok()?;
+        (hosts.len() == 3 && hosts.iter().all(|h| h.plugins.is_empty())).then_some(())
+    })
+    .await;
+    let before = wasmq_tests::host::totals(&client, &["echo"])
+        .await
+        .settled();
+    let waiting = enqueue(&client, json_tasks("echo", [serde_json::json!({})])).await;
+    let refused = plugins(&url, &["history", "echo"]).await.expect(1);
+    assert!(
+        refused.stderr.contains("never pushed, or removed"),
+        "{}",
+        refused.stderr
+    );
+    plugins(&url, &["remove", "echo"]).await.expect(1);
+    let run = plugins(&url, &["push", echo.to_str().unwrap(), "--json"])
+        .await
+        .expect(0);
+    assert_eq!(run.json()["version"], 3);
+    hosts_serve(&client, 3, "echo@v3:").await;
+    settled(&client, &["echo"], before + 1, LONG).await;
+    assert_eq!(
+        results(&client, &waiting).await[0].content_type.as_deref(),
+        Some(V1)
+    );
     for host in &hosts {
+        assert!(
+            host.log().contains("no longer serving it"),
+            "{}",
+            host.log()
+        );
         assert!(
             host.log().contains("serving the pushed plugin"),
             "{}",
@@ -282,7 +319,7 @@ async fn bad_input_is_refused_before_redis() {
     let run = plugins(&url, &["rollback", "ghost"]).await.expect(1);
     assert!(
         run.stderr
-            .contains("no plugin was pushed for task type `ghost`"),
+            .contains("no plugin is pushed for task type `ghost`"),
         "{}",
         run.stderr
     );

@@ -2,7 +2,8 @@
 //! the CLI and the hosts drive it, on a standalone server and a cluster:
 //! modules in 1 MiB chunks checked on the way back, a history bounded to
 //! the newest versions plus the one serving, bodies shared by content and
-//! deleted when no kept version needs them, and the board hosts poll.
+//! deleted when no kept version needs them, the board hosts poll, and
+//! removal.
 
 use std::path::Path;
 use wasmq::broker::{HISTORY_KEEP, PluginStoreError};
@@ -128,7 +129,7 @@ async fn the_store_keeps_a_bounded_history_in_chunks(url: String) {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("no plugin was pushed for task type `ghost`"),
+        err.contains("no plugin is pushed for task type `ghost`"),
         "{err}"
     );
     let err = client
@@ -146,6 +147,38 @@ async fn the_store_keeps_a_bounded_history_in_chunks(url: String) {
         .unwrap_err();
     assert!(matches!(err, PluginStoreError::Refused(_)), "{err}");
     assert!(client.plugin_history("ghost").await.unwrap().is_none());
+
+    // Removed: every version and body goes, the board says so (version 0),
+    // and numbers go on from where they were.
+    assert_eq!(client.plugin_remove("echo").await.unwrap(), 24);
+    for key in [
+        "wasmq:{plugin:echo}:versions".to_owned(),
+        body(&small(6)),
+        body(&small(24)),
+    ] {
+        let left: i64 = raw.run(&["EXISTS", &key]).await;
+        assert_eq!(left, 0, "{key} is deleted");
+    }
+    assert!(client.plugin_current("echo").await.unwrap().is_none());
+    assert!(client.plugin_history("echo").await.unwrap().is_none());
+    let board = client.plugin_board().await.unwrap();
+    assert!(board["echo"].is_removed(), "{:?}", board["echo"]);
+    let again = client.plugin_remove("echo").await.unwrap_err().to_string();
+    assert!(again.contains("never pushed, or removed"), "{again}");
+    assert!(matches!(
+        client.plugin_rollback("echo", Some(24)).await,
+        Err(PluginStoreError::UnknownType { .. })
+    ));
+    let back = client
+        .plugin_push("echo", &small(1), None, max)
+        .await
+        .unwrap();
+    assert_eq!(back.version, 26);
+    let board = client.plugin_board().await.unwrap();
+    assert_eq!(
+        (board["echo"].version, board["echo"].is_removed()),
+        (26, false)
+    );
 }
 
 both_backends!(the_store_keeps_a_bounded_history_in_chunks);

@@ -11,17 +11,25 @@ use super::client::Client;
 use super::error::{BrokerError, BrokerResult};
 use super::reply::Reply;
 use super::scripts::Call;
-use redis::Value;
+use redis::{ErrorKind, ServerErrorKind, Value};
 
 impl Client {
     /// Runs a prepared script call; a Redis error fails as operation `op`.
     /// A call passing a number of keys its script does not take fails
-    /// before it is sent.
+    /// before it is sent. A server that lacks the script (`NOSCRIPT`) gets it once as `EVAL`
+    /// (see `scripts.rs` for why not `SCRIPT LOAD`).
     pub(crate) async fn invoke(&self, call: &Call<'_>, op: &str) -> BrokerResult<Value> {
-        let inv = call.checked().map_err(|why| BrokerError::reply(op, why))?;
-        inv.invoke_async(&mut self.conn())
-            .await
-            .map_err(|e| self.fail(op, e))
+        let evalsha = call.checked().map_err(|why| BrokerError::reply(op, why))?;
+        let mut conn = self.conn();
+        match evalsha.query_async(&mut conn).await {
+            Ok(reply) => Ok(reply),
+            Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => call
+                .with_text()
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| self.fail(op, e)),
+            Err(e) => Err(self.fail(op, e)),
+        }
     }
 
     /// Runs a batch script call that replies with one flag per task and

@@ -15,6 +15,10 @@
 //!   [`HISTORY_KEEP`], all in one step: nothing is half-written, and a
 //!   pusher that dies mid-upload leaves only a staging hash that expires;
 //! * `plugin_rollback.lua` moves `current` back to a kept version;
+//! * `plugin_remove.lua` deletes every version and body and clears
+//!   `current`, keeping the version and move counters, so numbers are never
+//!   reused and the board's removal entry (version 0) orders before a later
+//!   push's;
 //! * after either, `plugin_board.lua` records the move on the namespace's
 //!   board (`{plugins}`, another slot, so it cannot be the same script) and
 //!   the type is published on `<ns>:plugins`. Hosts follow the notices and,
@@ -61,9 +65,9 @@ pub enum PluginStoreError {
     /// The module or manifest is too large, or empty.
     #[error("{0}")]
     Refused(String),
-    /// Nothing was ever pushed for the type.
+    /// No plugin is pushed for the type: never, or it was removed.
     #[error(
-        "no plugin was pushed for task type `{task_type}`; push one with `wasmq plugins push {task_type}.wasm`"
+        "no plugin is pushed for task type `{task_type}` (never pushed, or removed); push one with `wasmq plugins push {task_type}.wasm`"
     )]
     UnknownType {
         /// The task type.
@@ -148,12 +152,20 @@ pub struct PluginHistory {
 /// Where a type's current pointer stands, as the board records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BoardEntry {
-    /// Pointer moves so far (grows with every push and rollback).
+    /// Pointer moves so far (grows with every push, rollback and removal).
     pub moves: u64,
-    /// The current version.
+    /// The current version; 0 once the type was removed.
     pub version: u64,
-    /// Its SHA-256.
+    /// Its SHA-256 (empty once removed).
     pub sha256: String,
+}
+
+impl BoardEntry {
+    /// Whether the type was removed (`wasmq plugins remove`) after its
+    /// last push.
+    pub fn is_removed(&self) -> bool {
+        self.version == 0
+    }
 }
 
 /// What a push or rollback did.

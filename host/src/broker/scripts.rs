@@ -16,15 +16,18 @@
 //! write to the wrong key.
 //!
 //! Calls go out as `EVALSHA`; when Redis answers `NOSCRIPT` (after a
-//! restart, a failover or `SCRIPT FLUSH`) the client loads the script and
-//! retries, which [`redis::Script`] does for us. On Cluster the
-//! `SCRIPT LOAD` is routed to every primary, so the retry finds it wherever
-//! the queue's slot lives.
+//! restart, a failover or `SCRIPT FLUSH`) the call is sent again as `EVAL`
+//! with the script's text, which also caches it on that server. `EVAL` is
+//! routed like `EVALSHA`, by its first key, so on Cluster it reaches exactly
+//! the node that owns the queue's slot. [`redis::Script`]'s own retry is not
+//! used: on Cluster it sends `SCRIPT LOAD` to every node and waits for all
+//! of them, so one slow or unreachable node (a failover in progress) would
+//! hold up a call to a healthy one for its whole response timeout.
 //!
 //! No script uses Redis 7 script flags or functions, so Redis 6.2 and newer
 //! work (`LPOP` with a count needs 6.2).
 
-use redis::{Script, ScriptInvocation, ToRedisArgs};
+use redis::{Cmd, Script, ToRedisArgs};
 use std::sync::LazyLock;
 
 #[cfg(test)]
@@ -62,16 +65,20 @@ pub(crate) struct LuaScript {
     /// The script's own text, without the prelude (for the lint).
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) source: &'static str,
+    /// The prelude and the source: what Redis runs.
+    code: String,
     script: Script,
 }
 
 impl LuaScript {
     fn new(file: &'static str, source: &'static str, keys: Keys) -> Self {
+        let code = format!("{PRELUDE}\n{source}");
         Self {
             file,
             keys,
             source,
-            script: Script::new(&format!("{PRELUDE}\n{source}")),
+            script: Script::new(&code),
+            code,
         }
     }
 
@@ -85,47 +92,65 @@ impl LuaScript {
     pub(crate) fn prepare_invoke(&self) -> Call<'_> {
         Call {
             script: self,
-            inv: self.script.prepare_invoke(),
-            keys: 0,
+            keys: Vec::new(),
+            args: Vec::new(),
         }
     }
 }
 
-/// A script call being built: a [`ScriptInvocation`] that counts its keys.
+/// A script call being built: its keys and arguments, encoded.
 pub(crate) struct Call<'a> {
     script: &'a LuaScript,
-    inv: ScriptInvocation<'a>,
-    keys: usize,
+    keys: Vec<Vec<u8>>,
+    args: Vec<Vec<u8>>,
 }
 
 impl<'a> Call<'a> {
     /// Adds keys (`KEYS[i]` in the script): one, or each of a slice.
     pub(crate) fn key<T: ToRedisArgs>(&mut self, key: T) -> &mut Self {
-        self.keys += key.num_of_args();
-        self.inv.key(key);
+        key.write_redis_args(&mut self.keys);
         self
     }
 
     /// The keys added so far: the `KEYS` index of the last one.
     pub(crate) fn key_count(&self) -> usize {
-        self.keys
+        self.keys.len()
     }
 
     /// Adds arguments (`ARGV[i]` in the script): one, or each of a slice.
     pub(crate) fn arg<T: ToRedisArgs>(&mut self, arg: T) -> &mut Self {
-        self.inv.arg(arg);
+        arg.write_redis_args(&mut self.args);
         self
     }
 
-    /// The call, once its number of keys is one the script takes.
-    pub(crate) fn checked(&self) -> Result<&ScriptInvocation<'a>, String> {
-        if self.script.keys.allows(self.keys) {
-            return Ok(&self.inv);
+    /// The `EVALSHA` command, once its number of keys is one the script
+    /// takes.
+    pub(crate) fn checked(&self) -> Result<Cmd, String> {
+        if self.script.keys.allows(self.keys.len()) {
+            return Ok(self.command("EVALSHA", self.script.script.get_hash()));
         }
         Err(format!(
             "{} takes {:?} keys, the call passes {}",
-            self.script.file, self.script.keys, self.keys
+            self.script.file,
+            self.script.keys,
+            self.keys.len()
         ))
+    }
+
+    /// The same call as `EVAL` with the script's text, for a server that
+    /// answered `NOSCRIPT`.
+    pub(crate) fn with_text(&self) -> Cmd {
+        self.command("EVAL", &self.script.code)
+    }
+
+    fn command(&self, name: &str, script: &str) -> Cmd {
+        let mut cmd = Cmd::with_capacity(3 + self.keys.len() + self.args.len(), 0);
+        cmd.arg(name)
+            .arg(script)
+            .arg(self.keys.len())
+            .arg(&self.keys)
+            .arg(&self.args);
+        cmd
     }
 }
 
@@ -192,6 +217,7 @@ scripts! {
     plugin_push: "plugin_push.lua", Keys::AtLeast(4);
     plugin_rollback: "plugin_rollback.lua", Keys::Exactly(2);
     plugin_board: "plugin_board.lua", Keys::Exactly(1);
+    plugin_remove: "plugin_remove.lua", Keys::AtLeast(2);
     task_page: "task_page.lua", Keys::Exactly(10);
     result_page: "result_page.lua", Keys::Exactly(1);
     promote_now: "promote_now.lua", Keys::Exactly(6);
@@ -213,12 +239,42 @@ mod tests {
             .key(String::from("s"))
             .key(&many[1])
             .arg(&many[..]);
-        assert_eq!(call.keys, 8);
-        // redis-rs shows how many keys it will send; the count must agree.
-        assert!(format!("{:?}", call.inv).contains("keys: 8"));
+        assert_eq!(call.key_count(), 8);
         let empty: &[String] = &[];
         call.key(empty);
-        assert_eq!(call.keys, 8);
+        assert_eq!(call.key_count(), 8);
+        // What goes to Redis: the count, then the keys, then the arguments.
+        let sent: Vec<Vec<u8>> = call
+            .with_text()
+            .args_iter()
+            .map(|a| match a {
+                redis::Arg::Simple(bytes) => bytes.to_vec(),
+                _ => Vec::new(),
+            })
+            .collect();
+        let sent: Vec<&str> = sent
+            .iter()
+            .map(|b| std::str::from_utf8(b).unwrap())
+            .collect();
+        assert_eq!(sent[0], "EVAL");
+        assert!(sent[1].ends_with(SCRIPTS.trim_results.source));
+        assert_eq!(
+            sent[2..],
+            ["8", "one", "a", "b", "c", "x", "y", "s", "b", "a", "b", "c"]
+        );
+    }
+
+    #[test]
+    fn evalsha_and_eval_send_the_same_call() {
+        let mut call = SCRIPTS.extend.prepare_invoke();
+        call.key("active").key("lease").arg(5);
+        let evalsha = call.checked().unwrap();
+        let mut sha = evalsha.args_iter();
+        assert!(matches!(sha.next(), Some(redis::Arg::Simple(b"EVALSHA"))));
+        let hash = SCRIPTS.extend.script().get_hash().as_bytes().to_vec();
+        assert!(matches!(sha.next(), Some(redis::Arg::Simple(h)) if h == hash.as_slice()));
+        let text = call.with_text();
+        assert_eq!(sha.count(), text.args_iter().skip(2).count());
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //! whatever the number of types. A type whose pointer moved is downloaded
 //! (checked against its size and SHA-256), compiled into the compile cache
 //! and swapped in by [`PluginDir::install_pushed`], exactly as a changed
-//! file. A version that fails there is not tried again until the pointer
+//! file. A type removed with `wasmq plugins remove` (version 0 on the
+//! board) is dropped from the registry, as a deleted file is. A version that fails there is not tried again until the pointer
 //! moves; a Redis failure is retried on the next check. Failures on the
 //! Redis side are logged and counted in
 //! `wasmq_plugin_sync_errors_total{task_type}`; load failures as a file's
@@ -91,7 +92,10 @@ impl PushedPlugins {
     pub async fn start(&mut self) -> Result<(), PushedStartError> {
         let board = self.client.plugin_board().await?;
         let on_disk = self.plugins.task_types_on_disk().await?;
-        if let Some((task_type, entry)) = board.iter().find(|(t, _)| on_disk.contains(*t)) {
+        let conflict = board
+            .iter()
+            .find(|(t, e)| !e.is_removed() && on_disk.contains(*t));
+        if let Some((task_type, entry)) = conflict {
             return Err(PushedStartError::Conflict {
                 task_type: task_type.clone(),
                 file: self.plugins.path().join(format!("{task_type}.wasm")),
@@ -99,7 +103,11 @@ impl PushedPlugins {
             });
         }
         for (task_type, entry) in board {
-            self.sync(&task_type, &entry).await?;
+            if entry.is_removed() {
+                self.seen.insert(task_type, entry.moves);
+            } else {
+                self.sync(&task_type, &entry).await?;
+            }
         }
         Ok(())
     }
@@ -168,6 +176,16 @@ impl PushedPlugins {
         let current = match self.client.plugin_current(task_type).await {
             Ok(Some(current)) => current,
             Ok(None) => {
+                // Removed (`wasmq plugins remove`): stop serving it, unless
+                // the plugins directory serves the type now.
+                if let Some((Origin::Pushed { version }, _)) = self.registry.origin(task_type)
+                    && self.registry.remove(task_type)
+                {
+                    info!(
+                        pushed_version = version,
+                        "the pushed plugin was removed; no longer serving it"
+                    );
+                }
                 self.seen.insert(task_type.to_owned(), entry.moves);
                 return Ok(());
             }
@@ -222,8 +240,8 @@ impl PushedPlugins {
 }
 
 /// The board's entries whose pointer moved since `seen`, and those the
-/// registry does not know (any more): a push refused while the directory
-/// served the type is loaded once the file is gone.
+/// registry does not know (any more) unless removed: a push refused while
+/// the directory served the type is loaded once the file is gone.
 fn changed(
     board: &BTreeMap<String, BoardEntry>,
     seen: &HashMap<String, u64>,
@@ -232,7 +250,7 @@ fn changed(
     board
         .iter()
         .filter(|(task_type, entry)| {
-            seen.get(*task_type) != Some(&entry.moves) || !known(task_type)
+            seen.get(*task_type) != Some(&entry.moves) || (!entry.is_removed() && !known(task_type))
         })
         .map(|(task_type, entry)| (task_type.clone(), entry.clone()))
         .collect()
@@ -264,9 +282,18 @@ mod tests {
             ("a".into(), entry(1)),
             ("b".into(), entry(4)),
             ("c".into(), entry(2)),
+            (
+                "gone".into(),
+                BoardEntry {
+                    moves: 5,
+                    version: 0,
+                    sha256: String::new(),
+                },
+            ),
         ]
         .into();
-        let seen: HashMap<String, u64> = [("a".into(), 1), ("b".into(), 3)].into();
+        let seen: HashMap<String, u64> =
+            [("a".into(), 1), ("b".into(), 3), ("gone".into(), 5)].into();
         let names = |known: &dyn Fn(&str) -> bool| -> Vec<String> {
             changed(&board, &seen, known)
                 .into_iter()
@@ -275,5 +302,7 @@ mod tests {
         };
         assert_eq!(names(&|_| true), ["b", "c"]);
         assert_eq!(names(&|t| t != "a"), ["a", "b", "c"]);
+        // A removal seen once is not synced again, though nothing serves it.
+        assert_eq!(names(&|t| t != "gone"), ["b", "c"]);
     }
 }

@@ -2,7 +2,7 @@
 //! each ([`RedisCluster::start_replicated`]).
 //!
 //! The replicated kind is tuned to fail over fast and lose nothing a test
-//! can blame on the fixture: a one-second `cluster-node-timeout` (a killed
+//! can blame on the fixture: a two-second `cluster-node-timeout` (a killed
 //! master's replica is promoted within a few seconds), AOF with
 //! `appendfsync always` on every node, and [`RedisCluster::wait_replicated`]
 //! to rule out the window that async replication leaves open
@@ -82,9 +82,10 @@ impl RedisCluster {
     }
 
     /// Three masters and three replicas, one per master, with AOF
-    /// (`appendfsync always`) and a one-second node timeout, for failovers.
+    /// (`appendfsync always`) and a two-second node timeout, for failovers
+    /// (a node starved for one second on a loaded machine could be failed over).
     pub fn start_replicated() -> Self {
-        let cluster = Self::create(6, true, 1000);
+        let cluster = Self::create(6, true, 2000);
         cluster.wait_until("every replica to sync", || {
             cluster.nodes[3..].iter().all(|n| {
                 let info = parse_info(&cli(n.port, &["INFO", "replication"]));
@@ -179,6 +180,16 @@ impl RedisCluster {
     /// The ports of the three masters the cluster was created with.
     pub fn ports(&self) -> Vec<u16> {
         self.nodes.iter().take(3).map(|n| n.port).collect()
+    }
+
+    /// The ports of the replicas ([`RedisCluster::start_replicated`]).
+    pub fn replica_ports(&self) -> Vec<u16> {
+        self.nodes.iter().skip(3).map(|n| n.port).collect()
+    }
+
+    /// Runs `redis-cli` against the node on `port` only.
+    pub fn cli_on(&self, port: u16, args: &[&str]) -> String {
+        cli(port, args)
     }
 
     /// Runs `redis-cli -c` (following redirects) against a live node.

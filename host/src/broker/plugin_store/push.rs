@@ -119,6 +119,52 @@ impl Client {
         }
     }
 
+    /// Stops `task_type` from being served from Redis: every kept version
+    /// and body is deleted, and hosts unload it. Returns the version that
+    /// was current. Its tasks stay queued until something serves the type.
+    pub async fn plugin_remove(&self, task_type: &str) -> StoreResult<u64> {
+        let keys = self.plugin_keys(task_type)?;
+        let op = "plugin remove";
+        for _ in 0..PUSH_ATTEMPTS {
+            let kept = self.kept_shas(&keys).await?;
+            let mut call = SCRIPTS.plugin_remove.prepare_invoke();
+            call.key(&keys.head).key(&keys.versions);
+            for s in &kept {
+                call.key(keys.body(s));
+            }
+            call.arg(&kept[..]);
+            let reply = Reply::of(op).array(self.invoke(&call, op).await?)?;
+            match code(op, &reply)? {
+                -1 => continue,
+                -2 => {
+                    return Err(PluginStoreError::UnknownType {
+                        task_type: task_type.to_owned(),
+                    });
+                }
+                _ => {
+                    let number = |i: usize| {
+                        let v = reply
+                            .get(i)
+                            .ok_or_else(|| BrokerError::reply(op, "a short reply"))?;
+                        Reply::of(op).uint(v)
+                    };
+                    let (moves, version) = (number(1)?, number(2)?);
+                    let tombstone = BoardEntry {
+                        moves,
+                        version: 0,
+                        sha256: String::new(),
+                    };
+                    self.announce(task_type, &tombstone).await?;
+                    return Ok(version);
+                }
+            }
+        }
+        Err(PluginStoreError::Refused(format!(
+            "the removal of `{task_type}` did not complete in {PUSH_ATTEMPTS} attempts (pushes \
+             kept changing its versions); remove it again"
+        )))
+    }
+
     /// Records a pointer move on the board, then tells the hosts.
     async fn announce(&self, task_type: &str, entry: &BoardEntry) -> StoreResult<()> {
         let ns = &self.options().namespace;

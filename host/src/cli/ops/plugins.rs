@@ -1,5 +1,5 @@
-//! `wasmq plugins` and `wasmq plugins check FILE` (`push`, `history` and
-//! `rollback` are in `plugins/push.rs`).
+//! `wasmq plugins` and `wasmq plugins check FILE` (`push`, `history`,
+//! `rollback` and `remove` are in `plugins/push.rs`).
 //!
 //! The listing comes from the hosts' heartbeats, not from a directory: what
 //! matters to an operator is what the running fleet actually serves, and
@@ -59,6 +59,11 @@ pub enum PluginsAction {
     /// Make hosts run an earlier pushed version (default: the one before).
     #[command(after_help = super::EXIT_CODES_HELP)]
     Rollback(push::RollbackArgs),
+    /// Stop serving a pushed plugin: every stored version is deleted and
+    /// hosts unload it within seconds. Its queued tasks wait until a plugin
+    /// for the type is pushed again or put in a plugins directory.
+    #[command(after_help = super::EXIT_CODES_HELP)]
+    Remove(push::RemoveArgs),
 }
 
 /// Arguments of `wasmq plugins check`.
@@ -84,6 +89,7 @@ pub async fn run(args: PluginsArgs) -> anyhow::Result<()> {
         Some(PluginsAction::Push(push_args)) => push::push(push_args).await,
         Some(PluginsAction::History(history_args)) => push::history(history_args).await,
         Some(PluginsAction::Rollback(rollback_args)) => push::rollback(rollback_args).await,
+        Some(PluginsAction::Remove(remove_args)) => push::remove(remove_args).await,
         None => list(args.common).await,
     }
 }

@@ -1,5 +1,6 @@
-//! `wasmq plugins push FILE`, `history TYPE` and `rollback TYPE [VERSION]`:
-//! distributing plugins through Redis instead of a shared directory.
+//! `wasmq plugins push FILE`, `history TYPE`, `rollback TYPE [VERSION]` and
+//! `remove TYPE`: distributing plugins through Redis instead of a shared
+//! directory.
 //!
 //! `push` refuses, before it connects, what no host would load: the file
 //! and its `<type>.toml` are read with the caps a host applies (the
@@ -58,6 +59,23 @@ pub struct RollbackArgs {
     pub version: Option<u64>,
     #[command(flatten)]
     pub common: Common,
+}
+
+/// Arguments of `wasmq plugins remove`.
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// The task type.
+    pub task_type: String,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// What `remove --json` prints.
+#[derive(Debug, Serialize)]
+struct Removed {
+    task_type: String,
+    /// The version that was current.
+    version: u64,
 }
 
 /// What `push --json` prints.
@@ -243,6 +261,28 @@ pub async fn rollback(args: RollbackArgs) -> anyhow::Result<()> {
             moved.version
         ),
     })
+}
+
+/// Runs `wasmq plugins remove`.
+pub async fn remove(args: RemoveArgs) -> anyhow::Result<()> {
+    let task_type = checked_type(&args.task_type)?;
+    let client = args.common.connect().await?;
+    let version = client
+        .plugin_remove(task_type)
+        .await
+        .map_err(store_error)
+        .with_context(|| format!("cannot remove the pushed plugin `{task_type}`"))?;
+    if args.common.json {
+        return print_json(&Removed {
+            task_type: task_type.to_owned(),
+            version,
+        });
+    }
+    emit(format!(
+        "removed every pushed version of `{task_type}` (version {version} was current); hosts stop \
+         serving it within seconds, and its queued tasks wait until a plugin for it is pushed again \
+         or put in a plugins directory\n"
+    ))
 }
 
 fn checked_type(task_type: &str) -> anyhow::Result<&str> {
