@@ -134,14 +134,18 @@ async fn bench(args: &BenchArgs, plugin: BenchPlugin) -> Result<Report> {
             work.path(),
             &setup.payload,
         ) => outcome,
-        () = interrupted => Err(anyhow!(
-            "interrupted: the hosts were stopped and the bench's keys deleted"
-        )),
+        () = interrupted => Err(anyhow!("interrupted by Ctrl-C or SIGTERM: the hosts were stopped")),
     };
     let cleaned = target.cleanup().await;
-    let report = outcome?;
-    cleaned.context("deleting the bench's keys")?;
-    Ok(report)
+    match (outcome, cleaned) {
+        (Ok(report), Ok(_)) => Ok(report),
+        (Ok(_), Err(e)) => Err(e.context("deleting the bench's keys")),
+        (Err(e), Ok(_)) => Err(e),
+        (Err(e), Err(cleanup)) => Err(anyhow!(
+            "{e:#}; deleting the bench's keys failed too ({cleanup:#}); they are all under {}:",
+            target.namespace
+        )),
+    }
 }
 
 /// The backlog's queues: the plugin's own, then `<task_type>-2` … `-<count>`.
