@@ -161,10 +161,23 @@ fn bench_refuses_bad_input_with_a_clear_message() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("cannot use Redis at redis+cluster://127.0.0.1:1")
+        stderr.contains("cannot reach Redis at redis+cluster://127.0.0.1:1")
             && stderr.contains("every node of the cluster, is up"),
         "{stderr}"
     );
+    let output = Command::new(wasmq_bin())
+        .args(["bench", "--redis", "redis+cluster://:Secret@127.0.0.1:1,"])
+        .arg("--plugins")
+        .arg(workspace_root().join("plugins/dist"))
+        .output()
+        .expect("run wasmq bench");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--redis takes") && stderr.contains("invalid Redis URL"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Secret"), "{stderr}");
     for bad in ["0", "65", "many"] {
         let output = Command::new(wasmq_bin())
             .args(["bench", "--hosts", bad])
@@ -184,8 +197,15 @@ fn bench_refuses_bad_input_with_a_clear_message() {
 fn bench_on_a_cluster_sums_every_master_and_leaves_no_key_on_any() {
     let cluster = RedisCluster::start();
     cluster.cli(&["SET", "someone-else:data", "precious"]);
-    // Three queues: `noop`, `noop-2`, `noop-3`, on two of the masters.
-    let output = bench(&["--redis", &cluster.seeds_url(), "--queues", "3"]);
+    // Every node as a seed, written the short way (bare `host:port` after
+    // the first); three queues: `noop`, `noop-2`, `noop-3`, on two masters.
+    let seeds: Vec<String> = cluster
+        .ports()
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}"))
+        .collect();
+    let url = format!("redis+cluster://{}", seeds.join(","));
+    let output = bench(&["--redis", &url, "--queues", "3"]);
     let v = report(&output);
     check(&v, "noop", "in-process");
     assert_eq!(v["shards"], 3, "three masters: {v}");

@@ -19,7 +19,7 @@
 //! queue's own counters, which live on the queue's slot.
 
 use super::probe::RedisReading;
-use crate::broker::{Servers, mask_password};
+use crate::broker::{BrokerError, Servers, mask_password};
 use crate::cli::local_redis::LocalRedis;
 use anyhow::{Context, Result};
 use std::time::Duration;
@@ -68,15 +68,23 @@ impl Target {
             }
         };
         let shown = mask_password(&url);
-        let mut servers = Servers::connect(&url, PROBE_TIMEOUT)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot use Redis at {shown}: check the URL (redis://host:port, or \
-                     redis+cluster://host:port,host:port for a Cluster) and that the server, or \
-                     every node of the cluster, is up"
-                )
-            })?;
+        let mut servers = match Servers::connect(&url, PROBE_TIMEOUT).await {
+            Ok(servers) => servers,
+            Err(e @ BrokerError::Url { .. }) => {
+                return Err(e).context(
+                    "--redis takes redis://host:port (one server) or \
+                     redis+cluster://host:port,host:port (a Cluster's nodes)",
+                );
+            }
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!(
+                        "cannot reach Redis at {shown}: check that the server, or every node \
+                         of the cluster, is up and listening there"
+                    )
+                });
+            }
+        };
         let shards = servers
             .info(&["server"])
             .await
