@@ -2,12 +2,17 @@
 //! plugins, a real `redis-server`. At a small N, so the suite stays quick;
 //! nothing about speed is asserted (it depends on the machine and on the
 //! debug build), only that every task completed and every reported figure
-//! is present and sane. The figures themselves are printed.
+//! is present and sane. The figures themselves are printed. On Cluster and
+//! with several hosts it also checks that the bench leaves nothing behind:
+//! no key of its namespace on any master, no `wasmq run` child running,
+//! whether it ends normally or by Ctrl-C.
 
 use serde_json::Value;
-use std::process::{Command, Output};
+use std::io::Read;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 use wasmq_tests::plugins::{build_plugins, wasmq_bin, workspace_root};
-use wasmq_tests::redis::RedisServer;
+use wasmq_tests::redis::{RedisCluster, RedisServer};
 
 const N: u64 = 2000;
 const LIVE_N: u64 = 50;
@@ -155,5 +160,183 @@ fn bench_refuses_bad_input_with_a_clear_message() {
         .expect("run wasmq bench");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("single Redis server"), "{stderr}");
+    assert!(
+        stderr.contains("cannot reach Redis at redis+cluster://127.0.0.1:1")
+            && stderr.contains("every node of the cluster, is up"),
+        "{stderr}"
+    );
+    let output = Command::new(wasmq_bin())
+        .args(["bench", "--redis", "redis+cluster://:Secret@127.0.0.1:1,"])
+        .arg("--plugins")
+        .arg(workspace_root().join("plugins/dist"))
+        .output()
+        .expect("run wasmq bench");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--redis takes") && stderr.contains("invalid Redis URL"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Secret"), "{stderr}");
+    for bad in ["0", "65", "many"] {
+        let output = Command::new(wasmq_bin())
+            .args(["bench", "--hosts", bad])
+            .output()
+            .expect("run wasmq bench");
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!("`{bad}` is not a host count"))
+                && stderr.contains("from 1 to 64"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn bench_on_a_cluster_sums_every_master_and_leaves_no_key_on_any() {
+    let cluster = RedisCluster::start();
+    cluster.cli(&["SET", "someone-else:data", "precious"]);
+    // Every node as a seed, written the short way (bare `host:port` after
+    // the first); three queues: `noop`, `noop-2`, `noop-3`, on two masters.
+    let seeds: Vec<String> = cluster
+        .ports()
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}"))
+        .collect();
+    let url = format!("redis+cluster://{}", seeds.join(","));
+    let output = bench(&["--redis", &url, "--queues", "3"]);
+    let v = report(&output);
+    check(&v, "noop", "in-process");
+    assert_eq!(v["shards"], 3, "three masters: {v}");
+    assert_eq!(v["hosts"], 1);
+    assert_eq!(v["queues"], 3);
+    let mut left = Vec::new();
+    for port in cluster.ports() {
+        let keys = redis_cli(port, &["--scan"]);
+        left.extend(keys.lines().map(|k| format!("{port}: {k}")));
+    }
+    assert_eq!(left.len(), 1, "only someone else's key is left: {left:?}");
+    assert!(left[0].ends_with("someone-else:data"), "{left:?}");
+    assert_eq!(
+        cluster.cli(&["GET", "someone-else:data"]).trim(),
+        "precious"
+    );
+
+    // A plain URL to one node would see a third of the data: refused.
+    let node = format!("redis://127.0.0.1:{}", cluster.ports()[0]);
+    let output = Command::new(wasmq_bin())
+        .args(["bench", "--redis", &node, "--plugins"])
+        .arg(workspace_root().join("plugins/dist"))
+        .output()
+        .expect("run wasmq bench");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("node of a Redis Cluster") && stderr.contains("redis+cluster://"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bench_with_two_hosts_reports_them_and_stops_them() {
+    let server = RedisServer::start();
+    let output = bench(&[
+        "--redis",
+        &server.url(),
+        "--hosts",
+        "2",
+        "--concurrency",
+        "2",
+    ]);
+    let v = report(&output);
+    check(&v, "noop", "child");
+    assert_eq!(v["hosts"], 2, "{v}");
+    assert_eq!(v["shards"], 1, "{v}");
+    assert_eq!(v["concurrency"], 2, "{v}");
+    assert_eq!(server.cli(&["DBSIZE"]).trim(), "0", "no key left");
+    assert_eq!(hosts_of(&server.url()), Vec::<u32>::new(), "no host left");
+}
+
+#[test]
+fn bench_interrupted_stops_its_hosts_and_deletes_its_keys() {
+    build_plugins();
+    let server = RedisServer::start();
+    server.cli(&["SET", "someone-else:data", "precious"]);
+    let mut bench = Command::new(wasmq_bin())
+        .args(["bench", "--redis", &server.url(), "--hosts", "2", "--json"])
+        .args(["--n", "2000", "--live-n", "100000", "--live-rate", "10"])
+        .arg("--plugins")
+        .arg(workspace_root().join("plugins/dist"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start wasmq bench");
+    // Interrupt once both hosts serve: in the drain or the (long) live phase.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while hosts_of(&server.url()).len() < 2 {
+        assert!(bench.try_wait().unwrap().is_none(), "the bench ended early");
+        assert!(Instant::now() < deadline, "the two hosts never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let signal = Command::new("kill")
+        .args(["-INT", &bench.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signal.success());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = bench.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the bench did not stop after SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    bench
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!status.success());
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert_eq!(hosts_of(&server.url()), Vec::<u32>::new(), "no host left");
+    assert_eq!(server.cli(&["KEYS", "*"]).trim(), "someone-else:data");
+}
+
+/// `redis-cli -p port ARGS`.
+fn redis_cli(port: u16, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .output()
+        .expect("run redis-cli");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Process ids of running `wasmq run` processes given `url` (read from
+/// `/proc`, so children orphaned by a dead bench count too).
+fn hosts_of(url: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        let zombie = std::fs::read_to_string(entry.path().join("stat")).is_ok_and(|stat| {
+            stat.rsplit_once(") ")
+                .is_some_and(|(_, s)| s.starts_with('Z'))
+        });
+        if args.get(1) == Some(&&b"run"[..]) && args.contains(&url.as_bytes()) && !zombie {
+            pids.push(pid);
+        }
+    }
+    pids
 }

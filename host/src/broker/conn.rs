@@ -4,7 +4,10 @@
 //! * `redis://[user:password@]host:port[/db]` — one server; `rediss://` for TLS.
 //! * `redis+cluster://host:port` (or `rediss+cluster://`), or any of the
 //!   above with `?cluster=true`, or several URLs separated by commas — a Redis
-//!   Cluster, with these nodes as seeds. AUTH and TLS come from the first URL.
+//!   Cluster, with these nodes as seeds. AUTH and TLS come from the first URL;
+//!   a seed after the first may be a bare `host:port`
+//!   (`redis+cluster://a:7000,b:7001`), which takes the first URL's scheme
+//!   and credentials.
 //! * `redis+sentinel://[user:password@]host:port[,host:port...]/service[/db]`
 //!   (or `rediss+sentinel://`) — the master that these Redis Sentinels
 //!   monitor under `service`, found again after each failover (`sentinel.rs`).
@@ -55,9 +58,14 @@ impl Target {
         let parts: Vec<&str> = url.split(',').map(str::trim).collect();
         let mut cluster = parts.len() > 1;
         let mut infos = Vec::with_capacity(parts.len());
-        for part in parts {
+        let lead = seed_prefix(parts[0]);
+        for (i, part) in parts.iter().enumerate() {
+            let part = match (i, part.contains("://")) {
+                (1.., false) => format!("{lead}{part}"),
+                _ => (*part).to_owned(),
+            };
             let (plain, wants_cluster) =
-                strip_cluster_marker(part).map_err(|reason| BrokerError::Url {
+                strip_cluster_marker(&part).map_err(|reason| BrokerError::Url {
                     url: mask_password(url),
                     reason,
                 })?;
@@ -166,6 +174,19 @@ impl Target {
                 info.set_redis_settings(settings)
             })
             .collect())
+    }
+}
+
+/// The scheme and credentials of `url` (`rediss+cluster://user:pw@`), which
+/// a bare `host:port` seed after it takes.
+fn seed_prefix(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return String::new();
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    match authority.rsplit_once('@') {
+        Some((credentials, _)) => format!("{scheme}://{credentials}@"),
+        None => format!("{scheme}://"),
     }
 }
 
@@ -305,6 +326,35 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("cluster=maybe"), "{err}");
+    }
+
+    #[test]
+    fn bare_seeds_take_the_first_urls_scheme_and_credentials() {
+        let Target::Cluster(seeds) =
+            Target::parse("rediss+cluster://u:pw@a:7000/?x=1, b:7001,redis://c:7002").unwrap()
+        else {
+            panic!("not a cluster");
+        };
+        let addrs: Vec<String> = seeds.iter().map(|s| s.addr().to_string()).collect();
+        assert_eq!(addrs, ["a:7000", "b:7001", "c:7002"]);
+        assert_eq!(seeds[1].redis_settings().password(), Some("pw"));
+        assert_eq!(seeds[1].redis_settings().username(), Some("u"));
+        assert!(matches!(
+            seeds[1].addr(),
+            redis::ConnectionAddr::TcpTls { .. }
+        ));
+        assert!(matches!(seeds[2].addr(), redis::ConnectionAddr::Tcp(..)));
+        assert_eq!(seed_prefix("redis://h:1"), "redis://");
+        assert_eq!(
+            seed_prefix("redis+cluster://:p@h:1/0"),
+            "redis+cluster://:p@"
+        );
+        assert!(
+            Target::parse("redis+cluster://a:1,b:2")
+                .unwrap()
+                .is_cluster()
+        );
+        assert!(Target::parse("redis+cluster://a:1,:2").is_err());
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! `wasmq bench`: how fast is this queue, and where does the time go?
 //!
-//! One run measures, against one Redis and one host:
+//! One run measures, against one Redis (a server or a Cluster) and one or
+//! more hosts:
 //!
 //! 1. **enqueue**: N tasks through the batch API into a paused queue:
 //!    tasks/s, Redis memory and CPU per queued task;
-//! 2. **drain**: a host started on that backlog (in this process, or a
-//!    `wasmq run` child): tasks/s, Redis and host CPU per task, and each
-//!    task's wait from enqueue to completion;
+//! 2. **drain**: hosts started on that backlog (one in this process, or
+//!    `--hosts K` `wasmq run` children): tasks/s, Redis and host CPU per
+//!    task, and each task's wait from enqueue to completion;
 //! 3. **live**: single tasks at a fixed rate to the now idle host: latency
 //!    percentiles at microsecond resolution (see `live.rs` for the method).
 //!
@@ -16,10 +17,14 @@
 //!
 //! The bench never touches data it did not write: without `--redis` it
 //! starts a private `redis-server`; with it, it works in a random namespace
-//! and deletes exactly that namespace's keys at the end (see `target.rs`).
+//! and deletes exactly that namespace's keys at the end, on every master of
+//! a Cluster (see `target.rs`). Ctrl-C or SIGTERM stops the hosts and still
+//! deletes the keys; a second one exits at once (the children then get
+//! SIGTERM from the kernel, see `children.rs`).
 
 mod args;
 mod capability;
+mod children;
 mod launch;
 mod limited;
 mod live;
@@ -30,17 +35,18 @@ mod report;
 mod sample;
 mod sealed;
 mod target;
+mod under_host;
 
 use crate::Client;
 use crate::broker::BrokerOptions;
-use anyhow::{Context, Result, bail};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use anyhow::{Context, Result, anyhow, bail};
 use launch::{HostMode, HostSpec, HostUnderTest};
 use report::{LiveFigures, Report};
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 use target::Target;
+use under_host::{Measured, Phase, progress, with_host};
 
 pub use args::{BenchArgs, BenchPlugin, PluginChoice};
 
@@ -106,32 +112,56 @@ async fn bench(args: &BenchArgs, plugin: BenchPlugin) -> Result<Report> {
         .tempdir()
         .context("creating a temp dir")?;
     let plugins_dir = work.path().join("plugins");
-    copy_plugin(&args.plugins, &plugins_dir, task_type)?;
+    copy_plugin(&args.plugins, &plugins_dir, task_type, task_type)?;
     // Its server (if any) lives until the phases are done.
     let setup = capability::prepare(plugin, &plugins_dir, args.payload_bytes as usize)?;
+    // Every further queue gets a copy of the plugin and of its grant.
+    let queues = queue_names(task_type, args.queues);
+    for queue in &queues[1..] {
+        copy_plugin(&plugins_dir, &plugins_dir, task_type, queue)?;
+    }
     let mut target = Target::open(args.redis.as_deref()).await?;
-    let outcome = run_phases(
-        args,
-        plugin,
-        &mut target,
-        &plugins_dir,
-        work.path(),
-        &setup.payload,
-    )
-    .await;
+    let interrupted = super::run::shutdown_signal().context("watching for Ctrl-C")?;
+    // On Ctrl-C the phases are dropped, and with them the hosts (killed,
+    // see `launch.rs`), before the cleanup below deletes the keys.
+    let outcome = tokio::select! {
+        outcome = run_phases(
+            args,
+            plugin,
+            &mut target,
+            &queues,
+            &plugins_dir,
+            work.path(),
+            &setup.payload,
+        ) => outcome,
+        () = interrupted => Err(anyhow!("interrupted by Ctrl-C or SIGTERM: the hosts were stopped")),
+    };
     let cleaned = target.cleanup().await;
-    let report = outcome?;
-    cleaned.context("deleting the bench's keys")?;
-    Ok(report)
+    match (outcome, cleaned) {
+        (Ok(report), Ok(_)) => Ok(report),
+        (Ok(_), Err(e)) => Err(e.context("deleting the bench's keys")),
+        (Err(e), Ok(_)) => Err(e),
+        (Err(e), Err(cleanup)) => Err(anyhow!(
+            "{e:#}; deleting the bench's keys failed too ({cleanup:#}); they are all under {}:",
+            target.namespace
+        )),
+    }
 }
 
-/// Copies `<task_type>.wasm` (and its manifest, if any) into `dest`.
-fn copy_plugin(from: &Path, dest: &Path, task_type: &str) -> Result<()> {
+/// The backlog's queues: the plugin's own, then `<task_type>-2` … `-<count>`.
+fn queue_names(task_type: &str, count: usize) -> Vec<String> {
+    let extra = (2..=count).map(|i| format!("{task_type}-{i}"));
+    std::iter::once(task_type.to_owned()).chain(extra).collect()
+}
+
+/// Copies `<task_type>.wasm` (and its manifest, if any) from `from` into
+/// `dest` as `<name>.wasm`, the plugin of queue `name`.
+fn copy_plugin(from: &Path, dest: &Path, task_type: &str, name: &str) -> Result<()> {
     std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
     for ext in ["wasm", "toml"] {
         let src = from.join(format!("{task_type}.{ext}"));
         if src.is_file() {
-            std::fs::copy(&src, dest.join(format!("{task_type}.{ext}")))
+            std::fs::copy(&src, dest.join(format!("{name}.{ext}")))
                 .with_context(|| format!("copying {}", src.display()))?;
         }
     }
@@ -143,6 +173,7 @@ async fn run_phases(
     args: &BenchArgs,
     plugin: BenchPlugin,
     target: &mut Target,
+    queues: &[String],
     plugins_dir: &Path,
     work: &Path,
     payload: &[u8],
@@ -159,13 +190,12 @@ async fn run_phases(
     let show = !args.json && std::io::stderr().is_terminal();
 
     let bar = progress(show, n as u64, "enqueue");
-    let enqueued = phases::enqueue_backlog(&client, target, task_type, payload, n, &bar).await?;
+    let enqueued = phases::enqueue_backlog(&client, target, queues, payload, n, &bar).await?;
     bar.finish_and_clear();
 
-    let mode = if args.child {
-        HostMode::Child
-    } else {
-        HostMode::InProcess
+    let mode = match args.child || args.hosts.is_some() {
+        true => HostMode::Child,
+        false => HostMode::InProcess,
     };
     let spec = HostSpec {
         url: target.url.clone(),
@@ -174,12 +204,14 @@ async fn run_phases(
         concurrency: args
             .concurrency
             .map_or_else(crate::config::default_concurrency, |c| c as usize),
+        hosts: args.hosts.unwrap_or(1),
         keys_file: None,
     };
     let mut host = HostUnderTest::start(mode, &spec, work)?;
     let ctx = Phase {
         client: &client,
         task_type,
+        queues,
         payload,
         show,
     };
@@ -211,6 +243,9 @@ async fn run_phases(
         n: args.n,
         payload_bytes: payload.len(),
         concurrency: spec.concurrency,
+        hosts: spec.hosts,
+        queues: queues.len(),
+        shards: target.shards,
         enqueue_per_s: n as f64 / enqueued.elapsed.as_secs_f64().max(1e-9),
         process_per_s: drained.completed as f64 / (records.span_ms.max(1) as f64 / 1000.0),
         lat_backlog_ms: records.latency,
@@ -227,7 +262,7 @@ async fn run_phases(
         redis_cpu_us_per_task: per_task(drained.redis_cpu_us, drained.completed),
         host_cpu_us_per_task: per_task(drained.host_cpu_us, drained.completed),
         host_rss_mib_per_1000_in_flight: drained.rss_growth as f64 / (1 << 20) as f64 * 1000.0
-            / spec.concurrency.min(n).max(1) as f64,
+            / (spec.concurrency * spec.hosts).min(n).max(1) as f64,
         enqueue_redis_cpu_us_per_task: per_task(enqueued.redis_cpu_us, args.n),
         completed: drained.completed,
         drain_s: drained.wall.as_secs_f64(),
@@ -235,90 +270,4 @@ async fn run_phases(
         limit_cost,
         sealed,
     })
-}
-
-/// What every phase run under the host needs.
-struct Phase<'a> {
-    client: &'a Client,
-    task_type: &'static str,
-    payload: &'a [u8],
-    show: bool,
-}
-
-/// What the phases run under the host measured.
-struct Measured {
-    host_start: std::time::Duration,
-    drained: phases::Drained,
-    records: phases::Records,
-    live: live::LiveResult,
-    limit_cost: Option<limited::LimitCost>,
-}
-
-/// Waits for the host, drains the backlog, reads the records and runs the
-/// live phase.
-async fn with_host(
-    args: &BenchArgs,
-    ctx: &Phase<'_>,
-    target: &mut Target,
-    host: &mut HostUnderTest,
-    enqueued: &phases::Enqueued,
-) -> Result<Measured> {
-    let host_start = host.wait_ready(ctx.client, ctx.task_type).await?;
-
-    let bar = progress(ctx.show, args.n, "drain");
-    let drained = phases::drain(ctx.client, target, host, ctx.task_type, args.n, &bar).await?;
-    bar.finish_and_clear();
-
-    let bar = progress(ctx.show, args.n, "read results");
-    let records = phases::read_records(ctx.client, &enqueued.ids, &bar).await?;
-    bar.finish_and_clear();
-
-    let bar = progress(ctx.show, u64::from(args.live_n), "live");
-    let live = live::run(
-        ctx.client,
-        ctx.task_type,
-        ctx.payload,
-        args.live_rate,
-        args.live_n as usize,
-        &bar,
-    )
-    .await?;
-    bar.finish_and_clear();
-    let limit_cost = match args.rate {
-        Some(rate) => Some(
-            limited::measure(
-                ctx.client,
-                target,
-                host,
-                ctx.task_type,
-                ctx.payload,
-                args.n,
-                rate,
-            )
-            .await?,
-        ),
-        None => None,
-    };
-    Ok(Measured {
-        host_start,
-        drained,
-        records,
-        live,
-        limit_cost,
-    })
-}
-
-/// A progress bar on stderr, or a hidden one.
-fn progress(show: bool, len: u64, phase: &'static str) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-    if let Ok(style) =
-        ProgressStyle::with_template("{prefix:>12} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
-    {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_prefix(phase);
-    bar
 }

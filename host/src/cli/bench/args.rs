@@ -2,7 +2,11 @@
 //! plugins the queue bench knows how to drive, or any plugin file, whose
 //! own costs are then measured (see `plugin_cost.rs`).
 
+use super::children::MAX_HOSTS;
 use std::path::PathBuf;
+
+/// Most queues `--queues` spreads the backlog over.
+pub const MAX_QUEUES: usize = 64;
 
 /// Arguments of `wasmq bench`.
 #[derive(Debug, clap::Args)]
@@ -45,6 +49,17 @@ pub struct BenchArgs {
     /// Run the host as a `wasmq run` child process.
     #[arg(long)]
     pub child: bool,
+    /// Run K hosts, each a `wasmq run` child process with `--concurrency C`,
+    /// all serving the same plugins (implies `--child`): the drain's
+    /// throughput with K hosts, their CPU summed.
+    #[arg(long, value_name = "K", value_parser = parse_hosts, conflicts_with = "in_process")]
+    pub hosts: Option<usize>,
+    /// Spread the backlog round-robin over Q queues, each served by a copy
+    /// of the plugin (`noop`, `noop-2`, … `noop-Q`). On Redis Cluster a
+    /// queue lives on one master (its hash tag): several queues are what
+    /// spreads the work over the masters.
+    #[arg(long, value_name = "Q", default_value_t = 1, value_parser = parse_queues)]
+    pub queues: usize,
     /// The host's concurrency (default: one per core; with `--plugin PATH`,
     /// the runs started at once, default 8).
     #[arg(long, value_name = "C", value_parser = clap::value_parser!(u32).range(1..=4096))]
@@ -101,6 +116,27 @@ impl BenchPlugin {
     }
 }
 
+/// `--hosts`: a whole number from 1 to [`MAX_HOSTS`].
+fn parse_hosts(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(k) if (1..=MAX_HOSTS).contains(&k) => Ok(k),
+        _ => Err(format!(
+            "`{text}` is not a host count: give a whole number from 1 to {MAX_HOSTS} \
+             (each host is a `wasmq run` child process)"
+        )),
+    }
+}
+
+/// `--queues`: a whole number from 1 to [`MAX_QUEUES`].
+fn parse_queues(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(q) if (1..=MAX_QUEUES).contains(&q) => Ok(q),
+        _ => Err(format!(
+            "`{text}` is not a queue count: give a whole number from 1 to {MAX_QUEUES}"
+        )),
+    }
+}
+
 fn parse_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(rate) if rate > 0.0 && rate <= 100_000.0 => Ok(rate),
@@ -153,5 +189,17 @@ mod tests {
         );
         let error = parse_plugin("nope").unwrap_err();
         assert!(error.contains("path ending in .wasm"), "{error}");
+    }
+
+    #[test]
+    fn host_counts_are_bounded() {
+        assert_eq!(parse_hosts("1"), Ok(1));
+        assert_eq!(parse_hosts("64"), Ok(64));
+        for bad in ["0", "65", "-1", "two", ""] {
+            let error = parse_hosts(bad).unwrap_err();
+            assert!(error.contains("from 1 to 64"), "{error}");
+        }
+        assert_eq!(parse_queues("3"), Ok(3));
+        assert!(parse_queues("0").unwrap_err().contains("queue count"));
     }
 }

@@ -85,6 +85,7 @@ async fn drain(
     n: u64,
 ) -> Result<Drained> {
     let bar = ProgressBar::hidden();
-    phases::enqueue_backlog(client, target, queue, payload, n as usize, &bar).await?;
-    phases::drain(client, target, host, queue, n, &bar).await
+    let queues = [queue.to_owned()];
+    phases::enqueue_backlog(client, target, &queues, payload, n as usize, &bar).await?;
+    phases::drain(client, target, host, &queues, n, &bar).await
 }

@@ -1,15 +1,16 @@
 //! The backlog phases: enqueue N tasks, drain them, and read back how long
 //! each one waited.
 //!
-//! The queue is paused while the backlog is built, so the Redis memory
-//! reading after the enqueue sees every task queued at once and none run.
-//! The host is started on the paused queue and the clock starts when the
-//! queue is resumed: startup (compiling or loading the plugin) is reported
-//! on its own and does not dilute the drain rate.
+//! The queues (one, or `--queues Q` filled round-robin) are paused while
+//! the backlog is built, so the Redis memory reading after the enqueue sees
+//! every task queued at once and none run. The hosts are started on the
+//! paused queues and the clock starts when the queues are resumed: startup
+//! (compiling or loading the plugin) is reported on its own and does not
+//! dilute the drain rate.
 //!
-//! Completion is watched through the queue's own counters (one small
-//! script call every [`POLL`]), which costs Redis well under 0.1% of the
-//! drain's work. Latencies are read afterwards from each task's final
+//! Completion is watched through the queues' own counters (one small
+//! script call per queue every [`POLL`]), which costs Redis well under 0.1%
+//! of the drain's work. Latencies are read afterwards from each task's final
 //! record: the enqueue stamp (producer clock) and the ack stamp (Redis
 //! clock), both in milliseconds, on the same machine.
 
@@ -58,26 +59,29 @@ pub struct Enqueued {
     pub redis_cpu_us: u64,
 }
 
-/// Pauses `queue` and enqueues `n` tasks to it with the batch API.
+/// Pauses `queues` and enqueues `n` tasks to them, round-robin, with the
+/// batch API.
 pub async fn enqueue_backlog(
     client: &Client,
     target: &mut Target,
-    queue: &str,
+    queues: &[String],
     payload: &[u8],
     n: usize,
     bar: &ProgressBar,
 ) -> Result<Enqueued> {
-    client
-        .pause(queue)
-        .await
-        .context("pausing the bench queue")?;
+    for queue in queues {
+        client
+            .pause(queue)
+            .await
+            .with_context(|| format!("pausing the bench queue {queue:?}"))?;
+    }
     let before = target.reading().await?;
     let mut ids = Vec::with_capacity(n);
     let started = Instant::now();
     while ids.len() < n {
         let slice = ENQUEUE_SLICE.min(n - ids.len());
-        let specs = (0..slice)
-            .map(|_| TaskSpec::new(queue, payload.to_vec()))
+        let specs = (ids.len()..ids.len() + slice)
+            .map(|i| TaskSpec::new(&queues[i % queues.len()], payload.to_vec()))
             .collect();
         let batch = client.enqueue_many(specs).await.with_context(|| {
             format!(
@@ -114,30 +118,32 @@ pub struct Drained {
     pub rss_growth: u64,
 }
 
-/// Resumes the paused `queue` under a running `host` and waits until `n`
-/// more tasks have completed.
+/// Resumes the paused `queues` under running hosts and waits until `n`
+/// more tasks have completed over all of them.
 pub async fn drain(
     client: &Client,
     target: &mut Target,
     host: &mut HostUnderTest,
-    queue: &str,
+    queues: &[String],
     n: u64,
     bar: &ProgressBar,
 ) -> Result<Drained> {
-    let base = client.queue_stats(queue).await?.counters;
+    let base = counters(client, queues).await?;
     let redis_before = target.reading().await?;
     let host_before = host.cpu_us()?;
     let rss_before = host.rss_bytes()?;
     let mut rss_peak = rss_before;
     let started = Instant::now();
-    client
-        .resume(queue)
-        .await
-        .context("resuming the bench queue")?;
+    for queue in queues {
+        client
+            .resume(queue)
+            .await
+            .with_context(|| format!("resuming the bench queue {queue:?}"))?;
+    }
     let mut last_progress = (0u64, Instant::now());
     loop {
         tokio::time::sleep(POLL).await;
-        let now = client.queue_stats(queue).await?.counters;
+        let now = counters(client, queues).await?;
         rss_peak = rss_peak.max(host.rss_bytes()?);
         let completed = now.completed - base.completed;
         bar.set_position(completed);
@@ -147,7 +153,7 @@ pub async fn drain(
         let failed = now.failed - base.failed;
         if failed > 0 {
             bail!(
-                "{failed} tasks failed while draining queue {queue:?} (completed {completed} of {n}); \
+                "{failed} tasks failed while draining {queues:?} (completed {completed} of {n}); \
                  the plugin is not fit for benchmarking: check it with `wasmq call`"
             );
         }
@@ -161,7 +167,7 @@ pub async fn drain(
     let wall = started.elapsed();
     let host_cpu_us = host.cpu_us()?.saturating_sub(host_before);
     let redis_after = target.reading().await?;
-    let completed = client.queue_stats(queue).await?.counters.completed - base.completed;
+    let completed = counters(client, queues).await?.completed - base.completed;
     Ok(Drained {
         completed,
         wall,
@@ -169,6 +175,24 @@ pub async fn drain(
         host_cpu_us,
         rss_growth: rss_peak.saturating_sub(rss_before),
     })
+}
+
+/// Completed and failed tasks so far, summed over `queues` (read at once).
+async fn counters(client: &Client, queues: &[String]) -> Result<Totals> {
+    let stats = futures::future::try_join_all(queues.iter().map(|q| client.queue_stats(q)))
+        .await
+        .context("reading the bench queues' counters")?;
+    Ok(stats.iter().fold(Totals::default(), |sum, s| Totals {
+        completed: sum.completed + s.counters.completed,
+        failed: sum.failed + s.counters.failed,
+    }))
+}
+
+/// Counters summed over the bench's queues.
+#[derive(Debug, Default, Clone, Copy)]
+struct Totals {
+    completed: u64,
+    failed: u64,
 }
 
 /// Backlog latencies and the drain's span, from the final records.

@@ -42,8 +42,15 @@ pub struct Report {
     pub n: u64,
     /// Payload bytes per task.
     pub payload_bytes: usize,
-    /// The host's concurrency.
+    /// Each host's concurrency.
     pub concurrency: usize,
+    /// Hosts that drained the backlog (`--hosts`; 1 otherwise).
+    pub hosts: usize,
+    /// Queues the backlog was spread over (`--queues`; 1 otherwise).
+    pub queues: usize,
+    /// Redis masters the Redis figures are summed over: 1 for one server,
+    /// the number of masters on Cluster.
+    pub shards: usize,
     /// Backlog enqueue rate (batch API), tasks/s.
     pub enqueue_per_s: f64,
     /// Backlog drain rate, first lease to last ack, tasks/s.
@@ -56,16 +63,17 @@ pub struct Report {
     pub bytes_per_job: f64,
     /// The same minus the payload.
     pub bytes_per_job_beyond_payload: f64,
-    /// Redis CPU during the drain, % of one core.
+    /// Redis CPU during the drain (all masters), % of one core.
     pub process_redis_cpu_pct: f64,
-    /// Host CPU during the drain, % of one core.
+    /// Host CPU during the drain (all hosts), % of one core.
     pub process_client_cpu_pct: f64,
-    /// Redis CPU per drained task, µs.
+    /// Redis CPU per drained task (all masters), µs.
     pub redis_cpu_us_per_task: f64,
-    /// Host CPU per drained task, µs.
+    /// Host CPU per drained task (all hosts), µs.
     pub host_cpu_us_per_task: f64,
-    /// Host resident memory at its peak during the drain minus before it,
-    /// per 1,000 runs in flight (`min(concurrency, n)` were), MiB.
+    /// Host resident memory (all hosts) at its peak during the drain minus
+    /// before it, per 1,000 runs in flight (`min(concurrency × hosts, n)`
+    /// were), MiB.
     pub host_rss_mib_per_1000_in_flight: f64,
     /// Redis CPU per enqueued task, µs.
     pub enqueue_redis_cpu_us_per_task: f64,
@@ -92,10 +100,25 @@ impl Report {
     /// The summary for a terminal, with the targets alongside.
     pub fn summary(&self) -> String {
         let mut out = String::new();
+        let hosts = match self.hosts {
+            1 => format!("host {} (concurrency {})", self.host_mode, self.concurrency),
+            k => format!(
+                "{k} hosts, {} (concurrency {} each)",
+                self.host_mode, self.concurrency
+            ),
+        };
+        let redis = match self.shards {
+            1 => "one Redis server".to_owned(),
+            k => format!("Redis Cluster of {k} masters (Redis figures summed over the {k})"),
+        };
+        let queues = match self.queues {
+            1 => String::new(),
+            q => format!(" over {q} queues"),
+        };
         let _ = writeln!(
             out,
-            "wasmq bench: {} tasks of {} B, plugin {}, host {} (concurrency {}), {} build",
-            self.n, self.payload_bytes, self.variant, self.host_mode, self.concurrency, self.build
+            "wasmq bench: {} tasks of {} B{queues}, plugin {}, {hosts}, {redis}, {} build",
+            self.n, self.payload_bytes, self.variant, self.build
         );
         let drain_target = match self.variant.as_str() {
             "noop" => "≥ 60 000/s",
@@ -222,6 +245,9 @@ mod tests {
             n: 10,
             payload_bytes: 100,
             concurrency: 2,
+            hosts: 1,
+            queues: 1,
+            shards: 1,
             enqueue_per_s: 1.0,
             process_per_s: 1.0,
             lat_backlog_ms: p,
@@ -253,5 +279,15 @@ mod tests {
         assert_eq!(v["live"]["rate"], 100.0);
         assert_eq!(v["lat_backlog_ms"]["max"], 4.0);
         assert!(report.summary().contains("target ≥ 60 000/s"));
+        assert_eq!(v["hosts"], 1);
+        assert_eq!(v["shards"], 1);
+        let scaled = Report {
+            hosts: 4,
+            shards: 3,
+            ..report
+        };
+        let summary = scaled.summary();
+        assert!(summary.contains("4 hosts"), "{summary}");
+        assert!(summary.contains("summed over the 3"), "{summary}");
     }
 }

@@ -63,16 +63,17 @@ pub async fn run(
         .await
         .context("connecting the encrypting producer")?;
     let hidden = ProgressBar::hidden();
+    let queues = [queue.to_owned()];
     let enqueued =
-        phases::enqueue_backlog(&client, target, queue, payload, n as usize, &hidden).await?;
+        phases::enqueue_backlog(&client, target, &queues, payload, n as usize, &hidden).await?;
     let spec = HostSpec {
         keys_file: Some(key_file),
         ..spec.clone()
     };
     let mut host = HostUnderTest::start(mode, &spec, work)?;
     let drained = async {
-        host.wait_ready(&client, queue).await?;
-        phases::drain(&client, target, &mut host, queue, n, &hidden).await
+        host.wait_ready(&client, &queues).await?;
+        phases::drain(&client, target, &mut host, &queues, n, &hidden).await
     }
     .await;
     let stopped = host.stop().await;

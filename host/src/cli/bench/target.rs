@@ -5,31 +5,45 @@
 //! server. With `--redis` it shares a server that may hold someone's data,
 //! so it works in a fresh random namespace (`wasmq-bench-<hex>`) and at the
 //! end deletes exactly the keys of that namespace, found with `SCAN MATCH`,
-//! never `FLUSHALL`/`FLUSHDB`. Redis Cluster is refused: `INFO` and the
-//! completion tracking of the live phase are per node, and a figure mixing
-//! nodes would not mean what the report says.
+//! never `FLUSHALL`/`FLUSHDB`.
+//!
+//! On Redis Cluster (`redis+cluster://…`) the per-server questions are asked
+//! of every master through [`Servers`]: `INFO` reports one process, so the
+//! memory and CPU readings are the sum over all masters (the report says
+//! over how many: `shards`), and `SCAN` walks one keyspace, so the cleanup
+//! scans each master and deletes through the cluster connection, which
+//! routes every key to its slot's owner. Replicas are not read: they hold
+//! copies, and the CPU they spend replicating is not the queue's work.
+//! Completions need nothing per node: the broker's `PUBLISH` on `<ns>:done`
+//! reaches every node of a cluster, and the drain counts through the
+//! queue's own counters, which live on the queue's slot.
 
 use super::probe::RedisReading;
-use crate::broker::mask_password;
+use crate::broker::{BrokerError, Servers, mask_password};
 use crate::cli::local_redis::LocalRedis;
-use anyhow::{Context, Result, bail};
-use redis::aio::MultiplexedConnection;
+use anyhow::{Context, Result};
+use std::time::Duration;
 
 /// Namespace used on a private server (nothing else lives there).
 const PRIVATE_NAMESPACE: &str = "wasmq-bench";
 
-/// Keys deleted per `UNLINK` during cleanup.
+/// Keys deleted per `SCAN` step and `UNLINK` during cleanup.
 const CLEANUP_BATCH: usize = 1000;
 
-/// A Redis to benchmark against: private or shared.
+/// How long one probe reply (INFO, SCAN, UNLINK) may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A Redis to benchmark against: private or shared, one server or a Cluster.
 #[derive(Debug)]
 pub struct Target {
     /// The URL hosts and clients connect to.
     pub url: String,
     /// The namespace every key of this run lives under.
     pub namespace: String,
-    /// A plain connection for probes (INFO, counters, records, cleanup).
-    pub conn: MultiplexedConnection,
+    /// Masters the readings are summed over: 1 standalone, N on Cluster.
+    pub shards: usize,
+    /// Every master, for probes (INFO) and cleanup (SCAN, UNLINK).
+    servers: Servers,
     private: Option<LocalRedis>,
 }
 
@@ -38,7 +52,6 @@ impl Target {
     pub async fn open(url: Option<&str>) -> Result<Target> {
         let (url, namespace, private) = match url {
             Some(url) => {
-                refuse_cluster(url)?;
                 let suffix = format!("{:08x}", rand::random::<u32>());
                 (
                     url.to_owned(),
@@ -54,16 +67,34 @@ impl Target {
                 (local.url(), PRIVATE_NAMESPACE.to_owned(), Some(local))
             }
         };
-        let client = redis::Client::open(url.as_str())
-            .with_context(|| format!("`{}` is not a valid Redis URL", mask_password(&url)))?;
-        let conn = client
-            .get_multiplexed_async_connection()
+        let shown = mask_password(&url);
+        let mut servers = match Servers::connect(&url, PROBE_TIMEOUT).await {
+            Ok(servers) => servers,
+            Err(e @ BrokerError::Url { .. }) => {
+                return Err(e).context(
+                    "--redis takes redis://host:port (one server) or \
+                     redis+cluster://host:port,host:port (a Cluster's nodes)",
+                );
+            }
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!(
+                        "cannot reach Redis at {shown}: check that the server, or every node \
+                         of the cluster, is up and listening there"
+                    )
+                });
+            }
+        };
+        let shards = servers
+            .info(&["server"])
             .await
-            .with_context(|| format!("cannot connect to Redis at {}", mask_password(&url)))?;
+            .with_context(|| format!("listing the masters of {shown}"))?
+            .len();
         Ok(Target {
             url,
             namespace,
-            conn,
+            shards,
+            servers,
             private,
         })
     }
@@ -73,83 +104,36 @@ impl Target {
         self.private.is_some()
     }
 
-    /// Memory and CPU of the server now.
+    /// Memory and CPU now, summed over every master.
     pub async fn reading(&mut self) -> Result<RedisReading> {
-        let info: String = redis::cmd("INFO")
-            .arg("memory")
-            .arg("cpu")
-            .query_async(&mut self.conn)
+        let nodes = self
+            .servers
+            .info(&["memory", "cpu"])
             .await
             .context("INFO memory cpu")?;
-        Ok(RedisReading::parse(&info)?)
+        let mut sum = RedisReading {
+            used_memory: 0,
+            cpu_us: 0,
+        };
+        for (node, info) in &nodes {
+            let one = RedisReading::parse(info).with_context(|| format!("INFO of {node}"))?;
+            sum.used_memory += one.used_memory;
+            sum.cpu_us += one.cpu_us;
+        }
+        Ok(sum)
     }
 
-    /// Deletes every key of this run's namespace and returns how many there
-    /// were. On a private server this is skipped: the server goes away.
+    /// Deletes every key of this run's namespace on every master and returns
+    /// how many there were. On a private server this is skipped: the server
+    /// goes away.
     pub async fn cleanup(&mut self) -> Result<u64> {
         if self.is_private() {
             return Ok(0);
         }
         let pattern = format!("{}:*", self.namespace);
-        let mut cursor: u64 = 0;
-        let mut deleted = 0u64;
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(CLEANUP_BATCH)
-                .query_async(&mut self.conn)
-                .await
-                .with_context(|| format!("SCAN for the bench's keys ({pattern})"))?;
-            for chunk in keys.chunks(CLEANUP_BATCH) {
-                let n: u64 = redis::cmd("UNLINK")
-                    .arg(chunk)
-                    .query_async(&mut self.conn)
-                    .await
-                    .with_context(|| format!("UNLINK the bench's keys ({pattern})"))?;
-                deleted += n;
-            }
-            if next == 0 {
-                return Ok(deleted);
-            }
-            cursor = next;
-        }
-    }
-}
-
-/// The bench measures one server; cluster URLs get a clear refusal.
-fn refuse_cluster(url: &str) -> Result<()> {
-    if url.contains(',') || url.starts_with("redis+cluster") || url.contains("cluster=true") {
-        bail!(
-            "the bench measures a single Redis server, and `{}` is a Redis Cluster URL; \
-             pass the URL of one server, or omit --redis to use a private one",
-            mask_password(url)
-        );
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cluster_urls_are_refused_with_a_way_out() {
-        for url in [
-            "redis+cluster://127.0.0.1:7000",
-            "redis://a:1,redis://b:2",
-            "redis://127.0.0.1:7000/?cluster=true",
-            "redis://:Secret1@a:1,redis://:Secret2@b:2",
-        ] {
-            let err = refuse_cluster(url).unwrap_err().to_string();
-            assert!(
-                err.contains("single Redis server") && err.contains("omit --redis"),
-                "{err}"
-            );
-            assert!(!err.contains("Secret"), "{err}");
-        }
-        refuse_cluster("redis://127.0.0.1:6379").unwrap();
+        self.servers
+            .delete_matching(&pattern, CLEANUP_BATCH)
+            .await
+            .with_context(|| format!("deleting the bench's keys ({pattern})"))
     }
 }
