@@ -139,52 +139,43 @@ fn bench_on_a_given_redis_leaves_no_key_behind() {
     assert_eq!(server.cli(&["GET", "someone-else:data"]).trim(), "precious");
 }
 
+/// `wasmq bench ARGS` (with the built plugins unless ARGS name others),
+/// which must fail; returns its stderr.
+fn refused(args: &[&str]) -> String {
+    let mut command = Command::new(wasmq_bin());
+    command.arg("bench").args(args);
+    if !args.contains(&"--plugins") {
+        command
+            .arg("--plugins")
+            .arg(workspace_root().join("plugins/dist"));
+    }
+    let output = command.output().expect("run wasmq bench");
+    assert!(!output.status.success(), "wasmq bench {args:?} succeeded");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 #[test]
 fn bench_refuses_bad_input_with_a_clear_message() {
     build_plugins();
-    let output = Command::new(wasmq_bin())
-        .args(["bench", "--plugins", "/nonexistent-dir"])
-        .output()
-        .expect("run wasmq bench");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused(&["--plugins", "/nonexistent-dir"]);
     assert!(
         stderr.contains("plugins/build.sh") && stderr.contains("/nonexistent-dir"),
         "{stderr}"
     );
-    let output = Command::new(wasmq_bin())
-        .args(["bench", "--redis", "redis+cluster://127.0.0.1:1"])
-        .args(["--plugins"])
-        .arg(workspace_root().join("plugins/dist"))
-        .output()
-        .expect("run wasmq bench");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused(&["--redis", "redis+cluster://127.0.0.1:1"]);
     assert!(
         stderr.contains("cannot reach Redis at redis+cluster://127.0.0.1:1")
             && stderr.contains("every node of the cluster, is up"),
         "{stderr}"
     );
-    let output = Command::new(wasmq_bin())
-        .args(["bench", "--redis", "redis+cluster://:Secret@127.0.0.1:1,"])
-        .arg("--plugins")
-        .arg(workspace_root().join("plugins/dist"))
-        .output()
-        .expect("run wasmq bench");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused(&["--redis", "redis+cluster://:Secret@127.0.0.1:1,"]);
     assert!(
         stderr.contains("--redis takes") && stderr.contains("invalid Redis URL"),
         "{stderr}"
     );
     assert!(!stderr.contains("Secret"), "{stderr}");
     for bad in ["0", "65", "many"] {
-        let output = Command::new(wasmq_bin())
-            .args(["bench", "--hosts", bad])
-            .output()
-            .expect("run wasmq bench");
-        assert!(!output.status.success());
-        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stderr = refused(&["--hosts", bad]);
         assert!(
             stderr.contains(&format!("`{bad}` is not a host count"))
                 && stderr.contains("from 1 to 64"),
@@ -225,13 +216,7 @@ fn bench_on_a_cluster_sums_every_master_and_leaves_no_key_on_any() {
 
     // A plain URL to one node would see a third of the data: refused.
     let node = format!("redis://127.0.0.1:{}", cluster.ports()[0]);
-    let output = Command::new(wasmq_bin())
-        .args(["bench", "--redis", &node, "--plugins"])
-        .arg(workspace_root().join("plugins/dist"))
-        .output()
-        .expect("run wasmq bench");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused(&["--redis", &node]);
     assert!(
         stderr.contains("node of a Redis Cluster") && stderr.contains("redis+cluster://"),
         "{stderr}"
