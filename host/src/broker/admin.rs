@@ -311,18 +311,17 @@ impl Client {
     }
 
     /// Resumes a paused queue and wakes its idle consumers.
+    /// On Cluster the wake-up is announced on the wake channel too, as
+    /// every other path that makes work leasable does (`resume.lua`).
     pub async fn resume(&self, queue: &str) -> BrokerResult<()> {
         let keys = self.keys(queue)?;
-        redis::pipe()
-            .del(&keys.paused)
-            .ignore()
-            .rpush(&keys.wake, 1)
-            .ignore()
-            .ltrim(&keys.wake, 0, 0)
-            .ignore()
-            .exec_async(&mut self.conn())
+        let mut inv = SCRIPTS.resume.prepare_invoke();
+        inv.wake_channel(self.wake_channel())
+            .key(&keys.paused)
+            .key(&keys.wake);
+        self.invoke(&inv, &format!("resume queue {queue:?}"))
             .await
-            .map_err(|e| self.fail(format!("resume queue {queue:?}"), e))
+            .map(drop)
     }
 
     /// True if the queue is paused.
