@@ -37,8 +37,10 @@
 //!    `p0`..`p2` (or the `scheduled` set with a delay), and one wake token
 //!    is pushed for idle hosts.
 //! 2. **Wait and lease.** On every host, `lease_loop()` (`worker/leaser.rs`)
-//!    asks the scheduler how many tasks each served queue wants, waits for
-//!    a wake token when none has work (`Waiter::wait_for_work()`,
+//!    asks the scheduler how many tasks each served queue wants, leases
+//!    only from queues not found empty since their last wake token
+//!    (`Quiet::is_quiet()`, `worker/wake.rs`), waits for a wake token of
+//!    those when none has work (`Waiter::wait_for_work()`,
 //!    `broker/waiter.rs`: one `BLPOP` of the wake lists on a single server;
 //!    on Cluster the token's push is announced on `<ns>:wake`, the client's
 //!    one subscription marks the list for its waiters in `Shared::heard()`

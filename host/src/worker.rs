@@ -58,6 +58,7 @@ pub(crate) mod sched;
 mod schedules;
 mod settle;
 mod stats;
+mod wake;
 
 pub use heartbeat::Identity;
 pub use kv::RedisKv;

@@ -63,6 +63,29 @@ fn run(mut command: Command, what: &str) {
     );
 }
 
+/// Removes the variables cargo sets for a test process from a build the
+/// test starts: some build scripts (ring's) rerun when `CARGO_MANIFEST_DIR`
+/// or `CARGO_PKG_*` differ from the outer build's, which rebuilt everything
+/// above them there, and again in the next `cargo nextest run` (minutes
+/// each time).
+fn without_test_vars(command: &mut Command) {
+    const PREFIXES: [&str; 5] = [
+        "CARGO_PKG_",
+        "CARGO_MANIFEST_",
+        "CARGO_CRATE_",
+        "CARGO_BIN_",
+        "CARGO_PRIMARY_",
+    ];
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if PREFIXES.iter().any(|p| key.starts_with(p))
+            || matches!(&*key, "CARGO_TARGET_TMPDIR" | "OUT_DIR")
+        {
+            command.env_remove(&*key);
+        }
+    }
+}
+
 /// Builds every plugin into `plugins/dist/` (once per process).
 pub fn build_plugins() {
     static BUILT: OnceLock<()> = OnceLock::new();
@@ -70,6 +93,7 @@ pub fn build_plugins() {
         with_lock("plugins-build", || {
             let mut command = Command::new("bash");
             command.arg(workspace_root().join("plugins/build.sh"));
+            without_test_vars(&mut command);
             run(command, "plugins/build.sh");
         });
     });
@@ -130,6 +154,7 @@ pub fn wasmq_bin() -> PathBuf {
         with_lock("wasmq-bin-build", || {
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let mut command = Command::new(cargo);
+            without_test_vars(&mut command);
             command.current_dir(workspace_root()).args([
                 "build",
                 "--quiet",

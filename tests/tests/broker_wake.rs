@@ -14,6 +14,7 @@ use wasmq_tests::broker::{connect, opts};
 use wasmq_tests::redis::RedisCluster;
 
 wasmq_tests::both_backends!(a_lease_that_empties_the_queue_drops_its_token);
+wasmq_tests::both_backends!(a_token_taken_and_never_used_is_left_again);
 
 /// Long enough never to be what ends a wait that should wake: a wait that
 /// returns `None` here timed out, which the tests count as a failure.
@@ -39,6 +40,54 @@ async fn a_lease_that_empties_the_queue_drops_its_token(url: String) {
     client.enqueue(TaskSpec::new("drop", "c")).await.unwrap();
     let len: u64 = raw.run(&["LLEN", wake]).await;
     assert_eq!(len, 1);
+}
+
+/// A host that took a queue's token and never leased (it died, shut down,
+/// or had no room) would leave hosts that found the queue empty waiting for
+/// a token that never comes: the host gives it back (`Client::rewake`), and
+/// maintenance leaves one on any visit that finds work pending and no token
+/// (a dead host's queues are all visited once it is forgotten).
+async fn a_token_taken_and_never_used_is_left_again(url: String) {
+    let client = connect(&url, opts()).await;
+    let mut raw = Raw::open(&url).await;
+    let wake = "wasmq:{lost}:wake";
+    client.enqueue(TaskSpec::new("lost", "a")).await.unwrap();
+    // A host takes the token, then dies before its lease.
+    let token: Option<String> = raw.run(&["LPOP", wake]).await;
+    assert!(token.is_some());
+    assert!(
+        client.rewake("lost").await.unwrap(),
+        "work pending, no token"
+    );
+    let n: u64 = raw.run(&["LLEN", wake]).await;
+    assert_eq!(n, 1);
+    assert!(
+        !client.rewake("lost").await.unwrap(),
+        "a token is there already"
+    );
+    // Taken again and lost: the start-up sweep's visit leaves one.
+    let _: Option<String> = raw.run(&["LPOP", wake]).await;
+    let mut maintainer = client
+        .maintainer(Duration::from_millis(500), 100)
+        .indexed(Duration::from_millis(500));
+    // (The sweep marks, then claims: a few ticks, as a host's first ones.)
+    for _ in 0..3 {
+        maintainer.tick().await.unwrap();
+    }
+    let n: u64 = raw.run(&["LLEN", wake]).await;
+    assert_eq!(n, 1, "maintenance left a token for the pending task");
+    // And a waiter that found the queue empty before wakes on it.
+    let mut waiter = client.waiter();
+    assert_eq!(
+        wait(&mut waiter, &["lost".into()], LONG).await.as_deref(),
+        Some("lost")
+    );
+    // With nothing pending, neither leaves one.
+    assert_eq!(client.lease("lost", 10).await.unwrap().len(), 1);
+    assert!(!client.rewake("lost").await.unwrap());
+    maintainer.tick().await.unwrap();
+    let n: u64 = raw.run(&["LLEN", wake]).await;
+    assert_eq!(n, 0, "no work, no token");
 }
 
 /// One plain connection per node, opened before counting, for

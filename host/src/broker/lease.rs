@@ -188,4 +188,20 @@ impl Client {
         }
         Ok(LeaseBatch { tasks, wait })
     }
+
+    /// Gives back a wake token taken from `queue` but not used: leaves one
+    /// when work is pending there and no token is (`rewake.lua`), so another
+    /// idle host looks now. Returns whether a token was left. The leaser
+    /// calls it for a token it took but will not lease for (shutting down,
+    /// no room, type no longer served).
+    pub async fn rewake(&self, queue: &str) -> BrokerResult<bool> {
+        let keys = self.keys(queue)?;
+        let op = format!("give back the wake token of queue {queue:?}");
+        let mut inv = SCRIPTS.rewake.prepare_invoke();
+        inv.wake_channel(self.wake_channel())
+            .key(&keys.pending[..])
+            .key(&keys.wake);
+        let left = Reply::of(&op).uint(&self.invoke(&inv, &op).await?)?;
+        Ok(left == 1)
+    }
 }

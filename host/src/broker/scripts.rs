@@ -253,6 +253,7 @@ scripts! {
     plugin_board: "plugin_board.lua", Keys::Exactly(1);
     plugin_remove: "plugin_remove.lua", Keys::AtLeast(2);
     resume: "resume.lua", Keys::Exactly(2);
+    rewake: "rewake.lua", Keys::Exactly(4);
     task_page: "task_page.lua", Keys::Exactly(10);
     result_page: "result_page.lua", Keys::Exactly(1);
     promote_now: "promote_now.lua", Keys::Exactly(6);

@@ -6,8 +6,10 @@
 //! a chain; a lease that leaves none drops the token, which would only wake
 //! a consumer for nothing. The token is the hand-off: whoever takes it
 //! looks, so one push wakes one consumer, not all of them. A spurious token
-//! costs one empty lease; a lost one (a host killed while holding it) costs
-//! at most one wait timeout, after which consumers look anyway.
+//! costs one empty lease. A host's leaser does not look at a queue it found
+//! empty until that queue's token comes (`worker/wake.rs`), so a token taken
+//! and not used is put back: by its host (`Client::rewake`), or, if the host
+//! died holding it, by maintenance's next visit of the queue.
 //!
 //! On a single server (and the master Sentinel names) an idle consumer
 //! blocks on one multi-key `BLPOP` of its queues' wake lists: Redis parks it
@@ -34,9 +36,9 @@
 //! sits in its list where no further push is announced. So each
 //! (re)subscription, and a waiter's first listen for a list, make the
 //! waiter look at each of those lists once (an `LPOP`, as `BLPOP` would on
-//! blocking), rather than returning `None` and making the caller lease
-//! every queue; a lease that empties a queue drops the token too. Whatever
-//! slips through costs at most one wait timeout.
+//! blocking); a lease that empties a queue drops the token too. While the
+//! subscription is down, [`Waiter::hears_everything`] is false, and the
+//! leaser looks at every queue after each wait instead.
 
 use super::client::Client;
 use super::conn::Conn;
@@ -118,6 +120,26 @@ impl Client {
 }
 
 impl Waiter {
+    /// Whether a wait that ends with `None` means that no token came for its
+    /// queues: true on a single server, where `BLPOP` sees every token, and
+    /// on Cluster while the wake subscription is up. False while notices may
+    /// be missed, when a caller should look at its queues itself.
+    pub fn hears_everything(&self) -> bool {
+        match &self.listener {
+            Some(listener) => listener.hub_hears(),
+            None => !self.client.is_cluster(),
+        }
+    }
+
+    /// The most queues one wait listens for; a wait on more listens for the
+    /// first this many, and the caller must look at the others itself.
+    pub fn max_queues(&self) -> usize {
+        match self.client.is_cluster() {
+            true => MAX_TRACKED,
+            false => usize::MAX,
+        }
+    }
+
     /// Blocks until one of `queues` has been signalled or `timeout` passes.
     /// Returns the queue that was signalled, or `None` on timeout. Either way
     /// the caller should then try to lease.

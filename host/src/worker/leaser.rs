@@ -4,17 +4,13 @@
 //! (free slots plus prefetch), leases that much in one round trip per queue
 //! (never holding more than `concurrency + 4 × lease_batch` leases in all,
 //! verdicts on their way to Redis included),
-//! and hands the tasks to the executors. When a round leases nothing it does
-//! not poll: it waits for a wake token of an idle queue (a `BLPOP`, or on
-//! Cluster a notice then an `LPOP`: `broker/waiter.rs`; at most
-//! [`IDLE_WAIT`]), and also wakes when a running task finishes (room for
-//! another queue's work) or the plugin set changes.
-//!
-//! The wait runs in a task of its own and is never abandoned halfway:
-//! dropping a `BLPOP` would cost its connection, and dropping a wait between
-//! its `LPOP` and its answer would drop a token. If the leaser is woken for
-//! another reason first, the wait stays outstanding and its answer is taken
-//! as a hint the next time round.
+//! and hands the tasks to the executors. A queue whose lease found nothing
+//! is quiet: it is not leased again until its wake token comes (a `BLPOP`,
+//! or on Cluster a notice then an `LPOP`: `broker/waiter.rs`), so an idle
+//! host's calls do not grow with its queues (`wake.rs` says why that is
+//! sound). When a round leases nothing the leaser sleeps until a token
+//! comes, a running task finishes (room for another queue's work), the
+//! plugin set changes, or a backoff or a limit's hold ends.
 //!
 //! A queue whose limits bind (rate used up, global concurrency cap
 //! reached, throttled after a retry-after) is not polled either: the lease
@@ -30,18 +26,16 @@ use super::Shared;
 use super::execute::Ticket;
 use super::settle::{Action, Verdict};
 use super::stats::{Counted, redis_error};
-use crate::broker::{BrokerResult, LeasedTask, Waiter};
+use super::wake::{Quiet, WakeWaiter, give_back};
+use crate::broker::LeasedTask;
 use crate::ratelimit::QueueLimits;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc::{self, UnboundedSender};
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-
-/// Longest blocking wait for work before looking again anyway.
-pub const IDLE_WAIT: Duration = Duration::from_secs(1);
 
 /// Leases until `stop`; tasks that cannot be buffered are released.
 pub async fn lease_loop(
@@ -54,6 +48,7 @@ pub async fn lease_loop(
     let mut defaults = HashMap::new();
     refresh_queues(&shared, &verdicts, &mut served, &mut defaults);
     let mut wake = WakeWaiter::spawn(shared.broker.waiter(), shared.clone());
+    let mut quiet = Quiet::default();
     let mut failing = Backoffs::default();
     let mut limited = Holds::default();
     while !stop.is_cancelled() {
@@ -62,6 +57,12 @@ pub async fn lease_loop(
         if plugins.has_changed().unwrap_or(false) {
             plugins.borrow_and_update();
             refresh_queues(&shared, &verdicts, &mut served, &mut defaults);
+            give_back(&shared, quiet.retain(&served)).await;
+        }
+        // Tokens the waiter took since the last round: those queues are
+        // looked at in this one.
+        while let Some(woke) = wake.try_answer() {
+            quiet.woke(woke);
         }
         // Room is bounded twice: by the scheduler (slots and prefetch) and by
         // the leases held in all, verdicts on their way to Redis included,
@@ -69,14 +70,14 @@ pub async fn lease_loop(
         // is slow to take the verdicts.
         let (wants, room) = shared.sched.with(|q| q.wants());
         let mut room = room.min(shared.max_held.saturating_sub(shared.inflight.len()));
-        let mut idle = Vec::new();
         let mut leased_any = false;
         for (queue, want) in wants {
             if room == 0 {
                 break;
             }
-            // A failing queue waits out its own backoff; the others go on.
-            if failing.is_waiting(&queue) || limited.is_waiting(&queue) {
+            // A failing queue waits out its own backoff, a limited one its
+            // hold, a quiet one its token; the others go on.
+            if failing.is_waiting(&queue) || limited.is_waiting(&queue) || quiet.is_quiet(&queue) {
                 continue;
             }
             let limits = defaults.get(&queue).copied().unwrap_or_default();
@@ -93,12 +94,16 @@ pub async fn lease_loop(
                 Ok(batch) if batch.tasks.is_empty() => {
                     failing.succeeded(&queue);
                     match batch.wait {
-                        Some(wait) => limited.hold(&queue, wait),
-                        None => idle.push(queue),
+                        Some(wait) => {
+                            quiet.leased(&queue);
+                            limited.hold(&queue, wait);
+                        }
+                        None => quiet.went_quiet(&queue, wake.max_queues()),
                     }
                 }
                 Ok(batch) => {
                     failing.succeeded(&queue);
+                    quiet.leased(&queue);
                     if let Some(wait) = batch.wait {
                         limited.hold(&queue, wait);
                     }
@@ -117,6 +122,14 @@ pub async fn lease_loop(
                 }
             }
         }
+        // A token taken but not leased for this round (no room was left for
+        // its queue, or its lease failed) goes back, so that another host
+        // looks now; the queue is not quiet, so this one looks again too.
+        give_back(&shared, quiet.take_owed()).await;
+        // Busy or idle, a host with room listens for its quiet queues.
+        if room > 0 && quiet.any() {
+            wake.request(quiet.waited());
+        }
         if leased_any {
             continue;
         }
@@ -131,12 +144,20 @@ pub async fn lease_loop(
                     break;
                 }
                 refresh_queues(&shared, &verdicts, &mut served, &mut defaults);
+                give_back(&shared, quiet.retain(&served)).await;
             }
             _ = shared.sched.room() => {}
             _ = shared.inflight.forgotten() => {}
-            _ = wake.wait(&idle), if !idle.is_empty() => {}
+            woke = wake.answer(), if wake.outstanding() => quiet.woke(woke),
         }
     }
+    // A token taken and not yet leased for would otherwise be lost until
+    // maintenance's sweep: give it back (each call bounded by the
+    // connection's response timeout).
+    if let Some(woke) = wake.try_answer() {
+        quiet.woke(woke);
+    }
+    give_back(&shared, quiet.take_owed()).await;
     info!("stopped leasing");
 }
 
@@ -323,63 +344,5 @@ pub fn release(verdicts: &UnboundedSender<Verdict>, tickets: Vec<Ticket>) {
             lease: ticket.lease,
             action: Action::Release,
         });
-    }
-}
-
-/// The wait for work, in a task of its own so it is never dropped
-/// mid-`BLPOP` (or mid-`LPOP`).
-struct WakeWaiter {
-    requests: mpsc::Sender<Vec<String>>,
-    answers: mpsc::Receiver<()>,
-    outstanding: bool,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for WakeWaiter {
-    fn drop(&mut self) {
-        // The leaser is done: a wait still blocked in Redis is of no use.
-        self.task.abort();
-    }
-}
-
-impl WakeWaiter {
-    fn spawn(mut waiter: Waiter, shared: Arc<Shared>) -> WakeWaiter {
-        let (requests, mut incoming) = mpsc::channel::<Vec<String>>(1);
-        let (answer, answers) = mpsc::channel(1);
-        let task = tokio::spawn(async move {
-            while let Some(queues) = incoming.recv().await {
-                let names: Vec<&str> = queues.iter().map(String::as_str).collect();
-                let waited: BrokerResult<Option<String>> =
-                    waiter.wait_for_work(&names, IDLE_WAIT).await;
-                if let Err(e) = waited {
-                    redis_error(&shared.stats, "wait for work", &e);
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                if answer.send(()).await.is_err() {
-                    break;
-                }
-            }
-        });
-        WakeWaiter {
-            requests,
-            answers,
-            outstanding: false,
-            task,
-        }
-    }
-
-    /// Waits until one of `queues` may have work (or [`IDLE_WAIT`] passes).
-    /// Cancel-safe: a wait interrupted here stays outstanding.
-    async fn wait(&mut self, queues: &[String]) {
-        if !self.outstanding {
-            if self.requests.send(queues.to_vec()).await.is_err() {
-                return std::future::pending().await;
-            }
-            self.outstanding = true;
-        }
-        if self.answers.recv().await.is_none() {
-            return std::future::pending().await;
-        }
-        self.outstanding = false;
     }
 }

@@ -3,7 +3,7 @@
 -- reap.lua) and, when asked (every TRIM_PERIOD per queue), trims the dead
 -- set and throughput buckets (as trim.lua). One call instead of three keeps
 -- the tick at one round trip per queue; an idle queue costs TIME and three
--- ZRANGEBYSCOREs and writes nothing.
+-- ZRANGEBYSCOREs and writes nothing (see wake_pending below).
 -- KEYS[1] scheduled ZSET: delayed ids by due time
 -- KEYS[2] retry ZSET: retry-waiting ids by due time
 -- KEYS[3] tasks HASH: id -> task body
@@ -71,12 +71,16 @@ local function outlook(now)
   return now, soonest, trimmable
 end
 
--- Read what is due first: an idle queue stops here, having written nothing.
+-- Read what is due first: an idle queue stops here, having written nothing
+-- (but a wake token, when work is pending and no token says so: one taken
+-- by a host that never leased is otherwise lost, and the hosts that found
+-- the queue empty would not look at it again; prelude's wake_pending).
 local now = now_ms()
 local due_scheduled = due_ids(scheduled, now, limit)
 local due_retry = due_ids(retry, now, limit)
 local expired = due_ids(active, now, limit)
 if #due_scheduled + #due_retry + #expired == 0 and not trim then
+  wake_pending(q.pending, wakeup, q.wake_channel)
   return { 0, 0, 0, 0, 0, 0, 0, 0, redis.call('HLEN', outbox), redis.call('ZCARD', waiting), outlook(now) }
 end
 -- Check every key's type before the first move.
@@ -90,6 +94,7 @@ local dropped, minutes = 0, 0
 if trim then
   dropped, minutes = trim_queue(q, max_count, max_age, retention, limit, now)
 end
+wake_pending(q.pending, wakeup, q.wake_channel)
 local more = 0
 if #due_scheduled == limit or #due_retry == limit or #expired == limit then more = 1 end
 return { promoted, bad, requeued, buried, cancelled, dropped, minutes, more, redis.call('HLEN', outbox),

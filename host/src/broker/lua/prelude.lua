@@ -378,6 +378,24 @@ local function check_keys(q, rb)
   end
 end
 
+-- Leaves a wake token (prelude's wake) when one of the `pending` lists holds
+-- work and the wake list `key` holds no token: a token taken by a host that
+-- then did not lease (it died, shut down, or had no room) is otherwise
+-- lost, and hosts that found the queue empty wait for a token before they
+-- look at it again (worker/leaser.rs). Checks the wake list's type before
+-- writing. Returns 1 when it left a token, 0 when none was needed.
+local function wake_pending(pending, key, channel)
+  if redis.call('LLEN', key) > 0 then return 0 end
+  for level = 1, 3 do
+    if redis.call('LLEN', pending[level]) > 0 then
+      check_type(key, 'list')
+      wake(key, channel)
+      return 1
+    end
+  end
+  return 0
+end
+
 -- Up to `limit` members of a sorted set whose score (due time or lease
 -- deadline) has passed.
 local function due_ids(zset, now, limit)

@@ -247,7 +247,7 @@ fn key_statement(statement: &str) -> Result<Option<Vec<Item>>, String> {
 }
 
 /// The prelude helpers that may push a wake token.
-const WAKING: [&str; 3] = ["wake", "promote_ids", "reap_ids"];
+const WAKING: [&str; 4] = ["wake", "wake_pending", "promote_ids", "reap_ids"];
 
 /// Whether a script's code calls a helper that may push a wake token.
 fn may_wake(source: &str) -> bool {

@@ -31,7 +31,8 @@ use tokio::task::JoinHandle;
 use tracing::warn;
 
 /// Most wake lists one waiter listens for. A wait on more queues listens
-/// for the first `MAX_TRACKED`; the others are looked at when it times out.
+/// for the first `MAX_TRACKED`; its caller looks at the others itself
+/// (`Waiter::max_queues`).
 pub(crate) const MAX_TRACKED: usize = 10_000;
 
 /// First and longest pause between two failed attempts to subscribe.
@@ -58,8 +59,9 @@ struct Shared {
 
 #[derive(Default)]
 struct State {
-    /// Whether a subscription was confirmed yet: the first confirmation
-    /// marks every listened-for list, so a listen before it need not.
+    /// Whether a subscription is confirmed and not lost since: a
+    /// confirmation marks every listened-for list, so a listen before it
+    /// need not.
     subscribed: bool,
     next_id: u64,
     listeners: HashMap<u64, Slot>,
@@ -108,6 +110,8 @@ async fn listen(client: Client, shared: Arc<Shared>) {
                         Heard::Subscribed => shared.gap(),
                     }
                 }
+                // Notices sent from now until the next subscription are lost.
+                shared.lock().subscribed = false;
             }
             Err(e) => {
                 metrics::counter!("wasmq_wake_subscribe_errors_total").increment(1);
@@ -150,6 +154,12 @@ impl Shared {
 }
 
 impl WakeHub {
+    /// Whether the subscription is up, so that notices are heard (false
+    /// before the first one and from its loss until it is back).
+    pub(crate) fn hears(&self) -> bool {
+        self.shared.lock().subscribed
+    }
+
     /// A place for one waiter.
     pub(crate) fn listen(self: &Arc<Self>) -> Listener {
         let notify = Arc::new(Notify::new());
@@ -184,6 +194,11 @@ impl Drop for Listener {
 }
 
 impl Listener {
+    /// Whether its hub's subscription is up ([`WakeHub::hears`]).
+    pub(crate) fn hub_hears(&self) -> bool {
+        self.hub.hears()
+    }
+
     /// Listens for `lists` too (at most [`MAX_TRACKED`] in all: past that,
     /// it listens for `lists` alone). A list it did not listen for yet is
     /// marked, once the hub is subscribed: its notice may have been missed.

@@ -25,7 +25,7 @@ fn every_script_follows_the_rule_and_matches_its_declared_keys() {
         );
     }
     let waking = SCRIPTS.all().iter().filter(|s| s.wakes).count();
-    assert_eq!(waking, 12, "the scripts that may wake");
+    assert_eq!(waking, 13, "the scripts that may wake");
 }
 
 #[test]
