@@ -127,7 +127,7 @@ pub async fn lease_loop(
         // looks now; the queue is not quiet, so this one looks again too.
         give_back(&shared, quiet.take_owed()).await;
         // Busy or idle, a host with room listens for its quiet queues.
-        if room > 0 && quiet.any() {
+        if room > 0 && quiet.any() && !wake.outstanding() {
             wake.request(quiet.waited());
         }
         if leased_any {
