@@ -6,15 +6,17 @@
 # visited by maintenance once), then counts what the server ran over a
 # window:
 #
-#   bench/idle.sh                          # QUEUES="1 100 1000 10000", SETTLE=30, WINDOW=30
-#   QUEUES="1 100" WINDOW=10 bench/idle.sh
+#   bench/idle.sh                          # QUEUES="1 100 1000 10000", SHARDS=1, SETTLE=60, WINDOW=30
+#   QUEUES="1 100" SHARDS="1 3" WINDOW=10 bench/idle.sh
 #
 # Environment: WASMQ (the binary; default target/release/wasmq if built,
-# else target/debug/wasmq), QUEUES, SETTLE and WINDOW (seconds). Prints one
-# markdown table row per count: script calls (EVALSHA) per second, blocking
-# waits (BLPOP) per second, and every command per second, those that
-# scripts run included (INFO's total_commands_processed, less the INFO
-# calls that measure).
+# else target/debug/wasmq), QUEUES, SHARDS ("1" = a private server, "3" = a
+# private cluster of three masters, counted on all of them), SETTLE and
+# WINDOW (seconds). Prints one markdown table row per count: script calls
+# (EVALSHA) per second, blocking waits (BLPOP) per second, token takes
+# (every LPOP, those of lease scripts included) per second,
+# and every command per second, those that scripts run included (INFO's
+# total_commands_processed, less the INFO calls that measure).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,7 +27,8 @@ if [[ -z "$wasmq" ]]; then
     [[ -x target/release/wasmq ]] && wasmq=target/release/wasmq
 fi
 counts="${QUEUES:-1 100 1000 10000}"
-settle="${SETTLE:-30}"
+shards="${SHARDS:-1}"
+settle="${SETTLE:-60}"
 window="${WINDOW:-30}"
 for tool in "$wasmq" redis-server redis-cli; do
     command -v "$tool" >/dev/null || { echo "idle.sh: $tool not found" >&2; exit 2; }
@@ -33,6 +36,10 @@ done
 for n in $counts; do
     [[ "$n" =~ ^[0-9]+$ ]] && ((n >= 1 && n <= 20000)) ||
         { echo "idle.sh: QUEUES holds \`$n\`: give counts from 1 to 20000" >&2; exit 2; }
+done
+for s in $shards; do
+    [[ "$s" == 1 || "$s" == 3 ]] ||
+        { echo "idle.sh: SHARDS holds \`$s\`: give 1 (one server) and/or 3 (a cluster)" >&2; exit 2; }
 done
 for v in "$settle" "$window"; do
     [[ "$v" =~ ^[0-9]+$ ]] && ((v >= 1 && v <= 3600)) ||
@@ -51,54 +58,74 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+me=idle.sh
+# shellcheck source=bench/cluster.sh
+source "$here/bench/cluster.sh"
 
-# One stat of INFO: a field of `stats`, or the calls of a command.
+# The ports of the servers a run counts on, one per line.
+ports=()
+
+# One stat of INFO summed over `ports`: a field of `stats`, or the calls of
+# a command (cmd:NAME).
 stat() {
-    local port=$1 what=$2
-    case "$what" in
-        cmd:*) redis-cli -p "$port" info commandstats | tr -d '\r' |
-            sed -n "s/^cmdstat_${what#cmd:}:calls=\([0-9]*\),.*/\1/p" | head -1 ;;
-        *) redis-cli -p "$port" info stats | tr -d '\r' | sed -n "s/^$what:\([0-9]*\)/\1/p" ;;
-    esac
+    local what=$1 port sum=0 v
+    for port in "${ports[@]}"; do
+        case "$what" in
+            cmd:*) v=$(redis-cli -p "$port" info commandstats | tr -d '\r' |
+                sed -n "s/^cmdstat_${what#cmd:}:calls=\([0-9]*\),.*/\1/p" | head -1) ;;
+            *) v=$(redis-cli -p "$port" info stats | tr -d '\r' | sed -n "s/^$what:\([0-9]*\)/\1/p") ;;
+        esac
+        sum=$((sum + ${v:-0}))
+    done
+    echo "$sum"
 }
 
-echo "| queues | script calls/s | BLPOP/s | commands/s |"
-echo "|---:|---:|---:|---:|"
+echo "| Redis | queues | script calls/s | BLPOP/s | LPOP/s | commands/s |"
+echo "|---|---:|---:|---:|---:|---:|"
+for s in $shards; do
 for n in $counts; do
     dir="$work/plugins-$n"
-    mkdir -p "$dir"
-    for ((i = 0; i < n; i++)); do ln "$noop" "$dir/idle-$i.wasm" 2>/dev/null || cp "$noop" "$dir/idle-$i.wasm"; done
-    port=$(free_port)
-    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
-        --dir "$work" --logfile "$work/redis-$n.log" --daemonize no &
-    pids+=($!)
-    for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-    "$wasmq" run --redis "redis://127.0.0.1:$port" --plugins "$dir" \
-        --cache-dir "$work/cache" --log-level warn >"$work/host-$n.log" 2>&1 &
+    if [[ ! -d "$dir" ]]; then
+        mkdir -p "$dir"
+        for ((i = 0; i < n; i++)); do ln "$noop" "$dir/idle-$i.wasm" 2>/dev/null || cp "$noop" "$dir/idle-$i.wasm"; done
+    fi
+    if [[ "$s" == 3 ]]; then
+        # Not in $(...): the servers' pids must reach this shell's list.
+        start_cluster >"$work/seeds"
+        url="$(cat "$work/seeds")"
+        label="Cluster, 3 masters"
+    else
+        start_node_plain >"$work/port"
+        url="redis://127.0.0.1:$(cat "$work/port")"
+        label="one server"
+    fi
+    ports=($(echo "$url" | grep -o '127.0.0.1:[0-9]*' | cut -d: -f2))
+    "$wasmq" run --redis "$url" --plugins "$dir" \
+        --cache-dir "$work/cache" --log-level warn >"$work/host-$s-$n.log" 2>&1 &
     host=$!
     pids+=("$host")
     # Serving: the host's heartbeat lists it (docs/keys.md, `{hosts}`).
     for _ in $(seq 1200); do
-        [[ "$(redis-cli -p "$port" zcard 'wasmq:{hosts}:index')" -ge 1 ]] && break
-        kill -0 "$host" 2>/dev/null || { cat "$work/host-$n.log" >&2; exit 1; }
+        [[ "$(redis-cli -c -p "${ports[0]}" zcard 'wasmq:{hosts}:index')" -ge 1 ]] && break
+        kill -0 "$host" 2>/dev/null || { cat "$work/host-$s-$n.log" >&2; exit 1; }
         sleep 0.5
     done
     sleep "$settle"
-    c0=$(stat "$port" total_commands_processed)
-    e0=$(stat "$port" cmd:evalsha)
-    b0=$(stat "$port" cmd:blpop)
+    c0=$(stat total_commands_processed)
+    e0=$(stat cmd:evalsha)
+    b0=$(stat cmd:blpop)
+    l0=$(stat cmd:lpop)
     sleep "$window"
-    c1=$(stat "$port" total_commands_processed)
-    e1=$(stat "$port" cmd:evalsha)
-    b1=$(stat "$port" cmd:blpop)
-    # Three of the commands are the INFO calls measuring.
-    awk -v n="$n" -v w="$window" -v c=$((c1 - c0 - 3)) -v e=$((${e1:-0} - ${e0:-0})) \
-        -v b=$((${b1:-0} - ${b0:-0})) \
-        'BEGIN { printf "| %d | %.1f | %.1f | %.1f |\n", n, e / w, b / w, c / w }'
+    c1=$(stat total_commands_processed)
+    e1=$(stat cmd:evalsha)
+    b1=$(stat cmd:blpop)
+    l1=$(stat cmd:lpop)
+    # Four INFO calls per server measure between the two readings of c.
+    awk -v label="$label" -v n="$n" -v w="$window" -v c=$((c1 - c0 - 4 * ${#ports[@]})) \
+        -v e=$((e1 - e0)) -v b=$((b1 - b0)) -v l=$((l1 - l0)) \
+        'BEGIN { printf "| %s | %d | %.1f | %.1f | %.1f | %.1f |\n", label, n, e / w, b / w, l / w, c / w }'
     kill -TERM "$host" 2>/dev/null || true
     wait "$host" 2>/dev/null || true
-    redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+    for port in "${ports[@]}"; do redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true; done
+done
 done

@@ -18,8 +18,9 @@
 //! a list. So every (re)subscription marks every listened-for list, and so
 //! does a waiter's first listen for a list once the hub is subscribed: the
 //! waiter then looks at each (one `LPOP`), as `BLPOP` would have on
-//! blocking. Until the subscription is back, waiters fall back to their
-//! timeout, after which the caller looks anyway.
+//! blocking. Until the subscription is back, a wait that times out says it
+//! may have missed tokens (`Waiter::hears_everything` is false), and the
+//! host's leaser looks at every queue after it.
 
 use super::super::client::Client;
 use super::super::subscription::Heard;
