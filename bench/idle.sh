@@ -21,11 +21,9 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
-wasmq="${WASMQ:-}"
-if [[ -z "$wasmq" ]]; then
-    wasmq=target/debug/wasmq
-    [[ -x target/release/wasmq ]] && wasmq=target/release/wasmq
-fi
+me=idle.sh
+# shellcheck source=bench/lib.sh
+source "$here/bench/lib.sh"
 counts="${QUEUES:-1 100 1000 10000}"
 shards="${SHARDS:-1}"
 settle="${SETTLE:-60}"
@@ -48,21 +46,7 @@ done
 noop=plugins/dist/noop.wasm
 [[ -f "$noop" ]] || { echo "idle.sh: $noop is missing: run bash plugins/build.sh" >&2; exit 2; }
 
-work="$(mktemp -d -t wasmq-idle-XXXXXX)"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-me=idle.sh
-# shellcheck source=bench/cluster.sh
-source "$here/bench/cluster.sh"
-
-# The ports of the servers a run counts on, one per line.
+# The ports of the servers a run counts on.
 ports=()
 
 # One stat of INFO summed over `ports`: a field of `stats`, or the calls of

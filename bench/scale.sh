@@ -21,11 +21,9 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
-wasmq="${WASMQ:-}"
-if [[ -z "$wasmq" ]]; then
-    wasmq=target/debug/wasmq
-    [[ -x target/release/wasmq ]] && wasmq=target/release/wasmq
-fi
+me=scale.sh
+# shellcheck source=bench/lib.sh
+source "$here/bench/lib.sh"
 n="${N:-100000}"
 queues="${QUEUES:-12}"
 hosts="${HOSTS:-1 2 4}"
@@ -44,20 +42,7 @@ for s in $shards; do
         { echo "scale.sh: SHARDS holds \`$s\`: give 1 (one server) and/or 3 (a cluster)" >&2; exit 2; }
 done
 
-work="$(mktemp -d -t wasmq-scale-XXXXXX)"
 out="${OUT:-$work/results.jsonl}"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-me=scale.sh
-# shellcheck source=bench/cluster.sh
-source "$here/bench/cluster.sh"
 
 : >"$out"
 for s in $shards; do

@@ -1,7 +1,25 @@
-# Shared by the bench scripts: a private Redis Cluster of three masters on
-# loopback. The caller sets `work` (a temp dir it removes) and `pids` (an
-# array whose processes it kills on exit), and names itself in `me` for
-# error messages.
+# Shared by the bench scripts (sourced after `set -euo pipefail`, with `here`
+# the repo root and `me` the script's name for messages): picks the wasmq
+# binary, makes a temp dir `work` and a list `pids` whose processes are
+# killed, and the dir removed, on exit whatever happens; and starts private
+# Redis servers and Clusters on loopback.
+
+# WASMQ, else target/release/wasmq if built, else target/debug/wasmq.
+wasmq="${WASMQ:-}"
+if [[ -z "$wasmq" ]]; then
+    wasmq=target/debug/wasmq
+    [[ -x "$here/target/release/wasmq" ]] && wasmq=target/release/wasmq
+fi
+
+work="$(mktemp -d -t "wasmq-${me%.sh}-XXXXXX")"
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # Starts one server (with the flags given) on a free port and prints the
 # port.
