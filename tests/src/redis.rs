@@ -213,7 +213,8 @@ fn cli(port: u16, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn parse_info(text: &str) -> HashMap<String, String> {
+/// The `field:value` lines of an `INFO` reply as a map.
+pub fn parse_info(text: &str) -> HashMap<String, String> {
     text.lines()
         .filter_map(|l| l.trim().split_once(':'))
         .map(|(k, v)| (k.to_owned(), v.to_owned()))

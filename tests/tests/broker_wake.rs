@@ -11,7 +11,7 @@ use wasmq::broker::Waiter;
 use wasmq::task::TaskSpec;
 use wasmq_tests::backends::Raw;
 use wasmq_tests::broker::{connect, opts};
-use wasmq_tests::redis::RedisCluster;
+use wasmq_tests::redis::{RedisCluster, command_stat, parse_info};
 
 wasmq_tests::both_backends!(a_lease_that_empties_the_queue_drops_its_token);
 wasmq_tests::both_backends!(a_token_taken_and_never_used_is_left_again);
@@ -124,11 +124,7 @@ async fn publishes(nodes: &mut [MultiplexedConnection]) -> u64 {
             .query_async(conn)
             .await
             .unwrap();
-        total += info
-            .lines()
-            .find_map(|l| l.strip_prefix("cmdstat_publish:calls="))
-            .and_then(|rest| rest.split(',').next())
-            .map_or(0, |n| n.parse().unwrap());
+        total += command_stat(&parse_info(&info), "publish").0;
     }
     total
 }

@@ -133,13 +133,6 @@ end
 -- nothing, and would keep the next wake from being announced (prelude's
 -- wake announces a push into an empty list): drop it.
 if out[3] == 0 then
-  local left = false
-  for level = 1, 3 do
-    if redis.call('LLEN', pending[level]) > 0 then
-      left = true
-      break
-    end
-  end
-  if left then wake(wakekey, wake_channel) else redis.call('DEL', wakekey) end
+  if has_pending(pending) then wake(wakekey, wake_channel) else redis.call('DEL', wakekey) end
 end
 return out

@@ -144,6 +144,14 @@ local function meta_join(a, s, f, v, r, e)
   return int(a) .. '|' .. s .. '|' .. f .. '|' .. v .. '|' .. r .. '|' .. e
 end
 
+-- Whether any of the pending lists `pending` (p0, p1, p2) holds work.
+local function has_pending(pending)
+  for level = 1, 3 do
+    if redis.call('LLEN', pending[level]) > 0 then return true end
+  end
+  return false
+end
+
 -- Leaves one wake-up token in the queue's wake list `key`, for idle
 -- consumers (broker/waiter.rs). A push into an empty list is also announced
 -- on `channel` (message: the wake list's name) unless it is '': on Redis
@@ -382,18 +390,13 @@ end
 -- work and the wake list `key` holds no token: a token taken by a host that
 -- then did not lease (it died, shut down, or had no room) is otherwise
 -- lost, and hosts that found the queue empty wait for a token before they
--- look at it again (worker/leaser.rs). Checks the wake list's type before
--- writing. Returns 1 when it left a token, 0 when none was needed.
+-- look at it again (worker/leaser.rs). The `LLEN`s refuse a key of another
+-- type before anything is written. Returns 1 when it left a token, 0 when
+-- none was needed.
 local function wake_pending(pending, key, channel)
-  if redis.call('LLEN', key) > 0 then return 0 end
-  for level = 1, 3 do
-    if redis.call('LLEN', pending[level]) > 0 then
-      check_type(key, 'list')
-      wake(key, channel)
-      return 1
-    end
-  end
-  return 0
+  if redis.call('LLEN', key) > 0 or not has_pending(pending) then return 0 end
+  wake(key, channel)
+  return 1
 end
 
 -- Up to `limit` members of a sorted set whose score (due time or lease
