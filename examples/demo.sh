@@ -12,14 +12,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x "${CARGO_TARGET_DIR:-target}/debug/wasmq" ]; then
+if [ ! -x "${CARGO_TARGET_DIR:-target}/debug/wasmq" ] || [ ! -d plugins/target ]; then
   echo "==> First run: building wasmq and the example plugins. This takes several"
   echo "    minutes (wasmtime is a large crate); later runs start in seconds."
 fi
 
 bash tests/deps.sh --no-browser
-echo "==> Building the example plugins"
-bash plugins/build.sh
+echo "==> Building the example plugins (cargo shows its progress)"
+bash plugins/build.sh --rust-only
 # Serve the example plugins only: plugins/dist also holds the adversarial
 # plugins the tests use (an infinite loop, a memory bomb, broken contracts).
 demo=target/demo-plugins

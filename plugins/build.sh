@@ -4,8 +4,18 @@
 # Components (WASI 0.2, the wasmq contract) are built for wasm32-wasip2; the
 # `upper` plugin is a plain WASI command built for wasm32-wasip1. A plugin is
 # copied only when its bytes changed, with one line giving its size, so an
-# up-to-date tree builds in a second and prints nothing.
+# up-to-date tree builds in a second and prints only cargo's "Finished".
+#
+#   bash plugins/build.sh              # every plugin (Rust, JS, Python, Go)
+#   bash plugins/build.sh --rust-only  # the Rust ones (the demo needs no more)
 set -euo pipefail
+
+rust_only=
+case "${1:-}" in
+    "") ;;
+    --rust-only) rust_only=1 ;;
+    *) echo "build.sh: unknown argument '$1'; use --rust-only or nothing" >&2; exit 2 ;;
+esac
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
@@ -57,7 +67,8 @@ build() { # <target> <crate>...
     local target="$1" args=()
     shift
     for crate in "$@"; do args+=(-p "$crate"); done
-    cargo build --release --quiet --locked --target "$target" "${args[@]}"
+    # Not --quiet: a first build takes minutes, and its progress shows.
+    cargo build --release --locked --target "$target" "${args[@]}"
 }
 build wasm32-wasip2 "${components[@]}"
 build wasm32-wasip1 "${commands[@]}"
@@ -83,4 +94,4 @@ while read -r type; do
 done < <(printf '%s\n' "${!commands[@]}" | sort)
 
 # JavaScript, Python and Go plugins (toolchains pinned and cached there).
-source "$here/polyglot.sh"
+[[ -n "$rust_only" ]] || source "$here/polyglot.sh"

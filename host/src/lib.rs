@@ -70,7 +70,10 @@
 //!    (`broker/settle.rs`, `extend.lua`) until the run's deadline plus a
 //!    grace; `listen_for_cancellations()` (`worker/keeper.rs`) trips the
 //!    run's cancel token when `Client::cancel()` (`broker/admin.rs`,
-//!    `cancel.lua`) publishes its id.
+//!    `cancel.lua`) publishes its id; once the plugin reports progress,
+//!    `run_with_progress()` (`worker/progress.rs`) keeps the latest report
+//!    with the task by `Client::report_progress()` (`broker/progress.rs`,
+//!    `progress.lua`), at most once a second.
 //! 7. **Settle.** The verdict goes to `route()` and then the queue's
 //!    `Settler::lane()` (`worker/settle.rs`), which batches verdicts so one
 //!    queue's outage never holds up another; `Settler::settle()`

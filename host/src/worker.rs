@@ -52,6 +52,7 @@ mod keeper;
 mod kv;
 mod leaser;
 pub(crate) mod policy;
+mod progress;
 mod pushed;
 mod report;
 pub(crate) mod sched;

@@ -14,7 +14,7 @@ use wasmq::Client;
 use wasmq::broker::BrokerOptions;
 use wasmq::http::{HttpError, HttpState, bind, serve};
 use wasmq::plugins::Registry;
-use wasmq::task::{TaskId, TaskSpec};
+use wasmq::task::{TaskId, TaskSpec, TaskState};
 
 /// A token long enough for [`wasmq::http::validate_token`].
 pub const TOKEN: &str = "test-token-0123456789abcdef";
@@ -166,6 +166,30 @@ impl Api {
         task.id
     }
 
+    /// The task's state now; panics when it is unknown.
+    pub async fn state_of(&self, id: &TaskId) -> TaskState {
+        let status = self.client.status(id).await.expect("status");
+        status
+            .unwrap_or_else(|| panic!("task {id} is unknown"))
+            .state
+    }
+
+    /// Waits (at most a minute) until the task is in `want`.
+    pub async fn until_state(&self, id: &TaskId, want: TaskState) {
+        let what = format!("{id} {want}");
+        crate::host::eventually(&what, Duration::from_secs(60), || async {
+            let s = self.client.status(id).await.expect("status")?;
+            (s.state == want).then_some(())
+        })
+        .await;
+    }
+
+    /// POSTs a task-browser action for `queue`.
+    pub async fn act(&self, queue: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let path = format!("/api/v1/queues/{queue}/tasks/actions");
+        self.post(&path, &body, None).await
+    }
+
     /// Leases the next task of `queue` and acks it with a JSON output.
     pub async fn complete_next(&self, queue: &str, output: &str) -> TaskId {
         let task = lease_one(&self.client, queue).await;
@@ -178,6 +202,16 @@ impl Drop for Api {
     fn drop(&mut self) {
         self.shutdown.cancel();
     }
+}
+
+/// The ids of a task-browser page, in order.
+pub fn page_ids(page: &serde_json::Value) -> Vec<String> {
+    page["tasks"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no tasks in {page}"))
+        .iter()
+        .map(|t| t["id"].as_str().expect("an id").to_owned())
+        .collect()
 }
 
 async fn split(response: reqwest::Response) -> (u16, serde_json::Value) {

@@ -5,15 +5,21 @@
 use std::process::Command;
 use std::time::Instant;
 use wasmq_tests::plugins::{wasmq_bin, workspace_root};
+use wasmq_tests::redis::free_port;
 
+/// `wasmq dev --demo` on the fixed ports it is given (`--http`,
+/// `--redis-port`), so the dashboard URL is known in advance.
 #[test]
 fn dev_demo_exits_when_done() {
     let dist = workspace_root().join("plugins/dist");
     wasmq_tests::plugins::build_plugins();
+    let (http, redis) = (free_port(), free_port());
     let started = Instant::now();
     let output = Command::new(wasmq_bin())
         .args(["dev", "--demo", "--exit-when-done", "--plugins"])
         .arg(&dist)
+        .args(["--http", &format!("127.0.0.1:{http}")])
+        .args(["--redis-port", &redis.to_string()])
         .env_remove("WASMQ_PLUGINS")
         .output()
         .expect("run wasmq dev");
@@ -24,9 +30,12 @@ fn dev_demo_exits_when_done() {
         "{}:\n{stdout}\n{stderr}",
         output.status
     );
-    assert!(stdout.contains("dashboard: http://127.0.0.1:"), "{stdout}");
     assert!(
-        stdout.contains("wasmq enqueue --redis redis://127.0.0.1:"),
+        stdout.contains(&format!("dashboard: http://127.0.0.1:{http}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("wasmq enqueue --redis redis://127.0.0.1:{redis}")),
         "{stdout}"
     );
     assert!(stdout.contains("demo: done"), "{stdout}");
@@ -48,6 +57,26 @@ fn dev_demo_exits_when_done() {
         !std::path::Path::new(&dir).exists(),
         "{dir} was not removed"
     );
+}
+
+/// A taken `--redis-port` is an error that names the flag: the developer's
+/// own Redis on that port is never used.
+#[test]
+fn dev_refuses_a_taken_redis_port() {
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port();
+    let output = Command::new(wasmq_bin())
+        .args(["dev", "--redis-port", &port.to_string(), "--plugins"])
+        .arg(workspace_root().join("plugins/dist"))
+        .output()
+        .expect("run wasmq dev");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("--redis-port {port}")) && stderr.contains("taken"),
+        "{stderr}"
+    );
+    drop(held);
 }
 
 #[test]

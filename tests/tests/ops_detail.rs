@@ -6,21 +6,13 @@
 //! `wasmq logs ID`.
 
 use std::time::Duration;
-use wasmq::task::{TaskId, TaskSpec, TaskState};
+use wasmq::task::{TaskSpec, TaskState};
 use wasmq_tests::api::Api;
 use wasmq_tests::cli::wasmq;
 use wasmq_tests::host::{HostProcess, eventually};
 use wasmq_tests::plugins_dir::PluginsDir;
 
 const SETTLES: Duration = Duration::from_secs(60);
-
-async fn until_state(api: &Api, id: &TaskId, want: TaskState) {
-    eventually(&format!("{id} {want}"), SETTLES, || async {
-        let s = api.client.status(id).await.unwrap()?;
-        (s.state == want).then_some(())
-    })
-    .await;
-}
 
 /// Runs `n` echo tasks one after the other.
 async fn run_echo(api: &Api, n: usize) {
@@ -30,7 +22,7 @@ async fn run_echo(api: &Api, n: usize) {
             .enqueue(TaskSpec::new("echo", r#"{"x":1}"#))
             .await
             .unwrap();
-        until_state(api, &id, TaskState::Completed).await;
+        api.until_state(&id, TaskState::Completed).await;
     }
 }
 
@@ -52,8 +44,8 @@ async fn attempts_cost_progress_and_logs_are_kept_and_shown() {
         .enqueue(TaskSpec::new("panic", "{}").max_retries(1))
         .await
         .unwrap();
-    until_state(&api, &drawn, TaskState::Completed).await;
-    until_state(&api, &crashing, TaskState::Dead).await;
+    api.until_state(&drawn, TaskState::Completed).await;
+    api.until_state(&crashing, TaskState::Dead).await;
 
     // A completed run: its cost and its last progress.
     let (status, runs) = api.get(&format!("/api/v1/tasks/{drawn}/runs")).await;
@@ -101,10 +93,13 @@ async fn attempts_cost_progress_and_logs_are_kept_and_shown() {
     let run = wasmq(&url, &["status", &crashing.to_string(), "--verbose"])
         .await
         .expect(0);
+    // Every attempt's log, each with its full error.
     for needle in [
         "PEAK MEMORY",
         "WALL MS",
-        "log of attempt 2",
+        "--- attempt 1 (",
+        "--- attempt 2 (",
+        "error: ",
         "panicked on purpose",
     ] {
         assert!(run.stdout.contains(needle), "{needle}: {}", run.stdout);

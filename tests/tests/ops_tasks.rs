@@ -9,42 +9,12 @@ use std::time::Duration;
 use wasmq::broker::BrokerOptions;
 use wasmq::crypto::{Encryption, KeyRing};
 use wasmq::task::{TaskId, TaskSpec, TaskState};
-use wasmq_tests::api::Api;
+use wasmq_tests::api::{Api, page_ids as ids};
 use wasmq_tests::cli::wasmq;
 use wasmq_tests::host::{HostProcess, eventually};
 use wasmq_tests::plugins_dir::PluginsDir;
 
 const SETTLES: Duration = Duration::from_secs(60);
-
-/// The ids of a page, in order.
-fn ids(page: &Value) -> Vec<String> {
-    page["tasks"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no tasks in {page}"))
-        .iter()
-        .map(|t| t["id"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-async fn state_of(api: &Api, id: &TaskId) -> TaskState {
-    api.client.status(id).await.unwrap().unwrap().state
-}
-
-async fn until_state(api: &Api, id: &TaskId, want: TaskState) {
-    eventually(&format!("{id} {want}"), SETTLES, || async {
-        (state_of(api, id).await == want).then_some(())
-    })
-    .await;
-}
-
-async fn act(api: &Api, queue: &str, body: Value) -> (u16, Value) {
-    api.post(
-        &format!("/api/v1/queues/{queue}/tasks/actions"),
-        &body,
-        None,
-    )
-    .await
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browse_every_state_and_act_on_tasks() {
@@ -92,10 +62,10 @@ async fn browse_every_state_and_act_on_tasks() {
                 .unwrap(),
         );
     }
-    until_state(&api, &json_done, TaskState::Completed).await;
-    until_state(&api, &bin_done, TaskState::Completed).await;
-    until_state(&api, &retrying, TaskState::RetryWait).await;
-    until_state(&api, &dead, TaskState::Dead).await;
+    api.until_state(&json_done, TaskState::Completed).await;
+    api.until_state(&bin_done, TaskState::Completed).await;
+    api.until_state(&retrying, TaskState::RetryWait).await;
+    api.until_state(&dead, TaskState::Dead).await;
 
     // Retry: the row carries the attempt, the error and the payload.
     let (status, page) = api.get("/api/v1/queues/email/tasks?state=retry").await;
@@ -228,12 +198,12 @@ async fn browse_every_state_and_act_on_tasks() {
     assert_eq!(run.json()["tasks"].as_array().unwrap().len(), 2);
 
     // Actions that a state does not allow, or on another queue's tasks.
-    let (status, body) = act(
-        &api,
-        "idle",
-        json!({"action": "promote", "state": "pending", "all": true}),
-    )
-    .await;
+    let (status, body) = api
+        .act(
+            "idle",
+            json!({"action": "promote", "state": "pending", "all": true}),
+        )
+        .await;
     assert_eq!(status, 400, "{body}");
     assert!(
         body["error"]
@@ -242,44 +212,41 @@ async fn browse_every_state_and_act_on_tasks() {
             .contains("scheduled, retry-wait"),
         "{body}"
     );
-    let (status, body) = act(
-        &api,
-        "idle",
-        json!({"action": "delete", "state": "pending", "ids": [dead.to_string()]}),
-    )
-    .await;
+    let (status, body) = api
+        .act(
+            "idle",
+            json!({"action": "delete", "state": "pending", "ids": [dead.to_string()]}),
+        )
+        .await;
     assert!(
         status == 400 && body["error"].as_str().unwrap().contains("not of queue"),
         "{body}"
     );
-    let (status, body) = act(
-        &api,
-        "idle",
-        json!({"action": "delete", "state": "pending"}),
-    )
-    .await;
+    let (status, body) = api
+        .act("idle", json!({"action": "delete", "state": "pending"}))
+        .await;
     assert!(
         status == 400 && body["error"].as_str().unwrap().contains("say which"),
         "{body}"
     );
 
     // Promote now: the scheduled task runs at once and completes.
-    let (status, body) = act(
-        &api,
-        "echo",
-        json!({"action": "promote", "state": "scheduled", "ids": [later.to_string()]}),
-    )
-    .await;
+    let (status, body) = api
+        .act(
+            "echo",
+            json!({"action": "promote", "state": "scheduled", "ids": [later.to_string()]}),
+        )
+        .await;
     assert_eq!((status, body["done"].as_u64()), (200, Some(1)), "{body}");
-    until_state(&api, &later, TaskState::Completed).await;
+    api.until_state(&later, TaskState::Completed).await;
 
     // Retry a dead task (re-driven: it runs again and dies again).
-    let (status, body) = act(
-        &api,
-        "email",
-        json!({"action": "retry", "state": "dead", "all": true}),
-    )
-    .await;
+    let (status, body) = api
+        .act(
+            "email",
+            json!({"action": "retry", "state": "dead", "all": true}),
+        )
+        .await;
     assert_eq!((status, body["done"].as_u64()), (200, Some(1)), "{body}");
     eventually("the re-driven task ran", SETTLES, || async {
         let stats = api.client.stats().await.unwrap();
@@ -308,12 +275,12 @@ async fn browse_every_state_and_act_on_tasks() {
     assert_eq!(ids(&page), [retrying.to_string()]);
 
     // Delete one pending task by id, then the rest with "all".
-    let (status, body) = act(
-        &api,
-        "idle",
-        json!({"action": "delete", "state": "pending", "ids": [idle[1].to_string()]}),
-    )
-    .await;
+    let (status, body) = api
+        .act(
+            "idle",
+            json!({"action": "delete", "state": "pending", "ids": [idle[1].to_string()]}),
+        )
+        .await;
     assert_eq!((status, body["done"].as_u64()), (200, Some(1)), "{body}");
     let (_, page) = api.get("/api/v1/queues/idle/tasks?state=pending").await;
     assert_eq!(ids(&page), [idle[0].to_string(), idle[2].to_string()]);

@@ -29,9 +29,12 @@ use super::records::sanitize;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// Longest log kept per attempt, in bytes (cut at a character boundary,
-/// with a marker).
+/// Longest log kept per attempt, in bytes. A longer log keeps its first
+/// [`KEPT_LOG_HEAD`] bytes and its end, where stderr and a panic message
+/// are, with a marker between them (cut at character boundaries).
 pub const MAX_KEPT_LOG: usize = 16 * 1024;
+/// Bytes kept from the start of a log that is cut.
+pub const KEPT_LOG_HEAD: usize = 4 * 1024;
 /// Longest progress note kept, in bytes.
 pub const MAX_NOTE: usize = 256;
 
@@ -102,29 +105,58 @@ impl RunReport {
         )
     }
 
-    /// The log as kept: at most [`MAX_KEPT_LOG`] bytes.
+    /// The log as kept: at most [`MAX_KEPT_LOG`] bytes, its start and its
+    /// end.
     pub(crate) fn kept_log(&self) -> String {
-        cut(&self.log, MAX_KEPT_LOG, "\n[... log cut at 16 KiB]")
+        let log = &self.log;
+        if log.len() <= MAX_KEPT_LOG {
+            return log.clone();
+        }
+        // The marker's digits are at most 20; reserve for the widest.
+        let marker = |n: usize| format!("\n[... {n} bytes cut ...]\n");
+        let room = MAX_KEPT_LOG - marker(usize::MAX).len();
+        let head = floor_boundary(log, KEPT_LOG_HEAD);
+        let tail = ceil_boundary(log, log.len() - (room - KEPT_LOG_HEAD));
+        format!("{}{}{}", &log[..head], marker(tail - head), &log[tail..])
     }
 
     /// The `p` field, or empty.
     pub(crate) fn progress_field(&self) -> String {
         self.progress
             .as_ref()
-            .map(|(pct, note)| format!("{}|{}", (*pct).min(100), cut(note, MAX_NOTE, "…")))
+            .map(|(pct, note)| progress_value(*pct, note))
             .unwrap_or_default()
     }
+}
+
+/// A `p` field: the percent (at most 100) and the note, cut at
+/// [`MAX_NOTE`] bytes.
+pub(crate) fn progress_value(percent: u8, note: &str) -> String {
+    format!("{}|{}", percent.min(100), cut(note, MAX_NOTE, "…"))
 }
 
 fn cut(text: &str, max: usize, marker: &str) -> String {
     if text.len() <= max {
         return text.to_owned();
     }
-    let mut end = max - marker.len();
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
+    let end = floor_boundary(text, max - marker.len());
     format!("{}{marker}", &text[..end])
+}
+
+/// The last character boundary at or before `at`.
+fn floor_boundary(text: &str, mut at: usize) -> usize {
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+/// The first character boundary at or after `at`.
+fn ceil_boundary(text: &str, mut at: usize) -> usize {
+    while !text.is_char_boundary(at) {
+        at += 1;
+    }
+    at
 }
 
 /// Parses one `a:<attempt>` field; `None` when malformed.
@@ -285,11 +317,21 @@ mod tests {
             ..RunReport::default()
         };
         let log = report.kept_log();
-        assert!(
-            log.len() <= MAX_KEPT_LOG && log.ends_with("16 KiB]"),
-            "{}",
-            log.len()
-        );
+        assert!(log.len() <= MAX_KEPT_LOG, "{}", log.len());
+        assert!(log.contains(" bytes cut ...]"), "no marker");
+        // The end of a long log is kept: that is where a panic is.
+        let long = RunReport {
+            log: format!("{}\npanicked at the end", "x".repeat(3 * MAX_KEPT_LOG)),
+            ..RunReport::default()
+        };
+        let log = long.kept_log();
+        assert!(log.len() <= MAX_KEPT_LOG, "{}", log.len());
+        assert!(log.starts_with("xxxx") && log.ends_with("panicked at the end"));
+        let short = RunReport {
+            log: "all of it".into(),
+            ..RunReport::default()
+        };
+        assert_eq!(short.kept_log(), "all of it");
         let p = report.progress_field();
         assert!(
             p.starts_with("100|") && p.len() <= 4 + MAX_NOTE,
@@ -302,5 +344,21 @@ mod tests {
         ]);
         assert_eq!(runs.attempts.len(), 1);
         assert_eq!(runs.attempts[0].error.as_deref(), Some("boom"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_kept_log_is_bounded_and_keeps_both_ends(
+            head in "\\PC{0,64}", middle in "\\PC{0,64}", tail in "\\PC{0,64}", n in 0usize..40_000,
+        ) {
+            let log = format!("{head}{}{middle}{tail}", "ß".repeat(n));
+            let kept = RunReport { log: log.clone(), ..RunReport::default() }.kept_log();
+            proptest::prop_assert!(kept.len() <= MAX_KEPT_LOG);
+            if log.len() <= MAX_KEPT_LOG {
+                proptest::prop_assert_eq!(kept, log);
+            } else {
+                proptest::prop_assert!(kept.starts_with(&head) && kept.ends_with(&tail));
+            }
+        }
     }
 }

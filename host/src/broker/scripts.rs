@@ -254,6 +254,7 @@ scripts! {
     plugin_remove: "plugin_remove.lua", Keys::AtLeast(2);
     resume: "resume.lua", Keys::Exactly(2);
     rewake: "rewake.lua", Keys::Exactly(4);
+    progress: "progress.lua", Keys::Exactly(2);
     task_page: "task_page.lua", Keys::Exactly(10);
     result_page: "result_page.lua", Keys::Exactly(1);
     promote_now: "promote_now.lua", Keys::Exactly(6);

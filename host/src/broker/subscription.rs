@@ -24,6 +24,11 @@
 //! [`Client::cancel_requested`] for its running tasks (for example each time
 //! it extends their leases). For completions, [`Client::status`] is the
 //! source of truth.
+//!
+//! A completion subscription holds at most [`MAX_BUFFERED`] ids that its
+//! reader has not taken: a live view that falls behind (`wasmq tail` on a
+//! busy system, a dashboard stream) skips the oldest, and counts them in
+//! [`Subscription::missed`], instead of growing without bound.
 
 use super::client::Client;
 use super::conn::Target;
@@ -40,6 +45,9 @@ use std::task::{Context, Poll};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tracing::warn;
 
+/// Ids of a completion subscription waiting for its reader, at most.
+pub const MAX_BUFFERED: usize = 10_000;
+
 /// A stream of task ids from one of the broker's channels, from
 /// [`Client::cancel_subscription`] or [`Client::completion_subscription`].
 pub struct Subscription {
@@ -47,8 +55,12 @@ pub struct Subscription {
     kind: Kind,
     rx: UnboundedReceiver<PushInfo>,
     ready: VecDeque<TaskId>,
+    /// Ids skipped because the reader fell behind.
+    missed: u64,
     /// The connection does not reconnect: its end is the stream's end.
     ends_on_disconnect: bool,
+    /// Set when a dedicated connection's end was seen while draining.
+    ended: bool,
     // Held so the subscription stays open; dropped with the stream.
     _conn: SubscriptionConn,
 }
@@ -192,6 +204,8 @@ impl Client {
             kind,
             rx,
             ready: VecDeque::new(),
+            missed: 0,
+            ended: false,
             ends_on_disconnect: matches!(conn, SubscriptionConn::Dedicated(_)),
             _conn: conn,
         })
@@ -234,22 +248,57 @@ impl Subscription {
         }
     }
 
+    /// How many ids were skipped because the reader fell behind by more
+    /// than [`MAX_BUFFERED`].
+    pub fn missed(&self) -> u64 {
+        self.missed
+    }
+
+    /// Drops every id already received, for a reader that only needs to
+    /// know that something happened (the dashboard's live chart). Returns
+    /// how many were dropped.
+    pub fn skip_ready(&mut self) -> usize {
+        self.drain();
+        let n = self.ready.len();
+        self.ready.clear();
+        n
+    }
+
+    /// Moves every push already received into `ready`, without waiting, so
+    /// the channel behind it stays empty whatever the reader's pace.
+    fn drain(&mut self) {
+        while !self.ended {
+            let Ok(push) = self.rx.try_recv() else { return };
+            self.take(push);
+        }
+    }
+
+    /// Files one push, or notes the end of the stream.
+    fn take(&mut self, push: PushInfo) {
+        // Only a dedicated (Sentinel) connection reports its own end;
+        // the others reconnect and resubscribe by themselves.
+        if push.kind == PushKind::Disconnection && self.ends_on_disconnect {
+            self.ended = true;
+            return;
+        }
+        if let Some(payload) = self.payload(push) {
+            self.parse(&payload);
+        }
+    }
+
     fn poll_id(&mut self, cx: &mut Context<'_>) -> Poll<Option<TaskId>> {
         loop {
+            self.drain();
             if let Some(id) = self.ready.pop_front() {
                 return Poll::Ready(Some(id));
+            }
+            if self.ended {
+                return Poll::Ready(None);
             }
             let Some(push) = std::task::ready!(self.rx.poll_recv(cx)) else {
                 return Poll::Ready(None);
             };
-            // Only a dedicated (Sentinel) connection reports its own end;
-            // the others reconnect and resubscribe by themselves.
-            if push.kind == PushKind::Disconnection && self.ends_on_disconnect {
-                return Poll::Ready(None);
-            }
-            if let Some(payload) = self.payload(push) {
-                self.parse(&payload);
-            }
+            self.take(push);
         }
     }
 
@@ -278,7 +327,7 @@ impl Subscription {
                 let queue = words.next().unwrap_or_default();
                 for local in words {
                     match TaskId::new(queue, local) {
-                        Ok(id) => self.ready.push_back(id),
+                        Ok(id) => self.push_bounded(id),
                         Err(e) => {
                             warn!(%payload, error = %e, "ignored a malformed completion message")
                         }
@@ -286,6 +335,17 @@ impl Subscription {
                 }
             }
         }
+    }
+}
+
+impl Subscription {
+    /// Queues a completion id, skipping the oldest past [`MAX_BUFFERED`].
+    fn push_bounded(&mut self, id: TaskId) {
+        if self.ready.len() >= MAX_BUFFERED {
+            self.ready.pop_front();
+            self.missed += 1;
+        }
+        self.ready.push_back(id);
     }
 }
 

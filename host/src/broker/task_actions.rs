@@ -230,7 +230,7 @@ impl Client {
     ) -> BrokerResult<ActionReport> {
         let mut report = ActionReport::default();
         if let Selection::Ids(ids) = selection {
-            self.cancel_each(ids, &mut report).await?;
+            self.cancel_each(state, ids, &mut report).await?;
             return Ok(report);
         }
         let mut cursor = None;
@@ -240,7 +240,7 @@ impl Client {
             if ids.is_empty() {
                 break;
             }
-            let n = self.cancel_each(ids, &mut report).await?;
+            let n = self.cancel_each(state, ids, &mut report).await?;
             if state == TaskState::Active {
                 cursor = page.next_cursor;
                 if cursor.is_none() {
@@ -253,10 +253,23 @@ impl Client {
         Ok(report)
     }
 
-    /// Cancels each task; returns how many were cancelled or flagged.
-    async fn cancel_each(&self, ids: Vec<TaskId>, report: &mut ActionReport) -> BrokerResult<u64> {
+    /// Cancels each task still in `state`; returns how many were cancelled
+    /// or flagged. A task that left the state is skipped, as the other
+    /// actions' scripts skip it (read just before its cancel: a task that
+    /// moves in between is cancelled where it went).
+    async fn cancel_each(
+        &self,
+        state: TaskState,
+        ids: Vec<TaskId>,
+        report: &mut ActionReport,
+    ) -> BrokerResult<u64> {
         let mut n = 0;
         for id in ids {
+            let now = self.status(&id).await?.map(|s| s.state);
+            if now != Some(state) {
+                report.skipped += 1;
+                continue;
+            }
             match self.cancel(&id).await? {
                 CancelOutcome::Cancelled | CancelOutcome::Requested => n += 1,
                 _ => report.skipped += 1,

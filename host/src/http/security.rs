@@ -43,6 +43,12 @@ pub fn validate_token(token: &str) -> Result<(), HttpError> {
             reason: "not printable ASCII (it contains spaces, control or non-ASCII characters)",
         });
     }
+    // The example files' placeholder is public, so it is no secret.
+    if token.to_ascii_lowercase().contains("change-me") {
+        return Err(HttpError::BadToken {
+            reason: "the placeholder of an example file (generate one with `openssl rand -hex 32`)",
+        });
+    }
     Ok(())
 }
 
@@ -170,6 +176,10 @@ mod tests {
         assert!(check_bind(addr, Some("short")).is_err());
         assert!(check_bind(addr, Some("has a space in the token")).is_err());
         assert!(check_bind("127.0.0.1:1".parse().unwrap(), Some("")).is_err());
+        let placeholder = check_bind(addr, Some("change-me-to-a-long-random-token"))
+            .unwrap_err()
+            .to_string();
+        assert!(placeholder.contains("openssl rand"), "{placeholder}");
     }
 
     #[test]

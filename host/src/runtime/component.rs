@@ -111,6 +111,9 @@ impl progress::Host for ComponentState {
     fn report(&mut self, percent: u8, note: String) {
         let percent = percent.min(100);
         tracing::debug!(percent, note = %note, "progress");
+        if let Some(feed) = &self.sandbox.feed {
+            feed.send(percent, &note);
+        }
         self.sandbox.progress = Some((percent, note));
     }
 }
@@ -193,8 +196,10 @@ impl Prepared {
     ) -> Finished {
         let stdout = Capture::log(LOG_KEEP);
         let stderr = Capture::log(LOG_KEEP);
+        let mut sandbox = Sandbox::new(&plan.limits, plan.log.clone());
+        sandbox.feed = invocation.progress.clone();
         let state = ComponentState {
-            sandbox: Sandbox::new(&plan.limits, plan.log.clone()),
+            sandbox,
             wasi: deny_all_wasi(&invocation.task_type, &stdout, &stderr).build(),
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),

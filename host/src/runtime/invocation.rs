@@ -3,6 +3,7 @@
 use crate::config::Limits;
 use crate::task::ChildResult;
 use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 /// One task, as the runtime runs it. Mirrors the WIT `task` record; the
@@ -30,7 +31,46 @@ pub struct Invocation {
     /// For a flow parent, the outcome of each task it waited for (the WIT
     /// `task.children`); empty otherwise.
     pub children: Vec<ChildResult>,
+    /// Where the plugin's progress reports go as they are made (besides
+    /// the outcome's last one), for a caller that shows them live.
+    pub progress: Option<ProgressFeed>,
 }
+
+/// Longest progress note a [`ProgressFeed`] carries, in bytes.
+pub const FEED_NOTE_MAX: usize = 1024;
+
+/// The latest progress report of a run, as `(percent, note)`; `None` until
+/// the plugin reports. The runtime only sends: it never waits, whoever
+/// reads (the worker keeps it in Redis, see `worker/progress.rs`).
+#[derive(Debug, Clone)]
+pub struct ProgressFeed(std::sync::Arc<watch::Sender<Option<(u8, String)>>>);
+
+impl ProgressFeed {
+    /// A feed and the receiver of its reports.
+    pub fn new() -> (ProgressFeed, watch::Receiver<Option<(u8, String)>>) {
+        let (tx, rx) = watch::channel(None);
+        (ProgressFeed(std::sync::Arc::new(tx)), rx)
+    }
+
+    /// Replaces the latest report (whether or not anyone reads it). The
+    /// note is cut at [`FEED_NOTE_MAX`] bytes: a plugin cannot make the
+    /// host copy megabytes per report.
+    pub fn send(&self, percent: u8, note: &str) {
+        let mut end = note.len().min(FEED_NOTE_MAX);
+        while !note.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.0.send_replace(Some((percent, note[..end].to_owned())));
+    }
+}
+
+impl PartialEq for ProgressFeed {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for ProgressFeed {}
 
 /// [`Invocation::max_child_payload`] by default: 1 MiB, the broker's
 /// default max payload.
@@ -49,6 +89,7 @@ impl Invocation {
             limits: None,
             max_child_payload: DEFAULT_MAX_CHILD_PAYLOAD,
             children: Vec::new(),
+            progress: None,
         }
     }
 }
@@ -90,5 +131,28 @@ impl CancelToken {
     /// Resolves once [`cancel`](Self::cancel) is called.
     pub async fn cancelled(&self) {
         self.0.cancelled().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_feed_keeps_the_latest_report_with_its_note_bounded() {
+        let (feed, mut reports) = ProgressFeed::new();
+        assert!(reports.borrow_and_update().is_none());
+        feed.send(10, "first");
+        feed.send(20, &"é".repeat(FEED_NOTE_MAX));
+        assert!(reports.has_changed().unwrap());
+        let (percent, note) = reports.borrow_and_update().clone().unwrap();
+        assert_eq!(percent, 20);
+        assert!(
+            note.len() <= FEED_NOTE_MAX && note.starts_with('é'),
+            "{}",
+            note.len()
+        );
+        assert_eq!(feed, feed.clone());
+        assert_ne!(feed, ProgressFeed::new().0);
     }
 }

@@ -137,6 +137,8 @@ pub(crate) struct Sandbox {
     pub limiter: MemoryLimiter,
     pub log: SharedLog,
     pub progress: Option<(u8, String)>,
+    /// Where each progress report also goes, while the run goes on.
+    pub feed: Option<super::ProgressFeed>,
 }
 
 impl Sandbox {
@@ -145,6 +147,7 @@ impl Sandbox {
             limiter: MemoryLimiter::new(limits.memory),
             log,
             progress: None,
+            feed: None,
         }
     }
 }

@@ -245,6 +245,7 @@ async fn run_task(shared: &Shared, metrics: &mut TaskMetrics, ticket: Ticket) ->
     } else {
         Vec::new()
     };
+    let (feed, reports) = super::progress::feed();
     let invocation = Invocation {
         id: id.to_string(),
         task_type: id.queue().to_owned(),
@@ -255,6 +256,7 @@ async fn run_task(shared: &Shared, metrics: &mut TaskMetrics, ticket: Ticket) ->
         limits: run_limits(&plugin.limits(), timeout, fuel),
         max_child_payload: shared.broker.options().max_payload_bytes,
         children,
+        progress: Some(feed),
     };
     // Past its deadline (and a grace) the run no longer holds its lease: a
     // run that somehow outlived its timer cannot keep a task forever.
@@ -264,7 +266,9 @@ async fn run_task(shared: &Shared, metrics: &mut TaskMetrics, ticket: Ticket) ->
     shared.inflight.running(&lease, run_timeout);
     // Debug only: the per-task line tests wait on to know a guest is in.
     debug!("run started");
-    let outcome = plugin.run(invocation, &cancel).await;
+    // Progress reports are kept with the task while it runs, not only at the end.
+    let run = plugin.run(invocation, &cancel);
+    let outcome = super::progress::run_with_progress(&shared.broker, &lease, reports, run).await;
     metrics.record(id.queue(), &version, &outcome);
     // The decision uses the policy of the version that ran, even if another was swapped in.
     let retry = EffectiveRetry::resolve(&shared.retry, &loaded.policy, max_attempts);

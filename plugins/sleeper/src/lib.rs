@@ -7,6 +7,9 @@
 //! run length is set by the payload, the host tests use it to hold a lease
 //! for a known while (a host frozen mid-run, a queue failing beside it).
 //!
+//! It reports progress before it sleeps (`0%`, `sleeping N ms`), so tests
+//! can see a running task's progress.
+//!
 //! Payload: `{"ms": N, "fail_attempts": K}`, both optional (N defaults to
 //! 1000, K to 0). Attempts up to K fail with a retryable error after the
 //! sleep; later attempts return `"slept N ms on attempt A"`.
@@ -32,6 +35,7 @@ fn handle(task: Task) -> Result<Output, TaskError> {
         task.json()?
     };
     let ms = sleep.ms.unwrap_or(1000);
+    wasmq_plugin_sdk::progress(0, &format!("sleeping {ms} ms"));
     std::thread::sleep(Duration::from_millis(ms));
     if task.attempt <= sleep.fail_attempts {
         return Err(TaskError::retryable(format!(

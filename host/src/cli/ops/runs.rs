@@ -62,19 +62,57 @@ pub(super) async fn verbose(
     out.push('\n');
     out.push_str(&attempts_table(&runs.attempts));
     if let Some(r) = &result {
-        let text = String::from_utf8_lossy(&r.output);
         out.push_str(&format!(
             "\noutput ({} bytes):\n{}\n",
             r.output.len(),
-            ellipsize(&text, 4000)
+            output_text(&r.output)
         ));
     }
-    if let Some(last) = runs.attempts.iter().rev().find(|a| a.log.is_some()) {
-        out.push_str(&format!("\nlog of attempt {}:\n", last.attempt));
-        out.push_str(last.log.as_deref().unwrap_or_default());
-        out.push_str("\n(all kept logs: wasmq logs ID)\n");
+    let logged: Vec<&Attempt> = runs.attempts.iter().filter(|a| a.log.is_some()).collect();
+    if !logged.is_empty() {
+        out.push('\n');
+        out.push_str(&log_blocks(&logged));
     }
     emit(out)
+}
+
+/// Most output bytes `status --verbose` prints.
+const OUTPUT_SHOWN: usize = 4000;
+
+/// Output as text when it is UTF-8, else its first bytes in hex.
+fn output_text(output: &[u8]) -> String {
+    match std::str::from_utf8(output) {
+        Ok(text) => ellipsize(text, OUTPUT_SHOWN),
+        Err(_) => {
+            let shown = &output[..output.len().min(OUTPUT_SHOWN / 2)];
+            let more = if shown.len() < output.len() {
+                "…"
+            } else {
+                ""
+            };
+            format!("(binary) hex:{}{more}", hex::encode(shown))
+        }
+    }
+}
+
+/// Each attempt's log under a header with its outcome, wall time and full
+/// error.
+fn log_blocks(attempts: &[&Attempt]) -> String {
+    let mut out = String::new();
+    for a in attempts {
+        out.push_str(&format!(
+            "--- attempt {} ({}, {} ms) ---\n",
+            a.attempt,
+            a.outcome,
+            a.wall_ms.unwrap_or_default()
+        ));
+        if let Some(e) = &a.error {
+            out.push_str(&format!("error: {e}\n"));
+        }
+        out.push_str(a.log.as_deref().unwrap_or_default());
+        out.push('\n');
+    }
+    out
 }
 
 /// One row per attempt with its cost.
@@ -145,17 +183,7 @@ pub async fn logs(args: LogsArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
-    let mut out = String::new();
-    for a in logs {
-        out.push_str(&format!(
-            "--- attempt {} ({}, {} ms) ---\n{}\n",
-            a.attempt,
-            a.outcome,
-            a.wall_ms.unwrap_or_default(),
-            a.log.as_deref().unwrap_or_default()
-        ));
-    }
-    emit(out)
+    emit(log_blocks(&logs))
 }
 
 #[cfg(test)]
@@ -181,5 +209,17 @@ mod tests {
             assert!(text.contains(needle), "{needle}: {text}");
         }
         assert!(attempts_table(&[]).contains("no attempt"));
+    }
+
+    #[test]
+    fn output_is_text_or_hex() {
+        assert_eq!(output_text(b"{\"ok\":true}"), "{\"ok\":true}");
+        assert_eq!(output_text(&[0xff, 0x00]), "(binary) hex:ff00");
+        let long = output_text(&[0xff; 10_000]);
+        assert!(
+            long.ends_with('…') && long.len() < OUTPUT_SHOWN + 40,
+            "{}",
+            long.len()
+        );
     }
 }

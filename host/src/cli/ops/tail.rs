@@ -56,6 +56,7 @@ pub async fn run(args: TailArgs) -> anyhow::Result<()> {
         eprintln!("tailing completions and failures of {what}; Ctrl-C to stop");
     }
     let mut printed = 0;
+    let mut missed = 0;
     loop {
         let (id, event) = tokio::select! {
             id = done.next() => (id, "completed"),
@@ -64,6 +65,14 @@ pub async fn run(args: TailArgs) -> anyhow::Result<()> {
         let Some(id) = id else {
             anyhow::bail!("the connection to Redis ended; run `wasmq tail` again");
         };
+        let now_missed = done.missed() + failed.missed();
+        if now_missed > missed {
+            eprintln!(
+                "wasmq tail: fell behind and skipped {} tasks (see `wasmq tasks list QUEUE --state completed`)",
+                now_missed - missed
+            );
+            missed = now_missed;
+        }
         if args.queue.as_deref().is_some_and(|q| q != id.queue()) {
             continue;
         }

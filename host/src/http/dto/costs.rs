@@ -120,4 +120,8 @@ impl TaskTypeCostDto {
 pub struct CostsResponse {
     /// Task types with runs in the last hour.
     pub task_types: Vec<TaskTypeCostDto>,
+    /// Queues not read because there were more than the server reads in one
+    /// request (the first ones in name order are read); ask for one with
+    /// `?queue=`.
+    pub queues_not_read: usize,
 }

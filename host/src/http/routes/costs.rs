@@ -6,6 +6,10 @@
 //! same measures per host as `wasmq_task_duration_seconds`,
 //! `wasmq_task_fuel_used` and `wasmq_task_peak_memory_bytes`, labelled with
 //! `task_type` and `plugin_version`.
+//!
+//! Without `queue`, the queues are read [`READ_AT_ONCE`] at a time and at
+//! most [`MAX_QUEUES`] of them, so one request's cost is bounded however
+//! many queues a namespace has.
 
 use crate::error::validate_queue_name;
 use crate::http::HttpState;
@@ -14,6 +18,12 @@ use crate::http::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::extract::ApiQuery;
 use axum::Json;
 use axum::extract::State;
+use futures::{StreamExt, TryStreamExt};
+
+/// Queues one request reads at most.
+pub const MAX_QUEUES: usize = 500;
+/// Queues read at once.
+const READ_AT_ONCE: usize = 16;
 
 /// What each plugin version cost over the last hour.
 #[utoipa::path(
@@ -26,7 +36,7 @@ pub async fn list(
     State(state): State<HttpState>,
     ApiQuery(query): ApiQuery<CostsQuery>,
 ) -> ApiResult<Json<CostsResponse>> {
-    let queues = match query.queue {
+    let mut queues = match query.queue {
         Some(queue) => {
             validate_queue_name(&queue)
                 .map_err(|e| ApiError::bad_request(format!("query parameter `queue`: {e}")))?;
@@ -34,12 +44,25 @@ pub async fn list(
         }
         None => state.client.queues().await?,
     };
-    let mut task_types = Vec::new();
-    for queue in queues {
-        let versions = state.client.plugin_costs(&queue).await?;
-        if !versions.is_empty() {
-            task_types.push(TaskTypeCostDto::new(queue, versions));
-        }
-    }
-    Ok(Json(CostsResponse { task_types }))
+    queues.sort();
+    let queues_not_read = queues.len().saturating_sub(MAX_QUEUES);
+    queues.truncate(MAX_QUEUES);
+    let client = &state.client;
+    let read: Vec<_> = futures::stream::iter(queues)
+        .map(|queue| async move {
+            let versions = client.plugin_costs(&queue).await?;
+            Ok::<_, ApiError>((queue, versions))
+        })
+        .buffered(READ_AT_ONCE)
+        .try_collect()
+        .await?;
+    let task_types = read
+        .into_iter()
+        .filter(|(_, versions)| !versions.is_empty())
+        .map(|(queue, versions)| TaskTypeCostDto::new(queue, versions))
+        .collect();
+    Ok(Json(CostsResponse {
+        task_types,
+        queues_not_read,
+    }))
 }

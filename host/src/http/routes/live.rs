@@ -6,7 +6,9 @@
 //! announcements `wasmq tail` reads) and sends a `throughput` event with the
 //! body of `GET /api/v1/stats/throughput`: at once, then after each burst of
 //! announcements (at most one event per [`MIN_GAP`]), and at least every
-//! [`HEARTBEAT`] so the minute axis moves on an idle system. Each stream
+//! [`HEARTBEAT`] so the minute axis moves on an idle system. The ids heard
+//! in a burst are dropped once its event is sent, so a stream costs the
+//! same memory on a busy system as on an idle one. Each stream
 //! holds two pub/sub connections, so at most [`MAX_STREAMS`] run at once;
 //! all end when the server shuts down.
 
@@ -94,17 +96,25 @@ pub async fn throughput_stream(
     let stream = futures::stream::unfold(live, |mut live| async move {
         let stop = live.state.stop.clone();
         if !live.first {
-            // Wait for news (or the heartbeat), then let a burst gather.
-            tokio::select! {
+            // Wait for news (or the heartbeat); a subscription whose
+            // connection ended ends the stream, and the browser reconnects.
+            let ended = tokio::select! {
                 _ = stop.cancelled() => return None,
-                _ = live.done.next() => {}
-                _ = live.failed.next() => {}
-                _ = tokio::time::sleep(HEARTBEAT) => {}
+                id = live.done.next() => id.is_none(),
+                id = live.failed.next() => id.is_none(),
+                _ = tokio::time::sleep(HEARTBEAT) => false,
+            };
+            if ended {
+                return None;
             }
+            // Let a burst gather, then drop it: one event covers it all,
+            // and nothing piles up behind a busy system.
             tokio::select! {
                 _ = stop.cancelled() => return None,
                 _ = tokio::time::sleep(MIN_GAP) => {}
             }
+            live.done.skip_ready();
+            live.failed.skip_ready();
         }
         live.first = false;
         let event = match throughput_of(&live.state, &live.query).await {
