@@ -5,7 +5,9 @@
 //! Without Chromium this test fails with "install chromium": a dashboard test
 //! that passes without a browser would prove nothing.
 //!
-//! Screenshots are kept under `target/test-artifacts/dashboard*.png`.
+//! Screenshots are kept as `target/test-artifacts/dashboard-overview.png`
+//! and `dashboard-narrow.png` (the README's picture is made by
+//! `dashboard_tasks.rs`).
 
 use std::time::Duration;
 use wasmq::broker::HostInfo;
@@ -131,7 +133,7 @@ async fn dashboard_in_headless_chromium() {
             .unwrap()
     );
     browser
-        .screenshot(&artifact("dashboard.png"))
+        .screenshot(&artifact("dashboard-overview.png"))
         .await
         .unwrap();
 

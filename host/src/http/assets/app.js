@@ -163,7 +163,7 @@ function renderSchedules(data) {
 function renderDead(data) {
   const body = $("dead-table").tBodies[0];
   const rows = (data.tasks || []).map((t) => el("tr", { "data-task-id": t.id }, [
-    el("td", {}, [el("code", { text: t.id })]),
+    el("td", {}, [pageLink(taskHash(t.id), { "data-testid": `dead-open-${t.id}` }, [el("code", { text: t.id })])]),
     el("td", { class: "error", text: t.error || t.reason || "(no error recorded)" }),
     num(t.attempts),
     el("td", { text: ago(t.died_at_ms, data.now_ms), title: isoTime(t.died_at_ms) }),
@@ -377,6 +377,7 @@ async function init() {
     $("token-form").hidden = true;
     showMessage("Token saved for this browser tab.", "info");
     refresh();
+    route();
   });
   $("lookup-form").addEventListener("submit", lookup);
   window.addEventListener("resize", () => state.lastThroughput && drawChart(state.lastThroughput));
