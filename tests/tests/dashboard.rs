@@ -277,6 +277,11 @@ async fn dashboard_asks_for_the_token_when_reads_are_protected() {
         serde_json::json!([true, false]),
         "the token form shows and no queue data does"
     );
+    // Without the token the live chart's stream is refused: it is polled.
+    browser
+        .wait_for("document.body.dataset.throughput === 'polled'", SHOWS_UP)
+        .await
+        .unwrap();
 
     browser
         .evaluate(&format!(
@@ -286,6 +291,12 @@ async fn dashboard_asks_for_the_token_when_reads_are_protected() {
         .await
         .unwrap();
     browser.wait_for(&exists(row), SHOWS_UP).await.unwrap();
+    // With it, the stream opens (it sends the token, which EventSource
+    // could not) and the chart is live.
+    browser
+        .wait_for("document.body.dataset.throughput === 'live'", SHOWS_UP)
+        .await
+        .unwrap();
     click(&mut browser, "[data-testid='pause-guarded']").await;
     browser
         .wait_for(&exists("[data-testid='paused-guarded']"), SHOWS_UP)
