@@ -117,7 +117,10 @@ async fn open_a_task_see_its_cost_and_log_and_retry_it() {
     let runs = api.client.task_runs(&crashing).await.unwrap();
     let version = runs.attempts[0].plugin_version.clone().expect("a version");
     let cost_row = format!("[data-testid='cost-panic-{version}']");
-    browser.wait_for(&exists(&cost_row), SHOWS_UP).await.unwrap();
+    browser
+        .wait_for(&exists(&cost_row), SHOWS_UP)
+        .await
+        .unwrap();
     let cost = text(&mut browser, &cost_row).await;
     assert!(
         cost.starts_with(&format!("panic{version}2")) && cost.matches(" ms / ").count() == 2,
@@ -215,7 +218,10 @@ async fn views_have_addresses_and_retry_all_asks_twice() {
         .unwrap();
     let rows = "document.querySelectorAll('#tasks-table .pick').length === 2";
     browser.wait_for(rows, SHOWS_UP).await.unwrap();
-    assert_eq!(browser.evaluate(&shown("detail-card")).await.unwrap(), false);
+    assert_eq!(
+        browser.evaluate(&shown("detail-card")).await.unwrap(),
+        false
+    );
     assert_eq!(text(&mut browser, "#tasks-title").await, "panic · dead");
     browser.evaluate("history.back()").await.unwrap();
     browser
@@ -232,12 +238,36 @@ async fn views_have_addresses_and_retry_all_asks_twice() {
 
     // Bad addresses say in the page what is wrong, and how to fix it.
     for (hash, element, says) in [
-        ("#/queues/panic/bogus", "#route-error", "use one of pending, scheduled"),
-        ("#/tasks/nonsense", "#route-error", "a task id is <queue>:<id>"),
-        ("#/somewhere/else", "#route-error", "There is no page at #/somewhere/else"),
-        ("#/queues/nosuch/dead", "#tasks-error", "There is no queue \"nosuch\""),
-        ("#/queues/Bad%20Name/dead", "#tasks-error", "path parameter `queue`"),
-        ("#/tasks/panic:nosuch", "[data-testid='detail-problem']", "no task panic:nosuch"),
+        (
+            "#/queues/panic/bogus",
+            "#route-error",
+            "use one of pending, scheduled",
+        ),
+        (
+            "#/tasks/nonsense",
+            "#route-error",
+            "a task id is <queue>:<id>",
+        ),
+        (
+            "#/somewhere/else",
+            "#route-error",
+            "There is no page at #/somewhere/else",
+        ),
+        (
+            "#/queues/nosuch/dead",
+            "#tasks-error",
+            "There is no queue \"nosuch\"",
+        ),
+        (
+            "#/queues/Bad%20Name/dead",
+            "#tasks-error",
+            "path parameter `queue`",
+        ),
+        (
+            "#/tasks/panic:nosuch",
+            "[data-testid='detail-problem']",
+            "no task panic:nosuch",
+        ),
     ] {
         browser
             .evaluate(&format!("location.hash = {hash:?}"))
@@ -261,19 +291,32 @@ async fn views_have_addresses_and_retry_all_asks_twice() {
         .await
         .unwrap();
     browser.wait_for(rows, SHOWS_UP).await.unwrap();
-    assert_eq!(browser.evaluate(&shown("route-error")).await.unwrap(), false);
-    assert!(browser
-        .evaluate(&exists(&format!("[data-testid='task-row-{second}']")))
-        .await
-        .unwrap()
-        .as_bool()
-        .unwrap());
+    assert_eq!(
+        browser.evaluate(&shown("route-error")).await.unwrap(),
+        false
+    );
+    assert!(
+        browser
+            .evaluate(&exists(&format!("[data-testid='task-row-{second}']")))
+            .await
+            .unwrap()
+            .as_bool()
+            .unwrap()
+    );
     click(&mut browser, "[data-testid='all-retry']").await;
     assert_eq!(
         text(&mut browser, "[data-testid='all-retry']").await,
         "click again: retry ALL dead"
     );
-    assert_eq!(api.client.queue_stats("panic").await.unwrap().counters.redriven, 0);
+    assert_eq!(
+        api.client
+            .queue_stats("panic")
+            .await
+            .unwrap()
+            .counters
+            .redriven,
+        0
+    );
     click(&mut browser, "[data-testid='all-retry']").await;
     browser
         .wait_for(
