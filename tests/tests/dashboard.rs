@@ -5,7 +5,9 @@
 //! Without Chromium this test fails with "install chromium": a dashboard test
 //! that passes without a browser would prove nothing.
 //!
-//! Screenshots are kept under `target/test-artifacts/dashboard*.png`.
+//! Screenshots are kept as `target/test-artifacts/dashboard-overview.png`
+//! and `dashboard-narrow.png` (the README's picture is made by
+//! `dashboard_tasks.rs`).
 
 use std::time::Duration;
 use wasmq::broker::HostInfo;
@@ -131,7 +133,7 @@ async fn dashboard_in_headless_chromium() {
             .unwrap()
     );
     browser
-        .screenshot(&artifact("dashboard.png"))
+        .screenshot(&artifact("dashboard-overview.png"))
         .await
         .unwrap();
 
@@ -275,6 +277,11 @@ async fn dashboard_asks_for_the_token_when_reads_are_protected() {
         serde_json::json!([true, false]),
         "the token form shows and no queue data does"
     );
+    // Without the token the live chart's stream is refused: it is polled.
+    browser
+        .wait_for("document.body.dataset.throughput === 'polled'", SHOWS_UP)
+        .await
+        .unwrap();
 
     browser
         .evaluate(&format!(
@@ -284,6 +291,12 @@ async fn dashboard_asks_for_the_token_when_reads_are_protected() {
         .await
         .unwrap();
     browser.wait_for(&exists(row), SHOWS_UP).await.unwrap();
+    // With it, the stream opens (it sends the token, which EventSource
+    // could not) and the chart is live.
+    browser
+        .wait_for("document.body.dataset.throughput === 'live'", SHOWS_UP)
+        .await
+        .unwrap();
     click(&mut browser, "[data-testid='pause-guarded']").await;
     browser
         .wait_for(&exists("[data-testid='paused-guarded']"), SHOWS_UP)

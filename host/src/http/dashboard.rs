@@ -1,7 +1,10 @@
 //! The live dashboard: one HTML page, five scripts (the panels in `app.js`,
-//! the flow tree in `flows.js`, the task browser in `tasks.js`, one task in
-//! `detail.js`, the plugin cost panel in `costs.js`, split to keep each file
-//! readable), one stylesheet.
+//! the flow tree in `flows.js`, the task browser and the views' addresses
+//! in `tasks.js`, one task in `detail.js`, the throughput chart and the
+//! plugin cost panel in `costs.js`, split to keep each file readable), one
+//! stylesheet. The views have addresses in the URL fragment
+//! (`#/queues/<queue>/<state>`, `#/tasks/<id>`), which never reach the
+//! server, so `/` serves them all.
 //!
 //! The assets are compiled into the binary with `include_str!`, so a host
 //! needs no files besides itself and the page works offline (no CDN). The

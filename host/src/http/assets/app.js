@@ -1,6 +1,6 @@
 // wasmq dashboard. Plain JavaScript, no build step, no dependencies: it polls
-// the JSON API every POLL_MS and redraws (the throughput chart listens to a
-// live stream instead, see openLive). Everything that comes from the API
+// the JSON API every POLL_MS and redraws (the throughput chart, in
+// costs.js, listens to a live stream instead). Everything that comes from the API
 // (queue names, plugin errors, task ids) is untrusted text, so the DOM is
 // built with textContent only, never parsed as HTML markup.
 "use strict";
@@ -9,7 +9,7 @@ const POLL_MS = 1500;
 const TOKEN_KEY = "wasmq.token";
 const API = "/api/v1";
 
-const state = { busy: false, authRequired: false, lastThroughput: null, live: false };
+const state = { busy: false, authRequired: false, lastThroughput: null, live: false, liveAbort: null };
 
 // ---- tiny DOM helpers ------------------------------------------------------
 
@@ -163,7 +163,7 @@ function renderSchedules(data) {
 function renderDead(data) {
   const body = $("dead-table").tBodies[0];
   const rows = (data.tasks || []).map((t) => el("tr", { "data-task-id": t.id }, [
-    el("td", {}, [el("code", { text: t.id })]),
+    el("td", {}, [pageLink(taskHash(t.id), { "data-testid": `dead-open-${t.id}` }, [el("code", { text: t.id })])]),
     el("td", { class: "error", text: t.error || t.reason || "(no error recorded)" }),
     num(t.attempts),
     el("td", { text: ago(t.died_at_ms, data.now_ms), title: isoTime(t.died_at_ms) }),
@@ -227,68 +227,6 @@ function renderPlugins(data) {
     ? "This API server runs without a plugin directory." : "No plugins loaded.";
 }
 
-function renderThroughput(data) {
-  const minutes = data.points || [];
-  state.lastThroughput = minutes;
-  const sum = (key) => minutes.reduce((a, m) => a + (m[key] || 0), 0);
-  $("total-completed").textContent = sum("completed").toLocaleString();
-  $("total-failed").textContent = sum("failed").toLocaleString();
-  drawChart(minutes);
-}
-
-// Draws completed and failed per minute as two lines on a canvas sized to its
-// CSS box (and to the device pixel ratio, so it stays sharp).
-function drawChart(minutes) {
-  const canvas = $("throughput-chart");
-  const ratio = window.devicePixelRatio || 1;
-  const width = canvas.clientWidth || 300;
-  const height = canvas.clientHeight || 180;
-  canvas.width = Math.round(width * ratio);
-  canvas.height = Math.round(height * ratio);
-  const g = canvas.getContext("2d");
-  g.setTransform(ratio, 0, 0, ratio, 0, 0);
-  g.clearRect(0, 0, width, height);
-  const pad = { left: 40, right: 8, top: 8, bottom: 20 };
-  const w = width - pad.left - pad.right;
-  const h = height - pad.top - pad.bottom;
-  const max = Math.max(1, ...minutes.map((m) => Math.max(m.completed || 0, m.failed || 0)));
-  const top = niceCeil(max);
-  g.font = "11px system-ui, sans-serif";
-  g.fillStyle = "#6b7280";
-  g.strokeStyle = "#e3e6eb";
-  g.lineWidth = 1;
-  // As many grid lines as give whole-number labels (top is 1, 2 or 5 x 10^n).
-  const ticks = [4, 5, 2, 1].find((t) => top % t === 0 && top >= t);
-  for (let i = 0; i <= ticks; i++) {
-    const y = pad.top + h - (h * i) / ticks;
-    g.beginPath(); g.moveTo(pad.left, y); g.lineTo(pad.left + w, y); g.stroke();
-    g.fillText(((top * i) / ticks).toLocaleString(), 4, y + 4);
-  }
-  if (minutes.length > 0) {
-    const first = new Date(minutes[0].minute_ms);
-    const last = new Date(minutes[minutes.length - 1].minute_ms);
-    const hm = (d) => d.toTimeString().slice(0, 5);
-    g.fillText(hm(first), pad.left, height - 4);
-    const label = hm(last);
-    g.fillText(label, pad.left + w - g.measureText(label).width, height - 4);
-  }
-  const x = (i) => pad.left + (minutes.length <= 1 ? w : (w * i) / (minutes.length - 1));
-  const y = (v) => pad.top + h - (h * v) / top;
-  for (const [key, color] of [["completed", "#1f9d55"], ["failed", "#d64545"]]) {
-    g.strokeStyle = color;
-    g.lineWidth = 2;
-    g.beginPath();
-    minutes.forEach((m, i) => (i === 0 ? g.moveTo(x(i), y(m[key] || 0)) : g.lineTo(x(i), y(m[key] || 0))));
-    g.stroke();
-  }
-}
-
-function niceCeil(n) {
-  const step = Math.pow(10, Math.floor(Math.log10(n)));
-  for (const m of [1, 2, 5, 10]) if (m * step >= n) return m * step;
-  return 10 * step;
-}
-
 async function renderStatus() {
   const pill = $("status");
   try {
@@ -332,24 +270,6 @@ async function refresh() {
   }
 }
 
-// The throughput chart over Server-Sent Events: redrawn when tasks finish.
-// EventSource cannot send the token, so with protected reads (or when the
-// stream fails) the chart falls back to polling with the other panels.
-function openLive() {
-  if (!window.EventSource || state.authRequired) return;
-  const source = new EventSource(`${API}/stats/throughput/stream?minutes=60`);
-  source.addEventListener("throughput", (event) => {
-    state.live = true;
-    document.body.dataset.throughput = "live";
-    renderThroughput(JSON.parse(event.data));
-  });
-  source.onerror = () => {
-    source.close();
-    state.live = false;
-    document.body.dataset.throughput = "polled";
-  };
-}
-
 async function lookup(event) {
   event.preventDefault();
   const id = $("lookup-input").value.trim();
@@ -377,6 +297,8 @@ async function init() {
     $("token-form").hidden = true;
     showMessage("Token saved for this browser tab.", "info");
     refresh();
+    route();
+    openLive();
   });
   $("lookup-form").addEventListener("submit", lookup);
   window.addEventListener("resize", () => state.lastThroughput && drawChart(state.lastThroughput));

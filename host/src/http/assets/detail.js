@@ -1,14 +1,16 @@
-// wasmq dashboard: one task in detail. Loaded after app.js and tasks.js and
-// built on their helpers ($, el, api, ago, isoTime, bytes, showMessage,
-// refresh, STATE_ACTIONS). A task opened from the browser (or typed into
-// the lookup box) shows its status, its progress, every kept attempt with
+// wasmq dashboard: one task in detail, the view at #/tasks/<queue>:<id>
+// (tasks.js routes addresses). Loaded after app.js and tasks.js and built
+// on their helpers ($, el, api, ago, isoTime, bytes, showMessage, refresh,
+// STATE_ACTIONS, go). A task opened from the browser or the dead tasks
+// panel shows its status, its progress, every kept attempt with
 // its start, end, outcome, error, fuel, peak memory, wall time and plugin
 // version, each attempt's log, and the output of a completed task; its
 // actions are the browser's for its state. All text goes in with
 // textContent.
 "use strict";
 
-const detail = { id: null };
+// `seq` numbers the loads, so a slow answer for a task already left is dropped.
+const detail = { id: null, seq: 0 };
 
 // The browser's state name for a task state.
 function browseName(state) { return state === "retry-wait" ? "retry" : state; }
@@ -22,14 +24,17 @@ async function openTask(id) {
 
 async function loadDetail() {
   const id = detail.id;
+  const seq = ++detail.seq;
   const path = `tasks/${encodeURIComponent(id)}`;
   try {
     const [status, runs] = await Promise.all([api(path), api(`${path}/runs`)]);
     const result = status.state === "completed" ? await api(`${path}/result`).catch(() => null) : null;
-    renderDetail(status, runs, result);
+    if (seq === detail.seq) renderDetail(status, runs, result);
   } catch (e) {
+    if (seq !== detail.seq) return;
     $("detail-title").textContent = id;
-    $("detail-body").replaceChildren(el("p", { class: "error", text: e.message }));
+    $("detail-body").replaceChildren(el("p", { class: "error", "data-testid": "detail-problem",
+      text: `Cannot show task ${id}: ${e.message}` }));
   }
 }
 
@@ -106,11 +111,10 @@ async function detailAction(action, state) {
     showMessage(`${action} ${id} failed: ${e.message}`);
   }
   await loadDetail();
-  if (typeof loadPage === "function" && browser.queue) loadPage();
   refresh();
 }
 
 document.addEventListener("DOMContentLoaded", () => {
   $("detail-reload").addEventListener("click", loadDetail);
-  $("detail-close").addEventListener("click", () => { $("detail-card").hidden = true; });
+  $("detail-close").addEventListener("click", () => go("#/"));
 });
