@@ -341,3 +341,44 @@ async fn views_have_addresses_and_retry_all_asks_twice() {
         browser.page_errors()
     );
 }
+
+/// A running task's detail shows the progress its plugin reported, while
+/// it runs (the `sleeper` plugin reports before it sleeps).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_task_shows_its_progress() {
+    chromium_path().expect("install chromium");
+    let api = Api::start(None, None).await;
+    let plugins = PluginsDir::with(&[("sleeper", "sleeper")]);
+    let _host = HostProcess::start(&api.redis.url(), plugins.path(), &[]);
+    let spec = TaskSpec::new("sleeper", r#"{"ms":600000}"#).max_retries(0);
+    let id = api.client.enqueue(spec).await.unwrap();
+    api.until_state(&id, TaskState::Active).await;
+
+    let mut browser = Browser::launch().await.expect("launch chromium");
+    browser
+        .navigate(&api.url(&format!("/#/tasks/{id}")))
+        .await
+        .unwrap();
+    let progress = "[data-testid='detail-progress']";
+    browser.wait_for(&exists(progress), SHOWS_UP).await.unwrap();
+    assert_eq!(text(&mut browser, progress).await, "0% sleeping 600000 ms");
+    assert_eq!(
+        text(&mut browser, "[data-testid='detail-state']").await,
+        "active"
+    );
+    // Cancelled from its page, the page follows it to its end.
+    click(&mut browser, "[data-testid='detail-cancel']").await;
+    browser
+        .wait_for(
+            "document.querySelector(\"[data-testid='detail-state']\")?.textContent === 'cancelled'",
+            SHOWS_UP,
+        )
+        .await
+        .unwrap();
+    assert!(
+        browser.page_errors().is_empty(),
+        "{:?}",
+        browser.page_errors()
+    );
+    api.stop().await;
+}

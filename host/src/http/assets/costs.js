@@ -177,6 +177,10 @@ function renderCosts(data) {
   }
   $("costs-table").tBodies[0].replaceChildren(...rows);
   $("costs-empty").hidden = rows.length > 0;
+  const unread = data.queues_not_read || 0;
+  $("costs-more").hidden = unread === 0;
+  $("costs-more").textContent = `${unread} more queues not read here (a request reads at most 500): ` +
+    "ask GET /api/v1/costs?queue=NAME for one.";
 }
 
 async function refreshCosts() {

@@ -5,12 +5,15 @@
 // panel shows its status, its progress, every kept attempt with
 // its start, end, outcome, error, fuel, peak memory, wall time and plugin
 // version, each attempt's log, and the output of a completed task; its
-// actions are the browser's for its state. All text goes in with
+// actions are the browser's for its state. A running task's detail reloads
+// every two seconds, so its progress moves as the plugin reports it. All text goes in with
 // textContent.
 "use strict";
 
 // `seq` numbers the loads, so a slow answer for a task already left is dropped.
-const detail = { id: null, seq: 0 };
+const detail = { id: null, seq: 0, timer: null };
+// A running task's detail reloads this often, for its live progress.
+const ACTIVE_RELOAD_MS = 2000;
 
 // The browser's state name for a task state.
 function browseName(state) { return state === "retry-wait" ? "retry" : state; }
@@ -29,13 +32,27 @@ async function loadDetail() {
   try {
     const [status, runs] = await Promise.all([api(path), api(`${path}/runs`)]);
     const result = status.state === "completed" ? await api(`${path}/result`).catch(() => null) : null;
-    if (seq === detail.seq) renderDetail(status, runs, result);
+    if (seq !== detail.seq) return;
+    renderDetail(status, runs, result);
+    followWhileActive(id, status.state);
   } catch (e) {
     if (seq !== detail.seq) return;
     $("detail-title").textContent = id;
     $("detail-body").replaceChildren(el("p", { class: "error", "data-testid": "detail-problem",
       text: `Cannot show task ${id}: ${e.message}` }));
   }
+}
+
+// While the open task runs, reload it every ACTIVE_RELOAD_MS (its progress
+// is kept as it runs); stops once it settles, is closed or another opens.
+function followWhileActive(id, state) {
+  clearTimeout(detail.timer);
+  if (state !== "active") return;
+  detail.timer = setTimeout(() => {
+    if (detail.id !== id || $("detail-card").hidden) return;
+    if (document.hidden) followWhileActive(id, state);
+    else loadDetail();
+  }, ACTIVE_RELOAD_MS);
 }
 
 function field(label, value, testid) {
