@@ -113,6 +113,17 @@ async fn fan_in_of_100_and_after_ordering() {
         "{}",
         tree.stdout
     );
+    // --verbose adds the parent's own runs after its tree.
+    let verbose = wasmq(&url, &["status", &parent.to_string(), "--verbose"])
+        .await
+        .expect(0);
+    assert!(
+        verbose.stdout.contains("dependencies outstanding")
+            && (verbose.stdout.contains("WALL MS")
+                || verbose.stdout.contains("no attempt recorded")),
+        "{}",
+        verbose.stdout
+    );
 }
 
 /// A dead child buries a `fail` parent, naming the child, and lets a

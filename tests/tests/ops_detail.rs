@@ -241,7 +241,7 @@ async fn tail_streams_completions_and_failures_with_their_cost() {
         assert_eq!(line["attempt"]["outcome"], "success", "{line}");
         assert!(line["attempt"]["fuel_used"].as_u64().unwrap() > 0, "{line}");
         assert!(
-            line["attempt"]["peak_memory"].as_u64().unwrap() > 0,
+            line["attempt"]["peak_memory_bytes"].as_u64().unwrap() > 0,
             "{line}"
         );
     }

@@ -71,7 +71,9 @@ pub struct Attempt {
     pub wall_ms: Option<u64>,
     /// Fuel consumed.
     pub fuel_used: Option<u64>,
-    /// Peak linear memory, bytes.
+    /// Peak linear memory, bytes (`peak_memory_bytes` in JSON, as the
+    /// HTTP API names it).
+    #[serde(rename = "peak_memory_bytes")]
     pub peak_memory: Option<u64>,
     /// The plugin version that ran it.
     pub plugin_version: Option<String>,

@@ -58,7 +58,12 @@ pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
             return print_json(&tree);
         }
         let own = status.as_ref().map(|s| describe(s, SystemTime::now()));
-        return emit(own.unwrap_or_default() + &super::flow_tree::describe(&tree));
+        let head = own.unwrap_or_default() + &super::flow_tree::describe(&tree);
+        // With --verbose, the parent's own runs follow its tree.
+        return match (&status, args.verbose) {
+            (Some(status), true) => super::runs::verbose(&client, status, head, false).await,
+            _ => emit(head),
+        };
     }
     let status = status.ok_or_else(|| not_found(&id))?;
     if args.verbose {
