@@ -48,6 +48,7 @@ pub use error::{ApiError, ApiResult, ErrorBody, HttpError};
 pub use extract::MAX_BODY_BYTES;
 pub use guard::{LocalAddr, REQUEST_HEADER};
 pub use openapi::ApiDoc;
+pub use routes::live::MAX_STREAMS;
 pub use security::{MIN_TOKEN_LEN, bind, check_bind, tokens_match, validate_token};
 
 use crate::broker::Client;

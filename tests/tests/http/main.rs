@@ -8,5 +8,6 @@ mod admin;
 mod flows;
 mod guard;
 mod limits;
+mod live;
 mod observe;
 mod tasks;
