@@ -108,6 +108,14 @@ test('greets the name and refuses an empty one', () => {
 set -euo pipefail
 cd "$(dirname "$0")"
 componentize="${{COMPONENTIZE_JS:-node_modules/.bin/componentize-js}}"
+command -v node >/dev/null || {{ echo "build.sh: node is missing: install Node.js 20.19+ and npm" >&2; exit 1; }}
+version="$(node --version)"
+major="$(sed -n 's/^v\([0-9]*\)\..*/\1/p' <<<"$version")"
+minor="$(sed -n 's/^v[0-9]*\.\([0-9]*\)\..*/\1/p' <<<"$version")"
+if [[ -z "$major" || "$major" -lt 20 || ("$major" -eq 20 && "$minor" -lt 19) ]]; then
+    echo "build.sh: node is $version, and componentize-js needs Node.js 20.19+: install it (https://nodejs.org)" >&2
+    exit 1
+fi
 if [[ ! -x "$componentize" ]]; then
     command -v npm >/dev/null || {{ echo "build.sh: npm is missing: install Node.js 20.19+ and npm" >&2; exit 1; }}
     npm ci --no-audit --no-fund --loglevel=error
