@@ -34,9 +34,10 @@ export function progress(percent, note = '') {
 /**
  * Wraps a handler `(task) => Output | value | Promise<...>` as the
  * `wasmq:plugin/handler` export. A returned `Output` is the result; any
- * other value is sent as JSON. A thrown `TaskError` is the task's error;
- * any other exception is logged with its stack and becomes a permanent
- * error (retrying a bug does not fix it).
+ * other value is sent as JSON. A thrown `TaskError` is the task's error,
+ * and an uncaught `HttpError` becomes one (`denied` and `bad-url`
+ * permanent, `failed` retryable); any other exception is logged with its
+ * stack and becomes a permanent error (retrying a bug does not fix it).
  */
 export function handler(fn) {
   return {
@@ -48,6 +49,10 @@ export function handler(fn) {
       } catch (e) {
         if (e instanceof TaskError) {
           return { tag: 'err', val: e.toWit() };
+        }
+        // An HttpError of ./http.js (not imported here: it needs wasi:http).
+        if (typeof e?.toTaskError === 'function') {
+          return { tag: 'err', val: e.toTaskError().toWit() };
         }
         hostLog('error', `uncaught exception: ${e?.stack ?? e}`);
         return { tag: 'err', val: { kind: 'permanent', message: `uncaught exception: ${e}` } };

@@ -35,12 +35,26 @@ export class TaskError extends Error {
   static permanent(message) {
     return new TaskError('permanent', message, undefined);
   }
-  /** The WIT `task-error` record. */
+  /**
+   * The WIT `task-error` record. A `retryAfterMs` the host cannot take (not
+   * a whole number of milliseconds in 0..2^64) would trap the component
+   * when lowered; it makes the error permanent instead, saying so.
+   */
   toWit() {
+    const delay = this.retryAfterMs;
+    if (delay === undefined || delay === null) {
+      return { kind: this.kind, message: this.message, retryAfterMs: undefined };
+    }
+    const whole = typeof delay === 'bigint' || (typeof delay === 'number' && Number.isInteger(delay));
+    if (whole && delay >= 0 && delay < 2 ** 64) {
+      return { kind: this.kind, message: this.message, retryAfterMs: BigInt(delay) };
+    }
     return {
-      kind: this.kind,
-      message: this.message,
-      retryAfterMs: this.retryAfterMs === undefined ? undefined : BigInt(this.retryAfterMs),
+      kind: 'permanent',
+      message:
+        `${this.message} (and its retry delay ${JSON.stringify(String(delay))} is not a whole ` +
+        'number of milliseconds from 0 to 18446744073709551615, so it is not retried)',
+      retryAfterMs: undefined,
     };
   }
 }

@@ -5,16 +5,27 @@
 # Why pinned and local: the components' bytes depend on the toolchain (a JS
 # or Python component embeds its engine), so every machine and CI run must
 # use the same one; installing into the tree needs no root and no global
-# npm or pip state. A toolchain is installed once per version (a stamp file
-# names it) and a plugin is rebuilt only when a file it is built from is
+# npm or pip state. A toolchain is installed once per pin (a stamp file
+# names a hash of its pin files) and a plugin is rebuilt only when a file it is built from is
 # newer than its dist/ file: these builds take 10-30 s each, and their
 # output is not byte-for-byte reproducible, so rebuilding for nothing would
 # also recompile it in every host's cache.
 #
 # Expects: $here (the plugins directory), dist/ as the current directory.
 
-COMPONENTIZE_JS_VERSION=0.23.0
-COMPONENTIZE_PY_VERSION=0.25.1
+# The pins live in plugins/toolchains/: js/package.json with its
+# package-lock.json (every sub-dependency locked, installed with `npm ci`),
+# and py/requirements.txt. `wasmq new` writes the same versions into its
+# projects (its unit tests read these files, so the two cannot drift).
+pins="$here/toolchains"
+COMPONENTIZE_JS_VERSION="$(sed -n 's/.*"@bytecodealliance\/componentize-js": *"\([^"]*\)".*/\1/p' "$pins/js/package.json")"
+COMPONENTIZE_PY_VERSION="$(sed -n 's/^componentize-py==\([^ ]*\)$/\1/p' "$pins/py/requirements.txt")"
+if [[ -z "$COMPONENTIZE_JS_VERSION" || -z "$COMPONENTIZE_PY_VERSION" ]]; then
+    echo "build.sh: no componentize-js pin in plugins/toolchains/js/package.json or no componentize-py==VERSION line in plugins/toolchains/py/requirements.txt" >&2
+    exit 1
+fi
+# componentize-js 0.23's dependencies (oxc-parser, jco) need Node 20.19+.
+NODE_MIN_MAJOR=20 NODE_MIN_MINOR=19
 toolchains="$here/.toolchains"
 root="$(cd "$here/.." && pwd)"
 
@@ -25,34 +36,55 @@ polyglot_need() { # <command> <how to get it>
     fi
 }
 
+# The stamp of an installed toolchain: a hash of the files that pin it, so
+# that a changed pin (or lock) reinstalls it.
+pin_stamp() { # <pin file>...
+    echo ".installed-$(cat "$@" | sha256sum | cut -c1-16)"
+}
+
+node_check() {
+    local how="run \`bash tests/deps.sh\` (it installs Node.js 20 where the system's is older), or get Node.js 20.19+ from https://nodejs.org or NodeSource"
+    polyglot_need node "$how"
+    polyglot_need npm "$how"
+    local version major minor
+    version="$(node --version)"
+    major="$(sed -n 's/^v\([0-9]*\)\..*/\1/p' <<<"$version")"
+    minor="$(sed -n 's/^v[0-9]*\.\([0-9]*\)\..*/\1/p' <<<"$version")"
+    if [[ -z "$major" || "$major" -lt "$NODE_MIN_MAJOR" ||
+        ("$major" -eq "$NODE_MIN_MAJOR" && "$minor" -lt "$NODE_MIN_MINOR") ]]; then
+        echo "build.sh: node is $version ($(command -v node)), and componentize-js $COMPONENTIZE_JS_VERSION needs Node.js $NODE_MIN_MAJOR.$NODE_MIN_MINOR or newer: $how" >&2
+        exit 1
+    fi
+}
+
 js_toolchain() {
-    local dir="$toolchains/js" stamp="$toolchains/js/.installed-$COMPONENTIZE_JS_VERSION"
+    local dir="$toolchains/js" stamp
+    stamp="$dir/$(pin_stamp "$pins/js/package.json" "$pins/js/package-lock.json")"
     [[ -f "$stamp" ]] && return
-    polyglot_need node "install Node.js 18 or newer (Debian: apt-get install nodejs npm)"
-    polyglot_need npm "install npm (Debian: apt-get install npm)"
-    echo "build.sh: installing componentize-js $COMPONENTIZE_JS_VERSION into plugins/.toolchains/js" >&2
+    node_check
+    echo "build.sh: installing componentize-js $COMPONENTIZE_JS_VERSION (plugins/toolchains/js/package-lock.json) into plugins/.toolchains/js" >&2
     rm -rf "$dir" && mkdir -p "$dir"
-    printf '{ "private": true, "dependencies": { "@bytecodealliance/componentize-js": "%s" } }\n' \
-        "$COMPONENTIZE_JS_VERSION" >"$dir/package.json"
-    (cd "$dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null) || {
-        echo "build.sh: npm could not install @bytecodealliance/componentize-js@$COMPONENTIZE_JS_VERSION: is the npm registry reachable?" >&2
+    cp "$pins/js/package.json" "$pins/js/package-lock.json" "$dir/"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || {
+        echo "build.sh: \`npm ci\` could not install plugins/toolchains/js/package-lock.json: is the npm registry reachable?" >&2
         exit 1
     }
     touch "$stamp"
 }
 
 py_toolchain() {
-    local dir="$toolchains/py" stamp="$toolchains/py/.installed-$COMPONENTIZE_PY_VERSION"
+    local dir="$toolchains/py" stamp
+    stamp="$dir/$(pin_stamp "$pins/py/requirements.txt")"
     [[ -f "$stamp" ]] && return
     polyglot_need python3 "install Python 3.10 or newer with venv (Debian: apt-get install python3 python3-venv)"
-    echo "build.sh: installing componentize-py $COMPONENTIZE_PY_VERSION into plugins/.toolchains/py" >&2
+    echo "build.sh: installing componentize-py $COMPONENTIZE_PY_VERSION (plugins/toolchains/py/requirements.txt) into plugins/.toolchains/py" >&2
     rm -rf "$dir"
     python3 -m venv "$dir" || {
         echo "build.sh: python3 cannot create a venv: install python3-venv (Debian: apt-get install python3-venv)" >&2
         exit 1
     }
-    "$dir/bin/pip" install --quiet --disable-pip-version-check "componentize-py==$COMPONENTIZE_PY_VERSION" || {
-        echo "build.sh: pip could not install componentize-py==$COMPONENTIZE_PY_VERSION: is PyPI reachable?" >&2
+    "$dir/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$pins/py/requirements.txt" || {
+        echo "build.sh: pip could not install plugins/toolchains/py/requirements.txt (componentize-py==$COMPONENTIZE_PY_VERSION): is PyPI reachable?" >&2
         exit 1
     }
     touch "$stamp"
@@ -74,7 +106,7 @@ polyglot_install() { # <task type> <built file>
 build_js() { # <task type> <entry, from the repository root> <world>
     local type="$1" entry="$2" world="$3" tmp="$here/dist/.$1.wasm.tmp"
     up_to_date "dist/$type.wasm" "$root/$(dirname "$entry")" "$root/plugin-sdk-js" "$root/wit" \
-        "$toolchains/js/.installed-$COMPONENTIZE_JS_VERSION" && return
+        "$pins/js" && return
     # componentize-js resolves the source and the WIT from its working
     # directory: run it at the root with relative paths.
     (cd "$root" && "$toolchains/js/node_modules/.bin/componentize-js" "$entry" --wit wit \
@@ -88,7 +120,7 @@ build_js() { # <task type> <entry, from the repository root> <world>
 build_py() { # <task type> <plugin directory, from the root> <module> <world>
     local type="$1" dir="$2" module="$3" world="$4" tmp="$here/dist/.$1.wasm.tmp"
     up_to_date "dist/$type.wasm" "$root/$dir" "$root/plugin-sdk-py" "$root/wit" \
-        "$toolchains/py/.installed-$COMPONENTIZE_PY_VERSION" && return
+        "$pins/py" && return
     (cd "$root" && PYTHONDONTWRITEBYTECODE=1 "$toolchains/py/bin/componentize-py" -d wit -w "$world" \
         componentize -p "$dir" -p plugin-sdk-py "$module" -o "$tmp" >/dev/null) || {
         echo "build.sh: componentize-py failed on $dir/$module.py (world $world)" >&2

@@ -30,7 +30,9 @@ def handler(fn: Callable[[Task], Any]) -> type:
     exports: `Handler = wasmq_plugin.handler(my_function)`.
 
     A returned `Output` is the result; any other value is sent as JSON. A
-    raised `TaskError` is the task's error; any other exception is logged
+    raised `TaskError` is the task's error, and an uncaught `HttpError`
+    becomes one (`denied` and `bad-url` permanent, `failed` retryable); any
+    other exception is logged
     with its traceback and becomes a permanent error (retrying a bug does
     not fix it).
     """
@@ -44,9 +46,12 @@ def handler(fn: Callable[[Task], Any]) -> type:
                 return types.Output(data=output.data, content_type=output.content_type)
             except TaskError as e:
                 error = e
+            except http.HttpError as e:
+                error = e.to_task_error()
             except Exception as e:  # noqa: BLE001 - a handler's bug ends its task
                 log.error("uncaught exception: " + "".join(_traceback.format_exception(e)))
                 error = TaskError.permanent(f"uncaught exception: {e!r}")
+            error = error.for_host()
             kind = types.ErrorKind.RETRYABLE if error.kind == "retryable" else types.ErrorKind.PERMANENT
             raise _bindings.Err(types.TaskError(kind=kind, message=error.message, retry_after_ms=error.retry_after_ms))
 

@@ -22,6 +22,17 @@ class TaskError(Exception):
     def permanent(cls, message: str) -> "TaskError":
         return cls("permanent", message, None)
 
+    def for_host(self) -> "TaskError":
+        """This error as the host can take it: a retry delay that is not a
+        whole number of milliseconds in 0..2^64 would trap the component
+        when lowered, so it makes the error permanent instead, saying so."""
+        delay = self.retry_after_ms
+        if delay is None or (isinstance(delay, int) and not isinstance(delay, bool) and 0 <= delay < 2**64):
+            return self
+        return TaskError.permanent(
+            f"{self.message} (and its retry delay {delay!r} is not a whole number of milliseconds "
+            "from 0 to 18446744073709551615, so it is not retried)")
+
     def __repr__(self) -> str:
         return f"TaskError({self.kind!r}, {self.message!r}, {self.retry_after_ms!r})"
 

@@ -62,10 +62,14 @@ def send(method: str, url: str, headers: Sequence[Tuple[str, str]] = (), body: O
         raise HttpError("bad-url", f"`{url}` is not an http:// or https:// URL")
     methods = {"GET": t.Method_Get, "HEAD": t.Method_Head, "POST": t.Method_Post, "PUT": t.Method_Put,
                "DELETE": t.Method_Delete, "PATCH": t.Method_Patch, "OPTIONS": t.Method_Options}
+    pairs = [(str(k).lower(), str(v).encode()) for k, v in headers]
+    # A known length, so servers that refuse chunked uploads take the body.
+    if body is not None and not any(k == "content-length" for k, _ in pairs):
+        pairs.append(("content-length", str(len(body)).encode()))
     try:
-        fields = t.Fields.from_list([(k, v.encode()) for k, v in headers])
+        fields = t.Fields.from_list(pairs)
     except Err as e:
-        raise HttpError("bad-url", f"a header the host refuses ({e.value})") from None
+        raise HttpError("bad-url", f"a header is not allowed: {type(e.value).__name__}") from None
     request = t.OutgoingRequest(fields)
     verb = methods.get(method.upper())
     request.set_method(verb() if verb else t.Method_Other(method))
@@ -118,10 +122,17 @@ def get(url: str, headers: Sequence[Tuple[str, str]] = ()) -> Response:
     return send("GET", url, headers)
 
 
+DENIED = ("the URL is not granted by [capabilities] http, or the run sent http_max_requests "
+          "already (see the task log)")
+
+
 def _error(code: object) -> HttpError:
+    """What a `wasi:http` error code means: the host's denial (not granted,
+    or over `http_max_requests`) is `denied`, a refused URI `bad-url`,
+    anything else `failed`."""
     name = type(code).__name__
     if name == "ErrorCode_HttpRequestDenied":
-        return HttpError("denied", "the host denied the request (see the task log)")
+        return HttpError("denied", DENIED)
     if name == "ErrorCode_HttpRequestUriInvalid":
         return HttpError("bad-url", "the host refused the URL")
     detail = getattr(code, "value", None)

@@ -148,6 +148,7 @@ pub fn scaffold(args: &NewArgs) -> Result<PathBuf> {
         vec![(format!("{}.toml", args.name), manifest(&args.name))];
     match args.lang {
         Lang::Rust => {
+            check_rust_name(&args.name)?;
             let sdk = match &args.sdk {
                 Some(sdk) => sdk.clone(),
                 None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin-sdk"),
@@ -214,6 +215,37 @@ fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Names a Rust project cannot have: cargo refuses them as package (and
+/// library) names, as `cargo new` would say.
+fn check_rust_name(name: &str) -> Result<()> {
+    const KEYWORDS: &[&str] = &[
+        "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
+        "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
+        "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub",
+        "ref", "return", "self", "static", "struct", "super", "trait", "true", "try", "type",
+        "typeof", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+    ];
+    let why = if KEYWORDS.contains(&name) {
+        "it is a Rust keyword"
+    } else if ["test", "std", "core", "alloc", "proc-macro"].contains(&name) {
+        "it conflicts with a crate built into Rust"
+    } else if ["build", "deps", "examples", "incremental"].contains(&name) {
+        "it conflicts with cargo's build directory names"
+    } else if matches!(name, "con" | "prn" | "aux" | "nul")
+        || (name.len() == 4
+            && (name.starts_with("com") || name.starts_with("lpt"))
+            && name.ends_with(|c: char| ('1'..='9').contains(&c)))
+    {
+        "it is a reserved file name on Windows"
+    } else {
+        return Ok(());
+    };
+    bail!(
+        "`{name}` cannot be the name of a Rust plugin: cargo refuses it as a package name ({why}); \
+         choose another NAME, e.g. `{name}-plugin`"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,6 +271,58 @@ mod tests {
     }
 
     #[test]
+    fn rust_names_cargo_refuses_are_refused_before_anything_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        for bad in [
+            "test",
+            "fn",
+            "self",
+            "std",
+            "proc-macro",
+            "build",
+            "nul",
+            "com1",
+        ] {
+            let args = NewArgs {
+                name: bad.into(),
+                lang: Lang::Rust,
+                dir: dir.path().to_owned(),
+                sdk: None,
+            };
+            let error = scaffold(&args).unwrap_err().to_string();
+            assert!(
+                error.contains(&format!("`{bad}` cannot be the name of a Rust plugin"))
+                    && error.contains(&format!("e.g. `{bad}-plugin`")),
+                "{bad}: {error}"
+            );
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        for good in ["tests", "testing", "fn-runner", "com0", "console"] {
+            assert!(check_rust_name(good).is_ok(), "{good}");
+        }
+        // The other languages have no such rule.
+        assert!(check_name("test").is_ok());
+    }
+
+    #[test]
+    fn a_js_plugin_called_greet_keeps_its_handler() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = NewArgs {
+            name: "greet".into(),
+            lang: Lang::Js,
+            dir: dir.path().to_owned(),
+            sdk: None,
+        };
+        let project = scaffold(&args).unwrap();
+        let handler = std::fs::read_to_string(project.join("greet.js")).unwrap();
+        assert!(
+            handler.contains("export { handler_ as handler }"),
+            "{handler}"
+        );
+        assert!(project.join(js::LOGIC).is_file() && project.join(js::TEST).is_file());
+    }
+
+    #[test]
     fn an_existing_directory_is_refused_and_left_alone() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("taken")).unwrap();
@@ -261,7 +345,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for (lang, test) in [
             (Lang::Rust, "src/lib.rs"),
-            (Lang::Js, "greet.test.js"),
+            (Lang::Js, js::TEST),
             (Lang::Python, "test_greet.py"),
         ] {
             let name = format!("hello-{lang:?}").to_lowercase();

@@ -4,10 +4,11 @@
 // email-js.toml for the manifest). Built with componentize-js against the
 // `http-handler` world by plugins/build.sh.
 
-import { handler, log, progress, Output, TaskError } from '../../../plugin-sdk-js/index.js';
+import { handler, log, progress, Output } from '../../../plugin-sdk-js/index.js';
 import { config } from '../../../plugin-sdk-js/config.js';
 import { http, HttpError, origin } from '../../../plugin-sdk-js/http.js';
-import { prepare, settings, request, verdict, transportError, blank } from './mail.js';
+import { TaskError } from '../../../plugin-sdk-js/types.js';
+import { prepare, settings, request, verdict, transportError, redact, sentLine } from './mail.js';
 
 async function send(task) {
   const message = prepare(task);
@@ -26,16 +27,9 @@ async function send(task) {
     receipt = verdict(response, message.retryAfterMs, token);
   } catch (e) {
     // Whatever the host or the API said, the token goes no further than here.
-    if (e instanceof TaskError) {
-      throw new TaskError(e.kind, blank(e.message, token), e.retryAfterMs);
-    }
-    throw e;
+    throw e instanceof TaskError ? redact(e, token) : e;
   }
-  log.info(
-    `sent ${JSON.stringify(message.subject)} to ${message.to} (${message.body.length} body bytes) ` +
-      `as ${message.messageId} (mail API answered ${receipt.status}` +
-      `${receipt.providerId ? `, id ${JSON.stringify(receipt.providerId)}` : ''})`,
-  );
+  log.info(sentLine(message, receipt));
   return Output.json({
     sent: true,
     to: message.to,

@@ -2,8 +2,9 @@
 // the same rules as the Rust `email` plugin (plugins/email/src), which
 // this plugin mirrors message for message.
 //
-// - a missing or malformed `to`, or an empty `subject`, is a permanent error
-//   naming the field;
+// - a missing or malformed `to`, an empty `subject`, or a field of the wrong
+//   type (`"body": 5`, `"retry_after_ms": 1.5`: what Rust's serde refuses)
+//   is a permanent error naming the field;
 // - `"simulate": "transient"` fails every attempt, and `"fail_attempts": N`
 //   fails attempts 1..=N, with a retry after `retry_after_ms` (default 1000);
 // - the mail API's answer maps to success, a retry or a dead letter as
@@ -13,6 +14,9 @@ import { TaskError } from '../../../plugin-sdk-js/types.js';
 
 const MAX_RETRY_AFTER_MS = 3600 * 1000;
 const EXCERPT_CHARS = 200;
+// The ranges of Rust's u32 and u64, as [exclusive bound, largest value].
+const U32 = [2 ** 32, '4294967295'];
+const U64 = [2 ** 64, '18446744073709551615'];
 const FIELDS = new Set(['to', 'subject', 'body', 'simulate', 'fail_attempts', 'retry_after_ms']);
 
 export function fieldError(field, problem) {
@@ -44,33 +48,79 @@ export function fnv1a64(bytes) {
   return hash.toString(16).padStart(16, '0');
 }
 
-/** Validates the payload and plays its simulated failures. */
-export function prepare(task) {
-  const email = task.json();
+/** A value as a message shows it: JSON, cut short. */
+function shown(value) {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}
+
+/** `email[field]` if it is a string; undefined if absent or null (Rust's `Option<String>`). */
+function optionalString(email, field) {
+  const value = email[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw fieldError(field, `must be a string, not ${shown(value)}`);
+  return value;
+}
+
+/**
+ * `email[field]` if it is a whole number in the `range` of a Rust integer
+ * type; undefined if absent or null. JSON numbers are doubles here, so the
+ * bound is one too (the last few values below 2^64 round up to it).
+ */
+function optionalWhole(email, field, [bound, largest], unit) {
+  const value = email[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value >= bound) {
+    throw fieldError(field, `must be a whole number${unit} from 0 to ${largest}, not ${shown(value)}`);
+  }
+  return value;
+}
+
+/**
+ * The payload's fields with Rust's types (serde refuses the payload on the
+ * first wrongly typed field): strings, a u32 `fail_attempts` and a u64
+ * `retry_after_ms`; a wrong type is a permanent error naming the field.
+ */
+export function fields(email) {
   if (email === null || typeof email !== 'object' || Array.isArray(email)) {
     throw TaskError.permanent('email payload: expected a JSON object');
   }
   for (const key of Object.keys(email)) {
     if (!FIELDS.has(key)) throw TaskError.permanent(`email payload: unknown field \`${key}\``);
   }
+  if ('body' in email && typeof email.body !== 'string') {
+    throw fieldError('body', `must be a string, not ${shown(email.body)}`);
+  }
+  return {
+    to: optionalString(email, 'to'),
+    subject: optionalString(email, 'subject'),
+    body: email.body ?? '',
+    simulate: optionalString(email, 'simulate'),
+    failAttempts: optionalWhole(email, 'fail_attempts', U32, ''),
+    retryAfterMs: optionalWhole(email, 'retry_after_ms', U64, ' of milliseconds'),
+  };
+}
+
+/** Validates the payload and plays its simulated failures. */
+export function prepare(task) {
+  const email = fields(task.json());
   const to = email.to;
-  if (to === undefined || to === null) throw fieldError('to', 'is missing');
-  if (typeof to !== 'string') throw fieldError('to', 'must be a string');
+  if (to === undefined) throw fieldError('to', 'is missing');
   const why = checkAddress(to);
   if (why) throw fieldError('to', `\`${to}\` ${why}`);
-  const subject = typeof email.subject === 'string' ? email.subject : '';
+  const subject = email.subject ?? '';
   if (subject.trim() === '') {
     throw fieldError('subject', 'is empty: every message needs a subject');
   }
-  const retryAfterMs = email.retry_after_ms ?? 1000;
-  if (email.simulate !== undefined && email.simulate !== null) {
+  const retryAfterMs = email.retryAfterMs ?? 1000;
+  if (email.simulate !== undefined) {
     if (email.simulate !== 'transient') {
       throw fieldError('simulate', `\`${email.simulate}\` is unknown: use "transient"`);
     }
     throw TaskError.retryable('simulated transient failure: mail server busy', retryAfterMs);
   }
-  const failures = email.fail_attempts;
-  if (Number.isInteger(failures) && task.attempt <= failures) {
+  const failures = email.failAttempts;
+  if (failures !== undefined && task.attempt <= failures) {
     throw TaskError.retryable(
       `simulated failure on attempt ${task.attempt} of the first ${failures}`,
       retryAfterMs,
@@ -79,7 +129,7 @@ export function prepare(task) {
   return {
     to,
     subject,
-    body: typeof email.body === 'string' ? email.body : '',
+    body: email.body,
     messageId: `<${fnv1a64(task.payload)}@wasmq.invalid>`,
     retryAfterMs,
   };
@@ -130,7 +180,22 @@ export function blank(text, token) {
   return token === '' ? text : text.split(token).join('<mail_token>');
 }
 
-function excerpt(bytes, token) {
+/** `error` with the token blanked out of its message; kind and delay kept. */
+export function redact(error, token) {
+  return new TaskError(error.kind, blank(error.message, token), error.retryAfterMs);
+}
+
+/** The log line of a sent message; the body's size in UTF-8 bytes, as sent. */
+export function sentLine(message, receipt) {
+  return (
+    `sent ${JSON.stringify(message.subject)} to ${message.to} ` +
+    `(${new TextEncoder().encode(message.body).length} body bytes) as ${message.messageId} ` +
+    `(mail API answered ${receipt.status}` +
+    `${receipt.providerId ? `, id ${JSON.stringify(receipt.providerId)}` : ''})`
+  );
+}
+
+export function excerpt(bytes, token) {
   const chars = [...blank(new TextDecoder().decode(bytes), token)];
   let line = chars.slice(0, EXCERPT_CHARS).map((c) => (/[\u0000-\u001f\u007f-\u009f]/.test(c) ? ' ' : c)).join('');
   if (chars.length > EXCERPT_CHARS) line += '…';
@@ -195,6 +260,12 @@ export function transportError(error, api, origin) {
     return TaskError.permanent(
       `email: the host denied POST ${api} (${error.message}): grant it in email-js.toml with ` +
         `[capabilities] http = ["${origin}"]`,
+    );
+  }
+  if (error.kind === 'bad-url' && error.message.startsWith('a header')) {
+    return TaskError.permanent(
+      `email: the request to ${api} has a header the host refuses (${error.message}): check ` +
+        '[secrets] mail_token in email-js.toml for stray characters',
     );
   }
   if (error.kind === 'bad-url') {

@@ -3,8 +3,6 @@ POSTs it to the mail API named by `[config] mail_api` with the token of
 `[secrets] mail_token` (rules in mail.py, manifest in email-py.toml). Built
 with componentize-py against the `http-handler` world by plugins/build.sh."""
 
-import json
-
 import mail
 import wasmq_plugin
 from wasmq_plugin import Output, TaskError, config, http, log, progress
@@ -23,10 +21,8 @@ def send(task) -> Output:
         receipt = mail.verdict(response, message.retry_after_ms, token)
     except TaskError as e:
         # Whatever the host or the API said, the token goes no further than here.
-        raise TaskError(e.kind, mail.blank(e.message, token), e.retry_after_ms) from None
-    provider = f", id {json.dumps(receipt.provider_id)}" if receipt.provider_id else ""
-    log.info(f"sent {json.dumps(message.subject)} to {message.to} ({len(message.body.encode())} body bytes) "
-             f"as {message.message_id} (mail API answered {receipt.status}{provider})")
+        raise mail.redact(e, token) from None
+    log.info(mail.sent_line(message, receipt))
     return Output.json({"sent": True, "to": message.to, "message_id": message.message_id,
                         "provider_id": receipt.provider_id})
 

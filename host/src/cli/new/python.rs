@@ -2,8 +2,17 @@
 //! componentize-py against the `task-handler` world, with its own copy of
 //! the thin SDK (`wasmq_plugin/`).
 
-/// componentize-py, pinned as in plugins/polyglot.sh.
-const COMPONENTIZE_PY: &str = "0.25.1";
+/// plugins/build.sh's pin of componentize-py, which the project gets too
+/// (one source, so the versions cannot drift apart).
+const REQUIREMENTS: &str = include_str!("../../../../plugins/toolchains/py/requirements.txt");
+
+/// The componentize-py version of [`REQUIREMENTS`].
+pub fn componentize_py() -> &'static str {
+    REQUIREMENTS
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("componentize-py=="))
+        .expect("plugins/toolchains/py/requirements.txt pins componentize-py==VERSION")
+}
 
 const SDK: &[(&str, &str)] = &[
     (
@@ -37,6 +46,7 @@ const SDK: &[(&str, &str)] = &[
 ];
 
 pub fn files(name: &str) -> Vec<(String, String)> {
+    let version = componentize_py();
     let mut files: Vec<(String, String)> = SDK
         .iter()
         .map(|(path, text)| (format!("wasmq_plugin/{path}"), (*text).to_owned()))
@@ -106,14 +116,14 @@ if __name__ == "__main__":
             format!(
                 r#"#!/usr/bin/env bash
 # Builds {name}.wasm with componentize-py ($COMPONENTIZE_PY, else the one
-# on PATH: pip install componentize-py=={COMPONENTIZE_PY}). The world is
+# on PATH: pip install --no-deps -r requirements.txt). The world is
 # `task-handler`; use `http-handler` to call APIs with wasmq_plugin.http,
 # granted in {name}.toml.
 set -euo pipefail
 cd "$(dirname "$0")"
 componentize="${{COMPONENTIZE_PY:-componentize-py}}"
 command -v "$componentize" >/dev/null || {{
-    echo "build.sh: componentize-py is missing: pip install componentize-py=={COMPONENTIZE_PY}" >&2
+    echo "build.sh: componentize-py is missing: pip install --no-deps -r requirements.txt (componentize-py=={version})" >&2
     exit 1
 }}
 PYTHONDONTWRITEBYTECODE=1 "$componentize" -d wit -w task-handler componentize app -o {name}.wasm >/dev/null
@@ -126,7 +136,8 @@ echo "built {name}.wasm"
             format!(
                 r#"# {name}
 
-A wasmq plugin in Python, built with componentize-py {COMPONENTIZE_PY}.
+A wasmq plugin in Python, built with componentize-py {version} (pinned in
+`requirements.txt`: `pip install --no-deps -r requirements.txt`).
 Test its logic, build it and run one task:
 
     python3 -m unittest
@@ -139,6 +150,30 @@ host's plugins directory: tasks of type `{name}` then run it.
             ),
         ),
         (".gitignore".into(), format!("__pycache__/\n/{name}.wasm\n")),
+        ("requirements.txt".into(), REQUIREMENTS.to_owned()),
     ]);
     files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_project_pins_the_componentize_py_of_plugins_build_sh() {
+        let polyglot = include_str!("../../../../plugins/polyglot.sh");
+        assert!(
+            polyglot.contains("-r \"$pins/py/requirements.txt\""),
+            "plugins/polyglot.sh installs plugins/toolchains/py/requirements.txt"
+        );
+        let version = componentize_py();
+        assert!(
+            !version.is_empty() && version.chars().all(|c| c.is_ascii_digit() || c == '.'),
+            "an exact version: {version}"
+        );
+        let files = files("greet");
+        let text = |path: &str| &files.iter().find(|(p, _)| p == path).unwrap().1;
+        assert_eq!(text("requirements.txt"), REQUIREMENTS);
+        assert!(text("README.md").contains(&format!("componentize-py {version}")));
+    }
 }

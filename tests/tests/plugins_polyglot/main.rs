@@ -20,8 +20,13 @@ use wasmq_tests::plugins::{plugin, target_dir, wasmq_bin, workspace_root};
 use wasmq_tests::plugins_dir::PluginsDir;
 use wasmq_tests::redis::RedisServer;
 
+mod held;
+
 const LONG: Duration = Duration::from_secs(600);
 const TYPES: [&str; 2] = ["email-js", "email-py"];
+/// The same plugins, with a manifest that grants another origin than the
+/// mail API's.
+const DENIED: [&str; 2] = ["denied-js", "denied-py"];
 
 /// The compile cache every suite shares.
 fn shared_cache() -> PathBuf {
@@ -44,15 +49,37 @@ fn run_tool(program: &str, args: &[&str], dir: &str) -> String {
 
 #[test]
 fn the_js_and_python_email_logic_passes_its_own_unit_tests() {
-    // The same cases as the Rust plugin's unit tests (plugins/email/src).
+    // The same cases as the Rust plugin's unit tests (plugins/email/src),
+    // and the SDKs' own (what a wasi:http error code means, a retry delay
+    // the host cannot take).
     let node = run_tool("node", &["--test", "."], "plugins/js/email");
-    assert!(node.contains("# pass 6"), "{node}");
+    assert!(
+        node.contains("# pass 14") && node.contains("# fail 0"),
+        "{node}"
+    );
+    let sdk = run_tool("node", &["--test", "."], "plugin-sdk-js");
+    assert!(
+        sdk.contains("# pass 3") && sdk.contains("# fail 0"),
+        "{sdk}"
+    );
     let python = run_tool(
         "python3",
         &["-m", "unittest", "discover", "-s", "."],
         "plugins/python/email",
     );
-    assert!(python.contains("Ran 6 tests"), "{python}");
+    assert!(
+        python.contains("Ran 14 tests") && python.ends_with("OK\n"),
+        "{python}"
+    );
+    let sdk = run_tool(
+        "python3",
+        &["-m", "unittest", "discover", "-s", "."],
+        "plugin-sdk-py",
+    );
+    assert!(
+        sdk.contains("Ran 3 tests") && sdk.ends_with("OK\n"),
+        "{sdk}"
+    );
 }
 
 /// `wasmq call` on each: refused at once without grants (nothing is
@@ -116,14 +143,16 @@ fn wasmq_call_runs_each_and_refuses_ungranted_ones_before_compiling(services: &D
 }
 
 #[test]
-fn the_go_command_plugin_runs_where_go_is_installed() {
-    let path = workspace_root().join("plugins/dist/upper-go.wasm");
+fn the_go_command_plugin_runs() {
     wasmq_tests::plugins::build_plugins();
-    if !path.is_file() {
-        // plugins/build.sh skips it, saying so, on a machine without Go 1.21+.
-        eprintln!("skipped: no Go >= 1.21, so plugins/build.sh built no upper-go");
-        return;
-    }
+    let path = workspace_root().join("plugins/dist/upper-go.wasm");
+    // plugins/build.sh skips it, saying so, on a machine without Go 1.21+.
+    assert!(
+        path.is_file(),
+        "{} is missing: plugins/build.sh builds it only with Go 1.21 or newer (GOOS=wasip1) and \
+         skipped it; run `bash tests/deps.sh` (it installs Go 1.23), then the tests again",
+        path.display()
+    );
     let cache = tempfile::tempdir().unwrap();
     let path = path.to_str().unwrap();
     // A JSON string: `wasmq call --payload` takes JSON, the command gets its bytes.
@@ -142,9 +171,23 @@ async fn wasmq_call_and_a_host_run_the_js_and_python_email_with_their_grants() {
     let services = DemoServices::start().unwrap();
     wasmq_call_runs_each_and_refuses_ungranted_ones_before_compiling(&services);
     let redis = RedisServer::start();
-    let plugins = PluginsDir::with(&[("email-js", "email-js"), ("email-py", "email-py")]);
-    for task_type in TYPES {
+    let plugins = PluginsDir::with(&[
+        ("email-js", "email-js"),
+        ("email-py", "email-py"),
+        ("email-js", "denied-js"),
+        ("email-py", "denied-py"),
+    ]);
+    for (task_type, denied) in TYPES.iter().zip(DENIED) {
         plugins.granted(task_type, &services, "");
+        // Everything the mail API needs, but the grant names another port.
+        let grants = services.manifest_text(task_type).unwrap();
+        let elsewhere = format!("http = [\"{}\"]", OTHER_ORIGIN);
+        let wrong = grants.replace(
+            &format!("http = [\"{}\"]", services.mail.origin()),
+            &elsewhere,
+        );
+        assert_ne!(grants, wrong);
+        plugins.manifest(denied, &wrong);
     }
     let cache = shared_cache();
     let host = HostProcess::start(
@@ -159,16 +202,27 @@ async fn wasmq_call_and_a_host_run_the_js_and_python_email_with_their_grants() {
             serde_json::json!({"to": format!("{task_type}@example.com"), "subject": "hello", "body": "hi"}),
             serde_json::json!({"to": "nobody", "subject": "bad"}),
             serde_json::json!({"to": format!("later-{task_type}@example.com"), "subject": "once more", "fail_attempts": 1, "retry_after_ms": 10}),
+            // Wrongly typed: refused before anything is sent or retried.
+            serde_json::json!({"to": "a@example.com", "subject": "s", "simulate": "transient", "retry_after_ms": 1.5}),
+            serde_json::json!({"to": format!("typed-{task_type}@example.com"), "subject": "s", "body": 5}),
         ];
         ids.push(enqueue(&client, json_tasks(task_type, payloads)).await);
     }
-    let totals = settled(&client, &TYPES, 6, LONG).await;
+    let mut denied_ids = Vec::new();
+    for task_type in DENIED {
+        let payload =
+            serde_json::json!({"to": format!("{task_type}@example.com"), "subject": "denied"});
+        denied_ids.push(enqueue(&client, json_tasks(task_type, [payload])).await[0].clone());
+    }
+    let queues = [TYPES, DENIED].concat();
+    let totals = settled(&client, &queues, 12, LONG).await;
     assert_eq!(
         (totals.completed, totals.dead),
-        (4, 2),
+        (4, 8),
         "{totals:?}\n{}",
         host.log()
     );
+    denied_and_wrongly_typed_tasks_die_at_once(&client, &ids, &denied_ids, &services).await;
 
     for (task_type, ids) in TYPES.iter().zip(&ids) {
         let states = statuses(&client, ids).await;
@@ -214,8 +268,64 @@ async fn wasmq_call_and_a_host_run_the_js_and_python_email_with_their_grants() {
         );
         let later = format!("later-{task_type}@example.com");
         assert!(
+            !sent
+                .iter()
+                .any(|m| m.to.starts_with("typed-") || m.to.starts_with("denied-")),
+            "{sent:?}"
+        );
+        assert!(
             sent.iter().any(|m| m.to == later),
             "sent on the retry: {sent:?}"
+        );
+    }
+    // 8 email-py runs at once on a host of `--concurrency 8`, default limits.
+    drop(host);
+    held::eight_email_py_tasks_run_at_once(&redis, &cache).await;
+}
+
+/// A grant that is not the mail API's: a port nothing listens on.
+const OTHER_ORIGIN: &str = "http://127.0.0.1:9";
+
+/// A request the host denies, and a payload of the wrong types, end the
+/// task at once (one attempt, dead), saying what to change.
+async fn denied_and_wrongly_typed_tasks_die_at_once(
+    client: &wasmq::Client,
+    ids: &[Vec<wasmq::task::TaskId>],
+    denied_ids: &[wasmq::task::TaskId],
+    services: &DemoServices,
+) {
+    for (task_type, ids) in TYPES.iter().zip(ids) {
+        let states = statuses(client, &ids[3..]).await;
+        for (state, needle) in states.iter().zip([
+            "field `retry_after_ms` must be a whole number of milliseconds from 0 to 18446744073709551615, not 1.5",
+            "field `body` must be a string, not 5",
+        ]) {
+            let error = state.last_error.as_deref().unwrap_or_default();
+            assert_eq!((state.state, state.attempts), (TaskState::Dead, 1), "{task_type}: {error}");
+            assert!(error.contains(needle), "{task_type}: {error}");
+        }
+    }
+    let states = statuses(client, denied_ids).await;
+    for ((task_type, plugin), state) in DENIED.iter().zip(TYPES).zip(&states) {
+        let error = state.last_error.as_deref().unwrap_or_default();
+        // Not retried until dead as if the mail API were down: dead at once.
+        assert_eq!(
+            (state.state, state.attempts),
+            (TaskState::Dead, 1),
+            "{task_type}: {error}"
+        );
+        let grant = format!(
+            "grant it in {plugin}.toml with [capabilities] http = [\"{}\"]",
+            services.mail.origin()
+        );
+        assert!(
+            error.contains("email: the host denied POST"),
+            "{task_type}: {error}"
+        );
+        assert!(error.contains(&grant), "{task_type}: {error}");
+        assert!(
+            !error.contains("check that the mail API is up"),
+            "{task_type}: {error}"
         );
     }
 }
