@@ -325,3 +325,56 @@ fn hosts_of(url: &str) -> Vec<u32> {
     }
     pids
 }
+
+/// `--plugin PATH` measures any plugin file with no Redis; one that
+/// imports HTTP is refused without its grant, and runs with the manifest
+/// `--manifest` names.
+#[test]
+fn bench_measures_a_plugin_file_granted_by_a_manifest() {
+    build_plugins();
+    let email = workspace_root().join("plugins/dist/email.wasm");
+    let email = email.to_str().unwrap();
+    let stderr = refused(&["--plugin", email, "--runs", "3"]);
+    assert!(stderr.contains("[capabilities]"), "{stderr}");
+    let stderr = refused(&["--plugin", "noop", "--manifest", "/x.toml"]);
+    assert!(stderr.contains("--plugin PATH"), "{stderr}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("grants.toml");
+    std::fs::write(
+        &manifest,
+        "[capabilities]\nhttp = [\"http://127.0.0.1:9\"]\n\
+         [config]\nmail_api = \"http://127.0.0.1:9/v1/messages\"\n",
+    )
+    .unwrap();
+    let payload = r#"{"to":"a@b.c","subject":"s","simulate":"transient"}"#;
+    let output = Command::new(wasmq_bin())
+        .args([
+            "bench",
+            "--json",
+            "--runs",
+            "5",
+            "--concurrency",
+            "3",
+            "--plugin",
+            email,
+        ])
+        .arg("--manifest")
+        .arg(&manifest)
+        .args(["--payload", payload])
+        .output()
+        .expect("run wasmq bench");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let v = report(&output);
+    assert_eq!(v["plugin"], "email", "{v}");
+    assert_eq!(v["outcome"], "retryable", "{v}");
+    assert_eq!(
+        (v["runs"].as_u64(), v["concurrent"].as_u64()),
+        (Some(5), Some(3))
+    );
+    for field in ["compile_ms", "cache_load_ms", "per_task_mean_ms"] {
+        assert!(number(&v, field) > 0.0, "{field}: {v}");
+    }
+    assert!(number(&v, "fuel_per_task") > 0.0 && number(&v, "memory_per_instance") > 0.0);
+}

@@ -138,6 +138,45 @@ async fn attempts_cost_progress_and_logs_are_kept_and_shown() {
     api.stop().await;
 }
 
+/// A first run that succeeds without a log or progress keeps no run hash
+/// (its final record has its attempt); its history reads the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_first_run_is_read_from_its_final_record() {
+    let api = Api::start(None, None).await;
+    let plugins = PluginsDir::with(&[("echo", "echo")]);
+    let _host = HostProcess::start(&api.redis.url(), plugins.path(), &[]);
+    let id = api
+        .client
+        .enqueue(TaskSpec::new("echo", r#"{"x":1}"#))
+        .await
+        .unwrap();
+    api.until_state(&id, TaskState::Completed).await;
+    let pattern = format!("*run:{}", id.local());
+    let found = api.redis.cli(&["--scan", "--pattern", &pattern]);
+    assert_eq!(found.trim(), "", "a run hash was written: {found}");
+    let (status, runs) = api.get(&format!("/api/v1/tasks/{id}/runs")).await;
+    assert_eq!(status, 200, "{runs}");
+    let attempts = runs["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1, "{runs}");
+    let a = &attempts[0];
+    assert_eq!(
+        (a["attempt"].as_u64(), a["outcome"].as_str()),
+        (Some(1), Some("success"))
+    );
+    for field in [
+        "started_at_ms",
+        "finished_at_ms",
+        "wall_ms",
+        "fuel_used",
+        "peak_memory_bytes",
+    ] {
+        assert!(a[field].is_u64(), "{field}: {a}");
+    }
+    assert!(a["peak_memory_bytes"].as_u64().unwrap() >= 65536, "{a}");
+    assert!(a["plugin_version"].is_string() && a["log"].is_null(), "{a}");
+    api.stop().await;
+}
+
 /// The per-plugin cost panel: runs of two versions of `echo` (the file is
 /// swapped while the host runs), each with its quantiles, the newest
 /// compared with the one before; and the host's Prometheus histograms

@@ -12,7 +12,8 @@
 //! 9% of the true value whatever the scale (a fuel count or a byte size).
 //! A batch of alike runs adds to a few fields at once, so an ack of 500
 //! tasks costs a handful of `HINCRBY`s, not 1500. A window expires
-//! [`COST_KEEP`] after its last write; a reader merges the last 12. The
+//! [`COST_KEEP`] after its first write (the write that creates it sets the
+//! expiry; later acks skip the `PEXPIRE`); a reader merges the last 12. The
 //! window number is the client's estimate of Redis's clock, like a result
 //! bucket's.
 

@@ -8,9 +8,12 @@
 //!   (`<token>|<attempt>|<started ms>`), so a lease never rewrites meta.
 //! * **final record** (a field of a result bucket hash, see `results.rs`),
 //!   for completed and cancelled tasks:
-//!   `<state>|<finished ms>|<attempt>|<enqueued ms>|<started ms>|<wall ms>|<fuel>|<version>|<content type>\n<output>`.
+//!   `<state>|<finished ms>|<attempt>|<enqueued ms>|<started ms>|<wall ms>|<fuel>|<version>|<content type>[|<peak memory>]\n<output>`.
 //!   Acks send everything after `<finished ms>|` (the script stamps the
-//!   time with Redis's clock); the scripts write cancelled ones themselves.
+//!   time with Redis's clock); the scripts write cancelled ones themselves,
+//!   without the peak memory. With it, the record says all a clean first
+//!   run would put in the task's run history, which is then not written
+//!   (see `broker/runs.rs`).
 //!
 //! Version and content type are sanitised (no `|`, no newline) before they
 //! are written, so both formats split unambiguously.
@@ -90,6 +93,7 @@ pub(crate) struct FinalRecord {
     pub fuel: Option<u64>,
     pub version: Option<String>,
     pub content_type: Option<String>,
+    pub peak_memory: Option<u64>,
 }
 
 impl FinalRecord {
@@ -106,6 +110,11 @@ impl FinalRecord {
     /// Parses the header line alone.
     pub(crate) fn parse_header(text: &str) -> Option<Self> {
         let fields: Vec<&str> = text.split('|').collect();
+        // Records written before the peak memory was kept have 9 fields.
+        let (fields, peak) = match fields.as_slice() {
+            [head @ .., peak] if head.len() == 9 => (head, opt_number(peak)?),
+            all => (all, None),
+        };
         let [
             state,
             finished,
@@ -116,7 +125,7 @@ impl FinalRecord {
             fuel,
             version,
             ctype,
-        ] = fields.as_slice()
+        ] = fields
         else {
             return None;
         };
@@ -135,6 +144,7 @@ impl FinalRecord {
             fuel: opt_number(fuel)?,
             version: non_empty(version),
             content_type: non_empty(ctype),
+            peak_memory: peak,
         })
     }
 }
@@ -150,13 +160,16 @@ pub(crate) fn ack_tail(
     fuel: Option<u64>,
     version: &str,
     content_type: Option<&str>,
+    peak_memory: Option<u64>,
     output: &[u8],
 ) -> Vec<u8> {
+    let num = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
     let head = format!(
-        "{attempt}|{enqueued_ms}|{started_ms}|{wall_ms}|{}|{}|{}\n",
-        fuel.map(|f| f.to_string()).unwrap_or_default(),
+        "{attempt}|{enqueued_ms}|{started_ms}|{wall_ms}|{}|{}|{}|{}\n",
+        num(fuel),
         sanitize(version),
         content_type.map(sanitize).unwrap_or_default(),
+        num(peak_memory),
     );
     let mut out = Vec::with_capacity(head.len() + output.len());
     out.extend_from_slice(head.as_bytes());
@@ -224,9 +237,10 @@ mod tests {
             version in "[ -~]{0,40}",
             ctype in proptest::option::of("[ -~]{1,40}"),
             output in proptest::collection::vec(any::<u8>(), 0..100),
+            peak in proptest::option::of(any::<u64>()),
         ) {
             let (finished, enq, started, wall) = times;
-            let tail = ack_tail(attempt, enq, started, wall, fuel, &version, ctype.as_deref(), &output);
+            let tail = ack_tail(attempt, enq, started, wall, fuel, &version, ctype.as_deref(), peak, &output);
             let mut stored = format!("completed|{finished}|").into_bytes();
             stored.extend_from_slice(&tail);
             let (rec, out) = FinalRecord::parse(&stored).unwrap();
@@ -237,6 +251,7 @@ mod tests {
             prop_assert_eq!(rec.enqueued_ms, Some(enq));
             prop_assert_eq!(rec.wall_ms, Some(wall));
             prop_assert_eq!(rec.fuel, fuel);
+            prop_assert_eq!(rec.peak_memory, peak);
             let version = sanitize(&version);
             prop_assert_eq!(rec.version.as_deref(), (!version.is_empty()).then_some(version.as_str()));
             prop_assert_eq!(rec.content_type, ctype.map(|c| sanitize(&c)).filter(|c| !c.is_empty()));
@@ -256,6 +271,7 @@ mod tests {
         assert_eq!(rec.state, TaskState::Cancelled);
         assert_eq!(rec.attempt, 2);
         assert_eq!(rec.version.as_deref(), Some("v1"));
+        assert_eq!(rec.peak_memory, None);
         assert!(out.is_empty());
         let mut meta = Meta::parse("3|100||v2|retries-exhausted|boom|with|pipes").unwrap();
         meta.apply_lease("tok|4|200");

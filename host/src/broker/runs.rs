@@ -22,6 +22,8 @@
 //! and queue removal need not find it. With encryption at rest the error
 //! and the log are sealed like the last error in meta.
 
+mod first;
+
 use super::client::Client;
 use super::consumer::Failure;
 use super::error::BrokerResult;
@@ -261,7 +263,8 @@ impl Client {
             .query_async(&mut self.conn())
             .await
             .map_err(|e| self.fail(format!("read the run history of task {id}"), e))?;
-        let mut runs = parse_runs(fields);
+        // A clean first run left no hash: its final record has its attempt.
+        let mut runs = first::with_final(parse_runs(fields), self.final_header(id).await?);
         for a in &mut runs.attempts {
             a.error = self.open_error(id.queue(), a.error.take());
             a.log = self.open_error(id.queue(), a.log.take());

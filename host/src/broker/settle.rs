@@ -54,6 +54,7 @@ impl Client {
                         c.fuel_used,
                         &c.plugin_version,
                         c.content_type.as_deref(),
+                        c.run.as_ref().map(|r| r.peak_memory),
                         &output,
                     )
                 })

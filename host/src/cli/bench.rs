@@ -62,11 +62,16 @@ pub fn run(args: BenchArgs) -> ExitCode {
         PluginChoice::File(path) => runtime
             .block_on(plugin_cost::measure(
                 path,
+                args.manifest.as_deref(),
                 &args.payload,
                 args.runs,
                 args.concurrency.unwrap_or(8),
             ))
             .map(|report| (report.json_line(), report.summary())),
+        PluginChoice::Builtin(_) if args.manifest.is_some() => Err(anyhow!(
+            "--manifest applies to --plugin PATH (a plugin file); the built-in bench plugins \
+             need no grants"
+        )),
         PluginChoice::Builtin(plugin) => runtime
             .block_on(bench(&args, *plugin))
             .map(|report| (report.json_line(), report.summary())),

@@ -25,6 +25,8 @@
 --   "<attempt>|<enqueued ms>|<started ms>|<wall ms>|<fuel>|<version>|<content type>\n<output>",
 --   encoded children ('' = none; see broker/outbox.rs), run tail
 --   ('' = record no attempt; see broker/runs.rs), log, progress
+-- A first attempt that logged nothing and reported no progress gets no run
+-- hash: its final record holds its history (broker/runs.rs reads it there).
 -- Returns n integers: 1 completed, 0 stale lease (expired and re-delivered,
 -- or already settled). A stale task's children are not written: only the
 -- run that completes the task commits its children. Completed ids are
@@ -85,9 +87,12 @@ if #done > 0 then
   local tails = {}
   for _, t in ipairs(attempts) do
     local base = FIRST + (t[1] - 1) * PER
-    tails[#tails + 1] = ARGV[base + 4]
-    if rb.keep then
-      record_run(runs[t[1]], t[2], t[3], now, ARGV[base + 4], ARGV[base + 5], ARGV[base + 6], keep)
+    local run_tail, log, progress = ARGV[base + 4], ARGV[base + 5], ARGV[base + 6]
+    tails[#tails + 1] = run_tail
+    -- A clean first run (no log, no progress) has its history in its
+    -- final record already: no run hash is written for it.
+    if rb.keep and (t[2] > 1 or log ~= '' or progress ~= '') then
+      record_run(runs[t[1]], t[2], t[3], now, run_tail, log, progress, keep)
     end
   end
   count_costs(cost, tails, now, cost_keep)

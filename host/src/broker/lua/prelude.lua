@@ -287,9 +287,15 @@ local function count_costs(cost, tails, now, keep)
       if not versions[v] then versions[v] = true; versions[#versions + 1] = v end
     end
   end
-  for _, field in ipairs(order) do redis.call('HINCRBY', cost, field, adds[field]) end
+  -- A version's first runs of the window may have created the hash: only
+  -- then is its expiry set, so a busy window's acks skip the PEXPIRE.
+  local fresh = false
+  for _, field in ipairs(order) do
+    local total = redis.call('HINCRBY', cost, field, adds[field])
+    if total == adds[field] and string.sub(field, -2) == '|n' then fresh = true end
+  end
   for _, v in ipairs(versions) do redis.call('HSET', cost, v .. '|t', int(now)) end
-  if #order > 0 then redis.call('PEXPIRE', cost, keep) end
+  if fresh then redis.call('PEXPIRE', cost, keep) end
 end
 
 -- Moves a task to the dead set, keeping the reason and last error in meta.

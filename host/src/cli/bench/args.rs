@@ -32,6 +32,11 @@ pub struct BenchArgs {
     /// With `--plugin PATH`: the payload of every run.
     #[arg(long, value_name = "TEXT", default_value = "{}")]
     pub payload: String,
+    /// With `--plugin PATH`: the manifest that grants it what it imports,
+    /// instead of the `<stem>.toml` beside the file (the built plugins in
+    /// `plugins/dist` have none; their manifests are beside their sources).
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
     /// With `--plugin PATH`: runs measured one at a time.
     #[arg(long, value_name = "N", default_value_t = 200,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]

@@ -12,14 +12,14 @@
 //! 4. **concurrent**: `--concurrency` runs (default 8) at once, which must
 //!    all end as the sequential ones did: proof that the pool, sized as a
 //!    host of that concurrency sizes it, holds that many instances; the
-//!    resident memory they add, per instance, is reported beside their
-//!    linear memory.
+//!    resident memory they add at the peak, sampled while they run, per
+//!    instance, is reported beside their linear memory.
 //!
-//! The manifest beside the file (`<stem>.toml`), if any, grants it what it
-//! imports, as on a host.
+//! The manifest beside the file (`<stem>.toml`), if any, or the one named
+//! by `--manifest`, grants it what it imports, as on a host.
 
 use super::sample::Percentiles;
-use crate::config::Limits;
+use crate::config::{Limits, PluginManifest};
 use crate::runtime::{
     CancelToken, DEFAULT_MAX_PLUGIN_SIZE, Invocation, OutcomeKind, Plugin, PluginFile, Runtime,
     RuntimeOptions,
@@ -52,20 +52,33 @@ pub struct CostReport {
     /// Linear memory per instance (the largest reached), bytes.
     pub memory_per_instance: u64,
     pub concurrent: u32,
-    /// Resident memory the process gained while `concurrent` instances
-    /// ran at once, per instance, bytes (0 where /proc is unavailable).
+    /// Resident memory the process gained at the peak while `concurrent`
+    /// instances ran at once, per instance, bytes (0 where /proc is
+    /// unavailable).
     pub rss_per_concurrent_instance: u64,
 }
 
 /// Runs the four measurements on `path`.
-pub async fn measure(path: &Path, payload: &str, runs: u32, concurrent: u32) -> Result<CostReport> {
+pub async fn measure(
+    path: &Path,
+    manifest: Option<&Path>,
+    payload: &str,
+    runs: u32,
+    concurrent: u32,
+) -> Result<CostReport> {
     let task_type = path
         .file_stem()
         .and_then(|s| s.to_str())
         .with_context(|| format!("{} has no usable file name", path.display()))?
         .to_owned();
-    let file = PluginFile::read(path, DEFAULT_MAX_PLUGIN_SIZE, None)
+    let mut file = PluginFile::read(path, DEFAULT_MAX_PLUGIN_SIZE, None)
         .with_context(|| format!("cannot read plugin {}", path.display()))?;
+    if let Some(manifest) = manifest {
+        let text = PluginManifest::read_text(manifest, None)?
+            .with_context(|| format!("--manifest {}: no such file", manifest.display()))?;
+        let parsed = PluginManifest::parse(&text, manifest)?;
+        file = PluginFile::new(path, file.bytes().to_vec(), Some(parsed));
+    }
     let cache = tempfile::Builder::new()
         .prefix("wasmq-bench-cache-")
         .tempdir()
@@ -132,12 +145,24 @@ pub async fn measure(path: &Path, payload: &str, runs: u32, concurrent: u32) -> 
         fuel = run.fuel_used;
         memory = memory.max(run.peak_memory);
     }
+    // Resident memory is sampled while the runs are in flight (they yield
+    // at each epoch tick), not after: by then their pages are released.
     let rss_before = resident_bytes();
-    let together = futures::future::join_all(
+    let peak = std::cell::Cell::new(rss_before);
+    let sample = async {
+        loop {
+            peak.set(peak.get().max(resident_bytes()));
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    };
+    let runs_at_once = futures::future::join_all(
         (0..concurrent).map(|n| plugin.run(invocation(runs + 1 + n), &cancel)),
-    )
-    .await;
-    let rss_after = resident_bytes();
+    );
+    let together = tokio::select! {
+        together = runs_at_once => together,
+        never = sample => never,
+    };
+    let rss_peak = peak.get().max(resident_bytes());
     for run in &together {
         if run.kind.label() != outcome {
             bail!(
@@ -160,7 +185,7 @@ pub async fn measure(path: &Path, payload: &str, runs: u32, concurrent: u32) -> 
         fuel_per_task: fuel,
         memory_per_instance: memory,
         concurrent,
-        rss_per_concurrent_instance: rss_after.saturating_sub(rss_before)
+        rss_per_concurrent_instance: rss_peak.saturating_sub(rss_before)
             / u64::from(concurrent.max(1)),
     })
 }
