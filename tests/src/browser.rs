@@ -211,6 +211,12 @@ impl Browser {
         }
     }
 
+    /// Panics with the page's errors, if it logged any.
+    pub fn assert_no_page_errors(&self) {
+        let errors = self.page_errors();
+        assert!(errors.is_empty(), "the page logged errors: {errors:?}");
+    }
+
     /// Uncaught exceptions and `console.error` messages the page produced.
     pub fn page_errors(&self) -> &[String] {
         &self.page_errors

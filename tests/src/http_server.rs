@@ -63,8 +63,10 @@ impl HttpServer {
     }
 }
 
-fn serve(stream: TcpStream, seen: &Mutex<Vec<String>>) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+/// Reads one HTTP/1.1 request from `stream` (waiting at most `wait` for
+/// each read): its request line and headers as sent, and its body.
+pub fn read_request(stream: &TcpStream, wait: Duration) -> std::io::Result<(String, Vec<u8>)> {
+    stream.set_read_timeout(Some(wait))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut head = String::new();
     let mut length = 0usize;
@@ -80,6 +82,11 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<String>>) -> std::io::Result<()> {
     }
     let mut body = vec![0u8; length];
     reader.read_exact(&mut body)?;
+    Ok((head, body))
+}
+
+fn serve(stream: TcpStream, seen: &Mutex<Vec<String>>) -> std::io::Result<()> {
+    let (head, body) = read_request(&stream, Duration::from_secs(30))?;
     seen.lock().unwrap().push(head.clone());
     let target = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));

@@ -237,11 +237,7 @@ async fn dashboard_in_headless_chromium() {
         .await
         .unwrap();
 
-    assert!(
-        browser.page_errors().is_empty(),
-        "the page logged errors: {:?}",
-        browser.page_errors()
-    );
+    browser.assert_no_page_errors();
     println!("screenshots in {}", artifact("").display());
     drop(browser);
     api.stop().await;
@@ -346,11 +342,7 @@ async fn dashboard_lists_schedules_with_their_next_fire() {
         .unwrap();
     let listed = api.client.schedules().await.unwrap();
     assert!(listed[0].paused, "{listed:?}");
-    assert!(
-        browser.page_errors().is_empty(),
-        "the page logged errors: {:?}",
-        browser.page_errors()
-    );
+    browser.assert_no_page_errors();
     drop(browser);
     api.stop().await;
 }

@@ -162,11 +162,7 @@ async fn dashboard_shows_a_flow_as_a_tree() {
         .await
         .unwrap();
 
-    assert!(
-        browser.page_errors().is_empty(),
-        "the page logged errors: {:?}",
-        browser.page_errors()
-    );
+    browser.assert_no_page_errors();
     drop(browser);
     api.stop().await;
 }

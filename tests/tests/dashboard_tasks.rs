@@ -176,11 +176,7 @@ async fn open_a_task_see_its_cost_and_log_and_retry_it() {
         .await
         .unwrap();
     assert_eq!(api.client.queue_stats("idle").await.unwrap().pending, 0);
-    assert!(
-        browser.page_errors().is_empty(),
-        "{:?}",
-        browser.page_errors()
-    );
+    browser.assert_no_page_errors();
     println!("screenshot in {}", artifact("dashboard-task.png").display());
 }
 
@@ -335,11 +331,7 @@ async fn views_have_addresses_and_retry_all_asks_twice() {
         "retry all dead",
         "the button is disarmed after the action"
     );
-    assert!(
-        browser.page_errors().is_empty(),
-        "{:?}",
-        browser.page_errors()
-    );
+    browser.assert_no_page_errors();
 }
 
 /// A running task's detail shows the progress its plugin reported, while
@@ -375,10 +367,6 @@ async fn a_running_task_shows_its_progress() {
         )
         .await
         .unwrap();
-    assert!(
-        browser.page_errors().is_empty(),
-        "{:?}",
-        browser.page_errors()
-    );
+    browser.assert_no_page_errors();
     api.stop().await;
 }

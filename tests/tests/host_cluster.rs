@@ -167,11 +167,7 @@ async fn the_host_flow_runs_end_to_end_on_a_replicated_cluster() {
         .wait_for(three_hosts_and_the_queue, LONG)
         .await
         .unwrap();
-    assert!(
-        browser.page_errors().is_empty(),
-        "{:?}",
-        browser.page_errors()
-    );
+    browser.assert_no_page_errors();
     drop(hosts);
 }
 

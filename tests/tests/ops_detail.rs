@@ -6,13 +6,28 @@
 //! `wasmq logs ID`.
 
 use std::time::Duration;
-use wasmq::task::{TaskSpec, TaskState};
+use wasmq::task::{TaskId, TaskSpec, TaskState};
 use wasmq_tests::api::Api;
 use wasmq_tests::cli::wasmq;
 use wasmq_tests::host::{HostProcess, eventually};
 use wasmq_tests::plugins_dir::PluginsDir;
 
 const SETTLES: Duration = Duration::from_secs(60);
+
+/// The task's run history and its only attempt, which succeeded first time.
+async fn one_success(api: &Api, id: &TaskId) -> (serde_json::Value, serde_json::Value) {
+    let (status, runs) = api.get(&format!("/api/v1/tasks/{id}/runs")).await;
+    assert_eq!(status, 200, "{runs}");
+    let attempts = runs["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1, "{runs}");
+    let a = attempts[0].clone();
+    assert_eq!(
+        (a["attempt"].as_u64(), a["outcome"].as_str()),
+        (Some(1), Some("success")),
+        "{a}"
+    );
+    (runs, a)
+}
 
 /// Runs `n` echo tasks one after the other.
 async fn run_echo(api: &Api, n: usize) {
@@ -48,16 +63,7 @@ async fn attempts_cost_progress_and_logs_are_kept_and_shown() {
     api.until_state(&crashing, TaskState::Dead).await;
 
     // A completed run: its cost and its last progress.
-    let (status, runs) = api.get(&format!("/api/v1/tasks/{drawn}/runs")).await;
-    assert_eq!(status, 200, "{runs}");
-    let attempts = runs["attempts"].as_array().unwrap();
-    assert_eq!(attempts.len(), 1, "{runs}");
-    let a = &attempts[0];
-    assert_eq!(
-        (a["attempt"].as_u64(), a["outcome"].as_str()),
-        (Some(1), Some("success")),
-        "{a}"
-    );
+    let (runs, a) = one_success(&api, &drawn).await;
     assert!(a["fuel_used"].as_u64().unwrap() > 0, "{a}");
     assert!(a["peak_memory_bytes"].as_u64().unwrap() >= 65536, "{a}");
     assert!(
@@ -154,15 +160,7 @@ async fn a_clean_first_run_is_read_from_its_final_record() {
     let pattern = format!("*run:{}", id.local());
     let found = api.redis.cli(&["--scan", "--pattern", &pattern]);
     assert_eq!(found.trim(), "", "a run hash was written: {found}");
-    let (status, runs) = api.get(&format!("/api/v1/tasks/{id}/runs")).await;
-    assert_eq!(status, 200, "{runs}");
-    let attempts = runs["attempts"].as_array().unwrap();
-    assert_eq!(attempts.len(), 1, "{runs}");
-    let a = &attempts[0];
-    assert_eq!(
-        (a["attempt"].as_u64(), a["outcome"].as_str()),
-        (Some(1), Some("success"))
-    );
+    let (_, a) = one_success(&api, &id).await;
     for field in [
         "started_at_ms",
         "finished_at_ms",

@@ -5,13 +5,14 @@
 //! once (a Python component instantiates 14 core modules, and the pool
 //! must hold that many for each of them).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 use wasmq::task::TaskState;
 use wasmq_tests::broker::client;
 use wasmq_tests::host::{HostProcess, enqueue, json_tasks, settled, statuses};
+use wasmq_tests::http_server::read_request;
 use wasmq_tests::plugins_dir::PluginsDir;
 use wasmq_tests::redis::RedisServer;
 
@@ -61,20 +62,7 @@ impl HeldMailApi {
 /// Reads one request, waits until [`AT_ONCE`] are in flight (or
 /// [`HOLD_AT_MOST`]), answers it.
 fn hold_and_answer(stream: TcpStream, state: &(Mutex<InFlight>, Condvar)) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut length = 0usize;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
-            break;
-        }
-        if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            length = value.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body)?;
+    read_request(&stream, Duration::from_secs(60))?;
     let (lock, arrived) = state;
     let number = {
         let mut flight = lock.lock().unwrap();
