@@ -29,8 +29,9 @@ async fn one_success(api: &Api, id: &TaskId) -> (serde_json::Value, serde_json::
     (runs, a)
 }
 
-/// Runs `n` echo tasks one after the other.
-async fn run_echo(api: &Api, n: usize) {
+/// Runs `n` echo tasks one after the other; the last one's id.
+async fn run_echo(api: &Api, n: usize) -> Option<TaskId> {
+    let mut last = None;
     for _ in 0..n {
         let id = api
             .client
@@ -38,7 +39,9 @@ async fn run_echo(api: &Api, n: usize) {
             .await
             .unwrap();
         api.until_state(&id, TaskState::Completed).await;
+        last = Some(id);
     }
+    last
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -151,12 +154,7 @@ async fn a_clean_first_run_is_read_from_its_final_record() {
     let api = Api::start(None, None).await;
     let plugins = PluginsDir::with(&[("echo", "echo")]);
     let _host = HostProcess::start(&api.redis.url(), plugins.path(), &[]);
-    let id = api
-        .client
-        .enqueue(TaskSpec::new("echo", r#"{"x":1}"#))
-        .await
-        .unwrap();
-    api.until_state(&id, TaskState::Completed).await;
+    let id = run_echo(&api, 1).await.unwrap();
     let pattern = format!("*run:{}", id.local());
     let found = api.redis.cli(&["--scan", "--pattern", &pattern]);
     assert_eq!(found.trim(), "", "a run hash was written: {found}");
