@@ -207,6 +207,15 @@ async fn dashboard_in_headless_chromium() {
         )
         .await
         .unwrap();
+    // The lookup links to the task's page.
+    click(&mut browser, "[data-testid='lookup-open']").await;
+    browser
+        .wait_for(
+            &format!("location.hash === '#/tasks/{first}' && document.querySelector(\"[data-testid='detail-state']\")?.textContent === 'completed'"),
+            SHOWS_UP,
+        )
+        .await
+        .unwrap();
 
     // A phone-sized window: no sideways scrolling of the page; the tables
     // still render (and scroll inside their cards if they must).

@@ -275,6 +275,7 @@ async function lookup(event) {
   const id = $("lookup-input").value.trim();
   const out = $("lookup-result");
   out.hidden = false;
+  $("lookup-open").hidden = true;
   if (!id) { out.textContent = "Enter a task id such as email:1a."; return; }
   try {
     const status = await api(`tasks/${encodeURIComponent(id)}`);
@@ -284,6 +285,9 @@ async function lookup(event) {
       text += "\n\nresult:\n" + JSON.stringify(result, null, 2);
     }
     out.textContent = text;
+    // Its page has its attempts, cost and logs (tasks.js routes the address).
+    $("lookup-open").href = taskHash(status.id);
+    $("lookup-open").hidden = false;
   } catch (e) {
     out.textContent = e.message;
   }
