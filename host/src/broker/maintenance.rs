@@ -10,7 +10,7 @@
 //! one per step; an idle queue's call reads three sorted sets and writes
 //! nothing. The single-step calls ([`Client::promote_due`],
 //! [`Client::reap_expired`], [`Client::trim`]) share their Lua with it (the
-//! step bodies are functions in `prelude.lua`) and serve tests and admin
+//! step bodies are functions in `prelude_queue.lua`) and serve tests and admin
 //! tools.
 
 use super::client::Client;

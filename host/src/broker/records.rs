@@ -266,7 +266,7 @@ mod tests {
 
     #[test]
     fn lua_written_records_parse() {
-        // As finish_cancelled in prelude.lua writes it.
+        // As finish_cancelled in prelude_queue.lua writes it.
         let (rec, out) = FinalRecord::parse(b"cancelled|1700|2|1600|1650|||v1|\n").unwrap();
         assert_eq!(rec.state, TaskState::Cancelled);
         assert_eq!(rec.attempt, 2);

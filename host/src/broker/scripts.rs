@@ -4,8 +4,9 @@
 //! one per line (`-- KEYS[n] name TYPE: what`) and its arguments likewise,
 //! and its body begins by giving every key a local name; below that it
 //! never reads `KEYS` again, so a reader finds what `KEYS[13]` is in one
-//! place. `lua/prelude.lua` (shared helpers, which take keys as arguments
-//! and never read `KEYS`) is prepended to each. The lint in `scripts/lint.rs`
+//! place. `lua/prelude.lua` and `lua/prelude_queue.lua` (shared helpers,
+//! which take keys as arguments and never read `KEYS`; two files only to
+//! keep each readable) are prepended to each, in that order. The lint in `scripts/lint.rs`
 //! holds every script to this.
 //!
 //! [`SCRIPTS`] declares how many keys each script takes, and every call is
@@ -41,7 +42,11 @@ use std::sync::LazyLock;
 mod lint;
 
 /// The helpers every script starts with.
-const PRELUDE: &str = include_str!("lua/prelude.lua");
+const PRELUDE: &str = concat!(
+    include_str!("lua/prelude.lua"),
+    "\n",
+    include_str!("lua/prelude_queue.lua")
+);
 
 /// How many keys a script takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
