@@ -124,3 +124,14 @@ pub async fn heartbeat(client: &Client, host_id: &str, plugins: &[&str]) {
         .await
         .expect("heartbeat");
 }
+
+/// The code Redis runs for `host/src/broker/lua/<file>`, as `scripts.rs`
+/// builds it: the two prelude files, then the script. For tests that call a
+/// script raw, past the client's own checks.
+pub fn lua_script(file: &str) -> String {
+    let dir = crate::plugins::workspace_root().join("host/src/broker/lua");
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("read lua/{name}: {e}"))
+    };
+    [read("prelude.lua"), read("prelude_queue.lua"), read(file)].join("\n")
+}

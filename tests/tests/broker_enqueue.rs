@@ -68,11 +68,7 @@ async fn a_rejected_batch_leaves_no_unique_key(url: String) {
 /// The script itself refuses a bad argument of its last task before its
 /// first write, for callers that skip the client's checks.
 async fn enqueue_script_checks_every_argument_before_writing(url: String) {
-    let source = concat!(
-        include_str!("../../host/src/broker/lua/prelude.lua"),
-        "\n",
-        include_str!("../../host/src/broker/lua/enqueue.lua"),
-    );
+    let source = wasmq_tests::broker::lua_script("enqueue.lua");
     let mut raw = Raw::open(&url).await;
     let q = |suffix: &str| format!("wasmq:{{raw}}:{suffix}");
     let keys = [
@@ -89,7 +85,7 @@ async fn enqueue_script_checks_every_argument_before_writing(url: String) {
     ];
     let call = |last_ttl: &'static str, last_body: &'static str| {
         let mut cmd = redis::cmd("EVAL");
-        cmd.arg(source).arg(keys.len()).arg(&keys[..]);
+        cmd.arg(&source).arg(keys.len()).arg(&keys[..]);
         // No wake channel, then two tasks.
         cmd.arg("")
             .arg(2)

@@ -311,11 +311,7 @@ async fn a_waiting_parent_is_cancelled_for_good() {
 /// Runs `flow_settle.lua` as a resolver would for `parent`, every
 /// dependency `completed`; returns its outcome and count.
 async fn settle_script(redis: &RedisServer, parent: &TaskId, deps: &[TaskId]) -> (String, u64) {
-    let source = concat!(
-        include_str!("../../host/src/broker/lua/prelude.lua"),
-        "\n",
-        include_str!("../../host/src/broker/lua/flow_settle.lua"),
-    );
+    let source = wasmq_tests::broker::lua_script("flow_settle.lua");
     let q = |suffix: &str| format!("wasmq:{{{}}}:{suffix}", parent.queue());
     let keys = [
         q("waiting"),
@@ -331,7 +327,7 @@ async fn settle_script(redis: &RedisServer, parent: &TaskId, deps: &[TaskId]) ->
         q("stats"),
     ];
     let mut cmd = redis::cmd("EVAL");
-    cmd.arg(source).arg(keys.len()).arg(&keys[..]);
+    cmd.arg(&source).arg(keys.len()).arg(&keys[..]);
     // No wake channel: nothing announced.
     cmd.arg("")
         .arg(parent.local())

@@ -110,6 +110,26 @@ impl Client {
     pub async fn status(&self, id: &TaskId) -> BrokerResult<Option<TaskStatus>> {
         let keys = self.keys(id.queue())?;
         let buckets = self.bucket_keys(&keys).await?;
+        let found = self.status_in(id, &keys, &buckets).await?;
+        if found.is_some() {
+            return Ok(found);
+        }
+        // The bucket list is read before the script: an ack in between may
+        // have moved the task into a bucket created since. Look again there.
+        let now = self.bucket_keys(&keys).await?;
+        if now == buckets {
+            return Ok(None);
+        }
+        self.status_in(id, &keys, &now).await
+    }
+
+    /// [`Client::status`] with the result buckets listed.
+    async fn status_in(
+        &self,
+        id: &TaskId,
+        keys: &super::keys::QueueKeys,
+        buckets: &[String],
+    ) -> BrokerResult<Option<TaskStatus>> {
         let op = format!("status of task {id}");
         let mut inv = SCRIPTS.status.prepare_invoke();
         inv.key(&keys.tasks)
@@ -122,7 +142,7 @@ impl Client {
             .key(&keys.lease)
             .key(&keys.waiting)
             .key(keys.flow(id.local()))
-            .key(&buckets[..])
+            .key(buckets)
             .arg(id.local());
         let reply = self.invoke(&inv, &op).await?;
         let r = Reply::of(&op);
