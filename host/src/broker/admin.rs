@@ -110,17 +110,13 @@ impl Client {
     pub async fn status(&self, id: &TaskId) -> BrokerResult<Option<TaskStatus>> {
         let keys = self.keys(id.queue())?;
         let buckets = self.bucket_keys(&keys).await?;
-        let found = self.status_in(id, &keys, &buckets).await?;
-        if found.is_some() {
+        if let found @ Some(_) = self.status_in(id, &keys, &buckets).await? {
             return Ok(found);
         }
-        // The bucket list is read before the script: an ack in between may
-        // have moved the task into a bucket created since. Look again there.
-        let now = self.bucket_keys(&keys).await?;
-        if now == buckets {
-            return Ok(None);
+        match self.buckets_since(&keys, &buckets).await? {
+            Some(now) => self.status_in(id, &keys, &now).await,
+            None => Ok(None),
         }
-        self.status_in(id, &keys, &now).await
     }
 
     /// [`Client::status`] with the result buckets listed.
@@ -220,16 +216,8 @@ impl Client {
     /// unknown, or its record expired (or was never kept: result TTL 0).
     #[instrument(skip_all, fields(task_id = %id, kind = id.queue()))]
     pub async fn result(&self, id: &TaskId) -> BrokerResult<Option<TaskResult>> {
-        let keys = self.keys(id.queue())?;
-        let buckets = self.bucket_keys(&keys).await?;
-        if buckets.is_empty() {
-            return Ok(None);
-        }
         let op = format!("result of task {id}");
-        let mut inv = SCRIPTS.final_record.prepare_invoke();
-        inv.key(&buckets[..]).arg(id.local());
-        let reply = self.invoke(&inv, &op).await?;
-        let Some(bytes) = Reply::of(&op).opt_bytes(reply)? else {
+        let Some(bytes) = self.final_record(id, false).await? else {
             return Ok(None);
         };
         let (rec, output) = FinalRecord::parse(&bytes)

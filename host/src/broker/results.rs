@@ -107,6 +107,55 @@ impl Client {
         Ok(numbers.into_iter().map(|n| keys.result_bucket(n)).collect())
     }
 
+    /// The queue's result buckets again, when they changed since `seen`.
+    /// A lookup lists the buckets before it reads them, so an ack in between
+    /// may have put its record in a bucket created since: after a miss, a
+    /// lookup looks once more in the buckets this returns.
+    pub(crate) async fn buckets_since(
+        &self,
+        keys: &QueueKeys,
+        seen: &[String],
+    ) -> BrokerResult<Option<Vec<String>>> {
+        let now = self.bucket_keys(keys).await?;
+        Ok((now != seen).then_some(now))
+    }
+
+    /// The stored final record of a task (only its first line with
+    /// `head_only`), if it has one.
+    pub(crate) async fn final_record(
+        &self,
+        id: &crate::task::TaskId,
+        head_only: bool,
+    ) -> BrokerResult<Option<Vec<u8>>> {
+        let keys = self.keys(id.queue())?;
+        let buckets = self.bucket_keys(&keys).await?;
+        if let found @ Some(_) = self.final_in(id, head_only, &buckets).await? {
+            return Ok(found);
+        }
+        match self.buckets_since(&keys, &buckets).await? {
+            Some(now) => self.final_in(id, head_only, &now).await,
+            None => Ok(None),
+        }
+    }
+
+    /// [`Client::final_record`] in the buckets listed.
+    async fn final_in(
+        &self,
+        id: &crate::task::TaskId,
+        head_only: bool,
+        buckets: &[String],
+    ) -> BrokerResult<Option<Vec<u8>>> {
+        if buckets.is_empty() {
+            return Ok(None);
+        }
+        let op = format!("final record of task {id}");
+        let mut inv = SCRIPTS.final_record.prepare_invoke();
+        inv.key(buckets)
+            .arg(id.local())
+            .arg(if head_only { "1" } else { "0" });
+        Reply::of(&op).opt_bytes(self.invoke(&inv, &op).await?)
+    }
+
     /// The numbers of a queue's result buckets that exist, newest first.
     pub(crate) async fn bucket_numbers(&self, keys: &QueueKeys) -> BrokerResult<Vec<u64>> {
         redis::cmd("ZREVRANGE")

@@ -16,8 +16,6 @@ use super::{Attempt, TaskRuns};
 use crate::broker::client::Client;
 use crate::broker::error::BrokerResult;
 use crate::broker::records::FinalRecord;
-use crate::broker::reply::Reply;
-use crate::broker::scripts::SCRIPTS;
 use crate::task::{TaskId, TaskState};
 
 /// The history to show: `runs` as kept, completed with the attempt of the
@@ -53,20 +51,8 @@ pub(super) fn with_final(mut runs: TaskRuns, record: Option<FinalRecord>) -> Tas
 impl Client {
     /// The first line of the task's final record, if it has one.
     pub(super) async fn final_header(&self, id: &TaskId) -> BrokerResult<Option<FinalRecord>> {
-        let keys = self.keys(id.queue())?;
-        let buckets = self.bucket_keys(&keys).await?;
-        if buckets.is_empty() {
-            return Ok(None);
-        }
-        let op = format!("final record of task {id}");
-        let mut inv = SCRIPTS.final_record.prepare_invoke();
-        inv.key(&buckets[..]).arg(id.local()).arg("1");
-        let reply = self.invoke(&inv, &op).await?;
-        let Some(head) = Reply::of(&op).opt_bytes(reply)? else {
-            return Ok(None);
-        };
-        let text = String::from_utf8_lossy(&head);
-        Ok(FinalRecord::parse_header(&text))
+        let head = self.final_record(id, true).await?;
+        Ok(head.and_then(|h| FinalRecord::parse_header(&String::from_utf8_lossy(&h))))
     }
 }
 
