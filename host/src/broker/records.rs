@@ -183,13 +183,7 @@ pub(crate) fn sanitize(text: &str) -> String {
         .chars()
         .map(|c| if c == '|' || c.is_control() { '_' } else { c })
         .collect();
-    if out.len() > MAX_LABEL {
-        let mut cut = MAX_LABEL;
-        while !out.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        out.truncate(cut);
-    }
+    out.truncate(out.floor_char_boundary(MAX_LABEL));
     out
 }
 

@@ -119,8 +119,8 @@ impl RunReport {
         // The marker's digits are at most 20; reserve for the widest.
         let marker = |n: usize| format!("\n[... {n} bytes cut ...]\n");
         let room = MAX_KEPT_LOG - marker(usize::MAX).len();
-        let head = floor_boundary(log, KEPT_LOG_HEAD);
-        let tail = ceil_boundary(log, log.len() - (room - KEPT_LOG_HEAD));
+        let head = log.floor_char_boundary(KEPT_LOG_HEAD);
+        let tail = log.ceil_char_boundary(log.len() - (room - KEPT_LOG_HEAD));
         format!("{}{}{}", &log[..head], marker(tail - head), &log[tail..])
     }
 
@@ -143,24 +143,8 @@ fn cut(text: &str, max: usize, marker: &str) -> String {
     if text.len() <= max {
         return text.to_owned();
     }
-    let end = floor_boundary(text, max - marker.len());
+    let end = text.floor_char_boundary(max - marker.len());
     format!("{}{marker}", &text[..end])
-}
-
-/// The last character boundary at or before `at`.
-fn floor_boundary(text: &str, mut at: usize) -> usize {
-    while !text.is_char_boundary(at) {
-        at -= 1;
-    }
-    at
-}
-
-/// The first character boundary at or after `at`.
-fn ceil_boundary(text: &str, mut at: usize) -> usize {
-    while !text.is_char_boundary(at) {
-        at += 1;
-    }
-    at
 }
 
 /// Parses one `a:<attempt>` field; `None` when malformed.

@@ -87,11 +87,7 @@ pub(crate) fn panic_message(stderr: &str) -> Option<String> {
     let end = tail.find("\nnote: ").unwrap_or(tail.len());
     let mut message = tail[..end].trim().replace('\n', " ");
     if message.len() > PANIC_KEEP {
-        let mut cut = PANIC_KEEP;
-        while !message.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        message.truncate(cut);
+        message.truncate(message.floor_char_boundary(PANIC_KEEP));
         message.push_str(" [...]");
     }
     Some(message)

@@ -25,11 +25,7 @@ pub(super) fn run_report(outcome: &Outcome) -> RunReport {
 /// `message` cut to [`MAX_ERROR_LEN`] on a character boundary, marked.
 pub(super) fn truncate(mut message: String) -> String {
     if message.len() > MAX_ERROR_LEN {
-        let mut end = MAX_ERROR_LEN;
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
-        message.truncate(end);
+        message.truncate(message.floor_char_boundary(MAX_ERROR_LEN));
         message.push_str(" [truncated]");
     }
     message
