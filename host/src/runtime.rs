@@ -53,7 +53,9 @@ pub use command::EXIT_RETRYABLE;
 pub use contract::{CONTRACT_VERSION, HANDLER_INTERFACE, PluginKind};
 pub use engine::{DEFAULT_CACHE_MAX_BYTES, MAX_INSTANCES, RuntimeOptions, default_cache_dir};
 pub use error::{LoadError, LoadProblem, RuntimeError};
-pub use invocation::{CancelToken, DEFAULT_MAX_CHILD_PAYLOAD, Invocation, ProgressFeed};
+pub use invocation::{
+    CancelToken, DEFAULT_MAX_CHILD_PAYLOAD, Invocation, ProgressFeed, ProgressReports,
+};
 pub use kv::{KeyPage, KvBucket, KvError, KvResult, KvStore, MemoryKv, Swapped};
 pub use kv_host::MAX_KEY_LEN;
 pub use outcome::{Outcome, OutcomeKind};

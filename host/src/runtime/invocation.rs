@@ -45,9 +45,12 @@ pub const FEED_NOTE_MAX: usize = 1024;
 #[derive(Debug, Clone)]
 pub struct ProgressFeed(std::sync::Arc<watch::Sender<Option<(u8, String)>>>);
 
+/// The reading end of a [`ProgressFeed`].
+pub type ProgressReports = watch::Receiver<Option<(u8, String)>>;
+
 impl ProgressFeed {
     /// A feed and the receiver of its reports.
-    pub fn new() -> (ProgressFeed, watch::Receiver<Option<(u8, String)>>) {
+    pub fn new() -> (ProgressFeed, ProgressReports) {
         let (tx, rx) = watch::channel(None);
         (ProgressFeed(std::sync::Arc::new(tx)), rx)
     }
@@ -56,10 +59,7 @@ impl ProgressFeed {
     /// note is cut at [`FEED_NOTE_MAX`] bytes: a plugin cannot make the
     /// host copy megabytes per report.
     pub fn send(&self, percent: u8, note: &str) {
-        let mut end = note.len().min(FEED_NOTE_MAX);
-        while !note.is_char_boundary(end) {
-            end -= 1;
-        }
+        let end = note.floor_char_boundary(FEED_NOTE_MAX);
         self.0.send_replace(Some((percent, note[..end].to_owned())));
     }
 }

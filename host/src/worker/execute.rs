@@ -245,7 +245,7 @@ async fn run_task(shared: &Shared, metrics: &mut TaskMetrics, ticket: Ticket) ->
     } else {
         Vec::new()
     };
-    let (feed, reports) = super::progress::feed();
+    let (feed, reports) = crate::runtime::ProgressFeed::new();
     let invocation = Invocation {
         id: id.to_string(),
         task_type: id.queue().to_owned(),

@@ -1,6 +1,6 @@
 //! Keeping a running task's progress in Redis while it runs.
 //!
-//! The runtime sends each progress report into a [`ProgressFeed`] and never
+//! The runtime sends each progress report into a `ProgressFeed` and never
 //! waits (`runtime/invocation.rs`); this module reads the feed and keeps the
 //! latest report with the task (`Client::report_progress`, fenced by the
 //! lease token). Most plugins never report, so nothing is spawned until the
@@ -12,10 +12,9 @@
 
 use crate::Client;
 use crate::broker::LeaseKey;
-use crate::runtime::{Outcome, ProgressFeed};
+use crate::runtime::{Outcome, ProgressReports};
 use std::future::Future;
 use std::time::Duration;
-use tokio::sync::watch;
 use tracing::debug;
 
 /// Least time between two writes of one run's progress.
@@ -23,18 +22,12 @@ pub const EVERY: Duration = Duration::from_secs(1);
 /// Longest wait for one write.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// A feed for the run's invocation, and its receiver for
-/// [`run_with_progress`].
-pub(crate) fn feed() -> (ProgressFeed, watch::Receiver<Option<(u8, String)>>) {
-    ProgressFeed::new()
-}
-
 /// Awaits `run`; once the plugin first reports progress, a writer keeps the
 /// latest report with the task until the run ends.
 pub(crate) async fn run_with_progress(
     broker: &Client,
     lease: &LeaseKey,
-    mut reports: watch::Receiver<Option<(u8, String)>>,
+    mut reports: ProgressReports,
     run: impl Future<Output = Outcome>,
 ) -> Outcome {
     let mut run = std::pin::pin!(run);
@@ -55,11 +48,7 @@ pub(crate) async fn run_with_progress(
 }
 
 /// Writes the latest report, then waits [`EVERY`] and for a newer one.
-async fn write_reports(
-    broker: Client,
-    lease: LeaseKey,
-    mut reports: watch::Receiver<Option<(u8, String)>>,
-) {
+async fn write_reports(broker: Client, lease: LeaseKey, mut reports: ProgressReports) {
     loop {
         let latest = reports.borrow_and_update().clone();
         if let Some((percent, note)) = latest {

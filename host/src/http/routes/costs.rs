@@ -44,7 +44,7 @@ pub async fn list(
         }
         None => state.client.queues().await?,
     };
-    queues.sort();
+    // `queues()` lists them in name order.
     let queues_not_read = queues.len().saturating_sub(MAX_QUEUES);
     queues.truncate(MAX_QUEUES);
     let client = &state.client;
