@@ -66,14 +66,19 @@ function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
 // changes without it or a JSON body, which is what stops other web pages
 // from posting plain forms to it. The token, once entered, goes with every
 // call, because a server may protect reads too.
+function apiHeaders(headers) {
+  const out = Object.assign({ "X-Wasmq-Request": "1" }, headers || {});
+  if (token()) out.Authorization = "Bearer " + token();
+  return out;
+}
+
 async function api(path, options) {
-  const opts = Object.assign({ method: "GET", headers: {} }, options || {});
-  opts.headers["X-Wasmq-Request"] = "1";
+  const opts = Object.assign({ method: "GET" }, options || {});
+  opts.headers = apiHeaders(opts.headers);
   if (opts.body !== undefined) {
     opts.headers["Content-Type"] = "application/json";
     opts.body = JSON.stringify(opts.body);
   }
-  if (token()) opts.headers["Authorization"] = "Bearer " + token();
   const response = await fetch(path.startsWith("/") ? path : `${API}/${path}`, opts);
   let body = null;
   try { body = await response.json(); } catch (_) { body = null; }

@@ -1,6 +1,6 @@
 // wasmq dashboard: the two panels about load, the throughput chart and the
 // per-plugin cost panel. Loaded after app.js and built on its helpers ($,
-// el, api, bytes, ago, token, state); app.js's init opens the live stream
+// el, api, apiHeaders, bytes, ago, state); app.js's init opens the live stream
 // and its polling redraws the chart while the stream is down.
 //
 // The cost panel: what each plugin version's runs cost over the last hour
@@ -88,8 +88,7 @@ async function openLive() {
   const abort = new AbortController();
   state.liveAbort = abort;
   try {
-    const headers = { "X-Wasmq-Request": "1", Accept: "text/event-stream" };
-    if (token()) headers.Authorization = "Bearer " + token();
+    const headers = apiHeaders({ Accept: "text/event-stream" });
     const response = await fetch(`${API}/stats/throughput/stream?minutes=60`,
       { headers, signal: abort.signal, cache: "no-store" });
     if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
